@@ -1,0 +1,116 @@
+// Package cli holds one kong command struct per verb. Each parses, calls a
+// package that does the work, and prints.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// Docker's exit codes for failures of the tool itself.
+const (
+	ExitHusk        = 125 // husk failed
+	ExitCannotRun   = 126 // the command cannot be run
+	ExitNotFound    = 127 // the command was not found
+	exitSignalFirst = 128 // 128+N after signal N
+)
+
+// Build is what the Makefile stamps into the binary.
+type Build struct {
+	Version string
+	Commit  string
+}
+
+// Globals are passed to every command's Run.
+type Globals struct {
+	Ctx    context.Context `kong:"-"`
+	Build  Build           `kong:"-"`
+	Stdout io.Writer       `kong:"-"`
+	Stderr io.Writer       `kong:"-"`
+}
+
+// CLI is the whole command line. Add a verb by adding a field and a file.
+type CLI struct {
+	Version       kong.VersionFlag `help:"Print the version and commit, then exit." short:"v"`
+	StorageDriver string           `help:"Root-filesystem strategy: overlay, fuse-overlayfs or vfs (default: probed)." name:"storage-driver" env:"HUSK_STORAGE_DRIVER" placeholder:"NAME"`
+
+	Info   InfoCmd   `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Pull   PullCmd   `cmd:"" help:"Pull an image from a registry."`
+	Images ImagesCmd `cmd:"" help:"List images."`
+	Rmi    RmiCmd    `cmd:"" help:"Remove one or more images."`
+	Tag    TagCmd    `cmd:"" help:"Give an image another name."`
+	Image  ImageCmd  `cmd:"" help:"Manage images."`
+	Login  LoginCmd  `cmd:"" help:"Log in to a registry."`
+	Logout LogoutCmd `cmd:"" help:"Log out of a registry."`
+}
+
+// ExitError carries a process exit code through kong's Run.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// Main parses args and runs the chosen command. It returns the exit code of
+// a command that ran, or an error to print once.
+func Main(ctx context.Context, args []string, b Build) (int, error) {
+	var c CLI
+	exit := -1
+	parser, err := kong.New(&c,
+		kong.Name("husk"),
+		kong.Description("Rootless, daemonless sandboxes in one file."),
+		kong.Vars{"version": fmt.Sprintf("husk version %s, commit %s", b.Version, b.Commit)},
+		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+	)
+	if err != nil {
+		return ExitHusk, err
+	}
+	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
+	kctx, err := parseOrExit(parser, args, &exit)
+	if exit >= 0 {
+		return exit, nil
+	}
+	if err != nil {
+		// Bad flags and unknown verbs are husk's own failures: 125.
+		return ExitHusk, fmt.Errorf("%w (see 'husk --help')", err)
+	}
+	if err := kctx.Run(g); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			if ee.Err == nil {
+				return ee.Code, nil
+			}
+			return ee.Code, ee.Err
+		}
+		return ExitHusk, err
+	}
+	return 0, nil
+}
+
+type exitPanic struct{}
+
+// parseOrExit turns kong's Exit (after --help or --version) into a code
+// instead of letting it end the process from inside the parser.
+func parseOrExit(p *kong.Kong, args []string, exit *int) (kctx *kong.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(exitPanic); !ok {
+				panic(r)
+			}
+		}
+	}()
+	return p.Parse(args)
+}

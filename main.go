@@ -1,0 +1,43 @@
+// Command husk is a rootless, daemonless sandbox tool in one static binary.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"husk/cli"
+	"husk/userns"
+)
+
+// Stamped by the Makefile with -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	// Internal re-exec entry points come first: a child of husk must not
+	// parse the user's command line as if it were a fresh invocation.
+	if err := userns.ChildInit(); err != nil {
+		fail(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Main has printed nothing of its error: print it here, once.
+	code, err := cli.Main(ctx, os.Args[1:], cli.Build{Version: version, Commit: commit})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "husk: "+err.Error())
+	}
+	os.Exit(code)
+}
+
+// fail prints an error of husk's own, as one line, and exits 125 as Docker does.
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "husk: "+err.Error())
+	os.Exit(cli.ExitHusk)
+}

@@ -1,0 +1,2 @@
+// Package store keeps images and containers with containers/storage.
+package store
