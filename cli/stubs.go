@@ -5,10 +5,6 @@ import "errors"
 // Placeholders until each verb has its own file.
 var errTODO = errors.New("not implemented yet")
 
-type InfoCmd struct{}
-
-func (c *InfoCmd) Run(g *Globals) error { return errTODO }
-
 type PullCmd struct{}
 
 func (c *PullCmd) Run(g *Globals) error { return errTODO }
