@@ -3,9 +3,11 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -122,4 +124,34 @@ func sameArgTwice(conds []libseccomp.ScmpCondition) bool {
 		seen[c.Argument] = true
 	}
 	return false
+}
+
+// BPF is the filter as the kernel takes it (struct sock_filter[]), so the
+// host side can compile once and the init only load.
+// libseccomp 2.5 (Debian 12) exports only to a file descriptor: a memfd.
+func (f *Filter) BPF() ([]byte, error) {
+	fd, err := unix.MemfdCreate("husk-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("exporting the seccomp filter: memfd: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "husk-seccomp")
+	defer mem.Close()
+	if err := f.f.ExportBPF(mem); err != nil {
+		return nil, fmt.Errorf("exporting the seccomp filter: %w", err)
+	}
+	if _, err := mem.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("exporting the seccomp filter: %w", err)
+	}
+	return io.ReadAll(mem)
+}
+
+// CompileBPF compiles a profile straight to the kernel's form: the host
+// side compiles, the init only loads.
+func CompileBPF(p *specs.LinuxSeccomp) ([]byte, error) {
+	f, err := Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release()
+	return f.BPF()
 }

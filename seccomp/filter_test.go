@@ -3,6 +3,7 @@ package seccomp
 import (
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -36,7 +37,13 @@ func childLoadAndProbe() int {
 		println(err.Error())
 		return 2
 	}
-	if err := f.Load(); err != nil {
+	prog, err := f.BPF()
+	if err != nil {
+		println(err.Error())
+		return 2
+	}
+	runtime.LockOSThread()
+	if err := LoadBPF(prog); err != nil {
 		println(err.Error())
 		return 2
 	}

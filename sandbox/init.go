@@ -1,0 +1,122 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// The init's inherited descriptors, set by Launch.
+const (
+	fdSpec    = 3 // the Spec as JSON, then EOF
+	fdConsole = 4 // a unix socket: the pty's master goes back to the host side
+)
+
+// EnvInit marks a husk process that must run as a sandbox's init.
+const EnvInit = "HUSK_INIT"
+
+// IsInit reports whether this process was started as a sandbox's init.
+func IsInit() bool { return os.Getenv(EnvInit) == "1" }
+
+// InitMain is PID 1 of a sandbox. It reads its Spec, builds the root,
+// starts the user's process and exits with its code. It never returns.
+func InitMain() {
+	s, err := readSpec()
+	if err != nil {
+		die(err)
+	}
+	os.Exit(run(s))
+}
+
+// run is the init as a straight list of named steps.
+func run(s *Spec) int {
+	root := filepath.Join(s.Scratch, "root")
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		// Mounts made from here on stay in this mount namespace.
+		{"making mounts private", makePrivate},
+		{"mounting the scratch tmpfs", func() error { return mountScratch(s.Scratch) }},
+		{"building the root filesystem", func() error { return apply(root, s.RootOps) }},
+		{"writing /etc/hosts, /etc/hostname, /etc/resolv.conf", func() error { return writeFiles(s.Scratch, s.Files) }},
+		// Volumes and masks after the kernel filesystems, so nothing hides them.
+		{"mounting /proc, /dev, /sys and volumes", func() error { return apply(root, s.Ops(s.Scratch)) }},
+		// Last of the mounts: after it, nothing under the root is writable
+		// but the volumes, tmpfs and the kernel filesystems Docker leaves so.
+		{"making the root read-only", func() error { return readonlyRoot(root, s.ReadOnly) }},
+		{"pivoting into the root", func() error { return pivotInto(root) }},
+		{"setting the hostname", func() error { return unix.Sethostname([]byte(s.Hostname)) }},
+		// Other processes in the sandbox must not reach husk's binary
+		// through /proc/1/exe (CVE-2019-5736).
+		{"making the init undumpable", func() error { return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0) }},
+	}
+	for _, st := range steps {
+		if err := st.fn(); err != nil {
+			report(fmt.Errorf("%s: %w", st.name, err))
+			return 125
+		}
+	}
+	pid, err := startUser(s)
+	if err != nil {
+		report(err)
+		var ee *execError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 125
+	}
+	return reap(pid)
+}
+
+// startUser resolves the user, sets up the terminal and starts the process.
+func startUser(s *Spec) (int, error) {
+	cred, err := resolveUser(s)
+	if err != nil {
+		return 0, err
+	}
+	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if s.Terminal {
+		tty, err := openConsole(cred)
+		if err != nil {
+			return 0, err
+		}
+		defer tty.Close()
+		stdio = []*os.File{tty, tty, tty}
+	}
+	return startProcess(s, cred, stdio)
+}
+
+func readonlyRoot(root string, ro bool) error {
+	if !ro {
+		return nil
+	}
+	return remountReadonly(root)
+}
+
+func readSpec() (*Spec, error) {
+	f := os.NewFile(fdSpec, "spec")
+	defer f.Close()
+	var s Spec
+	if err := json.NewDecoder(f).Decode(&s); err != nil {
+		return nil, fmt.Errorf("reading the sandbox spec: %w", err)
+	}
+	if len(s.Args) == 0 {
+		return nil, errors.New("the sandbox spec has no command")
+	}
+	return &s, nil
+}
+
+// report prints the init's error once, as husk prints its own.
+func report(err error) {
+	fmt.Fprintln(os.Stderr, "husk: "+err.Error())
+}
+
+func die(err error) {
+	report(err)
+	os.Exit(125)
+}

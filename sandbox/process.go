@@ -1,0 +1,122 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"husk/seccomp"
+)
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// execError carries Docker's exit code for a process that could not start:
+// 127 when the command is not found, 126 when it cannot be run.
+type execError struct {
+	code int
+	err  error
+}
+
+func (e *execError) Error() string { return e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }
+
+// startProcess starts the user's process as the init's child. The
+// privileges are dropped on one locked OS thread, which then forks: the
+// child inherits exactly that thread's capabilities, no_new_privs and
+// seccomp filter, while the init's other threads keep what they need to
+// forward signals. The locked thread is discarded afterwards.
+func startProcess(s *Spec, cred *syscall.Credential, stdio []*os.File) (int, error) {
+	path, err := lookPath(s.Args[0], s.Env)
+	if err != nil {
+		return 0, err
+	}
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread exits with this goroutine.
+		runtime.LockOSThread()
+		pid, err := dropAndFork(s, path, cred, stdio)
+		done <- result{pid, err}
+	}()
+	r := <-done
+	return r.pid, r.err
+}
+
+func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.File) (int, error) {
+	if s.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return 0, fmt.Errorf("setting no_new_privs: %w", err)
+		}
+	}
+	// Loading seccomp needs CAP_SYS_ADMIN (or no_new_privs), so it comes
+	// before the capabilities go; it is the last step before the fork and
+	// exec that it allows.
+	if len(s.SeccompBPF) > 0 {
+		if err := seccomp.LoadBPF(s.SeccompBPF); err != nil {
+			return 0, err
+		}
+	}
+	if err := limitCaps(s.Caps); err != nil {
+		return 0, err
+	}
+	attr := &os.ProcAttr{
+		Dir:   s.Cwd,
+		Env:   s.Env,
+		Files: stdio,
+		Sys: &syscall.SysProcAttr{
+			Credential: cred,
+			Setsid:     true,
+			Setctty:    s.Terminal,
+		},
+	}
+	p, err := os.StartProcess(path, s.Args, attr)
+	if err != nil {
+		return 0, startError(s.Args[0], err)
+	}
+	pid := p.Pid
+	p.Release() // the init reaps with wait4 itself
+	return pid, nil
+}
+
+func startError(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return &execError{127, fmt.Errorf("running %q: no such file or directory in the image", name)}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR):
+		return &execError{126, fmt.Errorf("running %q: %v", name, errors.Unwrap(err))}
+	}
+	return fmt.Errorf("running %q: %w", name, err)
+}
+
+// lookPath finds name in the sandbox's own PATH (not husk's), after the
+// pivot, as the image's shell would.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := defaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", &execError{127, fmt.Errorf("running %q: executable file not found in $PATH", name)}
+}

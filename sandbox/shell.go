@@ -1,0 +1,150 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"husk/profiles"
+	"husk/seccomp"
+)
+
+// ShellOptions are `husk shell`'s choices.
+type ShellOptions struct {
+	Cmd      []string
+	Overlay  bool
+	NoHome   bool
+	HostNet  bool
+	RunRoot  string
+	UID, GID int // the user's own ids on the host, kept inside
+}
+
+// ShellSpec is an isolated shell over the host: its root read-only (or
+// copy-on-write), the user's own ids, $HOME and the working directory
+// writable, a private /tmp, Docker's masks and seccomp profile.
+func ShellSpec(o ShellOptions) (*Spec, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("finding the working directory: %w", err)
+	}
+	scratch, err := ScratchDir(o.RunRoot)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	s := &Spec{
+		Hostname:      host,
+		Args:          shellCommand(o.Cmd),
+		Env:           shellEnv(),
+		Cwd:           cwd,
+		KeepID:        true,
+		Terminal:      term.IsTerminal(int(os.Stdin.Fd())),
+		Scratch:       scratch,
+		RootOps:       []Op{{Kind: KindBind, Source: "/", Target: "/", Flags: unix.MS_RDONLY}},
+		Mounts:        shellMounts(cwd, o.NoHome),
+		HostSys:       o.HostNet,
+		NoNewPrivs:    true,
+		MaskedPaths:   profiles.MaskedPaths,
+		ReadonlyPaths: profiles.ReadonlyPaths,
+	}
+	if o.Overlay {
+		s.RootOps = overlayHostRoot(scratch)
+	}
+	prof, err := seccomp.Default(nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.SeccompBPF, err = seccomp.CompileBPF(prof); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// shellMounts: a private /tmp, then home and the working directory
+// writable (or home hidden with --no-home).
+func shellMounts(cwd string, noHome bool) []Op {
+	ops := []Op{{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: nsd, Data: "mode=1777"}}
+	home := os.Getenv("HOME")
+	switch {
+	case home == "" || home == "/":
+	case noHome:
+		ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: home, Flags: nsd, Data: "mode=0700"})
+	default:
+		ops = append(ops, Op{Kind: KindBind, Source: home, Target: home})
+	}
+	if cwd != "/" && !within(cwd, "/tmp") && (home == "" || noHome || !within(cwd, home)) {
+		ops = append(ops, Op{Kind: KindBind, Source: cwd, Target: cwd})
+	}
+	return ops
+}
+
+// overlayHostRoot makes the host's root filesystem writable copy-on-write,
+// the upper layer in the scratch tmpfs, so changes vanish at exit. Only the
+// root filesystem itself is layered; other mounts are bound read-only.
+func overlayHostRoot(scratch string) []Op {
+	data := fmt.Sprintf("lowerdir=/,upperdir=%s,workdir=%s,userxattr",
+		filepath.Join(scratch, "upper"), filepath.Join(scratch, "work"))
+	return []Op{{Kind: KindMount, FSType: "overlay", Source: "overlay", Target: "/", Data: data}}
+}
+
+func shellCommand(cmd []string) []string {
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	if len(cmd) > 0 {
+		return cmd
+	}
+	if sh := os.Getenv("SHELL"); sh != "" {
+		return []string{sh}
+	}
+	return []string{"/bin/sh"}
+}
+
+// shellEnv is the user's environment without husk's own markers, which
+// would make a husk run inside the shell think it is in husk's namespace.
+func shellEnv() []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "HUSK_USERNS=") && !strings.HasPrefix(e, EnvInit+"=") {
+			env = append(env, e)
+		}
+	}
+	return env
+}
+
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, dir+"/")
+}
+
+// ScratchDir is the empty directory on which each sandbox's init mounts its
+// private tmpfs. One serves all: each init's mount is its own.
+func ScratchDir(runroot string) (string, error) {
+	dir := filepath.Join(runroot, "scratch")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// HostGID is the user's gid on the host: what gid 0 maps to inside husk's
+// namespace.
+func HostGID() int {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return os.Getgid()
+	}
+	var in, out, n int
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, err := fmt.Sscan(line, &in, &out, &n); err == nil && in == os.Getgid() {
+			if n == 4294967295 {
+				return in
+			}
+			return out
+		}
+	}
+	return os.Getgid()
+}

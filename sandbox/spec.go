@@ -1,0 +1,59 @@
+// Package sandbox is husk's runtime: the spec of a sandbox, its mounts as
+// data, and the init that applies them, pivots, drops privileges and runs
+// the user's process as PID 1's only child.
+package sandbox
+
+// Spec is everything the init needs, decided on the host side before any
+// clone and handed to the init as JSON.
+type Spec struct {
+	ID       string   `json:"id"`
+	Hostname string   `json:"hostname"`
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Cwd      string   `json:"cwd"`
+
+	// UID and GID run the process; resolved against the image's
+	// /etc/passwd and /etc/group inside the init, after the root is ready.
+	User string `json:"user,omitempty"` // user[:group] as given to -u, "" for the image's
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+
+	// KeepID runs the process with the caller's own ids (husk shell,
+	// --userns=keep-id): no user lookup, no setuid.
+	KeepID bool `json:"keepID,omitempty"`
+	// NoSetGroups: the single mapping forbids setgroups(2).
+	NoSetGroups bool `json:"noSetGroups,omitempty"`
+
+	Terminal bool `json:"terminal"`
+
+	// Scratch is an empty directory where the init mounts its private
+	// tmpfs; the root is built at Scratch/root by RootOps (an overlay
+	// mount, or a bind of the host), whose Target "/" is the root itself.
+	Scratch string `json:"scratch"`
+	RootOps []Op   `json:"rootOps,omitempty"`
+	// Mounts come after the standard ones: volumes, tmpfs.
+	Mounts   []Op `json:"mounts,omitempty"`
+	ReadOnly bool `json:"readOnly"`
+	// Files are generated files bound into the root (/etc/hosts ...).
+	Files []File `json:"files,omitempty"`
+
+	// HostSys binds the host's /sys instead of mounting a new sysfs, which
+	// the kernel refuses without a network namespace of our own.
+	HostSys bool `json:"hostSys"`
+
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+
+	Caps       []string `json:"caps"`
+	NoNewPrivs bool     `json:"noNewPrivs"`
+	// SeccompBPF is the filter compiled on the host side (nil: unconfined),
+	// so the init only loads it.
+	SeccompBPF []byte `json:"seccompBPF,omitempty"`
+}
+
+// File is a generated file bound read-write into the root, as Docker does
+// for /etc/hosts, /etc/hostname and /etc/resolv.conf.
+type File struct {
+	Path    string `json:"path"` // inside the container
+	Content string `json:"content"`
+}
