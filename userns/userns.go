@@ -2,20 +2,20 @@
 // as 0 plus the /etc/subuid ranges through newuidmap/newgidmap, or the
 // single mapping `0 uid 1` where there are none. The mapping is stable
 // across runs, because layers in the store were written under it.
+//
+// The parent (on the host) and the child (husk re-executed inside) are kept
+// apart: parent.go starts and maps the child, child.go is its side of the
+// handshake, signals.go relays what the parent receives.
 package userns
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"syscall"
 )
 
 // envMarker is set in the environment of the re-executed child; its value
-// is the mode ("subuid" or "single").
+// is the mode ("subuid" or "single"). Processes started inside (husk
+// unshare's shell, nested husk commands) inherit it and do not re-enter.
 const envMarker = "HUSK_USERNS"
 
 // Modes of mapping.
@@ -37,13 +37,14 @@ type Plan struct {
 	GID    int
 	UIDMap []IDMap
 	GIDMap []IDMap
-}
 
-// ChildInit runs first in main. In a process that husk re-executed inside a
-// new user namespace it completes the handshake (waits until the parent has
-// written the ID maps) and returns, so the command then runs as root in the
-// namespace. Everywhere else it returns nil at once.
-func ChildInit() error { return nil }
+	SubUIDs, SubGIDs     []Range // the user's ranges, in file order
+	Source               string  // "/etc/subuid", "getsubids" or "" (none)
+	NewUIDMap, NewGIDMap string  // helper paths (subuid mode)
+	// Problems say why the plan is the single mapping although the user
+	// may want ranges; each is one line with its fix (see FixOf).
+	Problems []error
+}
 
 // Inside reports whether this process runs inside husk's user namespace.
 func Inside() bool { return os.Getenv(envMarker) != "" }
@@ -51,48 +52,30 @@ func Inside() bool { return os.Getenv(envMarker) != "" }
 // Mode is the mapping mode of the namespace this process is in ("" outside).
 func Mode() string { return os.Getenv(envMarker) }
 
-// Detect finds the mapping husk will use for the current user.
-// STUB: always the single mapping; the real one reads /etc/subuid.
-func Detect() (*Plan, error) {
-	uid, gid := os.Getuid(), os.Getgid()
-	return &Plan{Mode: ModeSingle, UID: uid, GID: gid,
-		UIDMap: []IDMap{{0, uid, 1}}, GIDMap: []IDMap{{0, gid, 1}}}, nil
-}
-
 // Enter makes sure the calling command runs inside husk's user and mount
 // namespace. On the host it re-executes husk with the same arguments in a
-// new namespace, waits, and exits with the child's code: it does not return
-// there. Inside (or as real root) it returns nil at once.
-// STUB: single mapping only, through the kernel's unprivileged map write.
+// new namespace, waits, and exits with the child's code (128+N after
+// signal N): it does not return there unless the namespace could not be
+// made. Inside, or as real root, it returns nil at once.
 func Enter(ctx context.Context) error {
 	if Inside() || os.Geteuid() == 0 {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	plan, err := Detect()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), envMarker+"="+plan.Mode)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: plan.UID, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: plan.GID, Size: 1}},
+	// Catch signals before the child exists, so none is lost in between.
+	relay := newRelay()
+	cmd, err := start(plan, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	if err != nil {
+		relay.stop()
+		return err
 	}
-	// The child gets the terminal's signals itself; the parent only waits.
-	signal.Ignore(os.Interrupt, syscall.SIGTERM)
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				os.Exit(128 + int(ws.Signal()))
-			}
-			os.Exit(ee.ExitCode())
-		}
-		return fmt.Errorf("entering the user namespace: %w", err)
-	}
-	os.Exit(0)
+	go relay.run(cmd.Process)
+	os.Exit(exitCode(cmd.Wait()))
 	return nil
 }
