@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	units "github.com/docker/go-units"
+
+	"husk/store"
+	"husk/userns"
+)
+
+// ImagesCmd is `husk images`.
+type ImagesCmd struct {
+	Quiet   bool   `short:"q" help:"Print image IDs only."`
+	Digests bool   `help:"Show manifest digests."`
+	NoTrunc bool   `name:"no-trunc" help:"Show full image IDs."`
+	Format  string `help:"Go template over .ID .Repository .Tag .Digest .CreatedAt .CreatedSince .Size, or json."`
+}
+
+// imageRow is one line of husk images: one name of one image.
+type imageRow struct {
+	ID, Repository, Tag, Digest, CreatedAt, CreatedSince, Size string
+}
+
+// openStore enters husk's namespace and opens the store there.
+func openStore(g *Globals) (*store.Store, error) {
+	if err := userns.Enter(g.Ctx); err != nil {
+		return nil, err
+	}
+	return store.Open(g.StorageDriver)
+}
+
+func (c *ImagesCmd) Run(g *Globals) error {
+	s, err := openStore(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	images, err := s.Images()
+	if err != nil {
+		return fmt.Errorf("images: listing the store %s: %w", s.GraphRoot(), err)
+	}
+	sort.SliceStable(images, func(i, j int) bool { return images[i].Created.After(images[j].Created) })
+	var rows []imageRow
+	for _, img := range images {
+		rows = append(rows, c.rows(img.ID, img.Names, img.Digest.String(), img.Created, s.Size(&img))...)
+	}
+	return c.print(g.Stdout, rows)
+}
+
+func (c *ImagesCmd) rows(id string, names []string, dig string, created time.Time, size int64) []imageRow {
+	if !c.NoTrunc {
+		id = id[:12]
+	} else {
+		id = "sha256:" + id
+	}
+	base := imageRow{ID: id, Digest: dig, CreatedAt: created.Format("2006-01-02 15:04:05 -0700 MST"),
+		CreatedSince: units.HumanDuration(time.Since(created)) + " ago", Size: units.HumanSizeWithPrecision(float64(size), 3)}
+	if base.Digest == "" {
+		base.Digest = "<none>"
+	}
+	if len(names) == 0 {
+		r := base
+		r.Repository, r.Tag = "<none>", "<none>"
+		return []imageRow{r}
+	}
+	var out []imageRow
+	for _, n := range names {
+		r := base
+		r.Repository, r.Tag = store.SplitName(n)
+		out = append(out, r)
+	}
+	return out
+}
+
+func (c *ImagesCmd) print(w io.Writer, rows []imageRow) error {
+	switch {
+	case c.Quiet:
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				fmt.Fprintln(w, r.ID)
+			}
+		}
+		return nil
+	case c.Format == "json":
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case c.Format != "":
+		return printTemplate(w, c.Format, rows)
+	}
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	if c.Digests {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+	} else {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
+	for _, r := range rows {
+		if c.Digests {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+		}
+	}
+	return tw.Flush()
+}
+
+// printTemplate runs a Docker-style --format template once per item. A
+// leading "table " is accepted and dropped, with columns tab-aligned.
+func printTemplate[T any](w io.Writer, format string, items []T) error {
+	format = strings.TrimPrefix(format, "table ")
+	t, err := template.New("format").Funcs(template.FuncMap{"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	}}).Parse(format)
+	if err != nil {
+		return fmt.Errorf("parsing --format %q: %w: see Go's text/template syntax, e.g. '{{.ID}}'", format, err)
+	}
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	for _, it := range items {
+		if err := t.Execute(tw, it); err != nil {
+			return fmt.Errorf("running --format %q: %w", format, err)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"husk/store"
+	"husk/userns"
+)
+
+// SystemCmd is `husk system`.
+type SystemCmd struct {
+	Reset SystemResetCmd `cmd:"" help:"Remove every image and container and the whole store."`
+}
+
+// SystemResetCmd is `husk system reset`.
+type SystemResetCmd struct {
+	Force bool `short:"f" help:"Do not ask for confirmation."`
+}
+
+func (c *SystemResetCmd) Run(g *Globals) error {
+	root, _, _, err := store.Paths()
+	if err != nil {
+		return err
+	}
+	// The question is asked once, on the host: the re-executed child skips it.
+	if !c.Force && !userns.Inside() && !confirm(g, fmt.Sprintf("This removes every husk image and container and %s. Continue? [y/N] ", root)) {
+		return nil
+	}
+	// Inside the namespace, so that files of subordinate uids go too.
+	if err := userns.Enter(g.Ctx); err != nil {
+		return err
+	}
+	if err := store.Reset(g.StorageDriver); err != nil {
+		return fmt.Errorf("system reset: %w", err)
+	}
+	return nil
+}
+
+// confirm asks on the terminal; with no terminal the answer is no.
+func confirm(g *Globals, question string) bool {
+	fmt.Fprint(g.Stderr, question)
+	var answer string
+	fmt.Scanln(&answer)
+	return strings.HasPrefix(strings.ToLower(answer), "y")
+}

@@ -1,0 +1,97 @@
+package pull
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+
+	"husk/store"
+)
+
+// decompress picks the decompressor by the stream's magic bytes, not the
+// media type: registries and tools disagree on the names, never on these.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		// pgzip inflates ahead in its own goroutine, overlapping with the
+		// extraction that consumes the tar.
+		zr, err := pgzip.NewReaderN(br, 1<<20, 4)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the gzip header: %w", err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2))
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the zstd header: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// ctxReader stops a long extraction soon after Ctrl-C.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// applyLayer stores the blob at blobPath as layer l: decompressed once,
+// checked entry by entry and against its diff ID on the way into the store.
+// created is false when a concurrent pull stored it first.
+func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (created bool, err error) {
+	tarStream, closeZ, err := decompress(ctxReader{ctx, blob})
+	if err != nil {
+		return false, &BlobError{Digest: l.Compressed, Err: err}
+	}
+	defer closeZ()
+	chk := newChecker(tarStream, l.DiffID)
+	created, err = s.PutLayer(l, chk)
+	if err == nil {
+		// containers/storage may stop at the end-of-archive marker: the
+		// diff ID covers the padding after it too.
+		err = chk.Finish()
+		if err != nil && created {
+			_ = s.DeleteLayer(l.ChainID)
+			created = false
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return created, ctx.Err()
+		}
+		// The checker's own failure is the cause worth showing, not the
+		// store's wrapping of it.
+		if chk.err != nil && chk.err != io.EOF {
+			return created, chk.err
+		}
+		return created, err
+	}
+	return created, nil
+}
+
+// applyFile is applyLayer from a downloaded blob, removed afterwards.
+func applyFile(ctx context.Context, s *store.Store, l store.LayerInfo, blobPath string) (bool, error) {
+	defer os.Remove(blobPath)
+	f, err := os.Open(blobPath)
+	if err != nil {
+		return false, fmt.Errorf("reading the downloaded layer %s: %w", blobPath, err)
+	}
+	defer f.Close()
+	return applyLayer(ctx, s, l, f)
+}

@@ -1,0 +1,213 @@
+// Package pull fetches images from registries into husk's store.
+package pull
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strconv"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	digest "github.com/opencontainers/go-digest"
+
+	"husk/store"
+)
+
+// Options of one pull.
+type Options struct {
+	Ref       string
+	Platform  string // os/arch[/variant]; "" for the host's
+	TLSVerify bool
+	Quiet     bool
+	TTY       bool      // Stderr is a terminal: draw bars
+	Stderr    io.Writer // progress and notices
+}
+
+// Pull fetches the image opts.Ref into s and returns its normalized name.
+// Nothing of a failed pull stays: the image record is written last, and
+// the layers this pull made are removed unless an image uses them.
+func Pull(ctx context.Context, s *store.Store, opts Options) (string, error) {
+	ref, err := store.ParseReference(opts.Ref, nameOptions(opts.TLSVerify)...)
+	if err != nil {
+		return "", fmt.Errorf("pull %s: %w", opts.Ref, err)
+	}
+	display := store.DisplayName(ref)
+	if err := pull(ctx, s, ref, display, opts); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("pull %s: %w", display, context.Canceled)
+		}
+		return "", fmt.Errorf("pull %s: %w", display, err)
+	}
+	return display, nil
+}
+
+func pull(ctx context.Context, s *store.Store, ref name.Reference, display string, opts Options) error {
+	platform, err := ParsePlatform(opts.Platform)
+	if err != nil {
+		return err
+	}
+	reg := ref.Context().RegistryStr()
+	auth, err := Keychain().Resolve(ref.Context())
+	if err != nil {
+		return err
+	}
+	rt, err := Transport(reg, opts.TLSVerify)
+	if err != nil {
+		return err
+	}
+	loggedIn := auth != authn.Anonymous
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(rt), remote.WithJobs(4)}
+	desc, err := remote.Get(ref, ropts...)
+	if err != nil {
+		return explain(err, reg, tagOf(ref), loggedIn)
+	}
+	img, err := resolveImage(desc, platform)
+	if err != nil {
+		return explain(err, reg, tagOf(ref), loggedIn)
+	}
+	p := newProgress(opts.Stderr, opts.Quiet, opts.TTY)
+	err = fetchImage(ctx, s, img, display, p, opts)
+	p.Wait()
+	if err != nil {
+		return explain(err, reg, tagOf(ref), loggedIn)
+	}
+	return nil
+}
+
+func tagOf(ref name.Reference) string {
+	return ref.Identifier()
+}
+
+// fetchImage stores img's layers and then its record.
+func fetchImage(ctx context.Context, s *store.Store, img v1.Image, display string, p progress, opts Options) error {
+	manifest, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	mdigest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	rawCfg, err := img.RawConfigFile() // verified against the manifest's digest
+	if err != nil {
+		return err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	layers, err := layerInfos(m, cfg)
+	if err != nil {
+		return err
+	}
+	if s.Squashing && !opts.Quiet {
+		fmt.Fprintln(opts.Stderr, squashNotice())
+	}
+	top, err := storeLayers(ctx, s, img, layers, p)
+	if err != nil {
+		return err
+	}
+	return s.CommitImage(store.ImageRecord{
+		ID: m.Config.Digest.Hex, Names: []string{display}, TopLayer: top,
+		Manifest: manifest, ManifestDigest: digestOf(mdigest), Config: rawCfg, Created: cfg.Created.Time,
+	})
+}
+
+// storeLayers fetches the missing layers in parallel and applies them in
+// order as they arrive, so that layer 0 is unpacked while later ones still
+// download. On failure it removes the layers it created.
+func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []store.LayerInfo, p progress) (top string, err error) {
+	if len(layers) == 0 {
+		return "", nil
+	}
+	first := len(layers)
+	for i := len(layers) - 1; i >= 0 && !s.HasLayer(layers[i].ChainID); i-- {
+		first = i // a layer present means its parents are too
+	}
+	for _, l := range layers[:first] {
+		p.Skip(l.Compressed)
+	}
+	if first == len(layers) {
+		return layers[len(layers)-1].ChainID, nil
+	}
+	dir, err := tempDir(s.GraphRoot())
+	if err != nil {
+		return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	downloads := startDownloads(ctx, img, layers[first:], dir, p)
+	var created []string
+	defer func() {
+		if err != nil {
+			cancel()
+			s.RemoveUnused(created)
+		}
+	}()
+	for i, l := range layers[first:] {
+		d := <-downloads[i]
+		if d.err != nil {
+			return "", d.err
+		}
+		made, err := applyFile(ctx, s, l, d.path)
+		if made {
+			created = append(created, l.ChainID)
+		}
+		p.Done(l.Compressed, err)
+		if err != nil {
+			return "", err
+		}
+	}
+	return layers[len(layers)-1].ChainID, nil
+}
+
+type downloaded struct {
+	path string
+	err  error
+}
+
+// startDownloads fetches every layer at once (go-containerregistry limits
+// the number of concurrent blob requests) into files in dir.
+func startDownloads(ctx context.Context, img v1.Image, layers []store.LayerInfo, dir string, p progress) []chan downloaded {
+	out := make([]chan downloaded, len(layers))
+	for i, l := range layers {
+		out[i] = make(chan downloaded, 1)
+		go func(l store.LayerInfo, ch chan<- downloaded) {
+			h, _ := v1.NewHash(l.Compressed.String())
+			rl, err := img.LayerByDigest(h)
+			if err != nil {
+				ch <- downloaded{err: err}
+				return
+			}
+			count := p.Start(l.Compressed, l.Size)
+			path, err := download(ctx, rl, l.Compressed, dir, count)
+			if err != nil {
+				p.Done(l.Compressed, err)
+			}
+			ch <- downloaded{path: path, err: err}
+		}(l, out[i])
+	}
+	return out
+}
+
+// squashNotice is said once per pull in the single-uid mapping.
+func squashNotice() string {
+	uid := strconv.Itoa(store.HostUID())
+	who := uid
+	if u, err := user.LookupId(uid); err == nil {
+		who = u.Username
+	}
+	return fmt.Sprintf("husk: notice: %s has no subordinate uid range, so files of other owners in images are owned by your uid (%s): for real ownership ask an administrator for ranges in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", who, uid, who)
+}
+
+func digestOf(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }

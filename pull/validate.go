@@ -1,0 +1,184 @@
+package pull
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// EscapeError is a layer entry that would write outside the root
+// filesystem (CVE-2018-15664, CVE-2019-14271 and their kin).
+type EscapeError struct {
+	Name, Why string
+}
+
+func (e *EscapeError) Error() string {
+	return fmt.Sprintf("refusing the image: the layer's entry %q %s: ask its publisher for an image without it", e.Name, e.Why)
+}
+
+// DiffIDError is an uncompressed layer that is not what the config says.
+type DiffIDError struct {
+	Got, Want digest.Digest
+}
+
+func (e *DiffIDError) Error() string {
+	return fmt.Sprintf("the uncompressed layer has digest %s, the image config says %s", e.Got, e.Want)
+}
+
+// checker passes a tar stream through unchanged, byte for byte (so that
+// containers/storage records the same tar-split and diff ID), and fails the
+// read before an entry that escapes the root reaches the consumer. At the
+// end of the stream it checks the stream's digest against the diff ID.
+type checker struct {
+	src     io.Reader // the uncompressed stream, through the hasher
+	hash    hash.Hash
+	want    digest.Digest
+	tr      *tar.Reader
+	pending bytes.Buffer // bytes read and checked, not yet handed out
+	inEntry bool
+	tarDone bool
+	err     error // sticky: the end of the stream or the first failure
+	scratch []byte
+	links   map[string]bool // symlinks seen so far in this layer
+}
+
+func newChecker(r io.Reader, diffID digest.Digest) *checker {
+	c := &checker{hash: sha256.New(), want: diffID, links: map[string]bool{}, scratch: make([]byte, 128<<10)}
+	c.src = io.TeeReader(r, c.hash)
+	c.tr = tar.NewReader(io.TeeReader(c.src, &c.pending))
+	return c
+}
+
+func (c *checker) Read(p []byte) (int, error) {
+	for c.pending.Len() == 0 && c.err == nil {
+		c.err = c.step()
+	}
+	if c.pending.Len() > 0 {
+		return c.pending.Read(p)
+	}
+	return 0, c.err
+}
+
+// step moves the stream on by one header or one chunk of content, leaving
+// what it read in pending. It returns a non-nil error at the end.
+func (c *checker) step() error {
+	switch {
+	case c.tarDone: // the end-of-archive padding, passed through as is
+		n, err := c.src.Read(c.scratch)
+		c.pending.Write(c.scratch[:n])
+		if err == io.EOF {
+			return c.verify()
+		}
+		return err
+	case c.inEntry:
+		_, err := c.tr.Read(c.scratch)
+		if err == io.EOF {
+			c.inEntry = false
+			return nil
+		}
+		return err
+	}
+	hdr, err := c.tr.Next()
+	if err == io.EOF {
+		c.tarDone = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the layer's tar stream: %w", err)
+	}
+	if err := c.check(hdr); err != nil {
+		c.pending.Reset() // not one byte of a bad header goes on
+		return err
+	}
+	c.inEntry = true
+	return nil
+}
+
+func (c *checker) verify() error {
+	got := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(c.hash.Sum(nil)))
+	if c.want != "" && got != c.want {
+		return &DiffIDError{Got: got, Want: c.want}
+	}
+	return io.EOF
+}
+
+// Finish reads what the consumer left unread and reports whether the whole
+// stream was checked and matched its diff ID.
+func (c *checker) Finish() error {
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// check applies the rules to one header.
+func (c *checker) check(h *tar.Header) error {
+	name, err := c.clean(h.Name, "")
+	if err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeSymlink:
+		if !path.IsAbs(h.Linkname) && leaves(path.Join(path.Dir(name), h.Linkname)) {
+			return &EscapeError{h.Name, fmt.Sprintf("is a symlink to %q, outside the image's root", h.Linkname)}
+		}
+		c.links[name] = true
+	case tar.TypeLink:
+		if _, err := c.clean(h.Linkname, h.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clean returns the entry's path relative to the root, or an EscapeError
+// if it is absolute, leaves the root through "..", or passes through a
+// symlink that this layer made. owner names the hard link, if p is its target.
+func (c *checker) clean(p, owner string) (string, error) {
+	what, subject := "", p
+	if owner != "" {
+		what, subject = fmt.Sprintf("is a hard link to %q, which ", p), owner
+	}
+	if path.IsAbs(p) {
+		return "", &EscapeError{subject, what + "is an absolute path"}
+	}
+	if leaves(p) {
+		return "", &EscapeError{subject, what + "leaves the image's root through \"..\""}
+	}
+	name := path.Clean(p)
+	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if c.links[dir] {
+			return "", &EscapeError{subject, what + fmt.Sprintf("passes through the symlink %q", dir)}
+		}
+	}
+	if owner == "" && c.links[name] {
+		// Replacing the symlink itself is fine; it is no longer one.
+		delete(c.links, name)
+	}
+	return name, nil
+}
+
+// leaves reports whether a relative path climbs above its starting point.
+func leaves(p string) bool {
+	depth := 0
+	for _, part := range strings.Split(p, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}

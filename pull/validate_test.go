@@ -1,0 +1,113 @@
+package pull
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+type entry struct {
+	name, link string
+	typ        byte
+}
+
+func tarOf(t *testing.T, es []entry) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, e := range es {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o644}
+		body := []byte{}
+		if e.typ == tar.TypeReg {
+			body = []byte("data")
+			h.Size = int64(len(body))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	tw.Close()
+	return b.Bytes()
+}
+
+func TestCheckerRules(t *testing.T) {
+	reg, dir, sym, hard := byte(tar.TypeReg), byte(tar.TypeDir), byte(tar.TypeSymlink), byte(tar.TypeLink)
+	cases := []struct {
+		name    string
+		entries []entry
+		escape  bool
+	}{
+		{"plain files", []entry{{"bin/", "", dir}, {"bin/busybox", "", reg}, {"./etc/passwd", "", reg}}, false},
+		{"dotdot inside the root", []entry{{"a/../b", "", reg}}, false},
+		{"dotdot out", []entry{{"../evil", "", reg}}, true},
+		{"dotdot out deeper", []entry{{"a/../../evil", "", reg}}, true},
+		{"absolute name", []entry{{"/etc/passwd", "", reg}}, true},
+		{"absolute symlink", []entry{{"bin/sh", "/bin/busybox", sym}}, false},
+		{"relative symlink inside", []entry{{"usr/bin/sh", "../../bin/busybox", sym}}, false},
+		{"relative symlink out", []entry{{"usr/x", "../../../etc", sym}}, true},
+		{"entry through a symlink", []entry{{"link", "/tmp", sym}, {"link/evil", "", reg}}, true},
+		{"entry through a deep symlink", []entry{{"a/link", "/tmp", sym}, {"a/link/b/evil", "", reg}}, true},
+		{"symlink replaced by a dir", []entry{{"d", "/tmp", sym}, {"d/", "", dir}, {"d/f", "", reg}}, false},
+		{"hard link inside", []entry{{"bin/busybox", "", reg}, {"bin/ls", "bin/busybox", hard}}, false},
+		{"hard link out", []entry{{"hl", "../../etc/passwd", hard}}, true},
+		{"hard link absolute", []entry{{"hl", "/etc/passwd", hard}}, true},
+		{"hard link through a symlink", []entry{{"l", "/etc", sym}, {"hl", "l/passwd", hard}}, true},
+		{"whiteout", []entry{{"etc/.wh.motd", "", reg}, {"var/.wh..wh..opq", "", reg}}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw := tarOf(t, c.entries)
+			sum := sha256.Sum256(raw)
+			chk := newChecker(bytes.NewReader(raw), digest.NewDigestFromBytes(digest.SHA256, sum[:]))
+			out, err := io.ReadAll(chk)
+			var esc *EscapeError
+			if got := errors.As(err, &esc); got != c.escape {
+				t.Fatalf("escape = %v, want %v (err %v)", got, c.escape, err)
+			}
+			if !c.escape && !bytes.Equal(out, raw) {
+				t.Fatalf("the stream changed: %d bytes in, %d out", len(raw), len(out))
+			}
+		})
+	}
+}
+
+func TestCheckerHoldsBackTheBadHeader(t *testing.T) {
+	raw := tarOf(t, []entry{{"ok", "", tar.TypeReg}, {"/evil", "", tar.TypeReg}})
+	out, err := io.ReadAll(newChecker(bytes.NewReader(raw), ""))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if bytes.Contains(out, []byte("/evil")) {
+		t.Fatal("the escaping header reached the consumer")
+	}
+}
+
+func TestCheckerDiffID(t *testing.T) {
+	raw := tarOf(t, []entry{{"f", "", tar.TypeReg}})
+	want := digest.FromString("something else")
+	_, err := io.ReadAll(newChecker(bytes.NewReader(raw), want))
+	var de *DiffIDError
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v, want a DiffIDError", err)
+	}
+	// Finish after a consumer that stopped early still checks it all.
+	chk := newChecker(bytes.NewReader(raw), digest.FromBytes(raw))
+	chk.Read(make([]byte, 10))
+	if err := chk.Finish(); err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+}
+
+func TestLeaves(t *testing.T) {
+	for p, want := range map[string]bool{"a": false, "..": true, "a/..": false, "a/../..": true, "./a/./b/../../c": false, "": false} {
+		if got := leaves(p); got != want {
+			t.Errorf("leaves(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	storage "go.podman.io/storage"
+)
+
+// HasLayer reports whether the layer with this chain ID is complete.
+func (s *Store) HasLayer(id string) bool {
+	_, err := s.Layer(id)
+	return err == nil
+}
+
+// LayerInfo is what the registry and the config say about one layer.
+type LayerInfo struct {
+	ChainID    string        // the layer's ID in the store
+	Parent     string        // chain ID of the layer below, "" for the first
+	Compressed digest.Digest // blob digest in the registry
+	Size       int64         // blob size
+	DiffID     digest.Digest // digest of the uncompressed tar
+}
+
+// PutLayer stores the uncompressed tar stream tar as layer l. created is
+// false when another husk stored the same layer first (a concurrent pull):
+// the layer is then there and ours to use, but not ours to remove.
+func (s *Store) PutLayer(l LayerInfo, tar io.Reader) (created bool, err error) {
+	size := l.Size
+	_, _, err = s.Store.PutLayer(l.ChainID, l.Parent, nil, "", false, &storage.LayerOptions{
+		OriginalDigest:     l.Compressed,
+		OriginalSize:       &size,
+		UncompressedDigest: l.DiffID,
+	}, tar)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, storage.ErrDuplicateID):
+		return false, nil
+	}
+	return false, fmt.Errorf("storing layer %s: %w", short(l.Compressed), annotateDisk(err, s.GraphRoot()))
+}
+
+// RemoveUnused deletes the given layers, top first, where no image and no
+// other layer uses them: the leftovers of a pull that failed.
+func (s *Store) RemoveUnused(ids []string) {
+	for i := len(ids) - 1; i >= 0; i-- {
+		if imgs, err := s.ImagesByTopLayer(ids[i]); err == nil && len(imgs) > 0 {
+			continue
+		}
+		_ = s.DeleteLayer(ids[i]) // refuses while children or images use it
+	}
+}
+
+// ImageRecord is what a pull stores about an image, written last.
+type ImageRecord struct {
+	ID             string // config digest hex
+	Names          []string
+	TopLayer       string
+	Manifest       []byte
+	ManifestDigest digest.Digest
+	Config         []byte
+	Created        time.Time
+}
+
+// CommitImage writes the image record. If another pull wrote the same
+// image first, it adds our names to it.
+func (s *Store) CommitImage(r ImageRecord) error {
+	md := r.ManifestDigest
+	cd := digest.FromBytes(r.Config)
+	_, err := s.CreateImage(r.ID, r.Names, r.TopLayer, "", &storage.ImageOptions{
+		CreationDate: r.Created,
+		Digest:       md,
+		Digests:      []digest.Digest{md},
+		BigData: []storage.ImageBigDataOption{
+			{Key: ManifestKeyFor(md.String()), Data: r.Manifest, Digest: md},
+			{Key: ManifestKey, Data: r.Manifest, Digest: md},
+			{Key: ConfigKey(r.ID), Data: r.Config, Digest: cd},
+		},
+	})
+	if errors.Is(err, storage.ErrDuplicateID) {
+		err = s.addPulled(r)
+	}
+	if err != nil {
+		return fmt.Errorf("recording image %.12s: %w", r.ID, annotateDisk(err, s.GraphRoot()))
+	}
+	return nil
+}
+
+// addPulled gives an existing image our names and, if it came from another
+// manifest (another registry, another platform list), that manifest too.
+func (s *Store) addPulled(r ImageRecord) error {
+	if err := s.AddNames(r.ID, r.Names); err != nil {
+		return err
+	}
+	key := ManifestKeyFor(r.ManifestDigest.String())
+	if _, err := s.ImageBigDataDigest(r.ID, key); err == nil {
+		return nil
+	}
+	return s.SetImageBigData(r.ID, key, r.Manifest, func([]byte) (digest.Digest, error) { return r.ManifestDigest, nil })
+}
+
+func short(d digest.Digest) string {
+	if len(d.Encoded()) < 12 {
+		return d.String()
+	}
+	return d.Algorithm().String() + ":" + d.Encoded()[:12]
+}
