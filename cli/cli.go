@@ -28,25 +28,30 @@ type Build struct {
 
 // Globals are passed to every command's Run.
 type Globals struct {
-	Ctx    context.Context `kong:"-"`
-	Build  Build           `kong:"-"`
-	Stdout io.Writer       `kong:"-"`
-	Stderr io.Writer       `kong:"-"`
+	Ctx           context.Context `kong:"-"`
+	Build         Build           `kong:"-"`
+	Stdout        io.Writer       `kong:"-"`
+	Stderr        io.Writer       `kong:"-"`
+	StorageDriver string          `kong:"-"` // --storage-driver / HUSK_STORAGE_DRIVER, "" to probe
 }
 
 // CLI is the whole command line. Add a verb by adding a field and a file.
 type CLI struct {
-	Version       kong.VersionFlag `help:"Print the version and commit, then exit." short:"v"`
+	Version       kong.VersionFlag `help:"Print the version and commit, then exit."`
 	StorageDriver string           `help:"Root-filesystem strategy: overlay, fuse-overlayfs or vfs (default: probed)." name:"storage-driver" env:"HUSK_STORAGE_DRIVER" placeholder:"NAME"`
 
-	Info   InfoCmd   `cmd:"" help:"Show what husk will use on this machine and what is missing."`
-	Pull   PullCmd   `cmd:"" help:"Pull an image from a registry."`
-	Images ImagesCmd `cmd:"" help:"List images."`
-	Rmi    RmiCmd    `cmd:"" help:"Remove one or more images."`
-	Tag    TagCmd    `cmd:"" help:"Give an image another name."`
-	Image  ImageCmd  `cmd:"" help:"Manage images."`
-	Login  LoginCmd  `cmd:"" help:"Log in to a registry."`
-	Logout LogoutCmd `cmd:"" help:"Log out of a registry."`
+	Info    InfoCmd    `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Pull    PullCmd    `cmd:"" help:"Pull an image from a registry."`
+	Images  ImagesCmd  `cmd:"" help:"List images."`
+	Rmi     RmiCmd     `cmd:"" help:"Remove one or more images."`
+	Tag     TagCmd     `cmd:"" help:"Give an image another name."`
+	Image   ImageCmd   `cmd:"" help:"Manage images."`
+	Login   LoginCmd   `cmd:"" help:"Log in to a registry."`
+	Logout  LogoutCmd  `cmd:"" help:"Log out of a registry."`
+	System  SystemCmd  `cmd:"" help:"Manage husk's store."`
+	Shell   ShellCmd   `cmd:"" help:"Open an isolated shell over the host, with no image."`
+	Unshare UnshareCmd `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
+	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
 }
 
 // ExitError carries a process exit code through kong's Run.
@@ -87,6 +92,7 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 		// Bad flags and unknown verbs are husk's own failures: 125.
 		return ExitHusk, fmt.Errorf("%w (see 'husk --help')", err)
 	}
+	g.StorageDriver = c.StorageDriver
 	if err := kctx.Run(g); err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -50,6 +52,8 @@ func applyOne(op Op, target string) error {
 		return nil
 	case KindMask:
 		return mask(target)
+	case KindFuseOverlay:
+		return fuseOverlay(op.Source, op.Data, target)
 	case KindReadonly:
 		if _, err := os.Lstat(target); err != nil {
 			return err
@@ -134,4 +138,15 @@ func ensureFile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// fuseOverlay mounts with fuse-overlayfs, which returns once the mount is
+// ready and leaves its daemon behind.
+func fuseOverlay(prog, data, target string) error {
+	out, err := exec.Command(prog, "-o", data, target).CombinedOutput()
+	if err != nil {
+		return &mountError{op: "mount", source: prog, target: target, fstype: "fuse-overlayfs",
+			err: fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))}
+	}
+	return nil
 }

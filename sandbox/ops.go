@@ -16,6 +16,9 @@ const (
 	KindMask     Kind = "mask"     // hide Target: /dev/null on a file, an empty read-only tmpfs on a directory
 	KindReadonly Kind = "readonly" // bind Target on itself read-only
 	KindFile     Kind = "file"     // bind a generated file (Source, in the scratch dir) on Target
+	// KindFuseOverlay runs fuse-overlayfs (Source) with options Data on
+	// Target; its daemon lives in the sandbox's pid namespace and dies with it.
+	KindFuseOverlay Kind = "fuse-overlayfs"
 )
 
 // Op is one step in building the sandbox's root. Target is a path inside

@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"husk/profiles"
+	"husk/sandbox"
+	"husk/seccomp"
+	"husk/store"
+	"husk/userns"
+)
+
+// SandboxFlags are the flags that shape a sandbox, shared by the verbs
+// that make one (run now; create later).
+type SandboxFlags struct {
+	Interactive bool     `short:"i" help:"Keep standard input open."`
+	TTY         bool     `short:"t" name:"tty" help:"Allocate a pseudo-terminal."`
+	Env         []string `short:"e" help:"Set an environment variable (KEY=VALUE, or KEY to pass the host's)." placeholder:"KEY=VALUE"`
+	EnvFile     []string `name:"env-file" help:"Read environment variables from a file." placeholder:"FILE" type:"existingfile"`
+	Workdir     string   `short:"w" help:"Working directory inside the container."`
+	User        string   `short:"u" help:"User (name or uid, with an optional :group)." placeholder:"USER[:GROUP]"`
+	Entrypoint  *string  `help:"Override the image's entrypoint."`
+	Volume      []string `short:"v" help:"Bind a host path: HOST:CONTAINER[:ro]." placeholder:"HOST:CONTAINER[:ro]"`
+	Tmpfs       []string `help:"Mount a tmpfs: PATH[:OPTIONS]." placeholder:"PATH[:OPTIONS]"`
+	Userns      string   `help:"keep-id: your own uid and gid inside, as Apptainer does." enum:",keep-id" default:""`
+	Hostname    string   `help:"Container host name (default: a short container ID)."`
+	Network     string   `default:"none" enum:"none,host" help:"Network: none (the default for now) or host."`
+	SecurityOpt []string `name:"security-opt" help:"seccomp=FILE, seccomp=unconfined, no-new-privileges."`
+	CapAdd      []string `name:"cap-add" help:"Add a capability (inside the user namespace)."`
+	CapDrop     []string `name:"cap-drop" help:"Drop a capability."`
+	Privileged  bool     `help:"All capabilities and no seccomp, inside the user namespace."`
+	ReadOnly    bool     `name:"read-only" help:"Mount the root filesystem read-only."`
+}
+
+// check finds bad input before any namespace or mount exists.
+func (f *SandboxFlags) check() error {
+	if f.Network == "host" && f.Hostname != "" {
+		return fmt.Errorf("conflicting options: --hostname and --network host (the host's name is used): drop one")
+	}
+	if f.TTY && f.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
+	}
+	for _, v := range f.Volume {
+		if _, err := sandbox.VolumeOp(v); err != nil {
+			return err
+		}
+	}
+	for _, t := range f.Tmpfs {
+		if _, err := sandbox.TmpfsOp(t); err != nil {
+			return err
+		}
+	}
+	if _, err := f.caps(); err != nil {
+		return err
+	}
+	if _, _, err := f.security(nil); err != nil {
+		return err
+	}
+	_, err := f.env()
+	return err
+}
+
+// caps is Docker's default set with --cap-add and --cap-drop applied, or
+// every capability with --privileged.
+func (f *SandboxFlags) caps() ([]string, error) {
+	if f.Privileged {
+		all, _ := sandbox.ParseCaps([]string{"ALL"})
+		return sandbox.CapNames(all), nil
+	}
+	drop, err := sandbox.ParseCaps(f.CapDrop)
+	if err != nil {
+		return nil, fmt.Errorf("--cap-drop: %w", err)
+	}
+	add, err := sandbox.ParseCaps(f.CapAdd)
+	if err != nil {
+		return nil, fmt.Errorf("--cap-add: %w", err)
+	}
+	base, _ := sandbox.ParseCaps(profiles.DefaultCaps)
+	dropped := map[string]bool{}
+	for _, n := range sandbox.CapNames(drop) {
+		dropped[n] = true
+	}
+	var out []string
+	for _, n := range sandbox.CapNames(base) {
+		if !dropped[n] {
+			out = append(out, n)
+		}
+	}
+	for _, n := range sandbox.CapNames(add) {
+		if !contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// security reads --security-opt: the seccomp BPF (nil when unconfined or
+// privileged) and no-new-privileges. caps decide parts of Docker's profile.
+func (f *SandboxFlags) security(caps []string) (bpf []byte, nnp bool, err error) {
+	profile := "default"
+	for _, o := range f.SecurityOpt {
+		k, v, _ := strings.Cut(o, "=")
+		switch {
+		case k == "seccomp" && v != "":
+			profile = v
+		case k == "no-new-privileges" && (v == "" || v == "true"):
+			nnp = true
+		case k == "no-new-privileges" && v == "false":
+		default:
+			return nil, false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined or no-new-privileges", o)
+		}
+	}
+	if profile == "unconfined" || f.Privileged {
+		return nil, nnp, nil
+	}
+	if caps == nil {
+		// The host-side check: only a file needs reading now.
+		if profile != "default" {
+			_, err = seccomp.FromFile(profile, profiles.DefaultCaps)
+		}
+		return nil, nnp, err
+	}
+	p, err := seccomp.Default(caps)
+	if profile != "default" {
+		p, err = seccomp.FromFile(profile, caps)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	bpf, err = seccomp.CompileBPF(p)
+	return bpf, nnp, err
+}
+
+// env is -e and --env-file, in order; KEY alone takes the host's value.
+func (f *SandboxFlags) env() ([]string, error) {
+	var out []string
+	for _, file := range f.EnvFile {
+		lines, err := readEnvFile(file)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lines...)
+	}
+	for _, e := range f.Env {
+		out = append(out, expandEnv(e)...)
+	}
+	return out, nil
+}
+
+func readEnvFile(path string) ([]string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+	}
+	defer fh.Close()
+	var out []string
+	sc := bufio.NewScanner(fh)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "=") {
+			return nil, fmt.Errorf("--env-file %s line %d: no variable name before '=': write KEY=VALUE", path, n)
+		}
+		out = append(out, expandEnv(line)...)
+	}
+	return out, sc.Err()
+}
+
+// expandEnv: KEY=VALUE as is; KEY alone takes the host's value, or nothing
+// when the host has none (Docker's rule).
+func expandEnv(e string) []string {
+	if strings.Contains(e, "=") {
+		return []string{e}
+	}
+	if v, ok := os.LookupEnv(e); ok {
+		return []string{e + "=" + v}
+	}
+	return nil
+}
+
+// runOptions turns the flags into the sandbox's options, inside husk's
+// namespace.
+func (f *SandboxFlags) runOptions(cmd []string, scratch string, rootOps []sandbox.Op) (sandbox.RunOptions, error) {
+	o := sandbox.RunOptions{
+		Cmd: cmd, Entrypoint: f.Entrypoint, Workdir: f.Workdir, User: f.User,
+		Hostname: f.Hostname, HostNet: f.Network == "host", Terminal: f.TTY,
+		ReadOnly: f.ReadOnly, KeepID: f.Userns == "keep-id", Privileged: f.Privileged,
+		ID: sandbox.NewID(), Scratch: scratch, RootOps: rootOps,
+	}
+	var err error
+	if o.Env, err = f.env(); err != nil {
+		return o, err
+	}
+	for _, v := range f.Volume {
+		op, err := sandbox.VolumeOp(v)
+		if err != nil {
+			return o, err
+		}
+		o.Volumes = append(o.Volumes, op)
+	}
+	for _, t := range f.Tmpfs {
+		op, _ := sandbox.TmpfsOp(t)
+		o.Tmpfs = append(o.Tmpfs, op)
+	}
+	if o.Caps, err = f.caps(); err != nil {
+		return o, err
+	}
+	o.SeccompBPF, o.NoNewPrivs, err = f.security(o.Caps)
+	return o, err
+}
+
+// launchOptions: the network namespace, standard input, and with keep-id a
+// user namespace of the sandbox's own where the user's uid is itself.
+func (f *SandboxFlags) launchOptions() sandbox.Options {
+	o := sandbox.Options{NewNet: f.Network != "host"}
+	if f.Interactive {
+		o.Stdin = os.Stdin
+	}
+	if f.Userns == "keep-id" {
+		o.UIDMap = []userns.IDMap{{ContainerID: store.HostUID(), HostID: 0, Size: 1}}
+		o.GIDMap = []userns.IDMap{{ContainerID: sandbox.HostGID(), HostID: 0, Size: 1}}
+	}
+	return o
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,231 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"husk/profiles"
+)
+
+// RunOptions are the flags of `husk run` that shape the sandbox.
+type RunOptions struct {
+	Cmd        []string
+	Entrypoint *string // nil: the image's; "" clears it
+	Env        []string
+	Workdir    string
+	User       string
+	Hostname   string
+	HostNet    bool
+	Terminal   bool
+	ReadOnly   bool
+	KeepID     bool
+	Volumes    []Op
+	Tmpfs      []Op
+	Caps       []string // the final set
+	Privileged bool
+	NoNewPrivs bool
+	SeccompBPF []byte
+	ID         string
+	Scratch    string
+	RootOps    []Op
+}
+
+// ContainerSpec joins an image's config and the run flags into a Spec, as
+// Docker does: the entrypoint and command, the environment, the working
+// directory and user, the generated /etc files.
+func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
+	args := commandOf(cfg, o)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("no command: the image has no entrypoint or cmd: give one after the image name")
+	}
+	host := o.Hostname
+	if host == "" {
+		host = o.ID[:12]
+		if o.HostNet {
+			host, _ = os.Hostname()
+		}
+	}
+	cwd := o.Workdir
+	if cwd == "" {
+		cwd = cfg.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	user := o.User
+	if user == "" {
+		user = cfg.User
+	}
+	s := &Spec{
+		ID: o.ID, Hostname: host, Args: args, Cwd: cwd, User: user,
+		Env:      envOf(cfg.Env, o, host),
+		Terminal: o.Terminal, KeepID: o.KeepID, ReadOnly: o.ReadOnly,
+		Scratch: o.Scratch, RootOps: o.RootOps,
+		Files:      etcFiles(host, o.HostNet),
+		HostSys:    o.HostNet,
+		Caps:       o.Caps,
+		NoNewPrivs: o.NoNewPrivs,
+		SeccompBPF: o.SeccompBPF,
+	}
+	// Docker makes a missing working directory; volumes and tmpfs follow.
+	s.Mounts = append([]Op{{Kind: KindMkdir, Target: cwd}}, o.Volumes...)
+	s.Mounts = append(s.Mounts, o.Tmpfs...)
+	if !o.Privileged {
+		s.MaskedPaths, s.ReadonlyPaths = profiles.MaskedPaths, profiles.ReadonlyPaths
+	}
+	return s, nil
+}
+
+func commandOf(cfg v1.Config, o RunOptions) []string {
+	entry := cfg.Entrypoint
+	cmd := cfg.Cmd
+	if o.Entrypoint != nil {
+		// A new entrypoint drops the image's cmd too, as in Docker.
+		entry, cmd = nil, nil
+		if *o.Entrypoint != "" {
+			entry = []string{*o.Entrypoint}
+		}
+	}
+	if len(o.Cmd) > 0 {
+		cmd = o.Cmd
+	}
+	return append(append([]string{}, entry...), cmd...)
+}
+
+// envOf is the image's environment, overridden by -e and --env-file, plus
+// what Docker adds: HOSTNAME, a PATH when there is none, TERM with -t.
+func envOf(image []string, o RunOptions, host string) []string {
+	env := map[string]string{}
+	var order []string
+	set := func(kv string) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	set("PATH=" + defaultPath)
+	set("HOSTNAME=" + host)
+	if o.Terminal {
+		set("TERM=xterm")
+	}
+	for _, kv := range image {
+		set(kv)
+	}
+	for _, kv := range o.Env {
+		set(kv)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// etcFiles are /etc/hosts, /etc/hostname and /etc/resolv.conf. With the
+// host's network the host's own hosts and resolv.conf serve.
+func etcFiles(host string, hostNet bool) []File {
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + host + "\n"
+	if hostNet {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	return []File{
+		{Path: "/etc/hosts", Content: hosts},
+		{Path: "/etc/hostname", Content: host + "\n"},
+		{Path: "/etc/resolv.conf", Content: string(resolv)},
+	}
+}
+
+// NewID is a container ID: 64 hex digits, as Docker's.
+func NewID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// OverlayRoot mounts the image's layers (top first) with native overlay in
+// the user namespace, the upper layer in the init's scratch tmpfs.
+func OverlayRoot(lower []string, scratch string) []Op {
+	return []Op{{Kind: KindMount, FSType: "overlay", Source: "overlay", Target: "/", Data: overlayData(lower, scratch) + ",userxattr"}}
+}
+
+// FuseOverlayRoot mounts the same with fuse-overlayfs.
+func FuseOverlayRoot(prog string, lower []string, scratch string) []Op {
+	return []Op{{Kind: KindFuseOverlay, Source: prog, Target: "/", Data: overlayData(lower, scratch)}}
+}
+
+// BindRoot uses a complete tree (vfs) as the root.
+func BindRoot(dir string) []Op {
+	return []Op{{Kind: KindBind, Source: dir, Target: "/"}}
+}
+
+func overlayData(lower []string, scratch string) string {
+	return fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lower, ":"),
+		filepath.Join(scratch, "upper"), filepath.Join(scratch, "work"))
+}
+
+// VolumeOp is -v HOST:CONTAINER[:ro|rw].
+func VolumeOp(spec string) (Op, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Op{}, fmt.Errorf("volume %q: use HOST:CONTAINER[:ro]", spec)
+	}
+	src, dst := parts[0], parts[1]
+	if !filepath.IsAbs(src) {
+		return Op{}, fmt.Errorf("volume %q: named volumes are not supported: give an absolute host path", spec)
+	}
+	if !filepath.IsAbs(dst) {
+		return Op{}, fmt.Errorf("volume %q: the container path %s must be absolute", spec, dst)
+	}
+	if _, err := os.Stat(src); err != nil {
+		return Op{}, fmt.Errorf("volume %q: the host path %s does not exist: create it first", spec, src)
+	}
+	op := Op{Kind: KindBind, Source: src, Target: dst}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			op.Flags = unix.MS_RDONLY
+		case "rw":
+		default:
+			return Op{}, fmt.Errorf("volume %q: unknown option %q: use ro or rw", spec, parts[2])
+		}
+	}
+	return op, nil
+}
+
+// TmpfsOp is --tmpfs PATH[:OPTIONS], Docker's defaults: noexec, nosuid,
+// nodev and the options given (size=, mode=).
+func TmpfsOp(spec string) (Op, error) {
+	path, opts, _ := strings.Cut(spec, ":")
+	if !filepath.IsAbs(path) {
+		return Op{}, fmt.Errorf("tmpfs %q: the path must be absolute", spec)
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	var data []string
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "":
+		case "exec":
+			flags &^= unix.MS_NOEXEC
+		case "noexec", "nosuid", "nodev", "rw":
+		case "ro":
+			flags |= unix.MS_RDONLY
+		default:
+			if !strings.HasPrefix(o, "size=") && !strings.HasPrefix(o, "mode=") {
+				return Op{}, fmt.Errorf("tmpfs %q: unknown option %q: use size=, mode=, ro, exec", spec, o)
+			}
+			data = append(data, o)
+		}
+	}
+	return Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: path, Flags: flags, Data: strings.Join(data, ",")}, nil
+}
