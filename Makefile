@@ -23,13 +23,13 @@ run: husk
 # Unit tests, then the integration suite as unprivileged users. As root this
 # first prepares the machine (packages, test users, device modes).
 test:
-	bash integration/run.sh
+	GO='$(GO)' TAGS='$(TAGS)' bash integration/run.sh
 
 unit:
 	$(GO) test -tags '$(TAGS)' $$($(GO) list -tags '$(TAGS)' ./... | grep -v /integration)
 
 bench: husk
-	bash integration/bench.sh
+	GO='$(GO)' TAGS='$(TAGS)' bash integration/bench.sh
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...

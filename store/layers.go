@@ -67,11 +67,30 @@ type ImageRecord struct {
 }
 
 // CommitImage writes the image record. If another pull wrote the same
-// image first, it adds our names to it.
+// image first, it adds our names to it. A name that another image holds
+// moves here, and that image stays as <none> (Docker's dangling image).
 func (s *Store) CommitImage(r ImageRecord) error {
+	err := s.createImage(r, r.Names)
+	if errors.Is(err, storage.ErrDuplicateName) {
+		// Created without names first; AddNames then takes them over.
+		err = s.createImage(r, nil)
+		if err == nil {
+			err = s.AddNames(r.ID, r.Names)
+		}
+	}
+	if errors.Is(err, storage.ErrDuplicateID) {
+		err = s.addPulled(r)
+	}
+	if err != nil {
+		return fmt.Errorf("recording image %.12s: %w", r.ID, annotateDisk(err, s.GraphRoot()))
+	}
+	return nil
+}
+
+func (s *Store) createImage(r ImageRecord, names []string) error {
 	md := r.ManifestDigest
 	cd := digest.FromBytes(r.Config)
-	_, err := s.CreateImage(r.ID, r.Names, r.TopLayer, "", &storage.ImageOptions{
+	_, err := s.CreateImage(r.ID, names, r.TopLayer, "", &storage.ImageOptions{
 		CreationDate: r.Created,
 		Digest:       md,
 		Digests:      []digest.Digest{md},
@@ -81,13 +100,7 @@ func (s *Store) CommitImage(r ImageRecord) error {
 			{Key: ConfigKey(r.ID), Data: r.Config, Digest: cd},
 		},
 	})
-	if errors.Is(err, storage.ErrDuplicateID) {
-		err = s.addPulled(r)
-	}
-	if err != nil {
-		return fmt.Errorf("recording image %.12s: %w", r.ID, annotateDisk(err, s.GraphRoot()))
-	}
-	return nil
+	return err
 }
 
 // addPulled gives an existing image our names and, if it came from another

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make bench`: husk pull into a cold store, timed against podman pull and
+# skopeo copy from the same loopback docker-registry in the same run. As
+# root it runs the benchmark as husk-sub (an unprivileged user with subuid
+# ranges, as podman needs); otherwise as the calling user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+TAGS=${TAGS:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_graphdriver_zfs containers_image_openpgp netgo osusergo}
+RUNS=${RUNS:-3}
+
+[ -x ./husk ] || make husk
+
+WORK=$(mktemp -d /var/tmp/husk-bench.XXXXXX)
+chmod 0755 "$WORK"
+trap 'rm -rf "$WORK" 2>/dev/null || echo "bench.sh: could not remove $WORK" >&2' EXIT
+
+"$GO" build -tags "$TAGS" -o "$WORK/bench" ./integration/bench
+cp husk "$WORK/husk"
+chmod 0755 "$WORK/husk" "$WORK/bench"
+
+if [ "$(id -u)" = 0 ]; then
+	bash integration/prepare.sh
+	install -d -m 0700 -o husk-sub -g "$(id -g husk-sub)" "$WORK/run" "$WORK/tmp"
+	cd "$WORK"
+	runuser -u husk-sub -- env -i HOME="$WORK/run" USER=husk-sub LOGNAME=husk-sub \
+		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin TMPDIR="$WORK/tmp" \
+		"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS"
+else
+	mkdir -m 0700 "$WORK/run"
+	"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS"
+fi

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Prepares this machine for husk's integration tests. Run as root by
+# `make test` (through integration/run.sh). Idempotent, and quick when the
+# machine is already prepared:
+#   - Debian packages the suite needs, installed only when missing;
+#   - husk-sub (with /etc/subuid and /etc/subgid ranges) and husk-nosub (with
+#     none, as on many clusters), both with home directories;
+#   - /dev/fuse and /dev/net/tun at mode 0666, as stock distributions ship them;
+#   - a small tmpfs for the disk-full test, when a path is given as $1
+#     (run.sh unmounts it at the end).
+# It stops and disables nothing that is not its own.
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+	echo "prepare.sh: must run as root (it installs packages and creates users)" >&2
+	exit 1
+fi
+
+FULLDISK=${1:-}
+
+# Each package and why:
+#   uidmap          newuidmap/newgidmap: the subuid mapping of husk-sub
+#   fuse-overlayfs  the root-filesystem strategy where native overlay is refused
+#   fuse3           fusermount3, to unmount fuse-overlayfs as a user
+#   slirp4netns passt  network backends husk info reports (and later issues use)
+#   libseccomp-dev  libseccomp.a, linked statically into husk
+#   busybox-static  the test images' userland, made by the harness
+#   docker-registry the real registry server the tests pull from
+#   gcc make        the cgo build of husk
+#   iproute2        ip, for the network tests of later issues
+#   bubblewrap podman skopeo iperf3  references for `make bench`
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev busybox-static docker-registry gcc make iproute2"
+BENCH="bubblewrap podman skopeo iperf3"
+
+installed() {
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+missing=""
+for p in $NEEDED $BENCH; do
+	installed "$p" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "prepare: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# The suite's own packages must install; the bench references may not
+	# exist on every release, and bench says so when one is absent.
+	for p in $NEEDED; do
+		installed "$p" || apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+	done
+	for p in $BENCH; do
+		installed "$p" || apt-get install -y -qq --no-install-recommends "$p" >/dev/null ||
+			echo "prepare: $p is not installable here; make bench will skip it"
+	done
+fi
+
+# Users. They may exist already (made by hand with these names): keep them,
+# and only fix their home directories and ranges.
+ensure_user() {
+	local u=$1
+	if ! getent passwd "$u" >/dev/null; then
+		useradd --create-home --shell /bin/sh "$u"
+	fi
+	local home
+	home=$(getent passwd "$u" | cut -d: -f6)
+	if [ ! -d "$home" ]; then
+		mkdir -p "$home"
+		chown "$u:" "$home"
+		chmod 0755 "$home"
+	fi
+}
+ensure_user husk-sub
+ensure_user husk-nosub
+
+touch /etc/subuid /etc/subgid
+# husk-nosub has no ranges at all: drop any entry someone gave it.
+for f in /etc/subuid /etc/subgid; do
+	if grep -q '^husk-nosub:' "$f" || grep -q "^$(id -u husk-nosub):" "$f"; then
+		sed -i -e '/^husk-nosub:/d' -e "/^$(id -u husk-nosub):/d" "$f"
+	fi
+done
+# husk-sub needs at least one range of 65536 (uids 0..65535 inside, plus its
+# own uid as 0). Keep a range it already has.
+has_range() {
+	awk -F: -v u=husk-sub -v id="$(id -u husk-sub)" \
+		'($1 == u || $1 == id) && $3 >= 65536 { found = 1 } END { exit !found }' "$1"
+}
+has_range /etc/subuid || usermod --add-subuids 200000-265535 husk-sub
+has_range /etc/subgid || usermod --add-subgids 200000-265535 husk-sub
+
+# Stock distributions ship these world-usable; containers make them 0660.
+for d in /dev/fuse /dev/net/tun; do
+	[ -e "$d" ] && chmod 0666 "$d"
+done
+if [ ! -e /dev/net/tun ]; then
+	mkdir -p /dev/net
+	mknod -m 0666 /dev/net/tun c 10 200 || echo "prepare: cannot create /dev/net/tun"
+fi
+
+# A 40 MB tmpfs for the disk-full test: big enough for the busybox image,
+# too small for the 100 MB layer.
+if [ -n "$FULLDISK" ]; then
+	mkdir -p "$FULLDISK"
+	if ! mountpoint -q "$FULLDISK"; then
+		mount -t tmpfs -o size=40m,mode=1777 husk-test-full "$FULLDISK"
+	fi
+fi
+exit 0
