@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"husk/cli"
-	"husk/sandbox"
 	"husk/userns"
 )
 
@@ -24,9 +23,6 @@ func main() {
 	// parse the user's command line as if it were a fresh invocation.
 	if err := userns.ChildInit(); err != nil {
 		fail(err)
-	}
-	if sandbox.IsInit() {
-		sandbox.InitMain() // never returns
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

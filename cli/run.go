@@ -5,17 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	storage "go.podman.io/storage"
 
 	"husk/fuse"
-	"husk/pull"
 	"husk/sandbox"
 	"husk/store"
 )
 
 // RunCmd is `husk run`: an image's process in a rootless sandbox.
+//
+// It runs twice: on the host it checks the flags and launches itself as
+// the sandbox's PID 1 (sandbox.Launch); there, inside every namespace, it
+// finds the image, builds the Spec and becomes the sandbox.
 type RunCmd struct {
 	SandboxFlags
 	Rm    bool     `help:"Remove the container when it exits (husk's sandboxes leave nothing behind either way for now)."`
@@ -25,67 +29,85 @@ type RunCmd struct {
 }
 
 func (c *RunCmd) Run(g *Globals) error {
+	if sandbox.InSandbox() {
+		return c.becomeSandbox(g)
+	}
 	// Everything that can be checked on the host is, before any clone.
 	if err := c.check(); err != nil {
 		return err
 	}
-	s, err := openStore(g)
+	plan, err := c.plan()
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	img, err := findOrPull(g, s, c.Image)
-	if err != nil {
-		return err
+	for pulled := false; ; pulled = true {
+		code, st, err := sandbox.Launch(plan, c.launchOptions())
+		if err != nil {
+			return err
+		}
+		if st.Cleanup != "" {
+			runHusk(g, "system", "remove-copy", st.Cleanup)
+		}
+		if st.Pull == "" || pulled {
+			return &ExitError{Code: code}
+		}
+		// Missing: pull on the host's network, as `docker run` does, then
+		// launch again.
+		fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
+		if code := runHusk(g, "pull", c.Image); code != 0 {
+			return &ExitError{Code: code}
+		}
 	}
-	cfg, err := imageConfig(s, img)
-	if err != nil {
-		return err
-	}
-	_, _, runroot, err := store.Paths()
-	if err != nil {
-		return err
-	}
-	scratch, err := sandbox.ScratchDir(runroot)
-	if err != nil {
-		return err
-	}
-	rootOps, cleanup, err := rootOf(s, img, scratch)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	opts, err := c.runOptions(c.Cmd, scratch, rootOps)
-	if err != nil {
-		return err
-	}
-	spec, err := sandbox.ContainerSpec(cfg.Config, opts)
-	if err != nil {
-		return err
-	}
-	code, err := sandbox.Run(spec, c.launchOptions())
-	if err != nil {
-		return err
-	}
-	return &ExitError{Code: code}
 }
 
-// findOrPull looks the image up, and pulls it when it is missing, as
-// `docker run` does.
-func findOrPull(g *Globals, s *store.Store, ref string) (*storage.Image, error) {
-	img, err := s.Lookup(ref)
-	if err == nil || !errors.Is(err, store.ErrNoSuchImage) {
-		return img, err
+// becomeSandbox is the sandbox side: PID 1 in the new namespaces.
+func (c *RunCmd) becomeSandbox(g *Globals) error {
+	s, err := store.Open(g.StorageDriver)
+	if err != nil {
+		return err
 	}
-	if _, perr := store.ParseReference(ref); perr != nil {
-		return nil, perr
+	img, err := s.Lookup(c.Image)
+	if errors.Is(err, store.ErrNoSuchImage) {
+		if _, perr := store.ParseReference(c.Image); perr != nil {
+			return perr
+		}
+		sandbox.Ask("pull", c.Image)
+		return &ExitError{Code: ExitHusk}
 	}
-	fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", ref)
-	name, err := pull.Pull(g.Ctx, s, pull.Options{Ref: ref, TLSVerify: true, TTY: isTerminal(os.Stderr), Stderr: g.Stderr})
+	if err != nil {
+		return err
+	}
+	spec, err := c.spec(s, img)
+	s.Close()
+	if err != nil {
+		return err
+	}
+	sandbox.Become(spec)
+	return nil
+}
+
+func (c *RunCmd) spec(s *store.Store, img *storage.Image) (*sandbox.Spec, error) {
+	cfg, err := imageConfig(s, img)
 	if err != nil {
 		return nil, err
 	}
-	return s.Lookup(name)
+	_, _, runroot, err := store.Paths()
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := sandbox.ScratchDir(runroot)
+	if err != nil {
+		return nil, err
+	}
+	rootOps, err := rootOf(s, img, scratch)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := c.runOptions(c.Cmd, runroot, scratch, rootOps)
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.ContainerSpec(cfg.Config, opts)
 }
 
 func imageConfig(s *store.Store, img *storage.Image) (*v1.ConfigFile, error) {
@@ -100,29 +122,56 @@ func imageConfig(s *store.Store, img *storage.Image) (*v1.ConfigFile, error) {
 	return &cfg, nil
 }
 
-// rootOf is how the init builds the root from the image, by strategy. The
-// overlay upper layer lives in the init's scratch tmpfs, so it vanishes
-// with the sandbox; vfs needs a copy, removed at the end.
-func rootOf(s *store.Store, img *storage.Image, scratch string) ([]sandbox.Op, func(), error) {
-	nothing := func() {}
+// rootOf is how the sandbox builds its root from the image, by strategy.
+// The overlay upper layer lives in the sandbox's scratch tmpfs, so it
+// vanishes with the sandbox; vfs needs a copy, which the host side has
+// removed afterwards (the sandbox cannot reach the store once it pivots).
+func rootOf(s *store.Store, img *storage.Image, scratch string) ([]sandbox.Op, error) {
 	switch s.Strategy {
 	case fuse.Overlay, fuse.FuseOverlayfs:
 		lower, err := s.LowerDirs(img)
 		if err != nil {
-			return nil, nothing, err
+			return nil, err
 		}
 		if s.Strategy == fuse.Overlay {
-			return sandbox.OverlayRoot(lower, scratch), nothing, nil
+			return sandbox.OverlayRoot(lower, scratch), nil
 		}
 		prog, err := fuse.FuseOverlayfsPath()
 		if err != nil {
-			return nil, nothing, err
+			return nil, err
 		}
-		return sandbox.FuseOverlayRoot(prog, lower, scratch), nothing, nil
+		return sandbox.FuseOverlayRoot(prog, lower, scratch), nil
 	}
-	dir, cleanup, err := s.CopyRoot(img)
+	dir, id, err := s.CopyRoot(img)
 	if err != nil {
-		return nil, nothing, err
+		return nil, err
 	}
-	return sandbox.BindRoot(dir), cleanup, nil
+	sandbox.Ask("cleanup", id)
+	return sandbox.BindRoot(dir), nil
+}
+
+// runHusk runs husk again on the host with the terminal, for the steps a
+// sandbox asks of it, and returns its exit code.
+func runHusk(g *Globals, args ...string) int {
+	if g.StorageDriver != "" {
+		args = append([]string{"--storage-driver", g.StorageDriver}, args...)
+	}
+	cmd := newHusk(args...)
+	// The run's own stdout belongs to the sandbox's process.
+	cmd.Stdout = os.Stderr
+	if err := cmd.Run(); err != nil {
+		if cmd.ProcessState != nil {
+			return cmd.ProcessState.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "husk: "+err.Error())
+		return ExitHusk
+	}
+	return 0
+}
+
+func newHusk(args ...string) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
@@ -11,7 +12,6 @@ import (
 	"husk/profiles"
 	"husk/sandbox"
 	"husk/seccomp"
-	"husk/store"
 	"husk/userns"
 )
 
@@ -58,7 +58,7 @@ func (f *SandboxFlags) check() error {
 	if _, err := f.caps(); err != nil {
 		return err
 	}
-	if _, _, err := f.security(nil); err != nil {
+	if _, _, err := f.security(nil, ""); err != nil {
 		return err
 	}
 	_, err := f.env()
@@ -101,7 +101,7 @@ func (f *SandboxFlags) caps() ([]string, error) {
 
 // security reads --security-opt: the seccomp BPF (nil when unconfined or
 // privileged) and no-new-privileges. caps decide parts of Docker's profile.
-func (f *SandboxFlags) security(caps []string) (bpf []byte, nnp bool, err error) {
+func (f *SandboxFlags) security(caps []string, cache string) (bpf []byte, nnp bool, err error) {
 	profile := "default"
 	for _, o := range f.SecurityOpt {
 		k, v, _ := strings.Cut(o, "=")
@@ -132,7 +132,7 @@ func (f *SandboxFlags) security(caps []string) (bpf []byte, nnp bool, err error)
 	if err != nil {
 		return nil, false, err
 	}
-	bpf, err = seccomp.CompileBPF(p)
+	bpf, err = seccomp.CachedBPF(p, cache)
 	return bpf, nnp, err
 }
 
@@ -187,12 +187,14 @@ func expandEnv(e string) []string {
 
 // runOptions turns the flags into the sandbox's options, inside husk's
 // namespace.
-func (f *SandboxFlags) runOptions(cmd []string, scratch string, rootOps []sandbox.Op) (sandbox.RunOptions, error) {
+func (f *SandboxFlags) runOptions(cmd []string, runroot, scratch string, rootOps []sandbox.Op) (sandbox.RunOptions, error) {
 	o := sandbox.RunOptions{
 		Cmd: cmd, Entrypoint: f.Entrypoint, Workdir: f.Workdir, User: f.User,
 		Hostname: f.Hostname, HostNet: f.Network == "host", Terminal: f.TTY,
 		ReadOnly: f.ReadOnly, KeepID: f.Userns == "keep-id", Privileged: f.Privileged,
 		ID: sandbox.NewID(), Scratch: scratch, RootOps: rootOps,
+		// The single mapping forbids setgroups(2) in the namespace.
+		NoSetGroups: userns.Mode() == userns.ModeSingle,
 	}
 	var err error
 	if o.Env, err = f.env(); err != nil {
@@ -212,22 +214,38 @@ func (f *SandboxFlags) runOptions(cmd []string, scratch string, rootOps []sandbo
 	if o.Caps, err = f.caps(); err != nil {
 		return o, err
 	}
-	o.SeccompBPF, o.NoNewPrivs, err = f.security(o.Caps)
+	o.SeccompBPF, o.NoNewPrivs, err = f.security(o.Caps, filepath.Join(runroot, "seccomp"))
 	return o, err
 }
 
-// launchOptions: the network namespace, standard input, and with keep-id a
-// user namespace of the sandbox's own where the user's uid is itself.
+// launchOptions: the network namespace, standard input, the terminal.
 func (f *SandboxFlags) launchOptions() sandbox.Options {
-	o := sandbox.Options{NewNet: f.Network != "host"}
+	o := sandbox.Options{NewNet: f.Network != "host", Terminal: f.TTY}
 	if f.Interactive {
 		o.Stdin = os.Stdin
 	}
-	if f.Userns == "keep-id" {
-		o.UIDMap = []userns.IDMap{{ContainerID: store.HostUID(), HostID: 0, Size: 1}}
-		o.GIDMap = []userns.IDMap{{ContainerID: sandbox.HostGID(), HostID: 0, Size: 1}}
-	}
 	return o
+}
+
+// plan is the ID mapping of the sandbox's user namespace: husk's usual one,
+// or with keep-id the user's own uid and gid mapped to themselves.
+func (f *SandboxFlags) plan() (*userns.Plan, error) {
+	if f.Userns == "keep-id" {
+		return keepID(), nil
+	}
+	if os.Geteuid() == 0 {
+		return nil, nil
+	}
+	return userns.Detect()
+}
+
+// keepID maps only the user's own ids, to themselves (Apptainer's way):
+// files of the store's root appear as the user's.
+func keepID() *userns.Plan {
+	uid, gid := os.Getuid(), os.Getgid()
+	return &userns.Plan{Mode: userns.ModeSingle, UID: uid, GID: gid,
+		UIDMap: []userns.IDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+		GIDMap: []userns.IDMap{{ContainerID: gid, HostID: gid, Size: 1}}}
 }
 
 func contains(list []string, s string) bool {

@@ -3,9 +3,10 @@ package cli
 import (
 	"os"
 
+	"golang.org/x/term"
+
 	"husk/sandbox"
 	"husk/store"
-	"husk/userns"
 )
 
 // ShellCmd is `husk shell`: an isolated shell over the host, with no image.
@@ -17,27 +18,31 @@ type ShellCmd struct {
 }
 
 func (c *ShellCmd) Run(g *Globals) error {
-	if err := userns.Enter(g.Ctx); err != nil {
+	if sandbox.InSandbox() {
+		return c.becomeSandbox()
+	}
+	code, _, err := sandbox.Launch(keepID(), sandbox.Options{
+		NewNet: c.Network != "host", Stdin: os.Stdin,
+		Terminal: term.IsTerminal(int(os.Stdin.Fd())),
+	})
+	if err != nil {
 		return err
 	}
+	return &ExitError{Code: code}
+}
+
+func (c *ShellCmd) becomeSandbox() error {
 	_, _, runroot, err := store.Paths()
 	if err != nil {
 		return err
 	}
 	s, err := sandbox.ShellSpec(sandbox.ShellOptions{
 		Cmd: c.Cmd, Overlay: c.Overlay, NoHome: c.NoHome, HostNet: c.Network == "host",
-		RunRoot: runroot, UID: store.HostUID(), GID: sandbox.HostGID(),
+		RunRoot: runroot,
 	})
 	if err != nil {
 		return err
 	}
-	code, err := sandbox.Run(s, sandbox.Options{
-		NewNet: c.Network != "host", Stdin: os.Stdin,
-		UIDMap: []userns.IDMap{{ContainerID: store.HostUID(), HostID: 0, Size: 1}},
-		GIDMap: []userns.IDMap{{ContainerID: sandbox.HostGID(), HostID: 0, Size: 1}},
-	})
-	if err != nil {
-		return err
-	}
-	return &ExitError{Code: code}
+	sandbox.Become(s)
+	return nil
 }

@@ -10,7 +10,23 @@ import (
 
 // SystemCmd is `husk system`.
 type SystemCmd struct {
-	Reset SystemResetCmd `cmd:"" help:"Remove every image and container and the whole store."`
+	Reset      SystemResetCmd      `cmd:"" help:"Remove every image and container and the whole store."`
+	RemoveCopy SystemRemoveCopyCmd `cmd:"" name:"remove-copy" hidden:"" help:"Remove a sandbox's vfs copy (husk runs this itself)."`
+}
+
+// SystemRemoveCopyCmd removes the writable copy a vfs sandbox ran on: the
+// sandbox asks for it, since it cannot reach the store after its pivot.
+type SystemRemoveCopyCmd struct {
+	ID string `arg:""`
+}
+
+func (c *SystemRemoveCopyCmd) Run(g *Globals) error {
+	s, err := openStore(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.RemoveCopy(c.ID)
 }
 
 // SystemResetCmd is `husk system reset`.

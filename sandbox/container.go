@@ -16,25 +16,26 @@ import (
 
 // RunOptions are the flags of `husk run` that shape the sandbox.
 type RunOptions struct {
-	Cmd        []string
-	Entrypoint *string // nil: the image's; "" clears it
-	Env        []string
-	Workdir    string
-	User       string
-	Hostname   string
-	HostNet    bool
-	Terminal   bool
-	ReadOnly   bool
-	KeepID     bool
-	Volumes    []Op
-	Tmpfs      []Op
-	Caps       []string // the final set
-	Privileged bool
-	NoNewPrivs bool
-	SeccompBPF []byte
-	ID         string
-	Scratch    string
-	RootOps    []Op
+	Cmd         []string
+	Entrypoint  *string // nil: the image's; "" clears it
+	Env         []string
+	Workdir     string
+	User        string
+	Hostname    string
+	HostNet     bool
+	Terminal    bool
+	ReadOnly    bool
+	KeepID      bool
+	NoSetGroups bool
+	Volumes     []Op
+	Tmpfs       []Op
+	Caps        []string // the final set
+	Privileged  bool
+	NoNewPrivs  bool
+	SeccompBPF  []byte
+	ID          string
+	Scratch     string
+	RootOps     []Op
 }
 
 // ContainerSpec joins an image's config and the run flags into a Spec, as
@@ -66,7 +67,7 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 	s := &Spec{
 		ID: o.ID, Hostname: host, Args: args, Cwd: cwd, User: user,
 		Env:      envOf(cfg.Env, o, host),
-		Terminal: o.Terminal, KeepID: o.KeepID, ReadOnly: o.ReadOnly,
+		Terminal: o.Terminal, KeepID: o.KeepID, ReadOnly: o.ReadOnly, NoSetGroups: o.NoSetGroups,
 		Scratch: o.Scratch, RootOps: o.RootOps,
 		Files:      etcFiles(host, o.HostNet),
 		HostSys:    o.HostNet,

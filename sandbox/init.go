@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,24 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The init's inherited descriptors, set by Launch.
-const (
-	fdSpec    = 3 // the Spec as JSON, then EOF
-	fdConsole = 4 // a unix socket: the pty's master goes back to the host side
-)
-
-// EnvInit marks a husk process that must run as a sandbox's init.
-const EnvInit = "HUSK_INIT"
-
-// IsInit reports whether this process was started as a sandbox's init.
-func IsInit() bool { return os.Getenv(EnvInit) == "1" }
-
-// InitMain is PID 1 of a sandbox. It reads its Spec, builds the root,
-// starts the user's process and exits with its code. It never returns.
-func InitMain() {
-	s, err := readSpec()
-	if err != nil {
-		die(err)
+// Become turns this process, PID 1 of the sandbox's namespaces, into the
+// sandbox: it builds the root, starts the user's process and exits with its
+// code. It never returns.
+func Become(s *Spec) {
+	if len(s.Args) == 0 {
+		die(errors.New("the sandbox has no command"))
 	}
 	os.Exit(run(s))
 }
@@ -98,20 +85,7 @@ func readonlyRoot(root string, ro bool) error {
 	return remountReadonly(root)
 }
 
-func readSpec() (*Spec, error) {
-	f := os.NewFile(fdSpec, "spec")
-	defer f.Close()
-	var s Spec
-	if err := json.NewDecoder(f).Decode(&s); err != nil {
-		return nil, fmt.Errorf("reading the sandbox spec: %w", err)
-	}
-	if len(s.Args) == 0 {
-		return nil, errors.New("the sandbox spec has no command")
-	}
-	return &s, nil
-}
-
-// report prints the init's error once, as husk prints its own.
+// report prints the sandbox's error once, as husk prints its own.
 func report(err error) {
 	fmt.Fprintln(os.Stderr, "husk: "+err.Error())
 }

@@ -1,11 +1,12 @@
 package sandbox
 
 import (
-	"encoding/json"
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/moby/sys/capability"
@@ -14,91 +15,124 @@ import (
 	"husk/userns"
 )
 
-// Options are the host side's choices that are not part of the Spec.
+// The sandbox's inherited descriptors, set by Launch.
+const (
+	fdStatus  = 3 // this side reads what the sandbox asks for after it ends
+	fdConsole = 4 // with -t: a unix socket; the pty's master comes back on it
+)
+
+// EnvSandbox marks husk re-executed as a sandbox's PID 1; envConsole
+// says that it has the console socket.
+const (
+	EnvSandbox = "HUSK_SANDBOX"
+	envConsole = "HUSK_SANDBOX_TTY"
+)
+
+// HasConsole reports, inside the sandbox, that the host side relays a pty.
+func HasConsole() bool { return os.Getenv(envConsole) == "1" }
+
+// InSandbox reports whether this process is a sandbox's PID 1, which must
+// build the Spec and Become it.
+func InSandbox() bool { return os.Getenv(EnvSandbox) == "1" }
+
+// Options are the host side's choices for a launch.
 type Options struct {
 	// NewNet gives the sandbox its own (empty) network namespace.
 	NewNet bool
 	// Stdin is the process's standard input (nil: /dev/null, as without -i).
 	Stdin *os.File
-	// UIDMap and GIDMap, when set, give the sandbox a user namespace of its
-	// own inside husk's, mapped so (keep-id: the user's own uid inside).
-	UIDMap, GIDMap []userns.IDMap
+	// Terminal: the process gets a pty, which this side relays.
+	Terminal bool
 }
 
-// Run starts the sandbox's init in new mount, pid, uts, ipc (and network)
-// namespaces, hands it the spec, relays the terminal and signals, and
-// returns the exit code of the sandbox's process. It runs inside husk's
-// user namespace, where the store is, so no ID mapping happens here. The
-// init prints its own errors; an error returned here is this side's.
-func Run(s *Spec, o Options) (int, error) {
-	specR, specW, err := os.Pipe()
+// Status is what the sandbox asked of this side before it ended: things it
+// cannot do itself from inside its namespaces.
+type Status struct {
+	Pull    string // the image is missing: pull it, then launch again
+	Cleanup string // a vfs copy to remove (in husk's user namespace)
+}
+
+// Launch runs this same husk command again as PID 1 of new user, mount,
+// pid, uts, ipc (and network) namespaces, mapped as plan says: one
+// re-execution on the start path. It relays the terminal and signals, and
+// returns the sandbox's exit code. The sandbox prints its own errors.
+func Launch(plan *userns.Plan, o Options) (int, Status, error) {
+	var st Status
+	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		return 125, fmt.Errorf("creating the spec pipe: %w", err)
+		return 125, st, fmt.Errorf("creating the status pipe: %w", err)
 	}
-	defer specR.Close()
-	defer specW.Close()
+	defer statusR.Close()
 	var con *console
-	if s.Terminal {
+	if o.Terminal {
 		if con, err = newConsole(o.Stdin != nil); err != nil {
-			return 125, err
+			statusW.Close()
+			return 125, st, err
 		}
 		defer con.close()
 	}
-	cmd := initCommand(o, specR, con)
-	cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-	if o.NewNet {
-		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWNET
-	}
-	if len(o.UIDMap) > 0 {
-		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = sysIDMap(o.UIDMap)
-		cmd.SysProcAttr.GidMappings = sysIDMap(o.GIDMap)
-		// The init runs as the user's own uid there, not 0, so execve would
-		// take its capabilities: ambient ones survive it.
-		cmd.SysProcAttr.AmbientCaps = allCaps()
-	}
-	// Signals arriving while the init starts are held, then relayed.
+	cmd := sandboxCommand(o, statusW, con)
+	// Signals arriving while the sandbox starts are held, then relayed.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return 125, fmt.Errorf("starting the sandbox's init: %w", err)
+	err = start(plan, cmd, o.NewNet)
+	statusW.Close()
+	if err != nil {
+		return 125, st, err
 	}
-	specR.Close()
 	if con != nil {
-		con.remote.Close() // the init holds it now; its exit means EOF here
+		con.remote.Close() // the sandbox holds it now; its end means EOF here
 		go con.relay()
 	}
-	if err := json.NewEncoder(specW).Encode(s); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return 125, fmt.Errorf("sending the spec to the sandbox: %w", err)
-	}
-	specW.Close()
-	return wait(cmd, sigs, con), nil
+	code := wait(cmd, sigs, con)
+	return code, readStatus(statusR), nil
 }
 
-// initCommand is husk re-executed as the sandbox's init. It runs in its own
-// session, so a terminal's signals reach only this side, which relays them.
-func initCommand(o Options, specR *os.File, con *console) *exec.Cmd {
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{"husk-init"}
-	cmd.Env = append(os.Environ(), EnvInit+"=1")
+func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if newNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	if os.Geteuid() == 0 && plan == nil {
+		// Real root needs no user namespace.
+		cmd.Env = append(cmd.Env, "HUSK_USERNS=root")
+		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | flags
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting the sandbox: %w", err)
+		}
+		return nil
+	}
+	if plan.Mode == userns.ModeSingle && plan.UIDMap[0].ContainerID != 0 {
+		// keep-id: the sandbox runs as the user's own uid, not 0, so
+		// execve would take its capabilities; ambient ones survive it.
+		cmd.SysProcAttr.AmbientCaps = allCaps()
+	}
+	return userns.Start(plan, cmd, flags)
+}
+
+// sandboxCommand is husk with the same arguments, marked as a sandbox. It
+// runs in its own session, so a terminal's signals reach only this side,
+// which relays them once.
+func sandboxCommand(o Options, statusW *os.File, con *console) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), EnvSandbox+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if o.Stdin != nil {
+	if o.Stdin != nil && con == nil {
 		cmd.Stdin = o.Stdin
 	}
-	cmd.ExtraFiles = []*os.File{specR} // fdSpec
+	cmd.ExtraFiles = []*os.File{statusW} // fdStatus
 	if con != nil {
-		cmd.Stdin = nil                                     // the process reads the pty; this side copies stdin there
 		cmd.ExtraFiles = append(cmd.ExtraFiles, con.remote) // fdConsole
+		cmd.Env = append(cmd.Env, envConsole+"=1")
 	}
-	// The init dies with this side: a sandbox never outlives husk.
+	// The sandbox dies with this side: it never outlives husk.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
-// wait relays signals to the init until it exits, and returns its code.
+// wait relays signals to the sandbox until it exits, and returns its code.
 func wait(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -123,19 +157,33 @@ func wait(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
 	}
 }
 
+func readStatus(r *os.File) Status {
+	var st Status
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		switch k {
+		case "pull":
+			st.Pull = v
+		case "cleanup":
+			st.Cleanup = v
+		}
+	}
+	return st
+}
+
+// Ask tells the host side, from inside the sandbox, to do something after
+// the sandbox ends (see Status).
+func Ask(what, arg string) {
+	f := os.NewFile(fdStatus, "status")
+	fmt.Fprintf(f, "%s %s\n", what, arg)
+}
+
 func allCaps() []uintptr {
 	caps, _ := capability.ListSupported()
 	out := make([]uintptr, len(caps))
 	for i, c := range caps {
 		out[i] = uintptr(c)
-	}
-	return out
-}
-
-func sysIDMap(m []userns.IDMap) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, l := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: l.ContainerID, HostID: l.HostID, Size: l.Size}
 	}
 	return out
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
 	"husk/profiles"
 	"husk/seccomp"
@@ -15,12 +14,11 @@ import (
 
 // ShellOptions are `husk shell`'s choices.
 type ShellOptions struct {
-	Cmd      []string
-	Overlay  bool
-	NoHome   bool
-	HostNet  bool
-	RunRoot  string
-	UID, GID int // the user's own ids on the host, kept inside
+	Cmd     []string
+	Overlay bool
+	NoHome  bool
+	HostNet bool
+	RunRoot string
 }
 
 // ShellSpec is an isolated shell over the host: its root read-only (or
@@ -42,7 +40,7 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 		Env:           shellEnv(),
 		Cwd:           cwd,
 		KeepID:        true,
-		Terminal:      term.IsTerminal(int(os.Stdin.Fd())),
+		Terminal:      HasConsole(),
 		Scratch:       scratch,
 		RootOps:       []Op{{Kind: KindBind, Source: "/", Target: "/", Flags: unix.MS_RDONLY}},
 		Mounts:        shellMounts(cwd, o.NoHome),
@@ -58,7 +56,7 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.SeccompBPF, err = seccomp.CompileBPF(prof); err != nil {
+	if s.SeccompBPF, err = seccomp.CachedBPF(prof, filepath.Join(o.RunRoot, "seccomp")); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -109,7 +107,7 @@ func shellCommand(cmd []string) []string {
 func shellEnv() []string {
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "HUSK_USERNS=") && !strings.HasPrefix(e, EnvInit+"=") {
+		if !strings.HasPrefix(e, "HUSK_USERNS=") && !strings.HasPrefix(e, EnvSandbox) {
 			env = append(env, e)
 		}
 	}
@@ -128,23 +126,4 @@ func ScratchDir(runroot string) (string, error) {
 		return "", fmt.Errorf("creating %s: %w", dir, err)
 	}
 	return dir, nil
-}
-
-// HostGID is the user's gid on the host: what gid 0 maps to inside husk's
-// namespace.
-func HostGID() int {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return os.Getgid()
-	}
-	var in, out, n int
-	for _, line := range strings.Split(string(b), "\n") {
-		if _, err := fmt.Sscan(line, &in, &out, &n); err == nil && in == os.Getgid() {
-			if n == 4294967295 {
-				return in
-			}
-			return out
-		}
-	}
-	return os.Getgid()
 }

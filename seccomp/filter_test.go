@@ -107,3 +107,31 @@ func TestFromFileErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCachedBPF(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Default(profiles.DefaultCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := CachedBPF(p, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("want one cached filter in %s, have %d", dir, len(entries))
+	}
+	second, err := CachedBPF(p, dir)
+	if err != nil || string(first) != string(second) {
+		t.Fatalf("the cached filter differs from the compiled one (%v)", err)
+	}
+	// Another profile (other capabilities) gets its own entry.
+	q, _ := Default(append([]string{"CAP_SYS_ADMIN"}, profiles.DefaultCaps...))
+	if _, err := CachedBPF(q, dir); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ = os.ReadDir(dir); len(entries) != 2 {
+		t.Fatalf("want two cached filters, have %d", len(entries))
+	}
+}

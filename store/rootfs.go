@@ -47,23 +47,29 @@ func layerDir(base, id string) string {
 }
 
 // CopyRoot makes a writable copy of an image's root for the vfs strategy
-// (a containers/storage container) and returns its directory and the
-// function that removes it again.
-func (s *Store) CopyRoot(img *storage.Image) (string, func(), error) {
+// (a containers/storage container) and returns its directory and ID, for
+// RemoveCopy afterwards.
+func (s *Store) CopyRoot(img *storage.Image) (dir, id string, err error) {
 	if s.Strategy != fuse.VFS {
-		return "", nil, fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
+		return "", "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
 	}
 	c, err := s.CreateContainer("", nil, img.ID, "", "", nil)
 	if err != nil {
-		return "", nil, fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
+		return "", "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
 	}
-	dir, err := s.Mount(c.ID, "")
+	dir, err = s.Mount(c.ID, "")
 	if err != nil {
 		_ = s.DeleteContainer(c.ID)
-		return "", nil, fmt.Errorf("mounting the copy of image %.12s: %w", img.ID, err)
+		return "", "", fmt.Errorf("mounting the copy of image %.12s: %w", img.ID, err)
 	}
-	return dir, func() {
-		_, _ = s.Unmount(c.ID, true)
-		_ = s.DeleteContainer(c.ID)
-	}, nil
+	return dir, c.ID, nil
+}
+
+// RemoveCopy removes a copy that CopyRoot made.
+func (s *Store) RemoveCopy(id string) error {
+	_, _ = s.Unmount(id, true)
+	if err := s.DeleteContainer(id); err != nil {
+		return fmt.Errorf("removing the sandbox copy %.12s: %w", id, err)
+	}
+	return nil
 }
