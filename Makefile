@@ -16,9 +16,10 @@ husk:
 	@test -f /usr/lib/x86_64-linux-gnu/libseccomp.a || { echo "make: libseccomp.a is missing: install libseccomp-dev (sudo apt-get install -y libseccomp-dev)" >&2; exit 1; }
 	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o husk .
 
-# The README's first command: husk's main job on its embedded default.
+# The README's first command: husk's main job on its embedded default, an
+# isolated shell over this host (no image, network or registry needed).
 run: husk
-	./husk info
+	./husk shell
 
 # Unit tests, then the integration suite as unprivileged users. As root this
 # first prepares the machine (packages, test users, device modes).
