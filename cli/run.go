@@ -77,6 +77,9 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if err := s.HoldImage(img.ID); err != nil {
+		return err
+	}
 	spec, err := c.spec(s, img)
 	s.Close()
 	if err != nil {

@@ -91,6 +91,11 @@ func (s *Store) Untag(img *storage.Image, name string) error {
 // Delete removes an image and the layers only it used. While a container
 // uses the image, it names that container instead.
 func (s *Store) Delete(img *storage.Image) error {
+	unlock, err := s.lockImageForRemoval(img.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := s.DeleteImage(img.ID, true); err != nil {
 		if errors.Is(err, storage.ErrImageUsedByContainer) {
 			return fmt.Errorf("the image is in use by container %s: remove the container first (husk rm %s)", s.userOf(img.ID), s.userOf(img.ID))

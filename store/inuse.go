@@ -1,0 +1,63 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// A running sandbox mounts its image's layers straight from the store, with
+// no container record, so it marks the image in use with a shared lock on
+// <root>/inuse/<image ID>. Removing the image takes the lock exclusively;
+// the kernel drops a sandbox's lock when it ends, however it ends.
+
+func (s *Store) inUsePath(id string) string {
+	return filepath.Join(s.Root, "inuse", id)
+}
+
+// HoldImage marks image id in use until this process exits. The descriptor
+// is close-on-exec, so the sandbox's own processes do not inherit it.
+func (s *Store) HoldImage(id string) error {
+	path := s.inUsePath(id)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("marking image %.12s in use: %w", id, err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("marking image %.12s in use: %w", id, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("marking image %.12s in use: %w", id, err)
+	}
+	return nil // held, on purpose, for the life of the process
+}
+
+// errImageRunning is an image a running sandbox uses.
+var errImageRunning = errors.New("a running container uses it: stop the container first (this cannot be forced)")
+
+// lockImageForRemoval fails while a sandbox holds the image. The lock it
+// takes is released with the returned function.
+func (s *Store) lockImageForRemoval(id string) (func(), error) {
+	fd, err := unix.Open(s.inUsePath(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checking whether image %.12s is in use: %w", id, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errImageRunning
+		}
+		return nil, fmt.Errorf("checking whether image %.12s is in use: %w", id, err)
+	}
+	return func() {
+		_ = os.Remove(s.inUsePath(id))
+		unix.Close(fd)
+	}, nil
+}
