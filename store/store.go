@@ -34,6 +34,9 @@ func Open(forced string) (*Store, error) {
 	if err := os.MkdirAll(graphroot, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the store %s: %w", graphroot, annotateDisk(err, graphroot))
 	}
+	if err := checkMapping(root); err != nil {
+		return nil, err
+	}
 	strategy, err := fuse.Select(graphroot, forced)
 	if err != nil {
 		return nil, err
