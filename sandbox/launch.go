@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
 
 	"husk/userns"
@@ -106,7 +105,7 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 	if plan.Mode == userns.ModeSingle && plan.UIDMap[0].ContainerID != 0 {
 		// keep-id: the sandbox runs as the user's own uid, not 0, so
 		// execve would take its capabilities; ambient ones survive it.
-		cmd.SysProcAttr.AmbientCaps = allCaps()
+		cmd.SysProcAttr.AmbientCaps = userns.AllCaps()
 	}
 	return userns.Start(plan, cmd, flags)
 }
@@ -177,15 +176,6 @@ func readStatus(r *os.File) Status {
 func Ask(what, arg string) {
 	f := os.NewFile(fdStatus, "status")
 	fmt.Fprintf(f, "%s %s\n", what, arg)
-}
-
-func allCaps() []uintptr {
-	caps, _ := capability.ListSupported()
-	out := make([]uintptr, len(caps))
-	for i, c := range caps {
-		out[i] = uintptr(c)
-	}
-	return out
 }
 
 func codeOf(cmd *exec.Cmd, err error) int {

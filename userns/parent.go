@@ -92,7 +92,7 @@ func startMapped(cmd *exec.Cmd, plan *Plan) error {
 	fd := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, r)
 	cmd.Env = append(cmd.Env, envSync+"="+strconv.Itoa(fd))
-	cmd.SysProcAttr.AmbientCaps = allCaps()
+	cmd.SysProcAttr.AmbientCaps = AllCaps()
 	err = cmd.Start()
 	r.Close()
 	if err != nil {
@@ -172,8 +172,8 @@ func sysMap(m []IDMap) []syscall.SysProcIDMap {
 	return out
 }
 
-// allCaps lists every capability the kernel knows (0..cap_last_cap).
-func allCaps() []uintptr {
+// AllCaps lists every capability the kernel knows (0..cap_last_cap).
+func AllCaps() []uintptr {
 	last := unix.CAP_LAST_CAP
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
