@@ -30,6 +30,7 @@ type RunCmd struct {
 
 func (c *RunCmd) Run(g *Globals) error {
 	if sandbox.InSandbox() {
+		sandbox.CatchSignals()
 		return c.becomeSandbox(g)
 	}
 	// Everything that can be checked on the host is, before any clone.

@@ -55,13 +55,20 @@ func (f *SandboxFlags) check() error {
 			return err
 		}
 	}
-	if _, err := f.caps(); err != nil {
+	caps, err := f.caps()
+	if err != nil {
 		return err
 	}
-	if _, _, err := f.security(nil, ""); err != nil {
+	// A profile file is compiled here too, so a bad one fails before any
+	// namespace exists.
+	if profile, _, err := f.securityOpts(); err != nil {
 		return err
+	} else if profile != "default" && profile != "unconfined" {
+		if _, err := f.seccompFilter(caps, ""); err != nil {
+			return err
+		}
 	}
-	_, err := f.env()
+	_, err = f.env()
 	return err
 }
 
@@ -85,7 +92,7 @@ func (f *SandboxFlags) caps() ([]string, error) {
 	for _, n := range sandbox.CapNames(drop) {
 		dropped[n] = true
 	}
-	var out []string
+	out := []string{}
 	for _, n := range sandbox.CapNames(base) {
 		if !dropped[n] {
 			out = append(out, n)
@@ -99,10 +106,10 @@ func (f *SandboxFlags) caps() ([]string, error) {
 	return out, nil
 }
 
-// security reads --security-opt: the seccomp BPF (nil when unconfined or
-// privileged) and no-new-privileges. caps decide parts of Docker's profile.
-func (f *SandboxFlags) security(caps []string, cache string) (bpf []byte, nnp bool, err error) {
-	profile := "default"
+// securityOpts reads --security-opt: the seccomp profile ("default",
+// "unconfined" or a file) and no-new-privileges.
+func (f *SandboxFlags) securityOpts() (profile string, nnp bool, err error) {
+	profile = "default"
 	for _, o := range f.SecurityOpt {
 		k, v, _ := strings.Cut(o, "=")
 		switch {
@@ -112,28 +119,39 @@ func (f *SandboxFlags) security(caps []string, cache string) (bpf []byte, nnp bo
 			nnp = true
 		case k == "no-new-privileges" && v == "false":
 		default:
-			return nil, false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined or no-new-privileges", o)
+			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined or no-new-privileges", o)
 		}
 	}
-	if profile == "unconfined" || f.Privileged {
-		return nil, nnp, nil
+	if f.Privileged {
+		profile = "unconfined"
 	}
-	if caps == nil {
-		// The host-side check: only a file needs reading now.
-		if profile != "default" {
-			_, err = seccomp.FromFile(profile, profiles.DefaultCaps)
-		}
-		return nil, nnp, err
+	return profile, nnp, nil
+}
+
+// seccompFilter is the BPF for caps (nil when unconfined). Docker's profile
+// depends on the capabilities; cache "" compiles without the cache.
+func (f *SandboxFlags) seccompFilter(caps []string, cache string) ([]byte, error) {
+	profile, _, err := f.securityOpts()
+	if err != nil || profile == "unconfined" {
+		return nil, err
 	}
 	p, err := seccomp.Default(caps)
 	if profile != "default" {
 		p, err = seccomp.FromFile(profile, caps)
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	bpf, err = seccomp.CachedBPF(p, cache)
-	return bpf, nnp, err
+	var bpf []byte
+	if cache == "" {
+		bpf, err = seccomp.CompileBPF(p)
+	} else {
+		bpf, err = seccomp.CachedBPF(p, cache)
+	}
+	if err != nil && profile != "default" {
+		return nil, fmt.Errorf("seccomp profile %s: %w: fix the profile or use seccomp=unconfined", profile, err)
+	}
+	return bpf, err
 }
 
 // env is -e and --env-file, in order; KEY alone takes the host's value.
@@ -214,7 +232,10 @@ func (f *SandboxFlags) runOptions(cmd []string, runroot, scratch string, rootOps
 	if o.Caps, err = f.caps(); err != nil {
 		return o, err
 	}
-	o.SeccompBPF, o.NoNewPrivs, err = f.security(o.Caps, filepath.Join(runroot, "seccomp"))
+	if _, o.NoNewPrivs, err = f.securityOpts(); err != nil {
+		return o, err
+	}
+	o.SeccompBPF, err = f.seccompFilter(o.Caps, filepath.Join(runroot, "seccomp"))
 	return o, err
 }
 
@@ -243,7 +264,7 @@ func (f *SandboxFlags) plan() (*userns.Plan, error) {
 // files of the store's root appear as the user's.
 func keepID() *userns.Plan {
 	uid, gid := os.Getuid(), os.Getgid()
-	return &userns.Plan{Mode: userns.ModeSingle, UID: uid, GID: gid,
+	return &userns.Plan{Mode: userns.ModeKeepID, UID: uid, GID: gid,
 		UIDMap: []userns.IDMap{{ContainerID: uid, HostID: uid, Size: 1}},
 		GIDMap: []userns.IDMap{{ContainerID: gid, HostID: gid, Size: 1}}}
 }

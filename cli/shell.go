@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 
 	"golang.org/x/term"
 
+	"husk/fuse"
 	"husk/sandbox"
 	"husk/store"
 )
@@ -19,7 +21,13 @@ type ShellCmd struct {
 
 func (c *ShellCmd) Run(g *Globals) error {
 	if sandbox.InSandbox() {
+		sandbox.CatchSignals()
 		return c.becomeSandbox()
+	}
+	if c.Overlay {
+		if err := checkOverlay(); err != nil {
+			return err
+		}
 	}
 	code, _, err := sandbox.Launch(keepID(), sandbox.Options{
 		NewNet: c.Network != "host", Stdin: os.Stdin,
@@ -36,13 +44,27 @@ func (c *ShellCmd) becomeSandbox() error {
 	if err != nil {
 		return err
 	}
-	s, err := sandbox.ShellSpec(sandbox.ShellOptions{
-		Cmd: c.Cmd, Overlay: c.Overlay, NoHome: c.NoHome, HostNet: c.Network == "host",
-		RunRoot: runroot,
-	})
+	o := sandbox.ShellOptions{Cmd: c.Cmd, NoHome: c.NoHome, HostNet: c.Network == "host", RunRoot: runroot}
+	if c.Overlay {
+		if o.Overlay, err = fuse.FuseOverlayfsPath(); err != nil {
+			return err
+		}
+	}
+	s, err := sandbox.ShellSpec(o)
 	if err != nil {
 		return err
 	}
 	sandbox.Become(s)
+	return nil
+}
+
+// checkOverlay: --overlay needs fuse-overlayfs and /dev/fuse.
+func checkOverlay() error {
+	if _, err := fuse.FuseOverlayfsPath(); err != nil {
+		return fmt.Errorf("shell --overlay: %w", err)
+	}
+	if err := fuse.DevFuse(); err != nil {
+		return fmt.Errorf("shell --overlay: %w", err)
+	}
 	return nil
 }

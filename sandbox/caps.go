@@ -38,23 +38,55 @@ func CapNames(caps []capability.Cap) []string {
 	return out
 }
 
-// limitCaps leaves the calling thread with exactly caps in its bounding,
-// permitted and effective sets and none inheritable or ambient (Docker since
-// CVE-2022-24769). A process that then runs as uid 0 gets the bounding set;
-// one that switches to another uid loses the rest, as in Docker.
-func limitCaps(names []string) error {
-	keep, err := ParseCaps(names)
+// dropBounding leaves the calling thread's bounding set at caps: what the
+// process may ever hold, even as uid 0 after execve.
+func dropBounding(names []string) error {
+	c, keep, err := threadCaps(names)
 	if err != nil {
 		return err
 	}
-	c, err := capability.NewPid2(0)
-	if err != nil {
-		return fmt.Errorf("reading capabilities: %w", err)
+	c.Clear(capability.BOUNDS)
+	c.Set(capability.BOUNDING, keep...)
+	if err := c.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("dropping capabilities from the bounding set: %w", err)
 	}
-	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
-	c.Set(capability.BOUNDING|capability.PERMITTED|capability.EFFECTIVE, keep...)
-	if err := c.Apply(capability.CAPS | capability.BOUNDS | capability.AMBS); err != nil {
+	return nil
+}
+
+// limitCaps leaves the calling thread with at most caps permitted and
+// effective (none at all after a switch to a uid other than 0, which has
+// cleared them) and none inheritable or ambient (Docker since
+// CVE-2022-24769).
+func limitCaps(names []string) error {
+	c, keep, err := threadCaps(names)
+	if err != nil {
+		return err
+	}
+	var have []capability.Cap
+	for _, k := range keep {
+		if c.Get(capability.PERMITTED, k) {
+			have = append(have, k)
+		}
+	}
+	c.Clear(capability.CAPS | capability.AMBS)
+	c.Set(capability.PERMITTED|capability.EFFECTIVE, have...)
+	if err := c.Apply(capability.CAPS | capability.AMBS); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
 	return nil
+}
+
+func threadCaps(names []string) (capability.Capabilities, []capability.Cap, error) {
+	keep, err := ParseCaps(names)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := capability.NewPid2(0)
+	if err == nil {
+		err = c.Load()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading capabilities: %w", err)
+	}
+	return c, keep, nil
 }

@@ -71,6 +71,7 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 		Scratch: o.Scratch, RootOps: o.RootOps,
 		Files:      etcFiles(host, o.HostNet),
 		HostSys:    o.HostNet,
+		Loopback:   !o.HostNet,
 		Caps:       o.Caps,
 		NoNewPrivs: o.NoNewPrivs,
 		SeccompBPF: o.SeccompBPF,

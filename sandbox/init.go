@@ -38,6 +38,7 @@ func run(s *Spec) int {
 		{"making the root read-only", func() error { return readonlyRoot(root, s.ReadOnly) }},
 		{"pivoting into the root", func() error { return pivotInto(root) }},
 		{"setting the hostname", func() error { return unix.Sethostname([]byte(s.Hostname)) }},
+		{"bringing up lo", func() error { return when(s.Loopback, loopbackUp) }},
 		// Other processes in the sandbox must not reach husk's binary
 		// through /proc/1/exe (CVE-2019-5736).
 		{"making the init undumpable", func() error { return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0) }},
@@ -76,6 +77,13 @@ func startUser(s *Spec) (int, error) {
 		stdio = []*os.File{tty, tty, tty}
 	}
 	return startProcess(s, cred, stdio)
+}
+
+func when(cond bool, fn func() error) error {
+	if !cond {
+		return nil
+	}
+	return fn()
 }
 
 func readonlyRoot(root string, ro bool) error {

@@ -73,7 +73,7 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 	cmd := sandboxCommand(o, statusW, con)
 	// Signals arriving while the sandbox starts are held, then relayed.
 	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
+	notifyRelayable(sigs)
 	defer signal.Stop(sigs)
 	err = start(plan, cmd, o.NewNet)
 	statusW.Close()
@@ -102,7 +102,7 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 		}
 		return nil
 	}
-	if plan.Mode == userns.ModeSingle && plan.UIDMap[0].ContainerID != 0 {
+	if plan.Mode == userns.ModeKeepID {
 		// keep-id: the sandbox runs as the user's own uid, not 0, so
 		// execve would take its capabilities; ambient ones survive it.
 		cmd.SysProcAttr.AmbientCaps = userns.AllCaps()

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -65,6 +66,15 @@ func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.Fil
 			return 0, err
 		}
 	}
+	// runc's order: the bounding set, then the ids (setgroups needs
+	// CAP_SETGID), then what is left of the capabilities. A switch to a
+	// uid other than 0 clears them, as Docker's non-root users have none.
+	if err := dropBounding(s.Caps); err != nil {
+		return 0, err
+	}
+	if err := switchIDs(cred); err != nil {
+		return 0, err
+	}
 	if err := limitCaps(s.Caps); err != nil {
 		return 0, err
 	}
@@ -73,9 +83,8 @@ func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.Fil
 		Env:   s.Env,
 		Files: stdio,
 		Sys: &syscall.SysProcAttr{
-			Credential: cred,
-			Setsid:     true,
-			Setctty:    s.Terminal,
+			Setsid:  true,
+			Setctty: s.Terminal,
 		},
 	}
 	p, err := os.StartProcess(path, s.Args, attr)
@@ -119,4 +128,35 @@ func lookPath(name string, env []string) (string, error) {
 		}
 	}
 	return "", &execError{127, fmt.Errorf("running %q: executable file not found in $PATH", name)}
+}
+
+// switchIDs sets the groups, gid and uid of the calling thread only (raw
+// syscalls: Go's own Setuid would change every thread of the init).
+func switchIDs(cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	if !cred.NoSetGroups {
+		if err := setgroups(cred.Groups); err != nil {
+			return fmt.Errorf("setting the groups %v: %w", cred.Groups, err)
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(cred.Gid), uintptr(cred.Gid), uintptr(cred.Gid)); e != 0 {
+		return fmt.Errorf("setting gid %d: %w", cred.Gid, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(cred.Uid), uintptr(cred.Uid), uintptr(cred.Uid)); e != 0 {
+		return fmt.Errorf("setting uid %d: %w", cred.Uid, e)
+	}
+	return nil
+}
+
+func setgroups(groups []uint32) error {
+	var p unsafe.Pointer
+	if len(groups) > 0 {
+		p = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+		return e
+	}
+	return nil
 }

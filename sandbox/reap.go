@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"os"
-	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -13,13 +11,13 @@ import (
 // code, 128+N after signal N, when it ends. The kernel then ends whatever
 // else is left in the pid namespace.
 func reap(child int) int {
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	// A child that ended before Notify took effect is reaped here.
+	CatchSignals()
+	// A child that ended before this loop is reaped here; signals that came
+	// before the child existed wait in the channel and are relayed now.
 	if code, done := reapAll(child); done {
 		return code
 	}
-	for sig := range sigs {
+	for sig := range signals {
 		switch sig {
 		case unix.SIGCHLD:
 			if code, done := reapAll(child); done {

@@ -14,8 +14,11 @@ import (
 
 // ShellOptions are `husk shell`'s choices.
 type ShellOptions struct {
-	Cmd     []string
-	Overlay bool
+	Cmd []string
+	// Overlay is the fuse-overlayfs binary for --overlay ("" without): the
+	// kernel's overlay refuses lowerdir=/ in a user namespace, because the
+	// host's root has submounts locked under it.
+	Overlay string
 	NoHome  bool
 	HostNet bool
 	RunRoot string
@@ -45,12 +48,17 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 		RootOps:       []Op{{Kind: KindBind, Source: "/", Target: "/", Flags: unix.MS_RDONLY}},
 		Mounts:        shellMounts(cwd, o.NoHome),
 		HostSys:       o.HostNet,
+		Loopback:      !o.HostNet,
 		NoNewPrivs:    true,
 		MaskedPaths:   profiles.MaskedPaths,
 		ReadonlyPaths: profiles.ReadonlyPaths,
 	}
-	if o.Overlay {
-		s.RootOps = overlayHostRoot(scratch)
+	if o.Overlay != "" {
+		s.RootOps = FuseOverlayRoot(o.Overlay, []string{"/"}, scratch)
+		// Files show as the user's, so copy-up needs no chown to owners
+		// the namespace lacks. Access is unchanged: the daemon reads the
+		// host's files with the user's own rights.
+		s.RootOps[0].Data += fmt.Sprintf(",squash_to_uid=%d,squash_to_gid=%d", os.Getuid(), os.Getgid())
 	}
 	prof, err := seccomp.Default(nil)
 	if err != nil {
@@ -78,15 +86,6 @@ func shellMounts(cwd string, noHome bool) []Op {
 		ops = append(ops, Op{Kind: KindBind, Source: cwd, Target: cwd})
 	}
 	return ops
-}
-
-// overlayHostRoot makes the host's root filesystem writable copy-on-write,
-// the upper layer in the scratch tmpfs, so changes vanish at exit. Only the
-// root filesystem itself is layered; other mounts are bound read-only.
-func overlayHostRoot(scratch string) []Op {
-	data := fmt.Sprintf("lowerdir=/,upperdir=%s,workdir=%s,userxattr",
-		filepath.Join(scratch, "upper"), filepath.Join(scratch, "work"))
-	return []Op{{Kind: KindMount, FSType: "overlay", Source: "overlay", Target: "/", Data: data}}
 }
 
 func shellCommand(cmd []string) []string {

@@ -40,6 +40,9 @@ type Spec struct {
 	// HostSys binds the host's /sys instead of mounting a new sysfs, which
 	// the kernel refuses without a network namespace of our own.
 	HostSys bool `json:"hostSys"`
+	// Loopback: the sandbox has a network namespace of its own, whose lo
+	// the init brings up.
+	Loopback bool `json:"loopback"`
 
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`

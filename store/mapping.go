@@ -16,8 +16,8 @@ import (
 // the other way round; so the first mode is recorded and a change refused.
 func checkMapping(root string) error {
 	mode := userns.Mode()
-	if mode == "" || mode == "root" {
-		return nil
+	if mode != userns.ModeSubuid && mode != userns.ModeSingle {
+		return nil // real root, or keep-id, which only reads the store
 	}
 	path := filepath.Join(root, "mapping")
 	b, err := os.ReadFile(path)

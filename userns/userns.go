@@ -22,6 +22,9 @@ const envMarker = "HUSK_USERNS"
 const (
 	ModeSubuid = "subuid"
 	ModeSingle = "single"
+	// ModeKeepID maps only the user's own ids to themselves (husk shell,
+	// --userns=keep-id); the kernel writes it, as for single.
+	ModeKeepID = "keep-id"
 )
 
 // IDMap is one line of /proc/PID/uid_map or gid_map.
