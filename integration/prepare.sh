@@ -28,9 +28,9 @@ FULLDISK=${1:-}
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
 #   iproute2        ip, for the network tests of later issues
-#   bubblewrap podman skopeo iperf3  references for `make bench`
+#   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
 NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev busybox-static docker-registry gcc make iproute2"
-BENCH="bubblewrap podman skopeo iperf3"
+BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

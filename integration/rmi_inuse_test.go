@@ -1,0 +1,74 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// An image that a running sandbox uses cannot be removed, even with -f; once
+// the sandbox has ended it can.
+func TestRmiRefusesImageOfRunningContainer(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := e.command(ctx, "run", "--rm", ref, "sh", "-c", "echo started; exec sleep 60")
+	out := &lockedBuffer{}
+	run.Stdout, run.Stderr = out, out
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Ended by its process-group ID (see command), never by name.
+	defer func() { _ = run.Cancel(); _ = run.Wait() }()
+	waitFor(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "started") })
+
+	for _, flags := range [][]string{nil, {"-f"}} {
+		r := e.run(append(append([]string{"rmi"}, flags...), ref)...)
+		e.wantError(r, "running container")
+		if ids := e.imageIDs(); len(ids) != 1 {
+			t.Fatalf("rmi %v of an image in use: want it kept, images -q: %q", flags, ids)
+		}
+	}
+
+	_ = run.Cancel()
+	_ = run.Wait()
+	e.ok("rmi", ref)
+	if ids := e.imageIDs(); len(ids) != 0 {
+		t.Errorf("after the sandbox ended, rmi left %q", ids)
+	}
+}
+
+// lockedBuffer collects a running process's output for polling.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls cond until it holds, or fails the test after limit.
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("condition not met within %s", limit)
+}
