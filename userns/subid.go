@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -94,22 +93,4 @@ func getsubids(bin, user string, gid bool) []Range {
 		return nil
 	}
 	return parseGetsubids(out)
-}
-
-// total is the number of IDs in rs.
-func total(rs []Range) int {
-	n := 0
-	for _, r := range rs {
-		n += r.Count
-	}
-	return n
-}
-
-// rangeList prints rs as "100000-165535, 300000-300999".
-func rangeList(rs []Range) string {
-	var parts []string
-	for _, r := range rs {
-		parts = append(parts, fmt.Sprintf("%d-%d", r.Start, r.Start+r.Count-1))
-	}
-	return strings.Join(parts, ", ")
 }
