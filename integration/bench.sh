@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 TAGS=${TAGS:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_graphdriver_zfs containers_image_openpgp netgo osusergo}
 RUNS=${RUNS:-3}
+# BENCH_ONLY=start: only the start bench (husk run vs bwrap and podman run).
+EXTRA=""
+[ "${BENCH_ONLY:-}" = start ] && EXTRA=-only-start
 
 [ -x ./husk ] || make husk
 
@@ -26,8 +29,8 @@ if [ "$(id -u)" = 0 ]; then
 	cd "$WORK"
 	runuser -u husk-sub -- env -i HOME="$WORK/run" USER=husk-sub LOGNAME=husk-sub \
 		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin TMPDIR="$WORK/tmp" \
-		"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS"
+		"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS" $EXTRA
 else
 	mkdir -m 0700 "$WORK/run"
-	"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS"
+	"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS" $EXTRA
 fi

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 
@@ -51,16 +52,35 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// applyLayer stores the blob at blobPath as layer l: decompressed once,
+// drainAtEOF passes a decompressed stream through and, at its end, reads
+// the compressed blob to its own end, so that whatever checks the blob
+// there (go-containerregistry's digest and size) has spoken before the
+// stream reports EOF, and so before the store commits the layer.
+type drainAtEOF struct {
+	r, blob io.Reader
+}
+
+func (d drainAtEOF) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err == io.EOF {
+		if _, derr := io.Copy(io.Discard, d.blob); derr != nil {
+			return n, derr
+		}
+	}
+	return n, err
+}
+
+// applyLayer stores the compressed blob as layer l: decompressed once,
 // checked entry by entry and against its diff ID on the way into the store.
 // created is false when a concurrent pull stored it first.
 func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (created bool, err error) {
-	tarStream, closeZ, err := decompress(ctxReader{ctx, blob})
+	blob = ctxReader{ctx, blob}
+	tarStream, closeZ, err := decompress(blob)
 	if err != nil {
 		return false, &BlobError{Digest: l.Compressed, Err: err}
 	}
 	defer closeZ()
-	chk := newChecker(tarStream, l.DiffID)
+	chk := newChecker(drainAtEOF{tarStream, blob}, l.DiffID)
 	created, err = s.PutLayer(l, chk)
 	if err == nil {
 		// containers/storage may stop at the end-of-archive marker: the
@@ -83,6 +103,23 @@ func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.
 		return created, err
 	}
 	return created, nil
+}
+
+// applyStream is applyLayer straight from the registry.
+func applyStream(ctx context.Context, s *store.Store, img v1.Image, l store.LayerInfo, p progress) (bool, error) {
+	rc, err := openBlob(img, l)
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	src := &blobReader{r: &countingReader{rc, p.Start(l.Compressed, l.Size)}, d: l.Compressed}
+	created, err := applyLayer(ctx, s, l, src)
+	if err != nil && ctx.Err() == nil {
+		if bad := src.verdict(); bad != nil {
+			return created, bad
+		}
+	}
+	return created, err
 }
 
 // applyFile is applyLayer from a downloaded blob, removed afterwards.

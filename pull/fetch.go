@@ -2,6 +2,7 @@ package pull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
+
+	"husk/store"
 )
 
 // BlobError is a blob that is not what its digest says (corrupted in the
@@ -25,15 +28,27 @@ func (e *BlobError) Error() string {
 }
 func (e *BlobError) Unwrap() error { return e.Err }
 
-// download writes a layer blob to a new file in dir. go-containerregistry
-// checks the size and digest while streaming; its errors are turned into
-// a BlobError here.
-func download(ctx context.Context, l v1.Layer, d digest.Digest, dir string, count func(int64)) (string, error) {
-	rc, err := l.Compressed()
+// openBlob starts the download of layer l's blob. go-containerregistry
+// checks its size and digest while it streams and fails the read at its
+// end if they are wrong.
+func openBlob(img v1.Image, l store.LayerInfo) (io.ReadCloser, error) {
+	h, err := v1.NewHash(l.Compressed.String())
 	if err != nil {
-		return "", blobErr(d, err)
+		return nil, &BlobError{Digest: l.Compressed, Err: err}
 	}
-	defer rc.Close()
+	rl, err := img.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := rl.Compressed()
+	if err != nil {
+		return nil, blobErr(l.Compressed, err)
+	}
+	return rc, nil
+}
+
+// download writes a layer blob to a new file in dir.
+func download(ctx context.Context, rc io.Reader, d digest.Digest, dir string, count func(int64)) (string, error) {
 	f, err := os.CreateTemp(dir, "blob-*")
 	if err != nil {
 		return "", fmt.Errorf("creating a download file in %s: %w", dir, err)
@@ -50,6 +65,33 @@ func download(ctx context.Context, l v1.Layer, d digest.Digest, dir string, coun
 		return "", blobErr(d, err)
 	}
 	return f.Name(), nil
+}
+
+// blobReader is a blob streaming from the registry: its failures (a digest
+// or size that does not match, a connection cut) become BlobErrors.
+type blobReader struct {
+	r io.Reader
+	d digest.Digest
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = blobErr(b.d, err)
+	}
+	return n, err
+}
+
+// verdict reads what is left of the blob and reports whether the blob
+// itself is bad: the cause worth showing when its content failed to apply
+// (a corrupted blob rarely even decompresses).
+func (b *blobReader) verdict() error {
+	_, err := io.Copy(io.Discard, b)
+	var be *BlobError
+	if errors.As(err, &be) {
+		return err
+	}
+	return nil
 }
 
 // blobErr recognizes go-containerregistry's verification failures, which

@@ -123,8 +123,11 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, display strin
 }
 
 // storeLayers fetches the missing layers in parallel and applies them in
-// order as they arrive, so that layer 0 is unpacked while later ones still
-// download. On failure it removes the layers it created.
+// order. The first missing layer streams from the registry straight into
+// the store (it is checked on the way and, if its blob or diff digest turns
+// out wrong at the end, never committed); the others download to files
+// meanwhile, so that each is there when its turn comes. On failure it
+// removes the layers it created.
 func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []store.LayerInfo, p progress) (top string, err error) {
 	if len(layers) == 0 {
 		return "", nil
@@ -139,14 +142,18 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 	if first == len(layers) {
 		return layers[len(layers)-1].ChainID, nil
 	}
-	dir, err := tempDir(s.GraphRoot())
-	if err != nil {
-		return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
-	}
-	defer os.RemoveAll(dir)
+	missing := layers[first:]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	downloads := startDownloads(ctx, img, layers[first:], dir, p)
+	var downloads []chan downloaded
+	if len(missing) > 1 {
+		dir, err := tempDir(s.GraphRoot())
+		if err != nil {
+			return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
+		}
+		defer os.RemoveAll(dir)
+		downloads = startDownloads(ctx, img, missing[1:], dir, p)
+	}
 	var created []string
 	defer func() {
 		if err != nil {
@@ -154,12 +161,15 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 			s.RemoveUnused(created)
 		}
 	}()
-	for i, l := range layers[first:] {
-		d := <-downloads[i]
-		if d.err != nil {
+	for i, l := range missing {
+		var made bool
+		if i == 0 {
+			made, err = applyStream(ctx, s, img, l, p)
+		} else if d := <-downloads[i-1]; d.err != nil {
 			return "", d.err
+		} else {
+			made, err = applyFile(ctx, s, l, d.path)
 		}
-		made, err := applyFile(ctx, s, l, d.path)
 		if made {
 			created = append(created, l.ChainID)
 		}
@@ -183,14 +193,14 @@ func startDownloads(ctx context.Context, img v1.Image, layers []store.LayerInfo,
 	for i, l := range layers {
 		out[i] = make(chan downloaded, 1)
 		go func(l store.LayerInfo, ch chan<- downloaded) {
-			h, _ := v1.NewHash(l.Compressed.String())
-			rl, err := img.LayerByDigest(h)
+			rc, err := openBlob(img, l)
 			if err != nil {
 				ch <- downloaded{err: err}
 				return
 			}
+			defer rc.Close()
 			count := p.Start(l.Compressed, l.Size)
-			path, err := download(ctx, rl, l.Compressed, dir, count)
+			path, err := download(ctx, rc, l.Compressed, dir, count)
 			if err != nil {
 				p.Done(l.Compressed, err)
 			}

@@ -25,10 +25,16 @@ func CertsDirs(hostPort string) []string {
 // Transport is the HTTP transport for one registry: TLS verified against
 // the system roots plus the registry's certs.d CAs. Plain HTTP is allowed
 // only to loopback addresses (Docker's rule) unless tlsVerify is false.
+//
+// A loopback registry is verified against its certs.d CAs only: no public
+// CA issues certificates for localhost or 127.0.0.1, and reading the
+// system's roots costs a cold pull tens of milliseconds.
 func Transport(hostPort string, tlsVerify bool) (http.RoundTripper, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
+	pool := x509.NewCertPool()
+	if !isLoopbackRegistry(hostPort) {
+		if sys, err := x509.SystemCertPool(); err == nil && sys != nil {
+			pool = sys
+		}
 	}
 	for _, dir := range CertsDirs(hostPort) {
 		if err := addCAs(pool, dir); err != nil {
@@ -72,6 +78,14 @@ func (p *plainHTTPPolicy) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("refusing plain HTTP to %s: only loopback registries may skip TLS: use HTTPS, or pass --tls-verify=false", r.URL.Host)
 	}
 	return p.next.RoundTrip(r)
+}
+
+// isLoopbackRegistry reports a registry host[:port] on a loopback address.
+func isLoopbackRegistry(hostPort string) bool {
+	if host, _, err := net.SplitHostPort(hostPort); err == nil {
+		return IsLoopback(host)
+	}
+	return IsLoopback(hostPort)
 }
 
 // IsLoopback reports a host in 127.0.0.0/8, ::1 or localhost.

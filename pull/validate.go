@@ -37,55 +37,81 @@ func (e *DiffIDError) Error() string {
 // containers/storage records the same tar-split and diff ID), and fails the
 // read before an entry that escapes the root reaches the consumer. At the
 // end of the stream it checks the stream's digest against the diff ID.
+//
+// Headers are parsed (by archive/tar, as containers/storage's unpacker
+// parses them) into pending and handed out only after the check; file
+// content goes from the source straight into the consumer's buffer.
 type checker struct {
 	src     io.Reader // the uncompressed stream, through the hasher
 	hash    hash.Hash
 	want    digest.Digest
+	headers teeSwitch // src, kept in pending while headers are read
 	tr      *tar.Reader
 	pending bytes.Buffer // bytes read and checked, not yet handed out
 	inEntry bool
 	tarDone bool
-	err     error // sticky: the end of the stream or the first failure
-	scratch []byte
+	err     error           // sticky: the end of the stream or the first failure
 	links   map[string]bool // symlinks seen so far in this layer
 }
 
 func newChecker(r io.Reader, diffID digest.Digest) *checker {
-	c := &checker{hash: sha256.New(), want: diffID, links: map[string]bool{}, scratch: make([]byte, 128<<10)}
+	c := &checker{hash: sha256.New(), want: diffID, links: map[string]bool{}}
 	c.src = io.TeeReader(r, c.hash)
-	c.tr = tar.NewReader(io.TeeReader(c.src, &c.pending))
+	c.headers = teeSwitch{r: c.src, w: &c.pending, on: true}
+	c.tr = tar.NewReader(&c.headers)
 	return c
 }
 
-func (c *checker) Read(p []byte) (int, error) {
-	for c.pending.Len() == 0 && c.err == nil {
-		c.err = c.step()
-	}
-	if c.pending.Len() > 0 {
-		return c.pending.Read(p)
-	}
-	return 0, c.err
+// teeSwitch is an io.TeeReader that can be switched off.
+type teeSwitch struct {
+	r  io.Reader
+	w  *bytes.Buffer
+	on bool
 }
 
-// step moves the stream on by one header or one chunk of content, leaving
-// what it read in pending. It returns a non-nil error at the end.
-func (c *checker) step() error {
-	switch {
-	case c.tarDone: // the end-of-archive padding, passed through as is
-		n, err := c.src.Read(c.scratch)
-		c.pending.Write(c.scratch[:n])
-		if err == io.EOF {
-			return c.verify()
-		}
-		return err
-	case c.inEntry:
-		_, err := c.tr.Read(c.scratch)
-		if err == io.EOF {
-			c.inEntry = false
-			return nil
-		}
-		return err
+func (t *teeSwitch) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if t.on && n > 0 {
+		t.w.Write(p[:n])
 	}
+	return n, err
+}
+
+func (c *checker) Read(p []byte) (int, error) {
+	for {
+		switch {
+		case c.pending.Len() > 0:
+			return c.pending.Read(p)
+		case c.err != nil:
+			return 0, c.err
+		case c.inEntry: // content, checked with its header
+			c.headers.on = false
+			n, err := c.tr.Read(p)
+			c.headers.on = true
+			if err == io.EOF {
+				c.inEntry, err = false, nil
+			}
+			c.err = err
+			if n > 0 {
+				return n, nil
+			}
+		case c.tarDone: // the end-of-archive padding, passed through as is
+			n, err := c.src.Read(p)
+			if err == io.EOF {
+				err = c.verify()
+			}
+			c.err = err
+			if n > 0 {
+				return n, nil
+			}
+		default:
+			c.err = c.next()
+		}
+	}
+}
+
+// next reads and checks the next header, leaving its bytes in pending.
+func (c *checker) next() error {
 	hdr, err := c.tr.Next()
 	if err == io.EOF {
 		c.tarDone = true
@@ -132,8 +158,14 @@ func (c *checker) check(h *tar.Header) error {
 		}
 		c.links[name] = true
 	case tar.TypeLink:
-		if _, err := c.clean(h.Linkname, h.Name); err != nil {
+		target, err := c.clean(h.Linkname, h.Name)
+		if err != nil {
 			return err
+		}
+		if c.links[target] {
+			// A hard link to a symlink is that symlink under a second name:
+			// nothing may pass through it either.
+			c.links[name] = true
 		}
 	}
 	return nil

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
+	"testing/iotest"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -58,6 +60,8 @@ func TestCheckerRules(t *testing.T) {
 		{"hard link out", []entry{{"hl", "../../etc/passwd", hard}}, true},
 		{"hard link absolute", []entry{{"hl", "/etc/passwd", hard}}, true},
 		{"hard link through a symlink", []entry{{"l", "/etc", sym}, {"hl", "l/passwd", hard}}, true},
+		{"hard link to a symlink", []entry{{"l", "/etc", sym}, {"hl", "l", hard}}, false},
+		{"entry through a hard link to a symlink", []entry{{"l", "/etc", sym}, {"hl", "l", hard}, {"hl/passwd", "", reg}}, true},
 		{"whiteout", []entry{{"etc/.wh.motd", "", reg}, {"var/.wh..wh..opq", "", reg}}, false},
 	}
 	for _, c := range cases {
@@ -101,6 +105,32 @@ func TestCheckerDiffID(t *testing.T) {
 	chk.Read(make([]byte, 10))
 	if err := chk.Finish(); err != nil {
 		t.Fatalf("Finish: %v", err)
+	}
+}
+
+// File content goes through unchanged however the reads are cut, and the
+// diff ID covers it all, padding included.
+func TestCheckerPassesContentThrough(t *testing.T) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for i, size := range []int{0, 1, 511, 512, 513, 100 << 10, 1 << 20} {
+		body := bytes.Repeat([]byte{byte(i + 1)}, size)
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d/f%d", i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(size)}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	tw.Close()
+	b.Write(make([]byte, 5000)) // padding after the marker
+	raw := b.Bytes()
+	for _, r := range []io.Reader{bytes.NewReader(raw), iotest.HalfReader(bytes.NewReader(raw)), iotest.OneByteReader(bytes.NewReader(raw))} {
+		out, err := io.ReadAll(newChecker(r, digest.FromBytes(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, raw) {
+			t.Fatalf("the stream changed: %d bytes in, %d out", len(raw), len(out))
+		}
 	}
 }
 

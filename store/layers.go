@@ -8,6 +8,8 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
+
+	"husk/fuse"
 )
 
 // HasLayer reports whether the layer with this chain ID is complete.
@@ -29,6 +31,14 @@ type LayerInfo struct {
 // false when another husk stored the same layer first (a concurrent pull):
 // the layer is then there and ours to use, but not ours to remove.
 func (s *Store) PutLayer(l LayerInfo, tar io.Reader) (created bool, err error) {
+	if s.Strategy != fuse.VFS && canConfine() {
+		created, err = s.putStaged(l, tar)
+		if err != nil {
+			return false, fmt.Errorf("storing layer %s: %w", short(l.Compressed), annotateDisk(err, s.GraphRoot()))
+		}
+		return created, nil
+	}
+	// vfs has no staging API: containers/storage unpacks in a child.
 	size := l.Size
 	_, _, err = s.Store.PutLayer(l.ChainID, l.Parent, nil, "", false, &storage.LayerOptions{
 		OriginalDigest:     l.Compressed,

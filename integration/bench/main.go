@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +62,9 @@ func run(husk, work string, runs int) error {
 		return err
 	}
 	defer reg.Stop()
+	if *onlyStart {
+		return benchStart(husk, work, reg)
+	}
 
 	fmt.Println("bench: generating images (incompressible data)...")
 	imgs, err := makeImages(filepath.Join(work, "layers"))
@@ -83,23 +85,23 @@ func run(husk, work string, runs int) error {
 			}
 		}
 	}()
-	fmt.Printf("bench: %d cold pulls per tool and image from %s; medians\n", runs, reg.Addr)
-	for _, bi := range imgs {
+	fmt.Printf("bench: %d cold pulls per tool and image from %s, the tools in turn; medians\n", runs, reg.Addr)
+	// The stores are emptied after the last timed pull, not between pulls:
+	// see timePulls.
+	defer cleanAll(tools, len(imgs)*runs)
+	for k, bi := range imgs {
 		ref := reg.Ref(bi.repo)
 		fmt.Printf("\n%s: %d layer(s), %.1f MB compressed\n", bi.name, bi.layers, float64(bi.size)/1e6)
-		med := map[string]time.Duration{}
+		med, failed := timePulls(tools, ref, k*runs, runs)
 		for _, t := range tools {
-			if t.missing != "" {
+			switch {
+			case t.missing != "":
 				fmt.Printf("  %-7s skipped: %s\n", t.name, t.missing)
-				continue
+			case failed[t.name] != nil:
+				fmt.Printf("  %-7s failed: %v\n", t.name, failed[t.name])
+			default:
+				fmt.Printf("  %-7s %6.2f s\n", t.name, med[t.name].Seconds())
 			}
-			d, err := t.median(ref, runs)
-			if err != nil {
-				fmt.Printf("  %-7s failed: %v\n", t.name, err)
-				continue
-			}
-			med[t.name] = d
-			fmt.Printf("  %-7s %6.2f s\n", t.name, d.Seconds())
 		}
 		h, ok := med["husk"]
 		if !ok {
@@ -118,7 +120,7 @@ func run(husk, work string, runs int) error {
 			fmt.Printf("  goal husk <= 0.5 x podman: %s\n", verdict)
 		}
 	}
-	return nil
+	return benchStart(husk, work, reg)
 }
 
 // makeImages: one layer of ~60 MB, and five layers of ~8 MB each, of
@@ -203,30 +205,14 @@ func randomBytes(seed uint64, n int64) func(io.Writer) error {
 	}
 }
 
-// tool is one puller: pull times one cold pull, clean empties its store
-// (not timed).
+// tool is one puller: pull makes cold pull number i (into a store of its
+// own), clean empties that store (not timed).
 type tool struct {
 	name    string
 	missing string // why it cannot run here
 	pull    func(ref string, i int) error
 	clean   func(i int)
 	close   func()
-}
-
-func (t *tool) median(ref string, runs int) (time.Duration, error) {
-	var ds []time.Duration
-	for i := range runs {
-		start := time.Now()
-		err := t.pull(ref, i)
-		d := time.Since(start)
-		t.clean(i)
-		if err != nil {
-			return 0, err
-		}
-		ds = append(ds, d)
-	}
-	slices.Sort(ds)
-	return ds[len(ds)/2], nil
 }
 
 // command runs name args in env, returning its output in the error.
