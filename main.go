@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
+
 	"husk/cli"
 	"husk/userns"
 )
@@ -24,6 +26,10 @@ func main() {
 	if err := userns.ChildInit(); err != nil {
 		fail(err)
 	}
+
+	// containers/storage logs through logrus; its warnings are not the
+	// user's business and would break husk's one-line errors.
+	logrus.SetLevel(logrus.ErrorLevel)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -54,8 +54,14 @@ func Probe(s Strategy, dir string) error {
 
 // probeFirst returns the first strategy that works, probing no further.
 func probeFirst(dir string) Strategy {
+	if overlayKnownGood(dir) {
+		return Overlay
+	}
 	for _, s := range Strategies {
 		if Probe(s, dir) == nil {
+			if s == Overlay {
+				rememberOverlay(dir)
+			}
 			return s
 		}
 	}
