@@ -161,6 +161,9 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 			s.RemoveUnused(created)
 		}
 	}()
+	if s.CanStage() {
+		return commitAll(cancel, s, missing, stageAll(ctx, s, img, missing, downloads, p), &created, p)
+	}
 	for i, l := range missing {
 		var made bool
 		if i == 0 {
@@ -179,6 +182,39 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 		}
 	}
 	return layers[len(layers)-1].ChainID, nil
+}
+
+// commitAll commits the staged layers parent first. On a failure it
+// cancels the rest and discards what they staged.
+func commitAll(cancel func(), s *store.Store, missing []store.LayerInfo, staged []chan stageResult, created *[]string, p progress) (string, error) {
+	for i, l := range missing {
+		r := <-staged[i]
+		err := r.err
+		if err == nil {
+			var made bool
+			made, err = s.Commit(r.st)
+			if made {
+				*created = append(*created, l.ChainID)
+			}
+		}
+		p.Done(l.Compressed, err)
+		if err != nil {
+			cancel()
+			discardRest(s, staged[i+1:])
+			return "", err
+		}
+	}
+	return missing[len(missing)-1].ChainID, nil
+}
+
+// discardRest waits for the stagings still under way (cancelled) and
+// removes what they left.
+func discardRest(s *store.Store, staged []chan stageResult) {
+	for _, ch := range staged {
+		if r := <-ch; r.st != nil {
+			s.Discard(r.st)
+		}
+	}
 }
 
 type downloaded struct {

@@ -8,8 +8,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
-
-	"husk/fuse"
 )
 
 // HasLayer reports whether the layer with this chain ID is complete.
@@ -31,14 +29,8 @@ type LayerInfo struct {
 // false when another husk stored the same layer first (a concurrent pull):
 // the layer is then there and ours to use, but not ours to remove.
 func (s *Store) PutLayer(l LayerInfo, tar io.Reader) (created bool, err error) {
-	if s.Strategy != fuse.VFS && canConfine() {
-		created, err = s.putStaged(l, tar)
-		if err != nil {
-			return false, fmt.Errorf("storing layer %s: %w", short(l.Compressed), annotateDisk(err, s.GraphRoot()))
-		}
-		return created, nil
-	}
-	// vfs has no staging API: containers/storage unpacks in a child.
+	// Where layers cannot be staged (vfs has no staging API; see
+	// CanStage), containers/storage unpacks in a child of its own.
 	size := l.Size
 	_, _, err = s.Store.PutLayer(l.ChainID, l.Parent, nil, "", false, &storage.LayerOptions{
 		OriginalDigest:     l.Compressed,
@@ -51,7 +43,7 @@ func (s *Store) PutLayer(l LayerInfo, tar io.Reader) (created bool, err error) {
 	case errors.Is(err, storage.ErrDuplicateID):
 		return false, nil
 	}
-	return false, fmt.Errorf("storing layer %s: %w", short(l.Compressed), annotateDisk(err, s.GraphRoot()))
+	return false, s.layerError(l, err)
 }
 
 // RemoveUnused deletes the given layers, top first, where no image and no

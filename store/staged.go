@@ -14,27 +14,36 @@ import (
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/idtools"
 	"golang.org/x/sys/unix"
+
+	"husk/fuse"
 )
 
-// putStaged stores layer l through the overlay driver's staging API: the
-// tar stream is unpacked in this process (unpackInRoot) into a staging
-// directory, and the layer record is created and the directory moved into
+// Layers are stored through the overlay driver's staging API: each tar
+// stream is unpacked in this process (unpackInRoot) into a staging
+// directory; the layer record is then created and the directory moved into
 // place in one step under the store's lock. A failure leaves no record; its
 // staging directory is removed here (or, after a kill, by the driver when
 // the next husk closes the store).
-//
-// The stream is read to its end before the layer is committed: the
-// caller's reader checks the blob and diff digests there.
-func (s *Store) putStaged(l LayerInfo, tarStream io.Reader) (created bool, err error) {
-	unlock, err := s.lockLayer(l.ChainID)
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	// A concurrent pull that held the lock before us has stored it. The
-	// staging API would replace the existing layer's files, never do that.
+
+// Staged is a layer unpacked into a staging directory and not yet in the
+// store. Layers stage side by side; Commit puts them in, parent first, and
+// Discard drops one.
+type Staged struct {
+	l    LayerInfo
+	out  *drivers.DriverWithDifferOutput
+	opts *drivers.ApplyDiffWithDifferOpts
+}
+
+// CanStage reports whether layers can be staged side by side: not on vfs,
+// which has no staging API, nor where the unpacker cannot confine itself.
+func (s *Store) CanStage() bool { return s.Strategy != fuse.VFS && canConfine() }
+
+// Stage unpacks the tar stream of layer l into a staging directory. It
+// reads the stream to its end: the caller's reader checks the blob and
+// diff digests there, before anything is committed.
+func (s *Store) Stage(l LayerInfo, tarStream io.Reader) (*Staged, error) {
 	if s.HasLayer(l.ChainID) {
-		return false, nil
+		return &Staged{l: l}, nil // stored already: nothing to unpack
 	}
 	u := &unpacker{src: tarStream, tmpDir: s.GraphRoot(), squash: s.Squashing}
 	opts := &drivers.ApplyDiffWithDifferOpts{}
@@ -43,21 +52,54 @@ func (s *Store) putStaged(l LayerInfo, tarStream io.Reader) (created bool, err e
 		if out != nil && out.Target != "" {
 			_ = s.CleanupStagedLayer(out)
 		}
+		return nil, s.layerError(l, err)
+	}
+	return &Staged{l: l, out: out, opts: opts}, nil
+}
+
+// Commit creates the layer record and moves the staged directory into
+// place, under a lock per layer between husk processes: a concurrent pull
+// that committed the same layer first wins, and ours is dropped (the
+// staging API would replace the stored layer's files). created is false
+// then.
+func (s *Store) Commit(st *Staged) (created bool, err error) {
+	unlock, err := s.lockLayer(st.l.ChainID)
+	if err != nil {
+		s.Discard(st)
 		return false, err
 	}
-	out.CompressedDigest = l.Compressed
-	out.UncompressedDigest = l.DiffID
+	defer unlock()
+	if st.out == nil || s.HasLayer(st.l.ChainID) {
+		s.Discard(st)
+		return false, nil
+	}
+	l := st.l
+	st.out.CompressedDigest = l.Compressed
+	st.out.UncompressedDigest = l.DiffID
 	size := l.Size
 	_, err = s.ApplyStagedLayer(storage.ApplyStagedLayerOptions{
 		ID: l.ChainID, ParentLayer: l.Parent,
 		LayerOptions: &storage.LayerOptions{OriginalDigest: l.Compressed, OriginalSize: &size, UncompressedDigest: l.DiffID},
-		DiffOutput:   out, DiffOptions: opts,
+		DiffOutput:   st.out, DiffOptions: st.opts,
 	})
 	if err != nil {
-		_ = s.CleanupStagedLayer(out)
-		return false, err
+		s.Discard(st)
+		return false, s.layerError(l, err)
 	}
 	return true, nil
+}
+
+// layerError names the layer and turns a full disk into its fix.
+func (s *Store) layerError(l LayerInfo, err error) error {
+	return fmt.Errorf("storing layer %s: %w", short(l.Compressed), annotateDisk(err, s.GraphRoot()))
+}
+
+// Discard removes a staged layer that will not be committed.
+func (s *Store) Discard(st *Staged) {
+	if st != nil && st.out != nil {
+		_ = s.CleanupStagedLayer(st.out)
+		st.out = nil
+	}
 }
 
 // lockLayer serializes the storing of one layer between husk processes
