@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	storage "go.podman.io/storage"
@@ -49,7 +50,10 @@ func (c *RunCmd) Run(g *Globals) error {
 		if st.Cleanup != "" {
 			runHusk(g, "system", "remove-copy", st.Cleanup)
 		}
-		if st.Pull == "" || pulled {
+		if st.Pull != "" && pulled {
+			return fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
+		}
+		if st.Pull == "" {
 			return &ExitError{Code: code}
 		}
 		// Missing: pull on the host's network, as `docker run` does, then
@@ -165,6 +169,9 @@ func runHusk(g *Globals, args ...string) int {
 	cmd.Stdout = os.Stderr
 	if err := cmd.Run(); err != nil {
 		if cmd.ProcessState != nil {
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
 			return cmd.ProcessState.ExitCode()
 		}
 		fmt.Fprintln(os.Stderr, "husk: "+err.Error())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -151,8 +152,13 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 		if err != nil {
 			return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
 		}
+		var wg sync.WaitGroup
+		// Last in, first out: cancel the downloads, wait for them, then
+		// remove their directory; none may report progress after this.
 		defer os.RemoveAll(dir)
-		downloads = startDownloads(ctx, img, missing[1:], dir, p)
+		defer wg.Wait()
+		defer cancel()
+		downloads = startDownloads(ctx, img, missing[1:], dir, p, &wg)
 	}
 	var created []string
 	defer func() {
@@ -222,13 +228,18 @@ type downloaded struct {
 	err  error
 }
 
-// startDownloads fetches every layer at once (go-containerregistry limits
-// the number of concurrent blob requests) into files in dir.
-func startDownloads(ctx context.Context, img v1.Image, layers []store.LayerInfo, dir string, p progress) []chan downloaded {
+// startDownloads fetches every layer at once into files in dir.
+func startDownloads(ctx context.Context, img v1.Image, layers []store.LayerInfo, dir string, p progress, wg *sync.WaitGroup) []chan downloaded {
 	out := make([]chan downloaded, len(layers))
 	for i, l := range layers {
 		out[i] = make(chan downloaded, 1)
+		wg.Add(1)
 		go func(l store.LayerInfo, ch chan<- downloaded) {
+			defer wg.Done()
+			if err := ctx.Err(); err != nil {
+				ch <- downloaded{err: err}
+				return
+			}
 			rc, err := openBlob(img, l)
 			if err != nil {
 				ch <- downloaded{err: err}

@@ -98,12 +98,43 @@ func TestBadVolumesAndTmpfs(t *testing.T) {
 
 func TestShellMounts(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
-	ops := shellMounts("/home/u/src", false)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	ops := withoutRuntimeDirs(shellMounts("/home/u/src", false))
 	if len(ops) != 2 || ops[0].Target != "/tmp" || ops[1].Source != "/home/u" {
 		t.Errorf("cwd inside home: %+v", ops)
 	}
-	ops = shellMounts("/work", true)
+	ops = withoutRuntimeDirs(shellMounts("/work", true))
 	if len(ops) != 3 || ops[1].FSType != "tmpfs" || ops[2].Target != "/work" {
 		t.Errorf("--no-home with cwd elsewhere: %+v", ops)
+	}
+}
+
+// withoutRuntimeDirs drops the tmpfs over /run/user/UID, which exists on
+// some machines and not on others.
+func withoutRuntimeDirs(ops []Op) []Op {
+	var out []Op
+	for _, op := range ops {
+		if !op.Optional {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+func TestShellHidesSessionSockets(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+dir+"/bus")
+	found := false
+	for _, op := range shellMounts("/", false) {
+		found = found || (op.Target == dir && op.FSType == "tmpfs")
+	}
+	if !found {
+		t.Errorf("XDG_RUNTIME_DIR %s is not hidden", dir)
+	}
+	for _, e := range shellEnv() {
+		if strings.HasPrefix(e, "DBUS_SESSION_BUS_ADDRESS=") {
+			t.Errorf("the shell still gets %s", e)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -174,9 +175,16 @@ func readStatus(r *os.File) Status {
 // Ask tells the host side, from inside the sandbox, to do something after
 // the sandbox ends (see Status).
 func Ask(what, arg string) {
-	f := os.NewFile(fdStatus, "status")
-	fmt.Fprintf(f, "%s %s\n", what, arg)
+	statusOnce.Do(func() { status = os.NewFile(fdStatus, "status") })
+	fmt.Fprintf(status, "%s %s\n", what, arg)
 }
+
+// status is the one *os.File for fdStatus: a second one would close the
+// descriptor when the garbage collector finalizes it.
+var (
+	status     *os.File
+	statusOnce sync.Once
+)
 
 func codeOf(cmd *exec.Cmd, err error) int {
 	if err == nil {

@@ -37,6 +37,12 @@ func startProcess(s *Spec, cred *syscall.Credential, stdio []*os.File) (int, err
 	if err != nil {
 		return 0, err
 	}
+	// Nothing but stdio reaches the user's process: not the status pipe to
+	// the host side, not a descriptor husk's caller left open (runc after
+	// CVE-2024-21626).
+	if err := closeOnExecFrom(3); err != nil {
+		return 0, err
+	}
 	type result struct {
 		pid int
 		err error
@@ -157,6 +163,26 @@ func setgroups(groups []uint32) error {
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
 		return e
+	}
+	return nil
+}
+
+// closeOnExecFrom marks every descriptor from first up close-on-exec.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Kernels before 5.11: one by one.
+	entries, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("closing inherited descriptors: %w", err)
+	}
+	for _, e := range entries {
+		var fd int
+		if _, serr := fmt.Sscan(e.Name(), &fd); serr == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -74,6 +75,11 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 // writable (or home hidden with --no-home).
 func shellMounts(cwd string, noHome bool) []Op {
 	ops := []Op{{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: nsd, Data: "mode=1777"}}
+	// The session's sockets (D-Bus, systemd, agents) would let the shell
+	// run commands outside it: a read-only bind does not stop connect().
+	for _, dir := range runtimeDirs() {
+		ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: dir, Flags: nsd, Data: "mode=0700", Optional: true})
+	}
 	home := os.Getenv("HOME")
 	switch {
 	case home == "" || home == "/":
@@ -82,10 +88,23 @@ func shellMounts(cwd string, noHome bool) []Op {
 	default:
 		ops = append(ops, Op{Kind: KindBind, Source: home, Target: home})
 	}
-	if cwd != "/" && !within(cwd, "/tmp") && (home == "" || noHome || !within(cwd, home)) {
+	// The working directory last: it stays writable even under /tmp or a
+	// hidden home.
+	if cwd != "/" && (home == "" || noHome || !within(cwd, home)) {
 		ops = append(ops, Op{Kind: KindBind, Source: cwd, Target: cwd})
 	}
 	return ops
+}
+
+// runtimeDirs are the user's session directories that exist.
+func runtimeDirs() []string {
+	var dirs []string
+	for _, d := range []string{os.Getenv("XDG_RUNTIME_DIR"), fmt.Sprintf("/run/user/%d", os.Getuid())} {
+		if fi, err := os.Stat(d); d != "" && err == nil && fi.IsDir() && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 func shellCommand(cmd []string) []string {
@@ -103,10 +122,12 @@ func shellCommand(cmd []string) []string {
 
 // shellEnv is the user's environment without husk's own markers, which
 // would make a husk run inside the shell think it is in husk's namespace.
+// The session's bus and agent addresses go too: their sockets are hidden.
 func shellEnv() []string {
+	drop := []string{"HUSK_USERNS=", EnvSandbox, "DBUS_SESSION_BUS_ADDRESS=", "SSH_AUTH_SOCK=", "GPG_AGENT_INFO="}
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "HUSK_USERNS=") && !strings.HasPrefix(e, EnvSandbox) {
+		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(e, p) }) {
 			env = append(env, e)
 		}
 	}

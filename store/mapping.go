@@ -22,7 +22,7 @@ func checkMapping(root string) error {
 	path := filepath.Join(root, "mapping")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return os.WriteFile(path, []byte(mode+"\n"), 0o600)
+		return writeOnce(path, mode+"\n")
 	}
 	if err != nil {
 		return fmt.Errorf("reading the store's ID mapping %s: %w", path, err)
@@ -31,4 +31,22 @@ func checkMapping(root string) error {
 		return fmt.Errorf("the store %s was written with the %s ID mapping, but husk now uses the %s one (see 'husk info'): restore the subuid ranges and newuidmap, or start a new store with 'husk system reset' or another HUSK_ROOT", root, was, mode)
 	}
 	return nil
+}
+
+// writeOnce writes a file whole (a temporary file renamed into place), so
+// that two first commands at once never read it half-written.
+func writeOnce(path, content string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".mapping-*")
+	if err != nil {
+		return fmt.Errorf("recording the store's ID mapping: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return fmt.Errorf("recording the store's ID mapping: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("recording the store's ID mapping: %w", err)
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -20,13 +20,23 @@ func Reset(forced string) error {
 		// force: unmount whatever layers are still mounted.
 		_, _ = s.Shutdown(true)
 	}
-	for _, dir := range []string{root, filepath.Join(runroot, "storage")} {
+	// Only husk's own entries: HUSK_ROOT may name a directory that holds
+	// other things too.
+	dirs := []string{filepath.Join(runroot, "storage")}
+	for _, name := range rootEntries {
+		dirs = append(dirs, filepath.Join(root, name))
+	}
+	for _, dir := range dirs {
 		if err := removeAll(dir); err != nil {
 			return fmt.Errorf("removing %s: %w: check what holds it (lsof +D %s, mount | grep %s)", dir, err, dir, dir)
 		}
 	}
+	_ = os.Remove(root) // when nothing else is left in it
 	return nil
 }
+
+// rootEntries are what husk keeps in its root directory.
+var rootEntries = []string{"storage", "strategy", "mapping", "inuse"}
 
 // removeAll is os.RemoveAll that first makes read-only directories
 // writable, as image layers often contain them (for a user without
