@@ -75,11 +75,6 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 // writable (or home hidden with --no-home).
 func shellMounts(cwd string, noHome bool) []Op {
 	ops := []Op{{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: nsd, Data: "mode=1777"}}
-	// The session's sockets (D-Bus, systemd, agents) would let the shell
-	// run commands outside it: a read-only bind does not stop connect().
-	for _, dir := range runtimeDirs() {
-		ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: dir, Flags: nsd, Data: "mode=0700", Optional: true})
-	}
 	home := os.Getenv("HOME")
 	switch {
 	case home == "" || home == "/":
@@ -87,6 +82,12 @@ func shellMounts(cwd string, noHome bool) []Op {
 		ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: home, Flags: nsd, Data: "mode=0700"})
 	default:
 		ops = append(ops, Op{Kind: KindBind, Source: home, Target: home})
+	}
+	// The session's sockets (D-Bus, systemd, agents) would let the shell
+	// run commands outside it: a read-only bind does not stop connect().
+	// After home, which may hold the runtime directory.
+	for _, dir := range runtimeDirs() {
+		ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: dir, Flags: nsd, Data: "mode=0700", Optional: true})
 	}
 	// The working directory last: it stays writable even under /tmp or a
 	// hidden home.
