@@ -33,6 +33,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C lets a command clean up; the second ends husk, even
+	// at a prompt that does not watch ctx.
+	go func() { <-ctx.Done(); stop() }()
 
 	// Main has printed nothing of its error: print it here, once.
 	code, err := cli.Main(ctx, os.Args[1:], cli.Build{Version: version, Commit: commit})

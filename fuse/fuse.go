@@ -36,25 +36,6 @@ func Parse(name string) (Strategy, error) {
 		Err: errors.New("unknown"), Fix: "use one of overlay, fuse-overlayfs, vfs (--storage-driver or HUSK_STORAGE_DRIVER)"}
 }
 
-// StorageDriver is the containers/storage driver name and options for s.
-// fuse-overlayfs is the overlay driver with a mount program.
-func (s Strategy) StorageDriver() (driver string, options []string, err error) {
-	switch s {
-	case Overlay:
-		return "overlay", nil, nil
-	case FuseOverlayfs:
-		p, err := FuseOverlayfsPath()
-		if err != nil {
-			return "", nil, err
-		}
-		return "overlay", []string{"overlay.mount_program=" + p}, nil
-	case VFS:
-		return "vfs", nil, nil
-	}
-	_, err = Parse(string(s))
-	return "", nil, err
-}
-
 // FuseOverlayfsPath is the fuse-overlayfs binary to hand to
 // containers/storage: PATH first, then the usual install places.
 func FuseOverlayfsPath() (string, error) {
@@ -118,16 +99,6 @@ func selectForced(graphroot, forced string, recorded Strategy) (Strategy, error)
 			Fix: fmt.Sprintf("drop --storage-driver/HUSK_STORAGE_DRIVER (or use %s), run husk system reset, or set HUSK_ROOT to another directory", recorded)}
 	}
 	return s, record(graphroot, s)
-}
-
-// Best is the first strategy whose probe passed (vfs always does).
-func Best(results []Result) Strategy {
-	for _, r := range results {
-		if r.Err == nil {
-			return r.Strategy
-		}
-	}
-	return VFS
 }
 
 // trimLine keeps the last line of a helper's complaint.

@@ -36,3 +36,13 @@ func TestPullProgressOnTerminal(t *testing.T) {
 		t.Errorf("pull on a terminal: no finished bar:\n%s", out)
 	}
 }
+
+// login reaches a plain-HTTP registry on loopback, as Docker allows (this
+// one takes any credentials: it has no auth of its own).
+func TestLoginPlainHTTPLoopback(t *testing.T) {
+	e := newEnv(t)
+	r := e.runInput("secret\n", "login", "-u", "someone", "--password-stdin", plain.Addr)
+	if r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") {
+		t.Fatalf("login to the plain registry %s: %s", plain.Addr, r)
+	}
+}

@@ -37,11 +37,11 @@ func CheckLogin(ctx context.Context, reg name.Registry, user, pass string, tlsVe
 	if err != nil {
 		return explain(err, reg.RegistryStr(), "", true)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+reg.RegistryStr()+"/v2/", nil)
-	if err != nil {
-		return err
+	resp, err := getV2(ctx, t, "https", reg)
+	if err != nil && reg.Scheme() == "http" {
+		// Plain HTTP where Docker allows it (loopback, --tls-verify=false).
+		resp, err = getV2(ctx, t, "http", reg)
 	}
-	resp, err := (&http.Client{Transport: t}).Do(req)
 	if err != nil {
 		return explain(err, reg.RegistryStr(), "", true)
 	}
@@ -50,4 +50,12 @@ func CheckLogin(ctx context.Context, reg name.Registry, user, pass string, tlsVe
 		return explain(err, reg.RegistryStr(), "", true)
 	}
 	return nil
+}
+
+func getV2(ctx context.Context, t http.RoundTripper, scheme string, reg name.Registry) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+reg.RegistryStr()+"/v2/", nil)
+	if err != nil {
+		return nil, err
+	}
+	return (&http.Client{Transport: t}).Do(req)
 }

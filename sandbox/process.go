@@ -64,11 +64,11 @@ func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.Fil
 			return 0, fmt.Errorf("setting no_new_privs: %w", err)
 		}
 	}
-	// Loading seccomp needs CAP_SYS_ADMIN (or no_new_privs), so it comes
-	// before the capabilities go; it is the last step before the fork and
-	// exec that it allows.
-	if len(s.SeccompBPF) > 0 {
-		if err := seccomp.LoadBPF(s.SeccompBPF); err != nil {
+	// Seccomp as close to exec as possible: last with no_new_privs; without
+	// it the kernel asks for CAP_SYS_ADMIN, so before the capabilities go
+	// (runc's order).
+	if !s.NoNewPrivs {
+		if err := loadSeccomp(s.SeccompBPF); err != nil {
 			return 0, err
 		}
 	}
@@ -83,6 +83,11 @@ func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.Fil
 	}
 	if err := limitCaps(s.Caps); err != nil {
 		return 0, err
+	}
+	if s.NoNewPrivs {
+		if err := loadSeccomp(s.SeccompBPF); err != nil {
+			return 0, err
+		}
 	}
 	attr := &os.ProcAttr{
 		Dir:   s.Cwd,
@@ -183,6 +188,16 @@ func closeOnExecFrom(first int) error {
 		if _, serr := fmt.Sscan(e.Name(), &fd); serr == nil && fd >= first {
 			unix.CloseOnExec(fd)
 		}
+	}
+	return nil
+}
+
+func loadSeccomp(bpf []byte) error {
+	if len(bpf) == 0 {
+		return nil // unconfined
+	}
+	if err := seccomp.LoadBPF(bpf); err != nil {
+		return fmt.Errorf("%w: use --security-opt seccomp=unconfined where seccomp is not allowed", err)
 	}
 	return nil
 }

@@ -45,16 +45,6 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	return &Filter{f: f}, nil
 }
 
-// Load installs the filter on the calling thread's process. Without
-// no_new_privs the kernel asks for CAP_SYS_ADMIN in the user namespace, so
-// call it before dropping capabilities in that case.
-func (f *Filter) Load() error {
-	if err := f.f.Load(); err != nil {
-		return fmt.Errorf("loading the seccomp filter: %w", err)
-	}
-	return nil
-}
-
 // Release frees libseccomp's copy of the filter.
 func (f *Filter) Release() { f.f.Release() }
 

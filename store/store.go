@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,6 +101,3 @@ func openFix(s fuse.Strategy, forced string) string {
 func (s *Store) Close() {
 	_, _ = s.Shutdown(false)
 }
-
-// IsDuplicate reports a record another husk made first (a concurrent pull).
-func IsDuplicate(err error) bool { return errors.Is(err, storage.ErrDuplicateID) }
