@@ -71,7 +71,7 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	img, err := s.Lookup(c.Image)
+	img, err := c.holdImage(s)
 	if errors.Is(err, store.ErrNoSuchImage) {
 		if _, perr := store.ParseReference(c.Image); perr != nil {
 			return perr
@@ -82,9 +82,6 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if err := s.HoldImage(img.ID); err != nil {
-		return err
-	}
 	spec, err := c.spec(s, img)
 	s.Close()
 	if err != nil {
@@ -92,6 +89,23 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	}
 	sandbox.Become(spec)
 	return nil
+}
+
+// holdImage finds the image and marks it in use for the sandbox's life.
+// It looks again once the mark is held: an rmi that won the race has
+// removed the image by then, and the image counts as missing.
+func (c *RunCmd) holdImage(s *store.Store) (*storage.Image, error) {
+	img, err := s.Lookup(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.HoldImage(img.ID); err != nil {
+		return nil, err
+	}
+	if _, err := s.Image(img.ID); err != nil {
+		return nil, fmt.Errorf("%w: it was removed while the container started", store.ErrNoSuchImage)
+	}
+	return img, nil
 }
 
 func (c *RunCmd) spec(s *store.Store, img *storage.Image) (*sandbox.Spec, error) {

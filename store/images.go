@@ -95,13 +95,15 @@ func (s *Store) Delete(img *storage.Image) error {
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	removed := false
+	defer func() { unlock(removed) }()
 	if _, err := s.DeleteImage(img.ID, true); err != nil {
 		if errors.Is(err, storage.ErrImageUsedByContainer) {
-			return fmt.Errorf("the image is in use by container %s: remove the container first (husk rm %s)", s.userOf(img.ID), s.userOf(img.ID))
+			return fmt.Errorf("the image is in use by container %s: end the husk run that uses it first", s.userOf(img.ID))
 		}
 		return err
 	}
+	removed = true
 	return nil
 }
 

@@ -37,14 +37,16 @@ func (s *Store) HoldImage(id string) error {
 }
 
 // errImageRunning is an image a running sandbox uses.
-var errImageRunning = errors.New("a running container uses it: stop the container first (this cannot be forced)")
+var errImageRunning = errors.New("a running container uses it: end the husk run that uses it first (this cannot be forced)")
 
 // lockImageForRemoval fails while a sandbox holds the image. The lock it
-// takes is released with the returned function.
-func (s *Store) lockImageForRemoval(id string) (func(), error) {
+// takes is released with the returned function, which also removes the
+// lock file once the image is gone (never before: a sandbox that holds a
+// lock on a removed file would not stop the next rmi).
+func (s *Store) lockImageForRemoval(id string) (func(removed bool), error) {
 	fd, err := unix.Open(s.inUsePath(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
-		return func() {}, nil
+		return func(bool) {}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("checking whether image %.12s is in use: %w", id, err)
@@ -56,8 +58,10 @@ func (s *Store) lockImageForRemoval(id string) (func(), error) {
 		}
 		return nil, fmt.Errorf("checking whether image %.12s is in use: %w", id, err)
 	}
-	return func() {
-		_ = os.Remove(s.inUsePath(id))
+	return func(removed bool) {
+		if removed {
+			_ = os.Remove(s.inUsePath(id))
+		}
 		unix.Close(fd)
 	}, nil
 }
