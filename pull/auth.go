@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sys/unix"
 )
 
 // ConfigDir is $XDG_CONFIG_HOME/husk, else ~/.config/husk.
@@ -145,8 +146,18 @@ func dropKey(af *authFile, registry string) {
 	}
 }
 
+// editAuthFile reads, edits and replaces the auth file under a lock on a
+// file beside it, so that two logins at once keep both entries.
 func editAuthFile(edit func(*authFile)) error {
 	path := AuthFile()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("writing credentials %s: %w", path, err)
+	}
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("locking credentials %s: %w", path, err)
+	}
+	defer unlock()
 	af, err := readAuthFile(path)
 	if err != nil {
 		return err
@@ -155,9 +166,6 @@ func editAuthFile(edit func(*authFile)) error {
 	auths, _ := json.Marshal(af.Auths)
 	af.rest["auths"] = auths
 	b, _ := json.MarshalIndent(af.rest, "", "\t")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("writing credentials %s: %w", path, err)
-	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".auth-*.json")
 	if err != nil {
 		return fmt.Errorf("writing credentials %s: %w", path, err)
@@ -177,4 +185,18 @@ func editAuthFile(edit func(*authFile)) error {
 		return fmt.Errorf("writing credentials %s: %w", path, err)
 	}
 	return nil
+}
+
+// lockFile takes an exclusive lock on path (made if missing); the returned
+// function releases it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
