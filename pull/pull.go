@@ -228,33 +228,48 @@ type downloaded struct {
 	err  error
 }
 
-// startDownloads fetches every layer at once into files in dir.
+// startDownloads fetches the layers into files in dir, maxDownloads at a
+// time, parent first.
 func startDownloads(ctx context.Context, img v1.Image, layers []store.LayerInfo, dir string, p progress, wg *sync.WaitGroup) []chan downloaded {
 	out := make([]chan downloaded, len(layers))
-	for i, l := range layers {
+	for i := range out {
 		out[i] = make(chan downloaded, 1)
-		wg.Add(1)
-		go func(l store.LayerInfo, ch chan<- downloaded) {
-			defer wg.Done()
-			if err := ctx.Err(); err != nil {
-				ch <- downloaded{err: err}
-				return
-			}
-			rc, err := openBlob(img, l)
-			if err != nil {
-				ch <- downloaded{err: err}
-				return
-			}
-			defer rc.Close()
-			count := p.Start(l.Compressed, l.Size)
-			path, err := download(ctx, rc, l.Compressed, dir, count)
-			if err != nil {
-				p.Done(l.Compressed, err)
-			}
-			ch <- downloaded{path: path, err: err}
-		}(l, out[i])
 	}
+	// Parent first and a few at a time, as Docker does: an image of many
+	// layers must not open a connection per layer at once.
+	slots := make(chan struct{}, maxDownloads)
+	wg.Add(len(layers))
+	go func() {
+		for i, l := range layers {
+			slots <- struct{}{}
+			go func(l store.LayerInfo, ch chan<- downloaded) {
+				defer wg.Done()
+				defer func() { <-slots }()
+				ch <- downloadOne(ctx, img, l, dir, p)
+			}(l, out[i])
+		}
+	}()
 	return out
+}
+
+// maxDownloads is how many layers download at once (Docker's default).
+const maxDownloads = 3
+
+func downloadOne(ctx context.Context, img v1.Image, l store.LayerInfo, dir string, p progress) downloaded {
+	if err := ctx.Err(); err != nil {
+		return downloaded{err: err}
+	}
+	rc, err := openBlob(img, l)
+	if err != nil {
+		return downloaded{err: err}
+	}
+	defer rc.Close()
+	count := p.Start(l.Compressed, l.Size)
+	path, err := download(ctx, rc, l.Compressed, dir, count)
+	if err != nil {
+		p.Done(l.Compressed, err)
+	}
+	return downloaded{path: path, err: err}
 }
 
 // squashNotice is said once per pull in the single-uid mapping.
