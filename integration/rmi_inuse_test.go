@@ -72,3 +72,32 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	}
 	t.Fatalf("condition not met within %s", limit)
 }
+
+// A vfs sandbox runs on a copy of its image. When husk is killed with
+// SIGKILL before it removes the copy, the copy must not keep the image:
+// the next rmi sweeps it away.
+func TestRmiAfterKilledVFSRun(t *testing.T) {
+	e, ref := busyboxEnv(t, "vfs")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := e.command(ctx, "run", "--rm", ref, "sh", "-c", "echo started; exec sleep 60")
+	out := &lockedBuffer{}
+	run.Stdout, run.Stderr = out, out
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = run.Cancel(); _ = run.Wait() }()
+	waitFor(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "started") })
+	// Only husk itself: its sandbox goes with it (parent-death signal),
+	// but nothing removes the copy.
+	if err := run.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = run.Wait()
+	waitFor(t, 30*time.Second, func() bool { return len(markedProcesses(e.vars[markVar])) == 0 })
+	e.ok("rmi", ref)
+	if ids := e.imageIDs(); len(ids) != 0 {
+		t.Errorf("after rmi: images -q %q", ids)
+	}
+	e.noLeftovers()
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	storage "go.podman.io/storage"
+
+	"husk/fuse"
 )
 
 // Big-data keys, as containers/image names them, so that other tools
@@ -91,7 +93,10 @@ func (s *Store) Untag(img *storage.Image, name string) error {
 // Delete removes an image and the layers only it used. While a container
 // uses the image, it names that container instead.
 func (s *Store) Delete(img *storage.Image) error {
-	unlock, err := s.lockImageForRemoval(img.ID)
+	if s.Strategy == fuse.VFS {
+		s.sweepCopies() // a copy left by a killed husk must not keep the image
+	}
+	unlock, err := s.lockForRemoval(img.ID)
 	if err != nil {
 		return err
 	}

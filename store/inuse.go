@@ -20,7 +20,11 @@ func (s *Store) inUsePath(id string) string {
 
 // HoldImage marks image id in use until this process exits. The descriptor
 // is close-on-exec, so the sandbox's own processes do not inherit it.
-func (s *Store) HoldImage(id string) error {
+func (s *Store) HoldImage(id string) error { return s.hold(id) }
+
+// hold marks id (an image ID, or "copy-" and a vfs copy's ID) in use until
+// this process exits.
+func (s *Store) hold(id string) error {
 	path := s.inUsePath(id)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("marking image %.12s in use: %w", id, err)
@@ -43,7 +47,7 @@ var errImageRunning = errors.New("a running container uses it: end the husk run 
 // takes is released with the returned function, which also removes the
 // lock file once the image is gone (never before: a sandbox that holds a
 // lock on a removed file would not stop the next rmi).
-func (s *Store) lockImageForRemoval(id string) (func(removed bool), error) {
+func (s *Store) lockForRemoval(id string) (func(removed bool), error) {
 	fd, err := unix.Open(s.inUsePath(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
 		return func(bool) {}, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	storage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/stringid"
 
 	"husk/fuse"
 )
@@ -46,14 +47,24 @@ func layerDir(base, id string) string {
 	return filepath.Join(base, id, "diff")
 }
 
+// copyMetadata marks the containers/storage containers that are vfs copies
+// of running sandboxes.
+const copyMetadata = "husk-copy"
+
 // CopyRoot makes a writable copy of an image's root for the vfs strategy
 // (a containers/storage container) and returns its directory and ID, for
-// RemoveCopy afterwards.
+// RemoveCopy afterwards. The copy is marked in use for this process's life
+// before it exists, so that a sweep never takes it from a live sandbox.
 func (s *Store) CopyRoot(img *storage.Image) (dir, id string, err error) {
 	if s.Strategy != fuse.VFS {
 		return "", "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
 	}
-	c, err := s.CreateContainer("", nil, img.ID, "", "", nil)
+	s.sweepCopies()
+	id = stringid.GenerateRandomID()
+	if err := s.hold("copy-" + id); err != nil {
+		return "", "", err
+	}
+	c, err := s.CreateContainer(id, nil, img.ID, "", copyMetadata, nil)
 	if err != nil {
 		return "", "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
 	}
@@ -65,8 +76,38 @@ func (s *Store) CopyRoot(img *storage.Image) (dir, id string, err error) {
 	return dir, c.ID, nil
 }
 
-// RemoveCopy removes a copy that CopyRoot made.
+// sweepCopies removes the copies of sandboxes that ended without their
+// host side removing them (husk killed with SIGKILL): nobody holds them.
+func (s *Store) sweepCopies() {
+	cs, err := s.Containers()
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		if c.Metadata != copyMetadata {
+			continue
+		}
+		unlock, err := s.lockForRemoval("copy-" + c.ID)
+		if err != nil {
+			continue // its sandbox still runs
+		}
+		err = s.removeCopy(c.ID)
+		unlock(err == nil)
+	}
+}
+
+// RemoveCopy removes a copy that CopyRoot made, once its sandbox has ended.
 func (s *Store) RemoveCopy(id string) error {
+	unlock, err := s.lockForRemoval("copy-" + id)
+	if err != nil {
+		return fmt.Errorf("removing the sandbox copy %.12s: its sandbox still runs", id)
+	}
+	err = s.removeCopy(id)
+	unlock(err == nil)
+	return err
+}
+
+func (s *Store) removeCopy(id string) error {
 	_, _ = s.Unmount(id, true)
 	if err := s.DeleteContainer(id); err != nil {
 		return fmt.Errorf("removing the sandbox copy %.12s: %w", id, err)
