@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	storage "go.podman.io/storage"
@@ -181,17 +180,11 @@ func runHusk(g *Globals, args ...string) int {
 	cmd := newHusk(args...)
 	// The run's own stdout belongs to the sandbox's process.
 	cmd.Stdout = os.Stderr
-	if err := cmd.Run(); err != nil {
-		if cmd.ProcessState != nil {
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return 128 + int(ws.Signal())
-			}
-			return cmd.ProcessState.ExitCode()
-		}
+	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
 		fmt.Fprintln(os.Stderr, "husk: "+err.Error())
 		return ExitHusk
 	}
-	return 0
+	return sandbox.ExitCode(cmd.ProcessState)
 }
 
 func newHusk(args ...string) *exec.Cmd {

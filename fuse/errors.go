@@ -5,40 +5,12 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"husk/userns"
 )
 
-// Error is a failure with its fix: "op path: cause: fix". errors.Is sees
-// the cause.
-type Error struct {
-	Op   string
-	Path string
-	Err  error
-	Fix  string
-	// Cause is kept for errors.Is when Op already says it all in words.
-	Cause error
-}
-
-func (e *Error) Error() string {
-	s := e.Op
-	if e.Path != "" {
-		s += " " + e.Path
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	if e.Fix != "" {
-		s += ": " + e.Fix
-	}
-	return s
-}
-
-func (e *Error) Unwrap() error {
-	if e.Err != nil {
-		return e.Err
-	}
-	return e.Cause
-}
-func (e *Error) FixHint() string { return e.Fix }
+// Error is userns's: "op path: cause: fix", the fix read by userns.FixOf.
+type Error = userns.Error
 
 // mountError is a failed mount(2) or umount2(2), named as runc names it:
 // "mount overlay on /x (lowerdir=...): operation not permitted".

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -16,17 +17,7 @@ func TestRmiRefusesImageOfRunningContainer(t *testing.T) {
 	ref := plain.Ref("busybox:latest")
 	e.pull(ref)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	run := e.command(ctx, "run", "--rm", ref, "sh", "-c", "echo started; exec sleep 60")
-	out := &lockedBuffer{}
-	run.Stdout, run.Stderr = out, out
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Ended by its process-group ID (see command), never by name.
-	defer func() { _ = run.Cancel(); _ = run.Wait() }()
-	waitFor(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "started") })
+	run := e.startSleeper(ref)
 
 	for _, flags := range [][]string{nil, {"-f"}} {
 		r := e.run(append(append([]string{"rmi"}, flags...), ref)...)
@@ -78,16 +69,7 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 // the next rmi sweeps it away.
 func TestRmiAfterKilledVFSRun(t *testing.T) {
 	e, ref := busyboxEnv(t, "vfs")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	run := e.command(ctx, "run", "--rm", ref, "sh", "-c", "echo started; exec sleep 60")
-	out := &lockedBuffer{}
-	run.Stdout, run.Stderr = out, out
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = run.Cancel(); _ = run.Wait() }()
-	waitFor(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "started") })
+	run := e.startSleeper(ref)
 	// Only husk itself: its sandbox goes with it (parent-death signal),
 	// but nothing removes the copy.
 	if err := run.Process.Kill(); err != nil {
@@ -100,4 +82,22 @@ func TestRmiAfterKilledVFSRun(t *testing.T) {
 		t.Errorf("after rmi: images -q %q", ids)
 	}
 	e.noLeftovers()
+}
+
+// startSleeper starts `husk run --rm REF` with a minute-long sleep and
+// returns once the sandbox's process runs. It is ended by its process
+// group's ID (see command), never by name, at the end of the test.
+func (e *env) startSleeper(ref string) *exec.Cmd {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	run := e.command(ctx, "run", "--rm", ref, "sh", "-c", "echo started; exec sleep 60")
+	out := &lockedBuffer{}
+	run.Stdout, run.Stderr = out, out
+	if err := run.Start(); err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = run.Cancel(); _ = run.Wait(); cancel() })
+	waitFor(e.t, 30*time.Second, func() bool { return strings.Contains(out.String(), "started") })
+	return run
 }

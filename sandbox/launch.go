@@ -138,11 +138,11 @@ func wait(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
 	go func() { done <- cmd.Wait() }()
 	for {
 		select {
-		case err := <-done:
+		case <-done:
 			if con != nil {
 				con.drain()
 			}
-			return codeOf(cmd, err)
+			return ExitCode(cmd.ProcessState)
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
@@ -186,15 +186,14 @@ var (
 	statusOnce sync.Once
 )
 
-func codeOf(cmd *exec.Cmd, err error) int {
-	if err == nil {
-		return 0
+// ExitCode is the code a shell reports for a finished process: its own,
+// or 128+N after signal N; 125 when it never ran.
+func ExitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return 125
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-		if ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ws.ExitStatus()
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
 	}
-	return 125
+	return ps.ExitCode()
 }

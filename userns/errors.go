@@ -13,6 +13,8 @@ type Error struct {
 	Path string // the file, binary or user acted on; may be empty
 	Err  error
 	Fix  string // one line; may be empty
+	// Cause is kept for errors.Is when Op already says it all in words.
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -29,7 +31,12 @@ func (e *Error) Error() string {
 	return s
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return e.Cause
+}
 
 // FixHint is the one line that fixes the problem ("" when unknown).
 func (e *Error) FixHint() string { return e.Fix }
