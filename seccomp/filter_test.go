@@ -47,9 +47,10 @@ func childLoadAndProbe() int {
 		println(err.Error())
 		return 2
 	}
-	status, _ := os.ReadFile("/proc/self/status")
+	// The filter is on this thread only; /proc/self is the thread group leader.
+	status, _ := os.ReadFile("/proc/thread-self/status")
 	if !strings.Contains(string(status), "Seccomp:\t2") {
-		println("Seccomp is not 2 in /proc/self/status")
+		println("Seccomp is not 2 in /proc/thread-self/status")
 		return 3
 	}
 	// keyctl is denied by Docker's profile with EPERM; getpid is allowed.
