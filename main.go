@@ -11,6 +11,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"husk/cli"
+	// Its constructor moves `husk exec` into a container's namespaces
+	// before the Go runtime starts, when asked to.
+	_ "husk/sandbox/nsenter"
 	"husk/userns"
 )
 
