@@ -1,0 +1,134 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestCreateFindRename(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(&Record{Name: "web", Image: "busybox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.ID) != 64 || a.State.Status != Created {
+		t.Fatalf("created %+v", a)
+	}
+	if _, err := s.Create(&Record{Name: "web"}); err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Errorf("a taken name: got %v", err)
+	}
+	if _, err := s.Create(&Record{Name: "-bad"}); err == nil {
+		t.Error("an invalid name was accepted")
+	}
+	for _, q := range []string{a.ID, "web", a.ID[:5]} {
+		if c, err := s.Find(q); err != nil || c.ID != a.ID {
+			t.Errorf("Find(%q) = %v, %v", q, c, err)
+		}
+	}
+	if _, err := s.Find("nosuch"); !errors.Is(err, ErrNoSuchContainer) {
+		t.Errorf("Find(nosuch) = %v", err)
+	}
+	b, _ := s.Create(&Record{})
+	if b.Name == "" {
+		t.Error("no generated name")
+	}
+	if err := s.Rename("web", b.Name); err == nil {
+		t.Error("rename to a taken name was accepted")
+	}
+	if err := s.Rename("web", "site"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Find("site"); err != nil || c.ID != a.ID {
+		t.Errorf("after rename: %v %v", c, err)
+	}
+	if err := s.Forget(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a.Dir()); !os.IsNotExist(err) {
+		t.Errorf("Forget left %s", a.Dir())
+	}
+}
+
+func TestAmbiguousPrefix(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	seen := map[byte]string{}
+	for i := 0; i < 40; i++ {
+		c, _ := s.Create(&Record{})
+		if _, ok := seen[c.ID[0]]; ok {
+			if _, err := s.Find(c.ID[:1]); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+				t.Errorf("Find(%q) with two matches = %v", c.ID[:1], err)
+			}
+			return
+		}
+		seen[c.ID[0]] = c.ID
+	}
+	t.Fatal("no two IDs shared a first digit in 40")
+}
+
+// A running container whose monitor is gone reads as exited; a --rm one
+// as removed.
+func TestSettle(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	c, _ := s.Create(&Record{Name: "dead"})
+	r, _ := s.Create(&Record{Name: "gone", AutoRemove: true})
+	for _, id := range []string{c.ID, r.ID} {
+		_, err := s.Update(id, func(st *State) error {
+			st.Status, st.MonitorPID, st.MonitorStart = Running, 1<<30, 42
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Find("dead")
+	if err != nil || got.Live() || got.State.Status != Exited || got.ExitCode != 137 {
+		t.Errorf("a dead monitor: %+v %v", got, err)
+	}
+	if _, err := s.Find("gone"); err == nil {
+		t.Error("a --rm container with a dead monitor is still found")
+	}
+	// Its record goes at the next create.
+	s.Create(&Record{})
+	if _, err := os.Stat(r.Dir()); !os.IsNotExist(err) {
+		t.Errorf("the abandoned --rm record is still there")
+	}
+	// This process is alive: a container it monitors is live.
+	s.Update(c.ID, func(st *State) error {
+		st.Status, st.MonitorPID, st.MonitorStart = Running, os.Getpid(), StartTime(os.Getpid())
+		return nil
+	})
+	if got, _ := s.Find("dead"); !got.Live() {
+		t.Errorf("a live monitor: %+v", got)
+	}
+}
+
+func TestConcurrentCreateUniqueNames(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Create(&Record{Name: "same"})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d creates of one name succeeded, want 1", ok)
+	}
+}
