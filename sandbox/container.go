@@ -156,14 +156,16 @@ func NewID() string {
 }
 
 // OverlayRoot mounts the image's layers (top first) with native overlay in
-// the user namespace, the upper layer in the init's scratch tmpfs.
-func OverlayRoot(lower []string, scratch string) []Op {
-	return []Op{{Kind: KindMount, FSType: "overlay", Source: "overlay", Target: "/", Data: overlayData(lower, scratch) + ",userxattr"}}
+// the user namespace; the upper layer and work directory are rw/upper and
+// rw/work: the init's scratch tmpfs for a throw-away root, the container's
+// directory in the store for one that outlives a start.
+func OverlayRoot(lower []string, rw string) []Op {
+	return []Op{{Kind: KindMount, FSType: "overlay", Source: "overlay", Target: "/", Data: overlayData(lower, rw) + ",userxattr"}}
 }
 
 // FuseOverlayRoot mounts the same with fuse-overlayfs.
-func FuseOverlayRoot(prog string, lower []string, scratch string) []Op {
-	return []Op{{Kind: KindFuseOverlay, Source: prog, Target: "/", Data: overlayData(lower, scratch)}}
+func FuseOverlayRoot(prog string, lower []string, rw string) []Op {
+	return []Op{{Kind: KindFuseOverlay, Source: prog, Target: "/", Data: overlayData(lower, rw)}}
 }
 
 // BindRoot uses a complete tree (vfs) as the root.

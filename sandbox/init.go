@@ -58,6 +58,7 @@ func run(s *Spec) int {
 		}
 		return 125
 	}
+	Ask("running", fmt.Sprint(pid))
 	return reap(pid)
 }
 
@@ -93,9 +94,12 @@ func readonlyRoot(root string, ro bool) error {
 	return remountReadonly(root)
 }
 
-// report prints the sandbox's error once, as husk prints its own.
+// report prints the sandbox's error once, as husk prints its own, and
+// tells the host side, whose user may not see this side's stderr (a
+// detached container's goes to its log).
 func report(err error) {
 	fmt.Fprintln(os.Stderr, "husk: "+err.Error())
+	Ask("error", err.Error())
 }
 
 func die(err error) {

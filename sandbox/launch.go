@@ -43,6 +43,21 @@ type Options struct {
 	Stdin *os.File
 	// Terminal: the process gets a pty, which this side relays.
 	Terminal bool
+
+	// The rest serve a container's monitor; zero values mean this
+	// process's own arguments, directory and stdio.
+	Args   []string // husk's arguments for the sandbox
+	Env    []string // added to this process's environment
+	Dir    string
+	Stdout *os.File
+	Stderr *os.File
+	// Console takes the pty's master instead of relaying it to this
+	// process's terminal.
+	Console func(master *os.File)
+	// Started is called with the sandbox's pid once it exists; Running
+	// once the user's process has started in it.
+	Started func(pid int)
+	Running func()
 }
 
 // Status is what the sandbox asked of this side before it ended: things it
@@ -50,6 +65,7 @@ type Options struct {
 type Status struct {
 	Pull    string // the image is missing: pull it, then launch again
 	Cleanup string // a vfs copy to remove (in husk's user namespace)
+	Error   string // why it failed, when it did
 }
 
 // Launch runs this same husk command again as PID 1 of new user, mount,
@@ -81,12 +97,21 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 	if err != nil {
 		return 125, st, err
 	}
+	if o.Started != nil {
+		o.Started(cmd.Process.Pid)
+	}
+	status := make(chan Status, 1)
+	go func() { status <- readStatus(statusR, o.Running) }()
 	if con != nil {
 		con.remote.Close() // the sandbox holds it now; its end means EOF here
-		go con.relay()
+		if o.Console != nil {
+			go con.handOver(o.Console)
+		} else {
+			go con.relay()
+		}
 	}
 	code := wait(cmd, sigs, con)
-	return code, readStatus(statusR), nil
+	return code, <-status, nil
 }
 
 func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
@@ -115,10 +140,18 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 // runs in its own session, so a terminal's signals reach only this side,
 // which relays them once.
 func sandboxCommand(o Options, statusW *os.File, con *console) *exec.Cmd {
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	args := o.Args
+	if args == nil {
+		args = os.Args[1:]
+	}
+	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), EnvSandbox+"=1")
+	cmd.Dir = o.Dir
+	cmd.Env = append(append(os.Environ(), o.Env...), EnvSandbox+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if o.Stdout != nil {
+		cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+	}
 	if o.Stdin != nil && con == nil {
 		cmd.Stdin = o.Stdin
 	}
@@ -157,7 +190,9 @@ func wait(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
 	}
 }
 
-func readStatus(r *os.File) Status {
+// readStatus reads what the sandbox says until it ends: "running" as soon
+// as the user's process has started, the rest for afterwards.
+func readStatus(r *os.File, running func()) Status {
 	var st Status
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -167,6 +202,12 @@ func readStatus(r *os.File) Status {
 			st.Pull = v
 		case "cleanup":
 			st.Cleanup = v
+		case "error":
+			st.Error = v
+		case "running":
+			if running != nil {
+				running()
+			}
 		}
 	}
 	return st

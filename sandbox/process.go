@@ -59,35 +59,8 @@ func startProcess(s *Spec, cred *syscall.Credential, stdio []*os.File) (int, err
 }
 
 func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.File) (int, error) {
-	if s.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return 0, fmt.Errorf("setting no_new_privs: %w", err)
-		}
-	}
-	// Seccomp as close to exec as possible: last with no_new_privs; without
-	// it the kernel asks for CAP_SYS_ADMIN, so before the capabilities go
-	// (runc's order).
-	if !s.NoNewPrivs {
-		if err := loadSeccomp(s.SeccompBPF); err != nil {
-			return 0, err
-		}
-	}
-	// runc's order: the bounding set, then the ids (setgroups needs
-	// CAP_SETGID), then what is left of the capabilities. A switch to a
-	// uid other than 0 clears them, as Docker's non-root users have none.
-	if err := dropBounding(s.Caps); err != nil {
+	if err := dropPrivileges(s, cred); err != nil {
 		return 0, err
-	}
-	if err := switchIDs(cred); err != nil {
-		return 0, err
-	}
-	if err := limitCaps(s.Caps); err != nil {
-		return 0, err
-	}
-	if s.NoNewPrivs {
-		if err := loadSeccomp(s.SeccompBPF); err != nil {
-			return 0, err
-		}
 	}
 	attr := &os.ProcAttr{
 		Dir:   s.Cwd,
@@ -105,6 +78,40 @@ func dropAndFork(s *Spec, path string, cred *syscall.Credential, stdio []*os.Fil
 	pid := p.Pid
 	p.Release() // the init reaps with wait4 itself
 	return pid, nil
+}
+
+// dropPrivileges leaves the calling (locked) thread with the spec's
+// no_new_privs, seccomp filter, ids and capabilities.
+func dropPrivileges(s *Spec, cred *syscall.Credential) error {
+	if s.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("setting no_new_privs: %w", err)
+		}
+	}
+	// Seccomp as close to exec as possible: last with no_new_privs; without
+	// it the kernel asks for CAP_SYS_ADMIN, so before the capabilities go
+	// (runc's order).
+	if !s.NoNewPrivs {
+		if err := loadSeccomp(s.SeccompBPF); err != nil {
+			return err
+		}
+	}
+	// runc's order: the bounding set, then the ids (setgroups needs
+	// CAP_SETGID), then what is left of the capabilities. A switch to a
+	// uid other than 0 clears them, as Docker's non-root users have none.
+	if err := dropBounding(s.Caps); err != nil {
+		return err
+	}
+	if err := switchIDs(cred); err != nil {
+		return err
+	}
+	if err := limitCaps(s.Caps); err != nil {
+		return err
+	}
+	if s.NoNewPrivs {
+		return loadSeccomp(s.SeccompBPF)
+	}
+	return nil
 }
 
 func startError(name string, err error) error {
