@@ -40,18 +40,35 @@ type CLI struct {
 	Version       kong.VersionFlag `help:"Print the version and commit, then exit."`
 	StorageDriver string           `help:"Root-filesystem strategy: overlay, fuse-overlayfs or vfs (default: probed)." name:"storage-driver" env:"HUSK_STORAGE_DRIVER" placeholder:"NAME"`
 
-	Info    InfoCmd    `cmd:"" help:"Show what husk will use on this machine and what is missing."`
-	Pull    PullCmd    `cmd:"" help:"Pull an image from a registry."`
-	Images  ImagesCmd  `cmd:"" help:"List images."`
-	Rmi     RmiCmd     `cmd:"" help:"Remove one or more images."`
-	Tag     TagCmd     `cmd:"" help:"Give an image another name."`
-	Image   ImageCmd   `cmd:"" help:"Manage images."`
-	Login   LoginCmd   `cmd:"" help:"Log in to a registry."`
-	Logout  LogoutCmd  `cmd:"" help:"Log out of a registry."`
-	System  SystemCmd  `cmd:"" help:"Manage husk's store."`
-	Shell   ShellCmd   `cmd:"" help:"Open an isolated shell over the host, with no image."`
-	Unshare UnshareCmd `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
-	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
+	Info      InfoCmd      `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Pull      PullCmd      `cmd:"" help:"Pull an image from a registry."`
+	Images    ImagesCmd    `cmd:"" help:"List images."`
+	Rmi       RmiCmd       `cmd:"" help:"Remove one or more images."`
+	Tag       TagCmd       `cmd:"" help:"Give an image another name."`
+	Image     ImageCmd     `cmd:"" help:"Manage images."`
+	Login     LoginCmd     `cmd:"" help:"Log in to a registry."`
+	Logout    LogoutCmd    `cmd:"" help:"Log out of a registry."`
+	System    SystemCmd    `cmd:"" help:"Manage husk's store."`
+	Shell     ShellCmd     `cmd:"" help:"Open an isolated shell over the host, with no image."`
+	Unshare   UnshareCmd   `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
+	Run       RunCmd       `cmd:"" help:"Run a command in a new container."`
+	Create    CreateCmd    `cmd:"" help:"Create a container without starting it."`
+	Start     StartCmd     `cmd:"" help:"Start one or more containers."`
+	Stop      StopCmd      `cmd:"" help:"Stop one or more running containers."`
+	Restart   RestartCmd   `cmd:"" help:"Restart one or more containers."`
+	Kill      KillCmd      `cmd:"" help:"Send a signal to one or more running containers."`
+	Attach    AttachCmd    `cmd:"" help:"Attach to a running container's input and output."`
+	Exec      ExecCmd      `cmd:"" help:"Run a command in a running container."`
+	Logs      LogsCmd      `cmd:"" help:"Show a container's log."`
+	Ps        PsCmd        `cmd:"" help:"List containers."`
+	Rename    RenameCmd    `cmd:"" help:"Rename a container."`
+	Rm        RmCmd        `cmd:"" help:"Remove one or more containers."`
+	Wait      WaitCmd      `cmd:"" help:"Wait for containers to stop and print their exit codes."`
+	Inspect   InspectCmd   `cmd:"" help:"Show containers (or images) as JSON."`
+	Top       TopCmd       `cmd:"" help:"Show a container's processes."`
+	Container ContainerCmd `cmd:"" help:"Manage containers."`
+
+	Monitor MonitorCmd `cmd:"" hidden:"" help:"A detached container's monitor (husk's own)."`
 }
 
 // ExitError carries a process exit code through kong's Run.

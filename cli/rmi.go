@@ -51,6 +51,9 @@ func (c *RmiCmd) remove(g *Globals, s *store.Store, q string) error {
 	if byName == "" && len(img.Names) > 1 && !c.Force {
 		return fmt.Errorf("image %.12s has %d names (%s): remove them by name, or pass -f", img.ID, len(img.Names), img.Names[0])
 	}
+	if err := notUsedByContainers(img.ID); err != nil {
+		return err
+	}
 	if err := s.Delete(img); err != nil {
 		return err
 	}
@@ -58,5 +61,27 @@ func (c *RmiCmd) remove(g *Globals, s *store.Store, q string) error {
 		fmt.Fprintln(g.Stdout, "Untagged: "+n)
 	}
 	fmt.Fprintln(g.Stdout, "Deleted: sha256:"+img.ID)
+	return nil
+}
+
+// notUsedByContainers refuses to remove an image that a container, even a
+// stopped one, was created from: its upper layer or copy needs it.
+func notUsedByContainers(imageID string) error {
+	cs, err := openContainers()
+	if err != nil {
+		return err
+	}
+	all, err := cs.List()
+	if err != nil {
+		return err
+	}
+	for _, ct := range all {
+		if ct.ImageID == imageID && ct.Live() {
+			return fmt.Errorf("image %.12s is used by running container %s (%.12s): stop it first (husk stop %s; this cannot be forced)", imageID, ct.Name, ct.ID, ct.Name)
+		}
+		if ct.ImageID == imageID {
+			return fmt.Errorf("image %.12s is used by container %s (%.12s): remove the container first (husk rm -f %s)", imageID, ct.Name, ct.ID, ct.Name)
+		}
+	}
 	return nil
 }

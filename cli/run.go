@@ -13,6 +13,7 @@ import (
 	"husk/fuse"
 	"husk/sandbox"
 	"husk/store"
+	"husk/userns"
 )
 
 // RunCmd is `husk run`: an image's process in a rootless sandbox.
@@ -21,45 +22,62 @@ import (
 // the sandbox's PID 1 (sandbox.Launch); there, inside every namespace, it
 // finds the image, builds the Spec and becomes the sandbox.
 type RunCmd struct {
-	SandboxFlags
-	Rm    bool     `help:"Remove the container when it exits (husk's sandboxes leave nothing behind either way for now)."`
-	Name  string   `help:"Name of the container."`
-	Image string   `arg:"" help:"Image to run; pulled when missing."`
-	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
+	ContainerFlags
+	Detach bool     `short:"d" help:"Run in the background and print the container ID."`
+	Image  string   `arg:"" help:"Image to run; pulled when missing."`
+	Cmd    []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 }
 
 func (c *RunCmd) Run(g *Globals) error {
 	if sandbox.InSandbox() {
 		sandbox.CatchSignals()
-		return c.becomeSandbox(g)
+		// It returns only when it failed before it became the sandbox.
+		err := c.becomeSandbox(g)
+		sandbox.Ask("error", err.Error())
+		return err
+	}
+	if c.Detach {
+		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}
 	// Everything that can be checked on the host is, before any clone.
-	if err := c.check(); err != nil {
+	if err := c.checkContainer(false); err != nil {
 		return err
 	}
 	plan, err := c.plan()
 	if err != nil {
 		return err
 	}
+	fg, err := newForeground(g, &c.ContainerFlags, c.Image)
+	if err != nil {
+		return err
+	}
+	code, err := c.launch(g, plan, fg)
+	fg.finish(code)
+	return err
+}
+
+// launch runs the sandbox in the foreground, pulling a missing image on
+// the way, and returns its exit code.
+func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground) (int, error) {
 	for pulled := false; ; pulled = true {
-		code, st, err := sandbox.Launch(plan, c.launchOptions())
+		code, st, err := sandbox.Launch(plan, fg.options(c.launchOptions()))
 		if err != nil {
-			return err
+			return ExitHusk, err
 		}
 		if st.Cleanup != "" {
 			runHusk(g, "system", "remove-copy", st.Cleanup)
 		}
 		if st.Pull != "" && pulled {
-			return fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
+			return ExitHusk, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
 		}
 		if st.Pull == "" {
-			return &ExitError{Code: code}
+			return code, &ExitError{Code: code}
 		}
 		// Missing: pull on the host's network, as `docker run` does, then
 		// launch again.
 		fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
 		if code := runHusk(g, "pull", c.Image); code != 0 {
-			return &ExitError{Code: code}
+			return code, &ExitError{Code: code}
 		}
 	}
 }
@@ -70,7 +88,15 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	img, err := c.holdImage(s)
+	rec, err := ownRecord()
+	if err != nil {
+		return err
+	}
+	ref := c.Image
+	if rec.ImageID != "" {
+		ref = rec.ImageID // the image it was created from, even if retagged
+	}
+	img, err := c.holdImage(s, ref)
 	if errors.Is(err, store.ErrNoSuchImage) {
 		if _, perr := store.ParseReference(c.Image); perr != nil {
 			return perr
@@ -81,9 +107,12 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	spec, err := c.spec(s, img)
+	spec, err := c.spec(s, img, rec)
 	s.Close()
 	if err != nil {
+		return err
+	}
+	if err := rec.remember(img.ID, spec); err != nil {
 		return err
 	}
 	sandbox.Become(spec)
@@ -93,8 +122,8 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 // holdImage finds the image and marks it in use for the sandbox's life.
 // It looks again once the mark is held: an rmi that won the race has
 // removed the image by then, and the image counts as missing.
-func (c *RunCmd) holdImage(s *store.Store) (*storage.Image, error) {
-	img, err := s.Lookup(c.Image)
+func (c *RunCmd) holdImage(s *store.Store, ref string) (*storage.Image, error) {
+	img, err := s.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +136,7 @@ func (c *RunCmd) holdImage(s *store.Store) (*storage.Image, error) {
 	return img, nil
 }
 
-func (c *RunCmd) spec(s *store.Store, img *storage.Image) (*sandbox.Spec, error) {
+func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*sandbox.Spec, error) {
 	cfg, err := imageConfig(s, img)
 	if err != nil {
 		return nil, err
@@ -120,7 +149,16 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image) (*sandbox.Spec, error)
 	if err != nil {
 		return nil, err
 	}
-	rootOps, err := rootOf(s, img, scratch)
+	// A container that outlives this start keeps its upper layer in its
+	// directory in the store; a --rm one in the scratch tmpfs.
+	rw, keep := scratch, ""
+	if !c.Rm && rec.cs != nil {
+		if rw, err = rec.upperBase(); err != nil {
+			return nil, err
+		}
+		keep = rec.ID
+	}
+	rootOps, err := rootOf(s, img, rw, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +166,7 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image) (*sandbox.Spec, error)
 	if err != nil {
 		return nil, err
 	}
+	opts.ID = rec.ID
 	return sandbox.ContainerSpec(cfg.Config, opts)
 }
 
@@ -144,10 +183,12 @@ func imageConfig(s *store.Store, img *storage.Image) (*v1.ConfigFile, error) {
 }
 
 // rootOf is how the sandbox builds its root from the image, by strategy.
-// The overlay upper layer lives in the sandbox's scratch tmpfs, so it
-// vanishes with the sandbox; vfs needs a copy, which the host side has
-// removed afterwards (the sandbox cannot reach the store once it pivots).
-func rootOf(s *store.Store, img *storage.Image, scratch string) ([]sandbox.Op, error) {
+// The overlay upper layer lives in rw: the sandbox's scratch tmpfs (gone
+// with the sandbox) or the container's directory (keep names it). vfs
+// needs a copy: the container's own, kept until rm, or a throw-away one
+// that the host side removes afterwards (the sandbox cannot reach the
+// store once it pivots).
+func rootOf(s *store.Store, img *storage.Image, rw, keep string) ([]sandbox.Op, error) {
 	switch s.Strategy {
 	case fuse.Overlay, fuse.FuseOverlayfs:
 		lower, err := s.LowerDirs(img)
@@ -155,13 +196,18 @@ func rootOf(s *store.Store, img *storage.Image, scratch string) ([]sandbox.Op, e
 			return nil, err
 		}
 		if s.Strategy == fuse.Overlay {
-			return sandbox.OverlayRoot(lower, scratch), nil
+			return sandbox.OverlayRoot(lower, rw), nil
 		}
 		prog, err := fuse.FuseOverlayfsPath()
 		if err != nil {
 			return nil, err
 		}
-		return sandbox.FuseOverlayRoot(prog, lower, scratch), nil
+		return sandbox.FuseOverlayRoot(prog, lower, rw), nil
+	}
+	if keep != "" {
+		// The container's own copy, kept until husk rm.
+		dir, err := s.ContainerRoot(img, keep)
+		return sandbox.BindRoot(dir), err
 	}
 	dir, id, err := s.CopyRoot(img)
 	if err != nil {

@@ -37,12 +37,14 @@ type SandboxFlags struct {
 	ReadOnly    bool     `name:"read-only" help:"Mount the root filesystem read-only."`
 }
 
-// check finds bad input before any namespace or mount exists.
-func (f *SandboxFlags) check() error {
+// checkFor finds bad input before any namespace or mount exists. A
+// detached sandbox's terminal is its monitor's pty, so the caller's stdin
+// need not be one.
+func (f *SandboxFlags) checkFor(detached bool) error {
 	if f.Network == "host" && f.Hostname != "" {
 		return fmt.Errorf("conflicting options: --hostname and --network host (the host's name is used): drop one")
 	}
-	if f.TTY && f.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
+	if !detached && f.TTY && f.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
 	}
 	for _, v := range f.Volume {

@@ -47,6 +47,14 @@ func (c *SystemResetCmd) Run(g *Globals) error {
 	if err := userns.Enter(g.Ctx); err != nil {
 		return err
 	}
+	// Containers first: a running one is killed, as podman's reset does.
+	if cs, err := openContainers(); err == nil {
+		if all, err := cs.List(); err == nil {
+			for _, ct := range all {
+				_ = removeContainer(g, cs, ct, true)
+			}
+		}
+	}
 	if err := store.Reset(g.StorageDriver); err != nil {
 		return fmt.Errorf("system reset: %w", err)
 	}

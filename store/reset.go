@@ -22,7 +22,7 @@ func Reset(forced string) error {
 	}
 	// Only husk's own entries: HUSK_ROOT may name a directory that holds
 	// other things too.
-	dirs := []string{filepath.Join(runroot, "storage")}
+	dirs := []string{filepath.Join(runroot, "storage"), filepath.Join(runroot, "c")}
 	for _, name := range rootEntries {
 		dirs = append(dirs, filepath.Join(root, name))
 	}
@@ -36,7 +36,7 @@ func Reset(forced string) error {
 }
 
 // rootEntries are what husk keeps in its root directory.
-var rootEntries = []string{"storage", "strategy", "mapping", "inuse"}
+var rootEntries = []string{"storage", "strategy", "mapping", "inuse", "containers"}
 
 // removeAll is os.RemoveAll that first makes read-only directories
 // writable, as image layers often contain them (for a user without

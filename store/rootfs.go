@@ -114,3 +114,34 @@ func (s *Store) removeCopy(id string) error {
 	}
 	return nil
 }
+
+// containerMetadata marks vfs copies that belong to a container record:
+// they outlive each start and go with `husk rm`.
+const containerMetadata = "husk-container"
+
+// ContainerRoot is a container's own vfs copy of its image, made at its
+// first start and reused at later ones, so that its files survive a
+// restart as Docker's do.
+func (s *Store) ContainerRoot(img *storage.Image, id string) (string, error) {
+	if s.Strategy != fuse.VFS {
+		return "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
+	}
+	if _, err := s.Container(id); err != nil {
+		if _, err := s.CreateContainer(id, nil, img.ID, "", containerMetadata, nil); err != nil {
+			return "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
+		}
+	}
+	dir, err := s.Mount(id, "")
+	if err != nil {
+		return "", fmt.Errorf("mounting the copy of container %.12s: %w", id, err)
+	}
+	return dir, nil
+}
+
+// RemoveContainerRoot removes a container's vfs copy, if it has one.
+func (s *Store) RemoveContainerRoot(id string) error {
+	if _, err := s.Container(id); err != nil {
+		return nil
+	}
+	return s.removeCopy(id)
+}

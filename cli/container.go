@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"husk/sandbox"
+	"husk/store"
+	"husk/store/container"
+)
+
+// envContainer names, for a sandbox's init, the container it starts.
+const envContainer = "HUSK_CONTAINER"
+
+func openContainers() (*container.Store, error) {
+	root, _, _, err := store.Paths()
+	if err != nil {
+		return nil, err
+	}
+	return container.Open(root)
+}
+
+// runDir is the container's directory under the run root: its attach
+// socket, and the spec that exec reuses.
+func runDir(id string) (string, error) {
+	_, _, runroot, err := store.Paths()
+	if err != nil {
+		return "", err
+	}
+	// Short: a unix socket's path must fit in 108 bytes.
+	dir := filepath.Join(runroot, "c", id[:12])
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating the container's run directory %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// ownContainer is, inside a sandbox's init, the container it starts.
+type ownContainer struct {
+	*container.Container
+	cs *container.Store
+}
+
+func ownRecord() (*ownContainer, error) {
+	id := os.Getenv(envContainer)
+	if id == "" {
+		return &ownContainer{Container: &container.Container{Record: container.Record{ID: sandbox.NewID()}}}, nil
+	}
+	cs, err := openContainers()
+	if err != nil {
+		return nil, err
+	}
+	c, err := cs.Find(id)
+	if err != nil {
+		return nil, err
+	}
+	return &ownContainer{Container: c, cs: cs}, nil
+}
+
+// upperBase makes the directories of the container's own upper layer.
+func (o *ownContainer) upperBase() (string, error) {
+	for _, sub := range []string{"upper", "work"} {
+		if err := os.MkdirAll(filepath.Join(o.Dir(), sub), 0o755); err != nil {
+			return "", fmt.Errorf("creating the container's upper layer in %s: %w", o.Dir(), err)
+		}
+	}
+	return o.Dir(), nil
+}
+
+// remember records what only the init learns: the image and command
+// (a foreground run resolves them here), and the spec exec reuses.
+func (o *ownContainer) remember(imageID string, spec *sandbox.Spec) error {
+	if o.cs == nil {
+		return nil
+	}
+	if o.ImageID == "" {
+		if err := o.cs.Describe(o.ID, imageID, spec.Args); err != nil {
+			return err
+		}
+	}
+	dir, err := runDir(o.ID)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "spec.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// foreground is a container that `husk run` without -d supervises itself:
+// it has a record from start to end, so ps, exec, stop and kill reach it.
+type foreground struct {
+	cs *container.Store
+	c  *container.Container
+}
+
+func newForeground(g *Globals, f *ContainerFlags, image string) (*foreground, error) {
+	cs, err := openContainers()
+	if err != nil {
+		return nil, err
+	}
+	dir, _ := os.Getwd()
+	c, err := cs.Create(&container.Record{
+		Name: f.Name, Image: image, Argv: verbArgs("run"), Cwd: dir,
+		StorageDriver: g.StorageDriver, Tty: f.TTY, Interactive: f.Interactive,
+		AutoRemove: f.Rm, Restart: "no",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &foreground{cs: cs, c: c}, nil
+}
+
+func (fg *foreground) options(o sandbox.Options) sandbox.Options {
+	o.Env = append(o.Env, envContainer+"="+fg.c.ID)
+	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pid)) }
+	return o
+}
+
+// running marks a container running under monitor (this process or a
+// detached one) with init as its sandbox's pid.
+func running(monitor, init int) func(*container.State) error {
+	return func(st *container.State) error {
+		st.Status = container.Running
+		st.MonitorPID, st.MonitorStart = monitor, container.StartTime(monitor)
+		st.InitPID, st.InitStart = init, container.StartTime(init)
+		st.StartedAt, st.FinishedAt = time.Now().UTC(), time.Time{}
+		st.ExitCode, st.Error, st.Stopped = 0, "", false
+		return nil
+	}
+}
+
+func exited(code int, msg string) func(*container.State) error {
+	return func(st *container.State) error {
+		st.Status = container.Exited
+		st.ExitCode, st.Error = code, msg
+		st.FinishedAt = time.Now().UTC()
+		st.InitPID, st.InitStart = 0, 0
+		return nil
+	}
+}
+
+// finish records the exit, or with --rm forgets the container: its upper
+// layer was in the sandbox's scratch tmpfs, so nothing else is left.
+func (fg *foreground) finish(code int) {
+	if fg.c.AutoRemove {
+		_ = fg.cs.Forget(fg.c.ID)
+		removeRunDir(fg.c.ID)
+		return
+	}
+	_, _ = fg.cs.Update(fg.c.ID, exited(code, ""))
+}
+
+func removeRunDir(id string) {
+	if dir, err := runDir(id); err == nil {
+		os.RemoveAll(dir)
+	}
+}

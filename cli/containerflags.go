@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ContainerFlags are run's and create's flags: the sandbox's shape plus
+// what makes it a container with a record.
+type ContainerFlags struct {
+	SandboxFlags
+	Rm      bool   `help:"Remove the container when it exits."`
+	Name    string `help:"Name of the container (default: a generated one)."`
+	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`
+}
+
+// checkContainer adds the container's own flags to the sandbox's checks.
+func (f *ContainerFlags) checkContainer(detached bool) error {
+	if _, _, err := parseRestart(f.Restart); err != nil {
+		return err
+	}
+	if f.Rm && f.Restart != "no" && f.Restart != "" {
+		return fmt.Errorf("conflicting options: --rm and --restart %s: drop one", f.Restart)
+	}
+	return f.SandboxFlags.checkFor(detached)
+}
+
+// parseRestart reads Docker's restart policies: no, always,
+// unless-stopped, on-failure[:max retries].
+func parseRestart(p string) (policy string, max int, err error) {
+	name, n, hasN := strings.Cut(p, ":")
+	switch {
+	case name == "" || name == "no" || name == "always" || name == "unless-stopped":
+		if hasN {
+			break
+		}
+		if name == "" {
+			name = "no"
+		}
+		return name, 0, nil
+	case name == "on-failure":
+		if !hasN {
+			return name, 0, nil
+		}
+		if max, err = strconv.Atoi(n); err == nil && max >= 0 {
+			return name, max, nil
+		}
+	}
+	return "", 0, fmt.Errorf("invalid --restart policy %q: use no, always, unless-stopped or on-failure[:N]", p)
+}
+
+// verbArgs are husk's arguments after the verb (run or create), which the
+// container's init parses again at each start.
+func verbArgs(verb string) []string {
+	for i, a := range os.Args[1:] {
+		if a == verb {
+			return append([]string{}, os.Args[i+2:]...)
+		}
+	}
+	return nil
+}

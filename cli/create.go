@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"husk/store/container"
+)
+
+// CreateCmd is `husk create`: a container record, ready for start.
+type CreateCmd struct {
+	ContainerFlags
+	Image string   `arg:"" help:"Image; pulled when missing."`
+	Cmd   []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
+}
+
+func (c *CreateCmd) Run(g *Globals) error {
+	ct, err := createContainer(g, &c.ContainerFlags, c.Image, c.Cmd, "create")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(g.Stdout, ct.ID)
+	return nil
+}
+
+// runDetached is `husk run -d`: create, start under a detached monitor,
+// print the ID.
+func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) error {
+	ct, err := createContainer(g, f, image, cmd, "run")
+	if err != nil {
+		return err
+	}
+	if err := startMonitor(g, ct, false); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.Stdout, ct.ID)
+	return nil
+}
+
+// createContainer checks the flags, finds (or pulls) the image and writes
+// the record; nothing is written when any of it fails.
+func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string, verb string) (*container.Container, error) {
+	if err := f.checkContainer(true); err != nil {
+		return nil, err
+	}
+	img, err := findOrPull(g, image)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := openContainers()
+	if err != nil {
+		return nil, err
+	}
+	dir, _ := os.Getwd()
+	return cs.Create(&container.Record{
+		Name: f.Name, Image: image, ImageID: strings.TrimPrefix(img.Id, "sha256:"),
+		Command: commandLine(img.Config.Entrypoint, img.Config.Cmd, f.Entrypoint, cmd),
+		Argv:    verbArgs(verb), Cwd: dir, StorageDriver: g.StorageDriver,
+		Tty: f.TTY, Interactive: f.Interactive, AutoRemove: f.Rm, Restart: f.Restart,
+		StopSignal: img.Config.StopSignal,
+	})
+}
+
+// commandLine is what the container will run, as Docker composes it.
+func commandLine(entry, cmd []string, newEntry *string, args []string) []string {
+	if newEntry != nil {
+		entry, cmd = nil, nil
+		if *newEntry != "" {
+			entry = []string{*newEntry}
+		}
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	return append(append([]string{}, entry...), cmd...)
+}
+
+// findOrPull inspects the image through husk itself (in its namespace),
+// pulling it first when missing, as docker create does.
+func findOrPull(g *Globals, image string) (*inspectImage, error) {
+	img, err := inspectOne(g, image)
+	if err == nil {
+		return img, nil
+	}
+	fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", image)
+	if code := runHusk(g, "pull", image); code != 0 {
+		return nil, &ExitError{Code: code}
+	}
+	return inspectOne(g, image)
+}
+
+func inspectOne(g *Globals, image string) (*inspectImage, error) {
+	args := []string{"image", "inspect", image}
+	if g.StorageDriver != "" {
+		args = append([]string{"--storage-driver", g.StorageDriver}, args...)
+	}
+	cmd := newHusk(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(strings.TrimSpace(errb.String()), "husk: "))
+	}
+	var imgs []inspectImage
+	if err := json.Unmarshal(out.Bytes(), &imgs); err != nil || len(imgs) != 1 {
+		return nil, fmt.Errorf("inspecting image %s: unexpected answer from husk image inspect", image)
+	}
+	return &imgs[0], nil
+}

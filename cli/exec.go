@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/term"
+
+	"husk/sandbox"
+	"husk/sandbox/attach"
+)
+
+// ExecCmd is `husk exec`: a further process in a running container, with
+// the container's user, environment, capabilities and seccomp filter.
+type ExecCmd struct {
+	Interactive bool     `short:"i" help:"Keep standard input open."`
+	TTY         bool     `short:"t" name:"tty" help:"Allocate a pseudo-terminal."`
+	User        string   `short:"u" help:"User (name or uid, with an optional :group)." placeholder:"USER[:GROUP]"`
+	Env         []string `short:"e" help:"Set an environment variable." placeholder:"KEY=VALUE"`
+	Workdir     string   `short:"w" help:"Working directory inside the container."`
+	DetachKeys  string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Accepted for Docker's sake."`
+	Container   string   `arg:"" help:"Container name or ID."`
+	Cmd         []string `arg:"" passthrough:"" help:"Command and arguments."`
+}
+
+func (c *ExecCmd) Run(g *Globals) error {
+	if sandbox.InExec() {
+		sandbox.BecomeExec()
+	}
+	if _, err := attach.ParseDetachKeys(c.DetachKeys); err != nil {
+		return err
+	}
+	if c.TTY && c.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
+	}
+	cs, err := openContainers()
+	if err != nil {
+		return err
+	}
+	ct, err := cs.Find(c.Container)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", c.Container, err)
+	}
+	if !ct.Live() || !ct.InitAlive() {
+		return fmt.Errorf("exec %s: %w", c.Container, errNotRunning)
+	}
+	spec, err := c.spec(ct.ID)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", c.Container, err)
+	}
+	o := sandbox.Options{Terminal: c.TTY}
+	if c.Interactive {
+		o.Stdin = os.Stdin
+	}
+	code, err := sandbox.Exec(ct.InitPID, spec, o)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", c.Container, err)
+	}
+	return &ExitError{Code: code}
+}
+
+// spec is the container's own process spec, as its init recorded it,
+// with exec's flags on top.
+func (c *ExecCmd) spec(id string) (*sandbox.Spec, error) {
+	dir, err := runDir(id)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "spec.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's spec %s: %w: restart the container", path, err)
+	}
+	var s sandbox.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("reading the container's spec %s: %w: restart the container", path, err)
+	}
+	s.Args, s.Terminal = c.Cmd, c.TTY
+	if c.User != "" {
+		s.User = c.User
+	}
+	if c.Workdir != "" {
+		s.Cwd = c.Workdir
+	}
+	for _, e := range c.Env {
+		s.Env = append(s.Env, expandEnv(e)...)
+	}
+	// The init's own mounts are done; only the process part matters.
+	s.RootOps, s.Mounts, s.Files = nil, nil, nil
+	return &s, nil
+}

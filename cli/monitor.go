@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"husk/sandbox"
+	"husk/sandbox/attach"
+	"husk/sandbox/logfile"
+	"husk/store/container"
+	"husk/userns"
+)
+
+// Logs are rotated at this size, one older file kept (Docker's json-file
+// with max-size=10m, max-file=2).
+const (
+	logMaxSize = 10 << 20
+	logKeep    = 1
+)
+
+// MonitorCmd is husk's own, never typed by a user: the one process that
+// supervises a detached container. It holds the pty or pipes, writes the
+// log, serves attach, records the exit and applies --restart and --rm.
+type MonitorCmd struct {
+	WaitAttach bool   `name:"wait-attach" help:"Start the container once a client has attached."`
+	ID         string `arg:""`
+}
+
+// The ready pipe: the monitor tells the verb that started it "attach" once
+// its socket listens, then "ok" once the process runs, or "error CODE MSG".
+const fdReady = 3
+
+func (m *MonitorCmd) Run(g *Globals) error {
+	ready := os.NewFile(fdReady, "ready")
+	mon, err := newMonitor(g, m.ID)
+	if err != nil {
+		fmt.Fprintf(ready, "error %d %s\n", ExitHusk, err)
+		return err
+	}
+	defer mon.close()
+	fmt.Fprintln(ready, "attach")
+	if m.WaitAttach {
+		mon.hub.WaitClient(10 * time.Second)
+	}
+	code := mon.run(ready)
+	if mon.c.AutoRemove {
+		mon.close()
+		runHusk(g, "rm", "-f", mon.c.ID)
+	}
+	return &ExitError{Code: code}
+}
+
+type monitor struct {
+	g    *Globals
+	cs   *container.Store
+	c    *container.Container
+	rc   *RunCmd
+	plan *userns.Plan
+	hub  *attach.Hub
+	log  *logfile.Writer
+	once sync.Once
+}
+
+func newMonitor(g *Globals, id string) (*monitor, error) {
+	cs, err := openContainers()
+	if err != nil {
+		return nil, err
+	}
+	c, err := cs.Find(id)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := parseRunArgs(c.Argv)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := rc.plan()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := runDir(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	hub, err := attach.Listen(filepath.Join(dir, "attach.sock"))
+	if err != nil {
+		return nil, err
+	}
+	log, err := logfile.Open(c.LogPath(), logMaxSize, logKeep)
+	if err != nil {
+		hub.Close()
+		return nil, err
+	}
+	return &monitor{g: g, cs: cs, c: c, rc: rc, plan: plan, hub: hub, log: log}, nil
+}
+
+func (m *monitor) close() {
+	m.once.Do(func() {
+		m.hub.Close()
+		m.log.Close()
+	})
+}
+
+// run starts the container, and again as its restart policy says, and
+// returns the last exit code. Between starts the container shows as
+// restarting, so wait and ps do not take it for ended.
+func (m *monitor) run(ready *os.File) int {
+	policy, max, _ := parseRestart(m.c.Restart)
+	for n := 0; ; n++ {
+		code, ran, msg := m.start(ready)
+		ready = nil // only the first start is reported
+		again := false
+		_, _ = m.cs.Update(m.c.ID, func(st *container.State) error {
+			_ = exited(code, msg)(st)
+			if again = ran && restart(policy, max, code, n, st.Stopped); again {
+				st.Status = container.Restarting
+				st.Restarts++
+			}
+			return nil
+		})
+		if again {
+			time.Sleep(backoff(n))
+			again = m.stillWanted()
+		}
+		if !again {
+			m.hub.Exit(code)
+			return code
+		}
+	}
+}
+
+// stillWanted reports whether no stop came during the backoff, else marks
+// the container exited.
+func (m *monitor) stillWanted() bool {
+	want := true
+	_, _ = m.cs.Update(m.c.ID, func(st *container.State) error {
+		if st.Stopped {
+			st.Status, want = container.Exited, false
+		}
+		return nil
+	})
+	return want
+}
+
+func restart(policy string, max, code, n int, stopped bool) bool {
+	switch {
+	case stopped || policy == "no":
+		return false
+	case policy == "on-failure":
+		return code != 0 && (max == 0 || n < max)
+	}
+	return true // always, unless-stopped
+}
+
+// backoff doubles from 100 ms up to 10 s between restarts, as Docker's.
+func backoff(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n, 7)
+	return min(d, 10*time.Second)
+}
+
+// start launches the sandbox once and waits for it. ran says whether the
+// user's process started at all; msg is the sandbox's error when it did not.
+func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
+	io, err := m.streams()
+	if err != nil {
+		m.report(ready, ExitHusk, err.Error())
+		return ExitHusk, false, err.Error()
+	}
+	o := m.rc.launchOptions()
+	o.Stdin, o.Stdout, o.Stderr = io.stdin, io.stdout, io.stderr
+	o.Args = m.sandboxArgs()
+	o.Env = []string{envContainer + "=" + m.c.ID}
+	o.Dir = m.c.Cwd
+	o.Console = io.console
+	o.Started = func(pid int) {
+		io.closeChildEnds()
+		_, _ = m.cs.Update(m.c.ID, running(os.Getpid(), pid))
+	}
+	o.Running = func() { ran = true; m.report(ready, 0, "") }
+	code, st, err := sandbox.Launch(m.plan, o)
+	if st.Cleanup != "" {
+		runHusk(m.g, "system", "remove-copy", st.Cleanup)
+	}
+	io.closeChildEnds()
+	io.wait()
+	io.closeNear()
+	if err != nil {
+		st.Error = err.Error()
+	}
+	if !ran {
+		if st.Error == "" {
+			st.Error = fmt.Sprintf("the container exited with code %d before its process started", code)
+		}
+		m.report(ready, code, st.Error)
+	}
+	return code, ran, st.Error
+}
+
+func (m *monitor) report(ready *os.File, code int, msg string) {
+	if ready == nil {
+		return
+	}
+	if msg == "" {
+		fmt.Fprintln(ready, "ok")
+	} else {
+		fmt.Fprintf(ready, "error %d %s\n", code, msg)
+	}
+	ready.Close()
+}
+
+// sandboxArgs are husk's arguments for the container's init: run, as the
+// container was created.
+func (m *monitor) sandboxArgs() []string {
+	var args []string
+	if m.c.StorageDriver != "" {
+		args = append(args, "--storage-driver", m.c.StorageDriver)
+	}
+	return append(append(args, "run"), m.c.Argv...)
+}
+
+// parseRunArgs reads a container's run arguments again.
+func parseRunArgs(argv []string) (*RunCmd, error) {
+	var cli struct {
+		Run RunCmd `cmd:""`
+	}
+	p, err := newParser(&cli)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.Parse(append([]string{"run"}, argv...)); err != nil {
+		return nil, fmt.Errorf("reading the container's arguments: %w: remove it and create it again", err)
+	}
+	return &cli.Run, nil
+}
+
+// readReady reads one line of the monitor's ready pipe: "" for ok.
+func readReady(r *bufio.Reader) (word string, code int, msg string) {
+	line, err := r.ReadString('\n')
+	line = strings.TrimSuffix(line, "\n")
+	if err != nil && line == "" {
+		return "error", ExitHusk, "the container's monitor ended before it started the container: see 'husk logs'"
+	}
+	word, rest, _ := strings.Cut(line, " ")
+	if word != "error" {
+		return word, 0, ""
+	}
+	c, msg, _ := strings.Cut(rest, " ")
+	code, _ = strconv.Atoi(c)
+	return word, code, msg
+}
+
+// newParser is a parser of husk's own arguments that never exits.
+func newParser(grammar any) (*kong.Kong, error) {
+	return kong.New(grammar, kong.Name("husk"), kong.Exit(func(int) {}))
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	units "github.com/docker/go-units"
+
+	"husk/store/container"
+)
+
+// PsCmd is `husk ps`.
+type PsCmd struct {
+	All     bool     `short:"a" help:"Show all containers (default: running ones)."`
+	Quiet   bool     `short:"q" help:"Only print container IDs."`
+	NoTrunc bool     `name:"no-trunc" help:"Do not truncate IDs and commands."`
+	Filter  []string `short:"f" help:"Filter: id=, name=, status=created|running|restarting|exited, ancestor=IMAGE, exited=CODE." placeholder:"KEY=VALUE"`
+	Format  string   `help:"Go template per container, 'table TEMPLATE', or json."`
+}
+
+// psRow has Docker's field names, for --format.
+type psRow struct {
+	ID         string
+	Image      string
+	Command    string
+	CreatedAt  string
+	RunningFor string
+	Status     string
+	State      string
+	Ports      string
+	Names      string
+}
+
+func (c *PsCmd) Run(g *Globals) error {
+	cs, err := openContainers()
+	if err != nil {
+		return err
+	}
+	all, err := cs.List()
+	if err != nil {
+		return err
+	}
+	match, err := psFilter(c.Filter)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
+	var rows []psRow
+	for _, ct := range all {
+		if (!c.All && !ct.Live() && len(c.Filter) == 0) || !match(ct) {
+			continue
+		}
+		rows = append(rows, c.row(ct))
+	}
+	return c.print(g.Stdout, rows)
+}
+
+func (c *PsCmd) row(ct *container.Container) psRow {
+	id, cmd := ct.ID[:12], quoteCommand(ct.Command)
+	if c.NoTrunc {
+		id = ct.ID
+	} else if len(cmd) > 22 {
+		cmd = cmd[:21] + "…\""
+	}
+	return psRow{ID: id, Image: ct.Image, Command: cmd,
+		CreatedAt:  ct.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: units.HumanDuration(time.Since(ct.Created)) + " ago",
+		Status:     statusText(ct), State: ct.State.Status,
+		Ports: strings.Join(ct.Ports, ", "), Names: ct.Name}
+}
+
+func quoteCommand(args []string) string {
+	return strconv.Quote(strings.Join(args, " "))
+}
+
+// statusText is Docker's STATUS column.
+func statusText(ct *container.Container) string {
+	switch ct.State.Status {
+	case container.Running:
+		return "Up " + units.HumanDuration(time.Since(ct.StartedAt))
+	case container.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", ct.ExitCode, units.HumanDuration(time.Since(ct.FinishedAt)))
+	case container.Exited:
+		return fmt.Sprintf("Exited (%d) %s ago", ct.ExitCode, units.HumanDuration(time.Since(ct.FinishedAt)))
+	}
+	return "Created"
+}
+
+// psFilter reads --filter KEY=VALUE; filters of one key are alternatives,
+// of different keys all must hold (Docker's rule).
+func psFilter(specs []string) (func(*container.Container) bool, error) {
+	by := map[string][]string{}
+	for _, f := range specs {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("invalid --filter %q: use KEY=VALUE", f)
+		case k != "id" && k != "name" && k != "status" && k != "ancestor" && k != "exited":
+			return nil, fmt.Errorf("invalid --filter %q: use id=, name=, status=, ancestor= or exited=", f)
+		}
+		by[k] = append(by[k], v)
+	}
+	test := map[string]func(*container.Container, string) bool{
+		"id":     func(c *container.Container, v string) bool { return strings.HasPrefix(c.ID, v) },
+		"name":   func(c *container.Container, v string) bool { return strings.Contains(c.Name, v) },
+		"status": func(c *container.Container, v string) bool { return c.State.Status == v },
+		"ancestor": func(c *container.Container, v string) bool {
+			return c.Image == v || strings.HasPrefix(c.ImageID, strings.TrimPrefix(v, "sha256:"))
+		},
+		"exited": func(c *container.Container, v string) bool {
+			return c.State.Status == container.Exited && strconv.Itoa(c.ExitCode) == v
+		},
+	}
+	return func(c *container.Container) bool {
+		for k, vs := range by {
+			ok := false
+			for _, v := range vs {
+				ok = ok || test[k](c, v)
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func (c *PsCmd) print(w io.Writer, rows []psRow) error {
+	switch {
+	case c.Quiet:
+		for _, r := range rows {
+			fmt.Fprintln(w, r.ID)
+		}
+		return nil
+	case c.Format == "json":
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case c.Format != "":
+		return printTemplate(w, c.Format, rows)
+	}
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
+	}
+	return tw.Flush()
+}
