@@ -566,3 +566,39 @@ func TestRunDetachedFaults(t *testing.T) {
 	}
 	e.noLeftovers()
 }
+
+func TestExecTTY(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.detached([]string{"--name", "shellbox"}, ref, "sleep", "1000")
+	tm := e.startTerm(30, 100, "exec", "-it", "shellbox", "sh")
+	time.Sleep(300 * time.Millisecond)
+	tm.ptmx.Write([]byte("stty size; tty; exit 6\r"))
+	tm.waitFor(`30 100`, 10*time.Second)
+	tm.waitFor(`/dev/pts/\d+`, 10*time.Second)
+	if code := tm.exit(10 * time.Second); code != 6 {
+		t.Errorf("exec -it: want the shell's exit code 6, got %d", code)
+	}
+	tm.checkRestored()
+	e.out("rm", "-f", "shellbox")
+	e.noLeftovers()
+}
+
+// --restart always runs the process again until a stop.
+func TestRestartAlways(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.detached([]string{"--name", "phoenix", "--restart", "always"}, ref, "sh", "-c", "sleep 0.2")
+	if !eventually(20*time.Second, func() bool { return e.inspect("phoenix").RestartCount >= 2 }) {
+		t.Errorf("--restart always: want restarts, got %+v", e.inspect("phoenix"))
+	}
+	e.out("stop", "-t", "1", "phoenix")
+	if in := e.inspect("phoenix"); in.State.Status != "exited" {
+		t.Errorf("after stop: want exited and no further restart, got %+v", in)
+	}
+	n := e.inspect("phoenix").RestartCount
+	time.Sleep(time.Second)
+	if in := e.inspect("phoenix"); in.RestartCount != n || in.State.Status != "exited" {
+		t.Errorf("a stopped container was restarted: %+v", in)
+	}
+	e.out("rm", "phoenix")
+	e.noLeftovers()
+}

@@ -94,6 +94,7 @@ func benchStart(husk, work string, reg *integration.Registry) error {
 			fmt.Printf("  %-7s %8.1f ms  (min %.1f, max %.1f)\n", t.name, ms(med[t.name]), ms(t.times[0]), ms(t.times[len(t.times)-1]))
 		}
 	}
+	defer benchMemory(h, tools[2], ref)
 	hm, ok := med["husk"]
 	if !ok {
 		return nil
