@@ -14,6 +14,8 @@ import (
 	// Its constructor moves `husk exec` into a container's namespaces
 	// before the Go runtime starts, when asked to.
 	_ "husk/sandbox/nsenter"
+	// Its constructor is a container's init once the Go one hands over.
+	_ "husk/sandbox/reaper"
 	"husk/userns"
 )
 

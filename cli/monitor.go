@@ -184,7 +184,11 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		io.closeChildEnds()
 		_, _ = m.cs.Update(m.c.ID, running(os.Getpid(), pid))
 	}
-	o.Running = func() { ran = true; m.report(ready, 0, "") }
+	o.Running = func() {
+		ran = true
+		m.report(ready, 0, "")
+		time.AfterFunc(time.Second, sandbox.TrimMemory)
+	}
 	code, st, err := sandbox.Launch(m.plan, o)
 	if st.Cleanup != "" {
 		runHusk(m.g, "system", "remove-copy", st.Cleanup)

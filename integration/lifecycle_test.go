@@ -177,6 +177,12 @@ func TestKillSignal(t *testing.T) {
 	if !eventually(10*time.Second, func() bool { return strings.Contains(e.out("logs", "trapper"), "ready") }) {
 		t.Fatal("the container never printed ready")
 	}
+	// After a second the init has handed over to its C loop, which must
+	// relay signals and the exit code as well.
+	time.Sleep(1500 * time.Millisecond)
+	if init := e.inspect("trapper").State.Pid; !strings.HasPrefix(procComm(init), "husk-init") && !strings.HasPrefix(procCmdline(init), "husk-init") {
+		t.Errorf("after a second the init should be the C reaper, its command line is %q", procCmdline(init))
+	}
 	e.out("kill", "-s", "USR1", "trapper")
 	if !eventually(10*time.Second, func() bool { return strings.Contains(e.out("logs", "trapper"), "got USR1") }) {
 		t.Errorf("kill -s USR1 did not reach the process: %q", e.out("logs", "trapper"))
@@ -600,5 +606,30 @@ func TestRestartAlways(t *testing.T) {
 		t.Errorf("a stopped container was restarted: %+v", in)
 	}
 	e.out("rm", "phoenix")
+	e.noLeftovers()
+}
+
+func procCmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.ReplaceAll(string(b), "\x00", " ")
+}
+
+func procComm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
+}
+
+// The exit code of a process that outlives the init's hand-over.
+func TestExitCodeAfterHandOver(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.detached([]string{"--name", "late"}, ref, "sh", "-c", "sleep 2; exit 9")
+	if code := e.out("wait", "late"); code != "9" {
+		t.Errorf("want 9 after the hand-over, got %q", code)
+	}
+	r := e.sbx(nil, ref, "sh", "-c", "sleep 1.5; kill -TERM $$")
+	if r.code != 143 {
+		t.Errorf("a foreground run killed by its signal after the hand-over: want 143: %s", r)
+	}
+	e.out("rm", "late")
 	e.noLeftovers()
 }

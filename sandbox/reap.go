@@ -1,15 +1,23 @@
 package sandbox
 
 import (
+	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox/reaper"
 )
 
 // reap is PID 1's loop: forward every signal to the user's process, reap
 // every child (orphans land here), and return the user's process's exit
 // code, 128+N after signal N, when it ends. The kernel then ends whatever
 // else is left in the pid namespace.
+//
+// A process that is still running after handOverAfter gets a smaller init:
+// this one execs husk as the C reaper (package reaper), which does the
+// same without a Go runtime, so that an idle container costs little.
 func reap(child int) int {
 	CatchSignals()
 	// A child that ended before this loop is reaped here; signals that came
@@ -17,19 +25,48 @@ func reap(child int) int {
 	if code, done := reapAll(child); done {
 		return code
 	}
-	for sig := range signals {
-		switch sig {
-		case unix.SIGCHLD:
-			if code, done := reapAll(child); done {
+	handOver := time.After(handOverAfter)
+	for {
+		select {
+		case sig := <-signals:
+			if code, done := relay(child, sig); done {
 				return code
 			}
-		case unix.SIGURG, unix.SIGPIPE:
-			// SIGURG is the Go runtime's own preemption signal.
-		default:
-			_ = unix.Kill(child, sig.(syscall.Signal))
+		case <-handOver:
+			// Signals already here are relayed first; reaper.Exec blocks
+			// the rest, for the C side to take.
+			drainSignals(child)
+			_ = reaper.Exec(child) // returns only when the exec failed
 		}
 	}
-	return 125
+}
+
+const handOverAfter = time.Second
+
+// relay passes one signal on, or reaps on SIGCHLD.
+func relay(child int, sig os.Signal) (int, bool) {
+	switch sig {
+	case unix.SIGCHLD:
+		return reapAll(child)
+	case unix.SIGURG, unix.SIGPIPE:
+		// SIGURG is the Go runtime's own preemption signal.
+	default:
+		_ = unix.Kill(child, sig.(syscall.Signal))
+	}
+	return 0, false
+}
+
+func drainSignals(child int) {
+	for {
+		select {
+		case sig := <-signals:
+			if code, done := relay(child, sig); done {
+				os.Exit(code)
+			}
+		default:
+			return
+		}
+	}
 }
 
 func reapAll(child int) (int, bool) {

@@ -1,0 +1,48 @@
+// Package reaper lets a container's init hand over to a small C loop once
+// the container's process runs: an idle container then costs a few pages
+// of memory for its init, not a Go runtime's.
+//
+// husk's main imports it for its side effect, a constructor that runs
+// before the Go runtime and does nothing unless HUSK_REAP_PID is set; when
+// it is, the process forwards every signal to that pid, reaps all children
+// and exits with that pid's code (128+N after signal N). It never returns
+// to Go.
+package reaper
+
+/*
+#cgo CFLAGS: -Wall -Wextra
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// EnvPid names the variable that hands the init over to the C loop.
+const EnvPid = "HUSK_REAP_PID"
+
+// Exec replaces this process with husk as the C reaper of child. The
+// calling goroutine's thread blocks every signal first, so that none
+// arriving during the exec is handled by Go and lost: the C side takes
+// them. It returns only when the exec failed, with signals unblocked.
+func Exec(child int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+		return fmt.Errorf("blocking signals: %w", err)
+	}
+	// The environment stays: it tells whose container this is (ps, tests).
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvPid, child))
+	err := syscall.Exec("/proc/self/exe", []string{"husk-init"}, env)
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return fmt.Errorf("handing the init over: %w", err)
+}
