@@ -153,6 +153,9 @@ func (c *Container) settle() {
 func (s *Store) sweepAbandoned() {
 	entries, _ := os.ReadDir(s.dir)
 	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
 		if c, err := s.load(e.Name()); err == nil && c.abandoned {
 			_ = os.Remove(filepath.Join(c.dir, "record.json"))
 			_ = os.RemoveAll(c.dir)
