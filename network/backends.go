@@ -1,6 +1,11 @@
-// Package network gives sandboxes their network: rootlesskit's drivers
-// (the in-process userspace stack by default; slirp4netns or pasta when
-// asked) and its port drivers.
+// Package network gives sandboxes their network. By default the init
+// creates a TAP device in the sandbox's network namespace (SetupTap) and
+// passes it to the monitor, which runs gvisor's userspace stack on it
+// (RunStack), as rootlesskit's gvisor-tap-vsock driver does but with no
+// process of its own between. slirp4netns or pasta, when asked, are run
+// by the monitor (StartExternal). Published ports are the monitor's
+// listeners, spliced to sockets the init connects inside (Listen, Serve,
+// Dialer, ServeDialer), after rootlesskit's builtin port driver.
 package network
 
 import (

@@ -1,0 +1,97 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// SetupTap runs inside the sandbox's network namespace, as root of its user
+// namespace: it brings lo up, creates cfg.TapName with the sandbox's
+// address, MTU and default route, and returns the TAP device for the
+// monitor's RunStack. The caller sends it on (SendFile) and closes its copy:
+// the device lives as long as the monitor holds it.
+func SetupTap(cfg Config) (*os.File, error) {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := LoopbackUp(); err != nil {
+		return nil, err
+	}
+	tap, err := openTap(cfg.TapName)
+	if err != nil {
+		return nil, err
+	}
+	if err := configureTap(cfg); err != nil {
+		tap.Close()
+		return nil, err
+	}
+	return tap, nil
+}
+
+// LoopbackUp brings up lo, which the kernel creates down in a new network
+// namespace. Every mode needs it, slirp4netns and pasta included.
+func LoopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("bringing up lo in the sandbox: %w", err)
+	}
+	return nil
+}
+
+// openTap creates the TAP device. IFF_NO_PI because the stack reads bare
+// Ethernet frames; no IFF_VNET_HDR because gvisor's fdbased endpoint only
+// speaks virtio headers on sockets.
+func openTap(name string) (*os.File, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if devErr := devTun(); devErr != nil {
+			return nil, devErr
+		}
+		return nil, fmt.Errorf("opening /dev/net/tun: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err == nil {
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("creating the tap device %s in the sandbox: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), "/dev/net/tun:"+name), nil
+}
+
+// configureTap gives the device its address, MTU and the default route
+// through the gateway, then brings it up.
+func configureTap(cfg Config) error {
+	link, err := netlink.LinkByName(cfg.TapName)
+	if err != nil {
+		return fmt.Errorf("finding the tap device %s: %w", cfg.TapName, err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.IP.AsSlice(), Mask: net.CIDRMask(cfg.Subnet.Bits(), 32)}}
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"setting the MTU of", func() error { return netlink.LinkSetMTU(link, cfg.MTU) }},
+		{"adding " + cfg.IP.String() + " to", func() error { return netlink.AddrAdd(link, addr) }},
+		{"bringing up", func() error { return netlink.LinkSetUp(link) }},
+		{"adding the default route via " + cfg.Gateway.String() + " to", func() error {
+			return netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: cfg.Gateway.AsSlice()})
+		}},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			return fmt.Errorf("%s %s: %w", s.what, cfg.TapName, err)
+		}
+	}
+	return nil
+}
