@@ -66,6 +66,7 @@ type CLI struct {
 	Wait      WaitCmd      `cmd:"" help:"Wait for containers to stop and print their exit codes."`
 	Inspect   InspectCmd   `cmd:"" help:"Show containers (or images) as JSON."`
 	Top       TopCmd       `cmd:"" help:"Show a container's processes."`
+	Port      PortCmd      `cmd:"" help:"List a container's published ports."`
 	Container ContainerCmd `cmd:"" help:"Manage containers."`
 
 	Monitor MonitorCmd `cmd:"" hidden:"" help:"A detached container's monitor (husk's own)."`

@@ -99,11 +99,12 @@ func (o *ownContainer) remember(imageID string, spec *sandbox.Spec) error {
 // foreground is a container that `husk run` without -d supervises itself:
 // it has a record from start to end, so ps, exec, stop and kill reach it.
 type foreground struct {
-	cs *container.Store
-	c  *container.Container
+	cs    *container.Store
+	c     *container.Container
+	ports []string
 }
 
-func newForeground(g *Globals, f *ContainerFlags, image string) (*foreground, error) {
+func newForeground(g *Globals, f *ContainerFlags, image string, ports []string) (*foreground, error) {
 	cs, err := openContainers()
 	if err != nil {
 		return nil, err
@@ -112,24 +113,25 @@ func newForeground(g *Globals, f *ContainerFlags, image string) (*foreground, er
 	c, err := cs.Create(&container.Record{
 		Name: f.Name, Image: image, Argv: verbArgs("run"), Cwd: dir,
 		StorageDriver: g.StorageDriver, Tty: f.TTY, Interactive: f.Interactive,
-		AutoRemove: f.Rm, Restart: "no",
+		AutoRemove: f.Rm, Restart: "no", Ports: f.Publish,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &foreground{cs: cs, c: c}, nil
+	return &foreground{cs: cs, c: c, ports: ports}, nil
 }
 
 func (fg *foreground) options(o sandbox.Options) sandbox.Options {
 	o.Env = append(o.Env, envContainer+"="+fg.c.ID)
-	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pid)) }
+	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pid, fg.ports)) }
 	return o
 }
 
 // running marks a container running under monitor (this process or a
-// detached one) with init as its sandbox's pid.
-func running(monitor, init int) func(*container.State) error {
+// detached one) with init as its sandbox's pid, and its bound ports.
+func running(monitor, init int, ports []string) func(*container.State) error {
 	return func(st *container.State) error {
+		st.Bound = ports
 		st.Status = container.Running
 		st.MonitorPID, st.MonitorStart = monitor, container.StartTime(monitor)
 		st.InitPID, st.InitStart = init, container.StartTime(init)
@@ -144,7 +146,7 @@ func exited(code int, msg string) func(*container.State) error {
 		st.Status = container.Exited
 		st.ExitCode, st.Error = code, msg
 		st.FinishedAt = time.Now().UTC()
-		st.InitPID, st.InitStart = 0, 0
+		st.InitPID, st.InitStart, st.Bound = 0, 0, nil
 		return nil
 	}
 }

@@ -60,7 +60,7 @@ func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string, 
 		Command: commandLine(img.Config.Entrypoint, img.Config.Cmd, f.Entrypoint, cmd),
 		Argv:    verbArgs(verb), Cwd: dir, StorageDriver: g.StorageDriver,
 		Tty: f.TTY, Interactive: f.Interactive, AutoRemove: f.Rm, Restart: f.Restart,
-		StopSignal: img.Config.StopSignal,
+		StopSignal: img.Config.StopSignal, Ports: f.Publish, Exposed: exposedPorts(img),
 	})
 }
 

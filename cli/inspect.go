@@ -114,6 +114,6 @@ func describeContainer(ct *container.Container) inspectContainer {
 	policy, max, _ := parseRestart(ct.Restart)
 	ic.HostConfig.AutoRemove = ct.AutoRemove
 	ic.HostConfig.RestartPolicy.Name, ic.HostConfig.RestartPolicy.MaximumRetryCount = policy, max
-	ic.HostConfig.PortBindings = ct.Ports
+	ic.HostConfig.PortBindings = ct.Record.Ports
 	return ic
 }

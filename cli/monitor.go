@@ -169,6 +169,13 @@ func backoff(n int) time.Duration {
 // start launches the sandbox once and waits for it. ran says whether the
 // user's process started at all; msg is the sandbox's error when it did not.
 func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
+	// The ports are bound for each start and freed when it ends.
+	nh, err := newNetHost(&m.rc.SandboxFlags, m.c.Exposed)
+	if err != nil {
+		m.report(ready, ExitHusk, err.Error())
+		return ExitHusk, false, err.Error()
+	}
+	defer nh.close()
 	io, err := m.streams()
 	if err != nil {
 		m.report(ready, ExitHusk, err.Error())
@@ -182,14 +189,22 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	o.Console = io.console
 	o.Started = func(pid int) {
 		io.closeChildEnds()
-		_, _ = m.cs.Update(m.c.ID, running(os.Getpid(), pid))
+		_, _ = m.cs.Update(m.c.ID, running(os.Getpid(), pid, nh.Ports()))
 	}
 	o.Running = func() {
 		ran = true
 		m.report(ready, 0, "")
 		time.AfterFunc(time.Second, sandbox.TrimMemory)
 	}
+	var netErr error
+	if err := withNet(&o, nh, &netErr); err != nil {
+		m.report(ready, ExitHusk, err.Error())
+		return ExitHusk, false, err.Error()
+	}
 	code, st, err := sandbox.Launch(m.plan, o)
+	if err == nil {
+		err = netErr
+	}
 	if st.Cleanup != "" {
 		runHusk(m.g, "system", "remove-copy", st.Cleanup)
 	}

@@ -72,7 +72,7 @@ func (c *PsCmd) row(ct *container.Container) psRow {
 		CreatedAt:  ct.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: units.HumanDuration(time.Since(ct.Created)) + " ago",
 		Status:     statusText(ct), State: ct.State.Status,
-		Ports: strings.Join(ct.Ports, ", "), Names: ct.Name}
+		Ports: strings.Join(portsShown(ct), ", "), Names: ct.Name}
 }
 
 func quoteCommand(args []string) string {
@@ -155,4 +155,37 @@ func (c *PsCmd) print(w io.Writer, rows []psRow) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
 	}
 	return tw.Flush()
+}
+
+// portsShown are the bound ports as Docker shows them: 0.0.0.0:8080->80/tcp.
+func portsShown(ct *container.Container) []string {
+	if !ct.Live() {
+		return nil
+	}
+	var out []string
+	for _, p := range ct.Bound {
+		out = append(out, portArrow(p))
+	}
+	return out
+}
+
+// portArrow turns -p syntax (HOST_IP:HOST_PORT:PORT/PROTO) into Docker's
+// HOST_IP:HOST_PORT->PORT/PROTO, with 0.0.0.0 for every address.
+func portArrow(p string) string {
+	host, cport := splitPort(p)
+	return host + "->" + cport
+}
+
+// splitPort splits a bound port into the host's address:port and the
+// container's port/proto.
+func splitPort(p string) (host, cport string) {
+	i := strings.LastIndex(p, ":")
+	if i < 0 {
+		return "", p
+	}
+	host, cport = p[:i], p[i+1:]
+	if !strings.Contains(host, ":") {
+		host = "0.0.0.0:" + host
+	}
+	return host, cport
 }

@@ -47,20 +47,53 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	fg, err := newForeground(g, &c.ContainerFlags, c.Image)
+	nh, err := newNetHost(&c.SandboxFlags, c.exposed(g))
 	if err != nil {
 		return err
 	}
-	code, err := c.launch(g, plan, fg)
+	defer nh.close()
+	fg, err := newForeground(g, &c.ContainerFlags, c.Image, nh.Ports())
+	if err != nil {
+		return err
+	}
+	code, err := c.launch(g, plan, fg, nh)
 	fg.finish(code)
 	return err
 }
 
+// exposed are the image's EXPOSE ports, for -P (which needs the image now).
+func (c *RunCmd) exposed(g *Globals) []string {
+	if !c.PublishAll {
+		return nil
+	}
+	img, err := findOrPull(g, c.Image)
+	if err != nil {
+		return nil
+	}
+	return exposedPorts(img)
+}
+
+func exposedPorts(img *inspectImage) []string {
+	var out []string
+	for p := range img.Config.ExposedPorts {
+		out = append(out, p)
+	}
+	return out
+}
+
 // launch runs the sandbox in the foreground, pulling a missing image on
 // the way, and returns its exit code.
-func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground) (int, error) {
+func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHost) (int, error) {
 	for pulled := false; ; pulled = true {
-		code, st, err := sandbox.Launch(plan, fg.options(c.launchOptions()))
+		o := fg.options(c.launchOptions())
+		var netErr error
+		if err := withNet(&o, nh, &netErr); err != nil {
+			return ExitHusk, err
+		}
+		code, st, err := sandbox.Launch(plan, o)
+		if err == nil {
+			err = netErr
+		}
 		if err != nil {
 			return ExitHusk, err
 		}

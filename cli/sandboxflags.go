@@ -29,7 +29,10 @@ type SandboxFlags struct {
 	Tmpfs       []string `help:"Mount a tmpfs: PATH[:OPTIONS]." placeholder:"PATH[:OPTIONS]"`
 	Userns      string   `help:"keep-id: your own uid and gid inside, as Apptainer does." enum:",keep-id" default:""`
 	Hostname    string   `help:"Container host name (default: a short container ID)."`
-	Network     string   `default:"none" enum:"none,host" help:"Network: none (the default for now) or host."`
+	Network     string   `help:"Network: builtin (the default: husk's own userspace network), slirp4netns, pasta, none or host; MODE:allow_host_loopback=true lets host.husk.internal reach the host's loopback." placeholder:"MODE[:OPTIONS]"`
+	Publish     []string `short:"p" help:"Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed." placeholder:"PORTS"`
+	PublishAll  bool     `short:"P" name:"publish-all" help:"Publish the image's exposed ports on free host ports."`
+	DNS         []string `name:"dns" help:"DNS server the network's resolver forwards to (default: the host's)." placeholder:"IP[:PORT]"`
 	SecurityOpt []string `name:"security-opt" help:"seccomp=FILE, seccomp=unconfined, no-new-privileges."`
 	CapAdd      []string `name:"cap-add" help:"Add a capability (inside the user namespace)."`
 	CapDrop     []string `name:"cap-drop" help:"Drop a capability."`
@@ -41,6 +44,9 @@ type SandboxFlags struct {
 // detached sandbox's terminal is its monitor's pty, so the caller's stdin
 // need not be one.
 func (f *SandboxFlags) checkFor(detached bool) error {
+	if _, err := f.netSpec(); err != nil {
+		return err
+	}
 	if f.Network == "host" && f.Hostname != "" {
 		return fmt.Errorf("conflicting options: --hostname and --network host (the host's name is used): drop one")
 	}
@@ -217,6 +223,9 @@ func (f *SandboxFlags) runOptions(cmd []string, runroot, scratch string, rootOps
 		NoSetGroups: userns.Mode() == userns.ModeSingle,
 	}
 	var err error
+	if o.Net, err = f.netSpec(); err != nil {
+		return o, err
+	}
 	if o.Env, err = f.env(); err != nil {
 		return o, err
 	}

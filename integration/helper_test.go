@@ -20,6 +20,9 @@ const helperPath = "/husk-test-helper"
 
 func init() {
 	if filepath.Base(os.Args[0]) == filepath.Base(helperPath) {
+		if len(os.Args) == 3 && os.Args[1] == "udp-echo" {
+			os.Exit(udpEcho(os.Args[2]))
+		}
 		os.Exit(helperMain(os.Args[1:]))
 	}
 }

@@ -128,7 +128,7 @@ func TestRunHostname(t *testing.T) {
 }
 
 // --network none: only lo, which is up; --network host: the host's
-// interfaces and name.
+// interfaces and name; the default, lo and the builtin network's tap0.
 func TestRunNetwork(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
 	t.Run("none", func(t *testing.T) {
@@ -136,8 +136,9 @@ func TestRunNetwork(t *testing.T) {
 		if devs := netDevices(out); !slices.Equal(devs, []string{"lo"}) {
 			t.Errorf("--network none: want only lo, got %q\n%s", devs, out)
 		}
-		if def := e.shOut(ref, "cat /proc/net/dev"); !slices.Equal(netDevices(def), []string{"lo"}) {
-			t.Errorf("the default network (none for now): want only lo: %q", def)
+		// The default is husk's builtin network: lo and its TAP device.
+		if def := e.shOut(ref, "cat /proc/net/dev"); !slices.Equal(netDevices(def), []string{"lo", "tap0"}) {
+			t.Errorf("the default network: want lo and tap0: %q", def)
 		}
 	})
 	t.Run("none-loopback-up", func(t *testing.T) {

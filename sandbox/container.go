@@ -23,6 +23,7 @@ type RunOptions struct {
 	User        string
 	Hostname    string
 	HostNet     bool
+	Net         *NetSpec // a network beyond lo; nil: none (or the host's)
 	Terminal    bool
 	ReadOnly    bool
 	KeepID      bool
@@ -69,7 +70,8 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 		Env:      envOf(cfg.Env, o, host),
 		Terminal: o.Terminal, KeepID: o.KeepID, ReadOnly: o.ReadOnly, NoSetGroups: o.NoSetGroups,
 		Scratch: o.Scratch, RootOps: o.RootOps,
-		Files:      etcFiles(host, o.HostNet),
+		Files:      etcFiles(host, o.HostNet, o.Net),
+		Net:        o.Net,
 		HostSys:    o.HostNet,
 		Loopback:   !o.HostNet,
 		Caps:       o.Caps,
@@ -133,7 +135,7 @@ func envOf(image []string, o RunOptions, host string) []string {
 
 // etcFiles are /etc/hosts, /etc/hostname and /etc/resolv.conf. With the
 // host's network the host's own hosts and resolv.conf serve.
-func etcFiles(host string, hostNet bool) []File {
+func etcFiles(host string, hostNet bool, n *NetSpec) []File {
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + host + "\n"
 	if hostNet {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
@@ -141,6 +143,13 @@ func etcFiles(host string, hostNet bool) []File {
 		}
 	}
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	if n != nil {
+		// The network's own resolver, which forwards to the host's: a host
+		// resolver on 127.0.0.53 is out of the sandbox's reach.
+		hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+			n.Config.IP.String() + "\t" + host + "\n" + n.Config.Hosts()
+		resolv = []byte(n.Config.ResolvConf())
+	}
 	return []File{
 		{Path: "/etc/hosts", Content: hosts},
 		{Path: "/etc/hostname", Content: host + "\n"},

@@ -31,6 +31,7 @@ func run(s *Spec) int {
 		{"mounting the scratch tmpfs", func() error { return mountScratch(s.Scratch) }},
 		{"building the root filesystem", func() error { return apply(root, s.RootOps) }},
 		{"writing /etc/hosts, /etc/hostname, /etc/resolv.conf", func() error { return writeFiles(s.Scratch, s.Files) }},
+		{"setting up the network", func() error { return setupNet(s) }},
 		// Volumes and masks after the kernel filesystems, so nothing hides them.
 		{"mounting /proc, /dev, /sys and volumes", func() error { return apply(root, s.Ops(s.Scratch)) }},
 		// Last of the mounts: after it, nothing under the root is writable
@@ -59,7 +60,8 @@ func run(s *Spec) int {
 		return 125
 	}
 	Ask("running", fmt.Sprint(pid))
-	return reap(pid)
+	// An init that serves dials for published ports stays in Go.
+	return reap(pid, !serveDials(s))
 }
 
 // startUser resolves the user, sets up the terminal and starts the process.

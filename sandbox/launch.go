@@ -58,6 +58,8 @@ type Options struct {
 	// once the user's process has started in it.
 	Started func(pid int)
 	Running func()
+	// NetConn is the init's end of the network socket (see NetSpec).
+	NetConn *os.File
 }
 
 // Status is what the sandbox asked of this side before it ended: things it
@@ -159,6 +161,10 @@ func sandboxCommand(o Options, statusW *os.File, con *console) *exec.Cmd {
 	if con != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, con.remote) // fdConsole
 		cmd.Env = append(cmd.Env, envConsole+"=1")
+	}
+	if o.NetConn != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, o.NetConn)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envNet, 2+len(cmd.ExtraFiles)))
 	}
 	// The sandbox dies with this side: it never outlives husk.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}

@@ -15,24 +15,30 @@ import (
 // code, 128+N after signal N, when it ends. The kernel then ends whatever
 // else is left in the pid namespace.
 //
-// A process that is still running after handOverAfter gets a smaller init:
+// A process that is still running after handOverAfter gets a smaller init
+// (where handOver allows):
 // this one execs husk as the C reaper (package reaper), which does the
 // same without a Go runtime, so that an idle container costs little.
-func reap(child int) int {
+func reap(child int, handOver bool) int {
 	CatchSignals()
 	// A child that ended before this loop is reaped here; signals that came
 	// before the child existed wait in the channel and are relayed now.
 	if code, done := reapAll(child); done {
 		return code
 	}
-	handOver := time.After(handOverAfter)
+	var later <-chan time.Time
+	if handOver {
+		later = time.After(handOverAfter)
+	} else {
+		time.AfterFunc(handOverAfter, TrimMemory)
+	}
 	for {
 		select {
 		case sig := <-signals:
 			if code, done := relay(child, sig); done {
 				return code
 			}
-		case <-handOver:
+		case <-later:
 			// Signals already here are relayed first; reaper.Exec blocks
 			// the rest, for the C side to take.
 			drainSignals(child)

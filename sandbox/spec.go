@@ -43,6 +43,8 @@ type Spec struct {
 	// Loopback: the sandbox has a network namespace of its own, whose lo
 	// the init brings up.
 	Loopback bool `json:"loopback"`
+	// Net is a network beyond lo, set up before the pivot.
+	Net *NetSpec `json:"net,omitempty"`
 
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`

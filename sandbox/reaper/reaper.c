@@ -51,6 +51,9 @@ __attribute__((constructor)) static void husk_reaper(void)
 	// Processes of the container must not reach husk's binary through
 	// /proc/1/exe (CVE-2019-5736): first thing after the exec.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	// The exec may have cleared the parent-death signal: the sandbox must
+	// still end with the husk that supervises it.
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	pid_t child = (pid_t)atol(v);
 	if (child <= 0)
 		_exit(125);

@@ -33,7 +33,8 @@ type Record struct {
 	AutoRemove  bool     `json:"autoRemove"`
 	Restart     string   `json:"restart,omitempty"`
 	StopSignal  string   `json:"stopSignal,omitempty"`
-	Ports       []string `json:"ports,omitempty"`
+	Ports       []string `json:"ports,omitempty"`   // -p as given
+	Exposed     []string `json:"exposed,omitempty"` // the image's EXPOSE, for -P
 }
 
 // State is what changes while the container lives.
@@ -50,6 +51,8 @@ type State struct {
 	ExitCode     int       `json:"exitCode"`
 	Restarts     int       `json:"restarts,omitempty"`
 	Error        string    `json:"error,omitempty"`
+	// Bound are the published ports as this start bound them.
+	Bound []string `json:"bound,omitempty"`
 	// Stopped: a user stopped it, so no restart policy applies.
 	Stopped bool `json:"stopped,omitempty"`
 }

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"husk/network"
+	"husk/sandbox"
+)
+
+// netMode splits --network MODE[:OPTION=VALUE,...] and checks it. The
+// default is husk's builtin userspace network.
+func (f *SandboxFlags) netMode() (mode string, opts map[string]string, err error) {
+	mode, rest, _ := strings.Cut(f.Network, ":")
+	if mode == "" {
+		mode = network.Builtin
+	}
+	opts = map[string]string{}
+	for _, o := range strings.Split(rest, ",") {
+		if o == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(o, "=")
+		if k != "allow_host_loopback" || (v != "true" && v != "false") {
+			return "", nil, fmt.Errorf("unknown --network option %q: use allow_host_loopback=true", o)
+		}
+		opts[k] = v
+	}
+	switch mode {
+	case "none", "host":
+		if len(opts) > 0 {
+			return "", nil, fmt.Errorf("--network %s takes no options", mode)
+		}
+	case network.Builtin, network.Slirp4netns, network.Pasta:
+	default:
+		return "", nil, fmt.Errorf("unknown --network %q: use builtin (the default), slirp4netns, pasta, none or host", f.Network)
+	}
+	if (mode == "none" || mode == "host") && (len(f.Publish) > 0 || f.PublishAll) {
+		return "", nil, fmt.Errorf("conflicting options: -p with --network %s: publishing needs a network of the container's own", mode)
+	}
+	return mode, opts, nil
+}
+
+// netSpec is the sandbox's network as the init sets it up; nil for none
+// and host.
+func (f *SandboxFlags) netSpec() (*sandbox.NetSpec, error) {
+	mode, opts, err := f.netMode()
+	if err != nil || mode == "none" || mode == "host" {
+		return nil, err
+	}
+	cfg := network.Config{AllowHostLoopback: opts["allow_host_loopback"] == "true"}
+	for _, d := range f.DNS {
+		if _, err := netip.ParseAddrPort(d); err != nil {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return nil, fmt.Errorf("invalid --dns %q: give an IP address, optionally with :PORT", d)
+			}
+			d = net.JoinHostPort(d, "53")
+		}
+		cfg.DNSUpstreams = append(cfg.DNSUpstreams, d)
+	}
+	if cfg, err = cfg.WithDefaults(); err != nil {
+		return nil, err
+	}
+	return &sandbox.NetSpec{Mode: mode, Config: cfg, Dials: len(f.Publish) > 0 || f.PublishAll}, nil
+}
+
+// netHost is the host side of a sandbox's network, in the process that
+// supervises it (a foreground run, or a container's monitor): the
+// published ports' listeners, the builtin stack, or slirp4netns or pasta.
+type netHost struct {
+	spec      *sandbox.NetSpec
+	listeners *network.Listeners
+	local     *net.UnixConn
+	remote    *os.File // the init's end
+	cancel    context.CancelFunc
+	stopExt   func()
+	serving   context.CancelFunc
+	mu        sync.Mutex
+	dial      network.DialFunc
+}
+
+// newNetHost binds the published ports first: a port in use fails here,
+// before anything starts.
+func newNetHost(f *SandboxFlags, exposed []string) (*netHost, error) {
+	spec, err := f.netSpec()
+	if err != nil || spec == nil {
+		return nil, err
+	}
+	specs := append([]string{}, f.Publish...)
+	if f.PublishAll {
+		specs = append(specs, exposed...)
+	}
+	ports, err := network.ParsePorts(specs)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range network.Backends() {
+		if b.Name == spec.Mode && b.Err != nil {
+			return nil, fmt.Errorf("--network %s: %w", spec.Mode, b.Err)
+		}
+	}
+	h := &netHost{spec: spec}
+	if len(ports) > 0 {
+		if h.listeners, err = network.Listen(ports); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// Ports are the published ports as bound, in -p syntax.
+func (h *netHost) Ports() []string {
+	if h == nil || h.listeners == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range h.listeners.Ports() {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+// options makes this launch's socket and hands the init its end.
+func (h *netHost) options(o *sandbox.Options) error {
+	h.stop()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("creating the network socket: %w", err)
+	}
+	lf := os.NewFile(uintptr(fds[0]), "network")
+	c, err := net.FileConn(lf)
+	lf.Close()
+	if err != nil {
+		unix.Close(fds[1])
+		return fmt.Errorf("creating the network socket: %w", err)
+	}
+	h.local, h.remote = c.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "network-init")
+	o.NetConn = h.remote
+	return nil
+}
+
+// start runs once the sandbox exists: the stack on the TAP device the
+// init sends, or the external helper (after which the init may go on),
+// and the port forwarders.
+func (h *netHost) start(pid int) error {
+	if h == nil {
+		return nil
+	}
+	h.remote.Close()
+	h.remote = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	if h.spec.Mode == network.Builtin {
+		go func() {
+			tap, err := network.RecvFile(h.local)
+			if err != nil {
+				return // the init failed first and says why
+			}
+			_ = network.RunStack(ctx, tap, h.spec.Config)
+		}()
+	} else {
+		stop, err := network.StartExternal(h.spec.Mode, pid, h.spec.Config)
+		if err != nil {
+			return err
+		}
+		h.stopExt = stop
+		if _, err := h.local.Write([]byte{1}); err != nil {
+			return fmt.Errorf("telling the sandbox its network is ready: %w", err)
+		}
+	}
+	h.mu.Lock()
+	h.dial = network.Dialer(h.local)
+	h.mu.Unlock()
+	if h.listeners != nil && h.serving == nil {
+		// One server for the listeners' life; each launch's init dials.
+		sctx, cancel := context.WithCancel(context.Background())
+		h.serving = cancel
+		go h.listeners.Serve(sctx, func(proto string, port int) (*os.File, error) {
+			h.mu.Lock()
+			dial := h.dial
+			h.mu.Unlock()
+			return dial(proto, port)
+		})
+	}
+	return nil
+}
+
+// stop ends one launch's network: the stack or helper, the forwarders'
+// connection to the init. The listeners stay, for a next launch.
+func (h *netHost) stop() {
+	if h.cancel != nil {
+		h.cancel()
+		h.cancel = nil
+	}
+	if h.stopExt != nil {
+		h.stopExt()
+		h.stopExt = nil
+	}
+	if h.local != nil {
+		h.local.Close()
+		h.local = nil
+	}
+	if h.remote != nil {
+		h.remote.Close()
+		h.remote = nil
+	}
+}
+
+// close ends it all and frees the ports.
+func (h *netHost) close() {
+	if h == nil {
+		return
+	}
+	h.stop()
+	if h.serving != nil {
+		h.serving()
+	}
+	if h.listeners != nil {
+		h.listeners.Close()
+	}
+}
+
+// withNet adds the network's host side to a launch: the init's socket, and
+// the start once the sandbox exists. A failed start is kept in *errp, and
+// the init, whose socket then closes, gives up too.
+func withNet(o *sandbox.Options, h *netHost, errp *error) error {
+	if h == nil {
+		return nil
+	}
+	if err := h.options(o); err != nil {
+		return err
+	}
+	started := o.Started
+	o.Started = func(pid int) {
+		if started != nil {
+			started(pid)
+		}
+		if err := h.start(pid); err != nil {
+			*errp = err
+			h.local.Close()
+		}
+	}
+	return nil
+}

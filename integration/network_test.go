@@ -1,0 +1,280 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// udpEcho is the helper's UDP echo server, for published UDP ports.
+func udpEcho(port string) int {
+	c, err := net.ListenPacket("udp", ":"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("listening")
+	buf := make([]byte, 65536)
+	for {
+		n, addr, err := c.ReadFrom(buf)
+		if err != nil {
+			return 1
+		}
+		c.WriteTo(append([]byte("echo:"), buf[:n]...), addr)
+	}
+}
+
+// freePort is a TCP (or UDP) port of 127.0.0.1 that nothing holds now.
+func freePort(t *testing.T, proto string) int {
+	t.Helper()
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// httpGet fetches url, retrying while the server comes up.
+func httpGet(url string, limit time.Duration) (string, error) {
+	var last error
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+		if err != nil {
+			last = err
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b), err
+	}
+	return "", last
+}
+
+// httpdFlags serves dir with busybox httpd behind -p.
+func httpdFlags(t *testing.T, name string, port int) []string {
+	dir := filepath.Join(t.TempDir(), "www")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello from "+name+"\n"), 0o644)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	return []string{"--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-v", dir + ":/www:ro"}
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// busybox httpd behind -p, fetched from the host; two containers at once;
+// ps, port; the port freed after stop and after kill -9 of the monitor.
+func TestPublishTCP(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	p1, p2 := freePort(t, "tcp"), freePort(t, "tcp")
+	e.detached(httpdFlags(t, "web1", p1), ref, "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	e.detached(httpdFlags(t, "web2", p2), ref, "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	for name, p := range map[string]int{"web1": p1, "web2": p2} {
+		body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", p), 15*time.Second)
+		if err != nil || body != "hello from "+name+"\n" {
+			t.Errorf("GET through -p %d: %q %v", p, body, err)
+		}
+	}
+	want := fmt.Sprintf("127.0.0.1:%d->80/tcp", p1)
+	if ps := e.out("ps", "--filter", "name=web1", "--format", "{{.Ports}}"); ps != want {
+		t.Errorf("ps PORTS: want %q, got %q", want, ps)
+	}
+	if out := e.out("port", "web1"); out != fmt.Sprintf("80/tcp -> 127.0.0.1:%d", p1) {
+		t.Errorf("husk port: got %q", out)
+	}
+	e.out("stop", "web1")
+	if !eventually(5*time.Second, func() bool { return portFree(p1) }) {
+		t.Errorf("port %d still held after stop", p1)
+	}
+	syscall.Kill(monitorOf(t, e, "web2"), syscall.SIGKILL)
+	if !eventually(10*time.Second, func() bool { return portFree(p2) }) {
+		t.Errorf("port %d still held after kill -9 of the monitor", p2)
+	}
+	// A foreground run publishes as well.
+	p3 := freePort(t, "tcp")
+	done := make(chan result, 1)
+	go func() {
+		done <- e.run(append(append([]string{"run", "--rm"}, httpdFlags(t, "fg", p3)...), ref, "busybox", "timeout", "5", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")...)
+	}()
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", p3), 15*time.Second); body != "hello from fg\n" {
+		t.Errorf("GET through a foreground run's -p: %q %v", body, err)
+	}
+	<-done
+	e.out("rm", "-f", "web1", "web2")
+	e.noLeftovers()
+}
+
+func TestPublishUDP(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	p := freePort(t, "udp")
+	flags := append([]string{"--name", "echo", "-p", fmt.Sprintf("127.0.0.1:%d:9000/udp", p)}, helperVolume(t)...)
+	e.detached(flags, ref, helperPath, "udp-echo", "9000")
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 100)
+	ok := eventually(15*time.Second, func() bool {
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.Read(buf)
+		return err == nil && string(buf[:n]) == "echo:ping"
+	})
+	if !ok {
+		t.Errorf("no UDP echo through -p %d/udp", p)
+	}
+	e.out("rm", "-f", "echo")
+}
+
+// hostServer answers one line on 127.0.0.1 of the host, for egress tests.
+func hostServer(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "hello from the host\n")
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Outbound connections to the host's loopback, through each network, only
+// with allow_host_loopback=true; the builtin network with neither
+// slirp4netns nor pasta on PATH.
+func TestEgressToHostLoopback(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	port := hostServer(t)
+	// pasta passes the host's close on only when nc's own side closes:
+	// timeout ends nc once the line is in.
+	fetch := fmt.Sprintf("busybox timeout 5 nc -w 5 host.husk.internal %d; true", port)
+	for _, mode := range []string{"builtin", "slirp4netns", "pasta"} {
+		t.Run(mode, func(t *testing.T) {
+			r := e.sbx([]string{"--rm", "--network", mode + ":allow_host_loopback=true"}, ref, "sh", "-c", fetch)
+			if r.code != 0 || !strings.HasPrefix(r.stdout, "hello from the host\n") {
+				t.Errorf("egress to the host's loopback: %s", r)
+			}
+			r = e.sbx([]string{"--rm", "--network", mode}, ref, "sh", "-c", fetch)
+			if r.code == 0 && strings.Contains(r.stdout, "hello") {
+				t.Errorf("without allow_host_loopback the host's loopback must be out of reach: %s", r)
+			}
+		})
+	}
+	t.Run("no-helpers-on-path", func(t *testing.T) {
+		bin := t.TempDir()
+		os.Chmod(bin, 0o755)
+		for _, tool := range []string{"newuidmap", "newgidmap", "getsubids", "fuse-overlayfs"} {
+			if p, err := lookPathIn(tool); err == nil {
+				os.Symlink(p, filepath.Join(bin, tool))
+			}
+		}
+		e.vars["PATH"] = binDir + ":" + bin
+		defer delete(e.vars, "PATH")
+		r := e.sbx([]string{"--rm", "--network", "builtin:allow_host_loopback=true"}, ref, "sh", "-c", fetch)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "hello from the host\n") {
+			t.Errorf("the builtin network without slirp4netns or pasta: %s", r)
+		}
+		e.wantError(e.sbx([]string{"--rm", "--network", "slirp4netns"}, ref, "true"), "slirp4netns", "install")
+		e.wantError(e.sbx([]string{"--rm", "--network", "pasta"}, ref, "true"), "pasta", "install")
+	})
+	e.noLeftovers()
+}
+
+func lookPathIn(tool string) (string, error) {
+	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(filepath.Join(d, tool)); err == nil {
+			return filepath.Join(d, tool), nil
+		}
+	}
+	return "", os.ErrNotExist
+}
+
+// A DNS lookup inside, answered by a resolver the test runs on the host.
+func TestDNS(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if len(q.Question) == 1 && q.Question[0].Name == "probe.husk.test." && q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR("probe.husk.test. 60 IN A 192.0.2.77")
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	defer srv.Shutdown()
+	upstream := pc.LocalAddr().String()
+	out := e.sbxOut([]string{"--rm", "--dns", upstream}, ref, "sh", "-c", "cat /etc/resolv.conf; nslookup probe.husk.test")
+	if !strings.Contains(out, "nameserver 10.0.2.3") || !strings.Contains(out, "192.0.2.77") {
+		t.Errorf("want resolv.conf on the stack's resolver and the test's answer: %q", out)
+	}
+	// /etc/hosts names the container and host.husk.internal.
+	hosts := e.sbxOut([]string{"--rm", "--hostname", "boxname"}, ref, "cat", "/etc/hosts")
+	if !strings.Contains(hosts, "10.0.2.100\tboxname") || !strings.Contains(hosts, "host.husk.internal") {
+		t.Errorf("/etc/hosts: %q", hosts)
+	}
+}
+
+func TestPublishFaults(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().(*net.TCPAddr).Port
+	r := e.run("run", "-d", "--name", "clash", "-p", fmt.Sprintf("127.0.0.1:%d:80", busy), ref, "sleep", "100")
+	e.wantError(r, strconv.Itoa(busy), "in use")
+	if st := e.psStatus("clash"); strings.Contains(st, "Up") {
+		t.Errorf("a container whose port is taken must not run: %q", st)
+	}
+	e.run("rm", "-f", "clash")
+	r = e.sbx([]string{"--rm", "-p", fmt.Sprintf("127.0.0.1:%d:80", busy)}, ref, "true")
+	e.wantError(r, strconv.Itoa(busy), "in use")
+	b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if start, _ := strconv.Atoi(strings.TrimSpace(string(b))); start > 1 {
+		r = e.sbx([]string{"--rm", "-p", "1:80"}, ref, "true")
+		e.wantError(r, "ip_unprivileged_port_start")
+	}
+	e.wantError(e.sbx([]string{"--rm", "-p", "nonsense"}, ref, "true"), "nonsense")
+	e.wantError(e.sbx([]string{"--rm", "--network", "none", "-p", "8080:80"}, ref, "true"), "--network none")
+	e.noLeftovers()
+}

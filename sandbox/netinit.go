@@ -1,0 +1,84 @@
+package sandbox
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"husk/network"
+)
+
+// NetSpec is a sandbox network beyond lo: the builtin userspace stack, or
+// slirp4netns or pasta, which the host side runs.
+type NetSpec struct {
+	Mode   string         `json:"mode"`
+	Config network.Config `json:"config"`
+	// Dials: ports are published, so the init dials for the host side.
+	Dials bool `json:"dials,omitempty"`
+}
+
+// envNet names the descriptor of the init's end of the network socket:
+// the TAP device goes out on it, dial requests for published ports come in.
+const envNet = "HUSK_SANDBOX_NET"
+
+// netConn is the init's network socket, kept for serving dials.
+var netConn *net.UnixConn
+
+// setupNet runs in the init before the pivot (it needs the host's
+// /dev/net/tun): the builtin stack gets a TAP device, made here and sent
+// to the host side; an external helper configures the namespace itself,
+// and the init waits for the host side's word that it has.
+func setupNet(s *Spec) error {
+	if s.Net == nil {
+		return nil
+	}
+	conn, err := inheritedNetConn()
+	if err != nil {
+		return err
+	}
+	netConn = conn
+	if s.Net.Mode != network.Builtin {
+		if err := network.LoopbackUp(); err != nil {
+			return err
+		}
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
+		if _, err := conn.Read(make([]byte, 1)); err != nil {
+			return fmt.Errorf("waiting for %s to configure the network: %w", s.Net.Mode, err)
+		}
+		conn.SetReadDeadline(time.Time{})
+		return nil
+	}
+	tap, err := network.SetupTap(s.Net.Config)
+	if err != nil {
+		return err
+	}
+	defer tap.Close()
+	return network.SendFile(conn, tap)
+}
+
+func inheritedNetConn() (*net.UnixConn, error) {
+	fd, err := strconv.Atoi(os.Getenv(envNet))
+	if err != nil {
+		return nil, fmt.Errorf("the network socket is missing (%s): this is husk's own error", envNet)
+	}
+	f := os.NewFile(uintptr(fd), "network")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("using the network socket: %w", err)
+	}
+	return c.(*net.UnixConn), nil
+}
+
+// serveDials answers the host side's dials for published ports, from
+// inside the network namespace, for as long as the init lives. It reports
+// whether it does, since the init must then stay in Go.
+func serveDials(s *Spec) bool {
+	if s.Net == nil || !s.Net.Dials || netConn == nil {
+		return false
+	}
+	go network.ServeDialer(netConn)
+	return true
+}
