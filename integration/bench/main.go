@@ -27,6 +27,7 @@ import (
 )
 
 func main() {
+	trafficMain(os.Args[1:])
 	husk := flag.String("husk", "./husk", "the husk binary")
 	work := flag.String("work", "", "a scratch directory (default: a new one under $TMPDIR)")
 	runs := flag.Int("runs", 3, "cold pulls per tool and image; the median is reported")

@@ -94,6 +94,7 @@ func benchStart(husk, work string, reg *integration.Registry) error {
 			fmt.Printf("  %-7s %8.1f ms  (min %.1f, max %.1f)\n", t.name, ms(med[t.name]), ms(t.times[0]), ms(t.times[len(t.times)-1]))
 		}
 	}
+	defer benchNetwork(h, tools[2], ref)
 	defer benchMemory(h, tools[2], ref)
 	hm, ok := med["husk"]
 	if !ok {
@@ -241,7 +242,7 @@ func podmanStarter(work, ref string) *starter {
 		return s
 	}
 	conf := filepath.Join(home, ".config/containers/storage.conf")
-	if err := os.MkdirAll(filepath.Dir(conf), 0o700); err == nil {
+	if err = os.MkdirAll(filepath.Dir(conf), 0o700); err == nil {
 		err = os.WriteFile(conf, []byte(fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n",
 			filepath.Join(work, "start-podman-store"), filepath.Join(run, "containers"))), 0o600)
 	}

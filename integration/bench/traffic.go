@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+// The traffic tool: the bench binary itself, bound into containers, as a
+// TCP sink (traffic-server PORT) and a timed sender (traffic-client ADDR
+// SECONDS, which prints Gbit/s). It is static, so it runs in the busybox
+// image.
+
+func trafficMain(args []string) {
+	switch {
+	case len(args) == 2 && args[0] == "traffic-server":
+		os.Exit(trafficServer(":" + args[1]))
+	case len(args) == 3 && args[0] == "traffic-client":
+		secs, _ := strconv.Atoi(args[2])
+		g, err := trafficClient(args[1], time.Duration(secs)*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%.3f\n", g)
+		os.Exit(0)
+	}
+}
+
+func trafficServer(addr string) int {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return 1
+		}
+		go func() { io.Copy(io.Discard, c); c.Close() }()
+	}
+}
+
+// trafficClient sends for d and returns Gbit/s, retrying the connect while
+// the server comes up.
+func trafficClient(addr string, d time.Duration) (float64, error) {
+	var c net.Conn
+	var err error
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	buf := make([]byte, 256<<10)
+	var n int64
+	start := time.Now()
+	for time.Since(start) < d {
+		k, err := c.Write(buf)
+		n += int64(k)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return float64(n*8) / time.Since(start).Seconds() / 1e9, nil
+}
