@@ -23,6 +23,9 @@ func init() {
 		if len(os.Args) == 3 && os.Args[1] == "udp-echo" {
 			os.Exit(udpEcho(os.Args[2]))
 		}
+		if len(os.Args) == 4 && os.Args[1] == "udp-ask" {
+			os.Exit(udpAsk(os.Args[2], os.Args[3]))
+		}
 		os.Exit(helperMain(os.Args[1:]))
 	}
 }

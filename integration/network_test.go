@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/miekg/dns"
 )
 
@@ -32,6 +34,27 @@ func udpEcho(port string) int {
 		}
 		c.WriteTo(append([]byte("echo:"), buf[:n]...), addr)
 	}
+}
+
+// udpAsk is the helper's UDP client: it sends msg to addr and prints the
+// answer.
+func udpAsk(addr, msg string) int {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	buf := make([]byte, 1500)
+	for i := 0; i < 20; i++ {
+		c.Write([]byte(msg))
+		c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil {
+			fmt.Println(string(buf[:n]))
+			return 0
+		}
+	}
+	fmt.Fprintln(os.Stderr, "no answer from", addr)
+	return 1
 }
 
 // freePort is a TCP (or UDP) port of 127.0.0.1 that nothing holds now.
@@ -276,5 +299,66 @@ func TestPublishFaults(t *testing.T) {
 	}
 	e.wantError(e.sbx([]string{"--rm", "-p", "nonsense"}, ref, "true"), "nonsense")
 	e.wantError(e.sbx([]string{"--rm", "--network", "none", "-p", "8080:80"}, ref, "true"), "--network none")
+	e.noLeftovers()
+}
+
+// Outbound UDP to a service on the host's loopback, through the builtin stack.
+func TestEgressUDP(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("host got "), buf[:n]...), addr)
+		}
+	}()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	flags := append([]string{"--rm", "--network", "builtin:allow_host_loopback=true"}, helperVolume(t)...)
+	if out := e.sbxOut(flags, ref, helperPath, "udp-ask", fmt.Sprintf("10.0.2.2:%d", port), "ping"); out != "host got ping" {
+		t.Errorf("UDP from the container to the host: got %q", out)
+	}
+}
+
+// -P publishes the image's EXPOSE ports on free host ports; a range of
+// host ports takes the first free one.
+func TestPublishAllAndRange(t *testing.T) {
+	e := sandboxEnv(t, "")
+	img, err := mutate.Config(images.Busybox, v1.Config{ExposedPorts: map[string]struct{}{"80/tcp": {}}, Cmd: []string{"sh"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := plain.Ref("exposing:" + randomHex(4))
+	if err := plain.Push(strings.TrimPrefix(ref, plain.Addr+"/"), img); err != nil {
+		t.Fatal(err)
+	}
+	e.pull(ref)
+	dir := filepath.Join(t.TempDir(), "www")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("exposed\n"), 0o644)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	e.detached([]string{"--name", "all", "-P", "-v", dir + ":/www:ro"}, ref, "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	out := e.out("port", "all", "80")
+	_, hp, ok := strings.Cut(out, ":")
+	if !ok || !strings.HasPrefix(out, "0.0.0.0:") {
+		t.Fatalf("husk port all 80: want 0.0.0.0:PORT, got %q", out)
+	}
+	if body, err := httpGet("http://127.0.0.1:"+hp+"/", 15*time.Second); body != "exposed\n" {
+		t.Errorf("GET through -P: %q %v", body, err)
+	}
+	busy := hostServer(t)
+	rng := fmt.Sprintf("127.0.0.1:%d-%d:80", busy, busy+1)
+	e.detached([]string{"--name", "ranged", "-p", rng, "-v", dir + ":/www:ro"}, ref, "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	if out := e.out("port", "ranged", "80/tcp"); out != fmt.Sprintf("127.0.0.1:%d", busy+1) {
+		t.Errorf("-p %s with the first port taken: want the next, got %q", rng, out)
+	}
+	e.out("rm", "-f", "all", "ranged")
 	e.noLeftovers()
 }
