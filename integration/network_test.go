@@ -123,6 +123,15 @@ func TestPublishTCP(t *testing.T) {
 			t.Errorf("GET through -p %d: %q %v", p, body, err)
 		}
 	}
+	// After a second the init has handed over to its C loop, which dials
+	// for the published ports from then on.
+	time.Sleep(1500 * time.Millisecond)
+	if init := e.inspect("web1").State.Pid; !strings.HasPrefix(procCmdline(init), "husk-init") {
+		t.Errorf("after a second the init should be the C reaper: %q", procCmdline(init))
+	}
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", p1), 15*time.Second); body != "hello from web1\n" {
+		t.Errorf("GET after the hand-over: %q %v", body, err)
+	}
 	want := fmt.Sprintf("127.0.0.1:%d->80/tcp", p1)
 	if ps := e.out("ps", "--filter", "name=web1", "--format", "{{.Ports}}"); ps != want {
 		t.Errorf("ps PORTS: want %q, got %q", want, ps)
@@ -171,6 +180,21 @@ func TestPublishUDP(t *testing.T) {
 	})
 	if !ok {
 		t.Errorf("no UDP echo through -p %d/udp", p)
+	}
+	// Again from a new client once the C init dials.
+	time.Sleep(1500 * time.Millisecond)
+	c2, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if !eventually(10*time.Second, func() bool {
+		c2.Write([]byte("pong"))
+		c2.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c2.Read(buf)
+		return err == nil && string(buf[:n]) == "echo:pong"
+	}) {
+		t.Errorf("no UDP echo through -p %d/udp after the hand-over", p)
 	}
 	e.out("rm", "-f", "echo")
 }

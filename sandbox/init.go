@@ -60,8 +60,7 @@ func run(s *Spec) int {
 		return 125
 	}
 	Ask("running", fmt.Sprint(pid))
-	// An init that serves dials for published ports stays in Go.
-	return reap(pid, !serveDials(s))
+	return reap(pid, serveDials(s))
 }
 
 // startUser resolves the user, sets up the terminal and starts the process.

@@ -73,12 +73,19 @@ func inheritedNetConn() (*net.UnixConn, error) {
 }
 
 // serveDials answers the host side's dials for published ports, from
-// inside the network namespace, for as long as the init lives. It reports
-// whether it does, since the init must then stay in Go.
-func serveDials(s *Spec) bool {
+// inside the network namespace, and returns the socket's descriptor for
+// the C init to go on with after the hand-over (-1: no dials).
+func serveDials(s *Spec) int {
 	if s.Net == nil || !s.Net.Dials || netConn == nil {
-		return false
+		return -1
 	}
 	go network.ServeDialer(netConn)
-	return true
+	f, err := netConn.File() // a duplicate, for the C side
+	if err != nil {
+		return -1
+	}
+	dialFile = f // kept: its finalizer would close the descriptor
+	return int(f.Fd())
 }
+
+var dialFile *os.File

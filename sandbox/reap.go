@@ -15,23 +15,18 @@ import (
 // code, 128+N after signal N, when it ends. The kernel then ends whatever
 // else is left in the pid namespace.
 //
-// A process that is still running after handOverAfter gets a smaller init
-// (where handOver allows):
+// A process that is still running after handOverAfter gets a smaller init,
+// which goes on serving published ports' dials on dialFD (-1: none):
 // this one execs husk as the C reaper (package reaper), which does the
 // same without a Go runtime, so that an idle container costs little.
-func reap(child int, handOver bool) int {
+func reap(child, dialFD int) int {
 	CatchSignals()
 	// A child that ended before this loop is reaped here; signals that came
 	// before the child existed wait in the channel and are relayed now.
 	if code, done := reapAll(child); done {
 		return code
 	}
-	var later <-chan time.Time
-	if handOver {
-		later = time.After(handOverAfter)
-	} else {
-		time.AfterFunc(handOverAfter, TrimMemory)
-	}
+	later := time.After(handOverAfter)
 	for {
 		select {
 		case sig := <-signals:
@@ -42,7 +37,8 @@ func reap(child int, handOver bool) int {
 			// Signals already here are relayed first; reaper.Exec blocks
 			// the rest, for the C side to take.
 			drainSignals(child)
-			_ = reaper.Exec(child) // returns only when the exec failed
+			_ = reaper.Exec(child, dialFD) // returns only when the exec failed
+			later = nil
 		}
 	}
 }

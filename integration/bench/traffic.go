@@ -45,15 +45,24 @@ func trafficServer(addr string) int {
 	}
 }
 
-// trafficClient sends for d and returns Gbit/s, retrying the connect while
-// the server comes up.
+// trafficClient sends for d and returns Gbit/s, retrying while the server
+// comes up: a forwarder may accept before the server behind it listens,
+// and then resets the connection.
 func trafficClient(addr string, d time.Duration) (float64, error) {
 	var c net.Conn
 	var err error
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if c, err = net.Dial("tcp", addr); err == nil {
+		if c, err = net.Dial("tcp", addr); err != nil {
+			continue
+		}
+		if _, err = c.Write(make([]byte, 1)); err == nil {
+			time.Sleep(50 * time.Millisecond)
+			_, err = c.Write(make([]byte, 1))
+		}
+		if err == nil {
 			break
 		}
+		c.Close()
 	}
 	if err != nil {
 		return 0, err

@@ -6,15 +6,23 @@
 // runtime's heap and the binary's pages.
 
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define ENV_PID "HUSK_REAP_PID"
+#define ENV_DIAL "HUSK_REAP_DIAL"
 
 // A namespace's init receives only the signals it has a handler for: an
 // empty handler makes every signal queue, to be taken by sigwaitinfo.
@@ -41,6 +49,111 @@ static void reap_all(pid_t child)
 		if (pid == child)
 			_exit(code_of(status));
 	}
+}
+
+// The published ports' dials (network.ServeDialer's protocol, kept by
+// the Go init until the hand-over): the host side sends one end of a
+// SOCK_SEQPACKET pair; on it comes {"proto":"tcp","port":N}, and back goes
+// {} with the socket connected to 127.0.0.1:N inside the namespace, or
+// {"error":"..."}.
+
+static int recv_fd(int sock)
+{
+	char b;
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&b, 1};
+	struct msghdr m = {0};
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof ctl;
+	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return -2; // closed
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+static void send_reply(int sock, const char *json, int fd)
+{
+	struct iovec iov = {(void *)json, strlen(json)};
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = {0};
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	if (fd >= 0) {
+		m.msg_control = ctl;
+		m.msg_controllen = sizeof ctl;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	}
+	sendmsg(sock, &m, MSG_NOSIGNAL);
+}
+
+// connect_inside connects without blocking the loop for long: a loopback
+// connect succeeds or is refused at once unless the backlog is full.
+static int connect_inside(int udp, int port, int *err)
+{
+	int s = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0) {
+		*err = errno;
+		return -1;
+	}
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+		return s;
+	if (errno == EINPROGRESS) {
+		struct pollfd p = {s, POLLOUT, 0};
+		int e = 0;
+		socklen_t l = sizeof e;
+		if (poll(&p, 1, 2000) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l) == 0 && e == 0)
+			return s;
+		*err = e ? e : ETIMEDOUT;
+	} else {
+		*err = errno;
+	}
+	close(s);
+	return -1;
+}
+
+// serve_dial answers one request; < 0 when the host side has gone.
+static int serve_dial(int conn)
+{
+	int req = recv_fd(conn);
+	if (req == -2)
+		return -1;
+	if (req < 0)
+		return 0;
+	char buf[512];
+	ssize_t n = recv(req, buf, sizeof buf - 1, 0);
+	if (n > 0) {
+		buf[n] = 0;
+		const char *p = strstr(buf, "\"port\":");
+		int udp = strstr(buf, "\"udp\"") != NULL;
+		int port = p ? atoi(p + 7) : 0;
+		int err = EINVAL;
+		int s = port > 0 && port < 65536 ? connect_inside(udp, port, &err) : -1;
+		if (s >= 0) {
+			send_reply(req, "{}", s);
+			close(s);
+		} else {
+			char msg[256];
+			snprintf(msg, sizeof msg, "{\"error\":\"connecting to 127.0.0.1:%d: %s\"}", port, strerror(err));
+			send_reply(req, msg, -1);
+		}
+	}
+	close(req);
+	return 0;
 }
 
 __attribute__((constructor)) static void husk_reaper(void)
@@ -70,14 +183,27 @@ __attribute__((constructor)) static void husk_reaper(void)
 			sigaction(sig, &sa, NULL);
 
 	reap_all(child); // it may have ended before the handlers existed
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	const char *d = getenv(ENV_DIAL);
+	int dial = d ? atoi(d) : -1;
 	for (;;) {
-		siginfo_t info;
-		int sig = sigwaitinfo(&all, &info);
-		if (sig < 0)
+		struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {dial, POLLIN, 0}};
+		if (poll(pfd, dial >= 0 ? 2 : 1, -1) < 0)
 			continue;
-		if (sig == SIGCHLD)
-			reap_all(child);
-		else
-			kill(child, sig);
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == sizeof si) {
+				if (si.ssi_signo == SIGCHLD)
+					reap_all(child);
+				else
+					kill(child, si.ssi_signo);
+			}
+		}
+		if (dial >= 0 && pfd[1].revents) {
+			if (serve_dial(dial) < 0) {
+				close(dial); // the host side is gone
+				dial = -1;
+			}
+		}
 	}
 }

@@ -23,14 +23,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EnvPid names the variable that hands the init over to the C loop.
-const EnvPid = "HUSK_REAP_PID"
+// EnvPid names the variable that hands the init over to the C loop;
+// envDial the descriptor on which it goes on dialing for published ports.
+const (
+	EnvPid  = "HUSK_REAP_PID"
+	envDial = "HUSK_REAP_DIAL"
+)
 
 // Exec replaces this process with husk as the C reaper of child. The
 // calling goroutine's thread blocks every signal first, so that none
 // arriving during the exec is handled by Go and lost: the C side takes
 // them. It returns only when the exec failed, with signals unblocked.
-func Exec(child int) error {
+//
+// dial, when not negative, is the init's network socket: the C loop serves
+// the published ports' dials on it from then on.
+func Exec(child, dial int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var all, old unix.Sigset_t
@@ -42,6 +49,13 @@ func Exec(child int) error {
 	}
 	// The environment stays: it tells whose container this is (ps, tests).
 	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvPid, child))
+	if dial >= 0 {
+		// The init marked every descriptor close-on-exec; this one stays.
+		if _, err := unix.FcntlInt(uintptr(dial), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("handing the network socket over: %w", err)
+		}
+		env = append(env, fmt.Sprintf("%s=%d", envDial, dial))
+	}
 	err := syscall.Exec("/proc/self/exe", []string{"husk-init"}, env)
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	return fmt.Errorf("handing the init over: %w", err)
