@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"husk/network"
 )
 
@@ -80,12 +82,13 @@ func serveDials(s *Spec) int {
 		return -1
 	}
 	go network.ServeDialer(netConn)
-	f, err := netConn.File() // a duplicate, for the C side
+	// A duplicate for the C side: a plain descriptor, which no finalizer
+	// closes.
+	raw, err := netConn.SyscallConn()
 	if err != nil {
 		return -1
 	}
-	dialFile = f // kept: its finalizer would close the descriptor
-	return int(f.Fd())
+	dup := -1
+	_ = raw.Control(func(fd uintptr) { dup, _ = unix.Dup(int(fd)) })
+	return dup
 }
-
-var dialFile *os.File
