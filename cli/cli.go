@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
 )
@@ -35,10 +36,59 @@ type Globals struct {
 	StorageDriver string          `kong:"-"` // --storage-driver / HUSK_STORAGE_DRIVER, "" to probe
 }
 
-// CLI is the whole command line. Add a verb by adding a field and a file.
-type CLI struct {
+// GlobalFlags come before the verb.
+type GlobalFlags struct {
 	Version       kong.VersionFlag `help:"Print the version and commit, then exit."`
 	StorageDriver string           `help:"Root-filesystem strategy: overlay, fuse-overlayfs or vfs (default: probed)." name:"storage-driver" env:"HUSK_STORAGE_DRIVER" placeholder:"NAME"`
+}
+
+// runOnly is the grammar of `husk run` alone: building kong's model of
+// every verb costs milliseconds on the start path that run need not pay.
+type runOnly struct {
+	GlobalFlags
+	Run RunCmd `cmd:"" help:"Run a command in a new container."`
+}
+
+// grammarFor picks the grammar to parse args with.
+func grammarFor(args []string) (any, *GlobalFlags) {
+	if verbOf(args) == "run" && !asksHelp(args) {
+		r := &runOnly{}
+		return r, &r.GlobalFlags
+	}
+	c := &CLI{}
+	return c, &c.GlobalFlags
+}
+
+// verbOf is the first argument that is not a global flag or its value.
+func verbOf(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--storage-driver":
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+// asksHelp: help lists every verb, so it needs the whole grammar.
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "-h" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// CLI is the whole command line. Add a verb by adding a field and a file.
+type CLI struct {
+	GlobalFlags
 
 	Info      InfoCmd      `cmd:"" help:"Show what husk will use on this machine and what is missing."`
 	Pull      PullCmd      `cmd:"" help:"Pull an image from a registry."`
@@ -90,9 +140,14 @@ func (e *ExitError) ExitCode() int { return e.Code }
 // Main parses args and runs the chosen command. It returns the exit code of
 // a command that ran, or an error to print once.
 func Main(ctx context.Context, args []string, b Build) (int, error) {
-	var c CLI
+	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
+	if rc, ok := parsedRun(g); ok {
+		// A sandbox's init: its husk parsed the command line already.
+		return exitOf(rc.Run(g))
+	}
+	grammar, globals := grammarFor(args)
 	exit := -1
-	parser, err := kong.New(&c,
+	parser, err := kong.New(grammar,
 		kong.Name("husk"),
 		kong.Description("Rootless, daemonless sandboxes in one file."),
 		kong.Vars{"version": fmt.Sprintf("husk version %s, commit %s", b.Version, b.Commit)},
@@ -101,7 +156,6 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 	if err != nil {
 		return ExitHusk, err
 	}
-	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
 	kctx, err := parseOrExit(parser, args, &exit)
 	if exit >= 0 {
 		return exit, nil
@@ -110,18 +164,23 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 		// Bad flags and unknown verbs are husk's own failures: 125.
 		return ExitHusk, fmt.Errorf("%w (see 'husk --help')", err)
 	}
-	g.StorageDriver = c.StorageDriver
-	if err := kctx.Run(g); err != nil {
-		var ee *ExitError
-		if errors.As(err, &ee) {
-			if ee.Err == nil {
-				return ee.Code, nil
-			}
-			return ee.Code, ee.Err
-		}
-		return ExitHusk, err
+	g.StorageDriver = globals.StorageDriver
+	return exitOf(kctx.Run(g))
+}
+
+// exitOf turns a command's error into husk's exit code and what to print.
+func exitOf(err error) (int, error) {
+	if err == nil {
+		return 0, nil
 	}
-	return 0, nil
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err == nil {
+			return ee.Code, nil
+		}
+		return ee.Code, ee.Err
+	}
+	return ExitHusk, err
 }
 
 type exitPanic struct{}

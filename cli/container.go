@@ -12,8 +12,41 @@ import (
 	"husk/store/container"
 )
 
-// envContainer names, for a sandbox's init, the container it starts.
-const envContainer = "HUSK_CONTAINER"
+// envContainer names, for a sandbox's init, the container it starts;
+// envParsedRun carries the run command as its husk parsed it, so that the
+// init, on the start path, need not parse the command line again.
+const (
+	envContainer = "HUSK_CONTAINER"
+	envParsedRun = "HUSK_SANDBOX_RUN"
+)
+
+type parsedRunEnv struct {
+	StorageDriver string `json:"storageDriver,omitempty"`
+	Run           RunCmd `json:"run"`
+}
+
+// parsedRunVar is the variable that hands c to the sandbox's init.
+func parsedRunVar(g *Globals, c *RunCmd) string {
+	b, err := json.Marshal(parsedRunEnv{StorageDriver: g.StorageDriver, Run: *c})
+	if err != nil {
+		return ""
+	}
+	return envParsedRun + "=" + string(b)
+}
+
+// parsedRun is, in a sandbox's init, the run command its husk parsed.
+func parsedRun(g *Globals) (*RunCmd, bool) {
+	v := os.Getenv(envParsedRun)
+	if v == "" || !sandbox.InSandbox() {
+		return nil, false
+	}
+	var p parsedRunEnv
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return nil, false
+	}
+	g.StorageDriver = p.StorageDriver
+	return &p.Run, true
+}
 
 func openContainers() (*container.Store, error) {
 	root, _, _, err := store.Paths()
@@ -121,8 +154,11 @@ func newForeground(g *Globals, f *ContainerFlags, image string, ports []string) 
 	return &foreground{cs: cs, c: c, ports: ports}, nil
 }
 
-func (fg *foreground) options(o sandbox.Options) sandbox.Options {
+func (fg *foreground) options(g *Globals, rc *RunCmd, o sandbox.Options) sandbox.Options {
 	o.Env = append(o.Env, envContainer+"="+fg.c.ID)
+	if v := parsedRunVar(g, rc); v != "" {
+		o.Env = append(o.Env, v)
+	}
 	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pid, fg.ports)) }
 	return o
 }

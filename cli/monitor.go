@@ -185,6 +185,10 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	o.Stdin, o.Stdout, o.Stderr = io.stdin, io.stdout, io.stderr
 	o.Args = m.sandboxArgs()
 	o.Env = []string{envContainer + "=" + m.c.ID}
+	mg := &Globals{StorageDriver: m.c.StorageDriver}
+	if v := parsedRunVar(mg, m.rc); v != "" {
+		o.Env = append(o.Env, v)
+	}
 	o.Dir = m.c.Cwd
 	o.Console = io.console
 	o.Started = func(pid int) {

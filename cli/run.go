@@ -85,7 +85,7 @@ func exposedPorts(img *inspectImage) []string {
 // the way, and returns its exit code.
 func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHost) (int, error) {
 	for pulled := false; ; pulled = true {
-		o := fg.options(c.launchOptions())
+		o := fg.options(g, c, c.launchOptions())
 		var netErr error
 		if err := withNet(&o, nh, &netErr); err != nil {
 			return ExitHusk, err
