@@ -62,6 +62,14 @@ func openTap(name string) (*os.File, error) {
 		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
 		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 	}
+	if err == nil {
+		// Persistent: closing the last descriptor (the monitor's, as it
+		// exits) then leaves the device to the namespace's own teardown,
+		// which the kernel runs in the background, instead of
+		// unregistering it in the closing process, ~15 ms of RCU waits
+		// on every container's exit.
+		err = unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1)
+	}
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("creating the tap device %s in the sandbox: %w", name, err)
