@@ -198,7 +198,7 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	o.Running = func() {
 		ran = true
 		m.report(ready, 0, "")
-		time.AfterFunc(time.Second, sandbox.TrimMemory)
+		sandbox.TrimWhileIdle()
 	}
 	var netErr error
 	if err := withNet(&o, nh, &netErr); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,4 +52,13 @@ func readOnlyMappingOf(line string, ino uint64) (start, end uintptr, ok bool) {
 		return 0, 0, false
 	}
 	return uintptr(s), uintptr(e), true
+}
+
+// TrimWhileIdle trims now and again: start-up pages go after a second,
+// those of a container's first moments (its first connections, the
+// garbage collector's first rounds) after ten, stray ones after a minute.
+func TrimWhileIdle() {
+	for _, d := range []time.Duration{time.Second, 10 * time.Second, time.Minute} {
+		time.AfterFunc(d, TrimMemory)
+	}
 }

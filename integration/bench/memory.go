@@ -60,7 +60,9 @@ func huskMemory(h *starter, ref string) (memory, error) {
 	}
 	id := strings.TrimSpace(string(out))
 	defer func() { _ = command(h.env, bin, "rm", "-f", id) }()
-	time.Sleep(3 * time.Second) // idle, past the init's and monitor's trimming
+	// Idle for a while: past the hand-over to the C init and the monitor's
+	// trims of its start-up pages, at what it holds from then on.
+	time.Sleep(15 * time.Second)
 	var pids []int
 	for _, pid := range ownProcesses() {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
