@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 var fullID = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -632,4 +635,66 @@ func TestExitCodeAfterHandOver(t *testing.T) {
 	}
 	e.out("rm", "late")
 	e.noLeftovers()
+}
+
+// start -a -i: the created container's input comes from this terminal's
+// (here, a pipe's) standard input.
+func TestStartAttachInput(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.out("create", "-i", "--name", "reader", ref, "sh", "-c", "read x; echo got $x")
+	r := e.runInput("typed\n", "start", "-a", "-i", "reader")
+	if r.code != 0 || r.stdout != "got typed\n" {
+		t.Errorf("start -a -i: %s", r)
+	}
+	e.out("rm", "-v", "reader")
+	e.noLeftovers()
+}
+
+// The log is rotated at 10 MB, one older file kept, and read across both.
+func TestLogRotation(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	id := e.detached([]string{"--name", "chatty"}, ref, "sh", "-c",
+		"i=0; while [ $i -lt 160000 ]; do echo \"line $i ........................................\"; i=$((i+1)); done")
+	if code := e.out("wait", "chatty"); code != "0" {
+		t.Fatalf("wait: %s", code)
+	}
+	path := e.out("inspect", "--format", "{{.LogPath}}", id)
+	cur, err1 := os.Stat(path)
+	old, err2 := os.Stat(path + ".1")
+	if err1 != nil || err2 != nil || old.Size() < 10<<20 || old.Size() > 11<<20 || cur.Size() >= 10<<20 {
+		t.Errorf("want the log rotated at 10 MB: %v %v", old, cur)
+	}
+	if _, err := os.Stat(path + ".2"); err == nil {
+		t.Errorf("want one older file kept, found %s.2", path)
+	}
+	if out := e.out("logs", "--tail", "1", "chatty"); !strings.HasPrefix(out, "line 159999 ") {
+		t.Errorf("logs --tail 1 after rotation: %q", out)
+	}
+	e.out("rm", "chatty")
+}
+
+// stop sends the image's STOPSIGNAL.
+func TestStopSignalOfImage(t *testing.T) {
+	e := sandboxEnv(t, "")
+	img, err := mutate.Config(images.Busybox, v1.Config{StopSignal: "SIGUSR1", Cmd: []string{"sh"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := plain.Ref("stopsignal:" + randomHex(4))
+	if err := plain.Push(strings.TrimPrefix(ref, plain.Addr+"/"), img); err != nil {
+		t.Fatal(err)
+	}
+	e.pull(ref)
+	e.detached([]string{"--name", "usr1"}, ref, "sh", "-c", "trap 'echo stopped by USR1; exit 0' USR1; echo ready; while true; do sleep 0.1; done")
+	if !eventually(10*time.Second, func() bool { return strings.Contains(e.out("logs", "usr1"), "ready") }) {
+		t.Fatal("the container never printed ready")
+	}
+	e.out("stop", "usr1")
+	if out := e.out("logs", "usr1"); !strings.Contains(out, "stopped by USR1") {
+		t.Errorf("stop: want the image's STOPSIGNAL (USR1): %q", out)
+	}
+	if code := e.out("inspect", "--format", "{{.State.ExitCode}}", "usr1"); code != "0" {
+		t.Errorf("exit code after a handled STOPSIGNAL: %s", code)
+	}
+	e.out("rm", "usr1")
 }
