@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -41,7 +40,19 @@ func trafficServer(addr string) int {
 		if err != nil {
 			return 1
 		}
-		go func() { io.Copy(io.Discard, c); c.Close() }()
+		go sink(c)
+	}
+}
+
+// sink reads and drops with large reads, as iperf3 does: io.Discard's 8 KB
+// chunks would make the receiver the bottleneck.
+func sink(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 256<<10)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
 	}
 }
 
