@@ -32,7 +32,7 @@ func benchNetwork(h, podman *starter, ref string) {
 	}
 	vol := self + ":/tb:ro"
 	fmt.Printf("\nnetwork: TCP throughput, %d s each, the traffic tool on both ends\n", trafficSecs)
-	lo, err := hostLoopback()
+	lo, err := hostLoopback(self)
 	if err != nil {
 		fmt.Println("  loopback failed:", err)
 		return
@@ -90,13 +90,19 @@ func withAfter(args []string, word string, extra []string) []string {
 	return append(append(append([]string{}, args[:i+1]...), extra...), args[i+1:]...)
 }
 
-func hostLoopback() (float64, error) {
+// hostLoopback is the reference: the same tool, sender and receiver in two
+// processes as in every other path, over the host's loopback.
+func hostLoopback(self string) (float64, error) {
 	port, err := freeTCP()
 	if err != nil {
 		return 0, err
 	}
 	go trafficServer(fmt.Sprintf("127.0.0.1:%d", port))
-	return trafficClient(fmt.Sprintf("127.0.0.1:%d", port), trafficSecs*time.Second)
+	out, err := exec.Command(self, "traffic-client", fmt.Sprintf("127.0.0.1:%d", port), strconv.Itoa(trafficSecs)).Output()
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 }
 
 // published runs the sink in a container behind -p and sends to it.
