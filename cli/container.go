@@ -135,6 +135,7 @@ type foreground struct {
 	cs    *container.Store
 	c     *container.Container
 	ports []string
+	ran   bool // the user's process started
 }
 
 func newForeground(g *Globals, f *ContainerFlags, image string, ports []string) (*foreground, error) {
@@ -160,6 +161,7 @@ func (fg *foreground) options(g *Globals, rc *RunCmd, o sandbox.Options) sandbox
 		o.Env = append(o.Env, v)
 	}
 	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pid, fg.ports)) }
+	o.Running = func() { fg.ran = true }
 	return o
 }
 
@@ -187,15 +189,39 @@ func exited(code int, msg string) func(*container.State) error {
 	}
 }
 
-// finish records the exit, or with --rm forgets the container: its upper
-// layer was in the sandbox's scratch tmpfs, so nothing else is left.
-func (fg *foreground) finish(code int) {
-	if fg.c.AutoRemove {
+// finish records the exit. A run whose process never started leaves no
+// container (nothing half-made stays after bad input), nor does --rm.
+func (fg *foreground) finish(g *Globals, code int) {
+	switch {
+	case fg.ran && fg.c.AutoRemove:
+		// Its upper layer was in the sandbox's scratch tmpfs: only the
+		// record is left.
 		_ = fg.cs.Forget(fg.c.ID)
 		removeRunDir(fg.c.ID)
-		return
+	case fg.ran:
+		_, _ = fg.cs.Update(fg.c.ID, exited(code, ""))
+	default:
+		// Exited first, so that rm does not wait for this husk to end.
+		_, _ = fg.cs.Update(fg.c.ID, exited(code, ""))
+		forgetAll(g, fg.c.ID)
 	}
-	_, _ = fg.cs.Update(fg.c.ID, exited(code, ""))
+}
+
+// forgetAll removes a container that never ran, with whatever its init
+// made for it (an upper layer, a vfs copy), through husk rm in husk's user
+// namespace.
+func forgetAll(g *Globals, id string) {
+	cmd := newHusk(huskArgs(g, "rm", "-f", id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	_ = cmd.Run()
+}
+
+// huskArgs prefixes husk's global flags to a verb's arguments.
+func huskArgs(g *Globals, args ...string) []string {
+	if g.StorageDriver != "" {
+		return append([]string{"--storage-driver", g.StorageDriver}, args...)
+	}
+	return args
 }
 
 func removeRunDir(id string) {

@@ -34,6 +34,8 @@ func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) erro
 		return err
 	}
 	if err := startMonitor(g, ct, false); err != nil {
+		// run -d that could not start leaves no container behind.
+		forgetAll(g, ct.ID)
 		return err
 	}
 	fmt.Fprintln(g.Stdout, ct.ID)

@@ -57,7 +57,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	code, err := c.launch(g, plan, fg, nh)
-	fg.finish(code)
+	fg.finish(g, code)
 	return err
 }
 

@@ -567,7 +567,14 @@ func TestRunDetachedFaults(t *testing.T) {
 	if r.code != 127 || len(errorLines(r.stderr)) != 1 || !strings.Contains(r.stderr, "no-such-command") {
 		t.Errorf("run -d of a missing command: want 127 and one line naming it: %s", r)
 	}
-	e.out("rm", "nocmd")
+	// Nothing half-made: no container record, for -d or not.
+	r = e.run("run", "--name", "nocmd2", ref, "no-such-command")
+	if r.code != 127 {
+		t.Errorf("run of a missing command: want 127: %s", r)
+	}
+	if out := e.out("ps", "-aq"); out != "" {
+		t.Errorf("a run that could not start must leave no container: %q", out)
+	}
 	r = e.run("run", "-d", "-v", "/no/such/dir:/x", ref, "true")
 	e.wantError(r, "/no/such/dir")
 	if out := e.out("ps", "-aq"); out != "" {
