@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -74,15 +73,7 @@ func (c *ImageInspectCmd) Run(g *Globals) error {
 		}
 		return fmt.Errorf("image inspect %s: %w", q, err)
 	}
-	if c.Format != "" {
-		return printTemplate(g.Stdout, c.Format, out)
-	}
-	b, err := json.MarshalIndent(out, "", "    ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(g.Stdout, string(b))
-	return nil
+	return printInspect(g.Stdout, c.Format, out)
 }
 
 func describe(s *store.Store, img *storage.Image) (*inspectImage, error) {

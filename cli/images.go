@@ -91,16 +91,8 @@ func (c *ImagesCmd) print(w io.Writer, rows []imageRow) error {
 			}
 		}
 		return nil
-	case c.Format == "json":
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
 	case c.Format != "":
-		return printTemplate(w, c.Format, rows)
+		return printFormatted(w, c.Format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 	if c.Digests {
@@ -116,6 +108,35 @@ func (c *ImagesCmd) print(w io.Writer, rows []imageRow) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// printFormatted is a list's --format: json (one object a line, as
+// Docker) or a template.
+func printFormatted[T any](w io.Writer, format string, rows []T) error {
+	if format != "json" {
+		return printTemplate(w, format, rows)
+	}
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printInspect is inspect's output: the template per object, or the
+// objects as one indented JSON array, as Docker prints them.
+func printInspect[T any](w io.Writer, format string, objs []T) error {
+	if format != "" {
+		return printTemplate(w, format, objs)
+	}
+	b, err := json.MarshalIndent(objs, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
 }
 
 // printTemplate runs a Docker-style --format template once per item. A

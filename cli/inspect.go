@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -80,15 +79,7 @@ func (c *InspectCmd) Run(g *Globals) error {
 	if len(out) == 0 {
 		return nil
 	}
-	if c.Format != "" {
-		return printTemplate(g.Stdout, c.Format, out)
-	}
-	b, err := json.MarshalIndent(out, "", "    ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(g.Stdout, string(b))
-	return nil
+	return printInspect(g.Stdout, c.Format, out)
 }
 
 func describeContainer(ct *container.Container) inspectContainer {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -138,16 +137,8 @@ func (c *PsCmd) print(w io.Writer, rows []psRow) error {
 			fmt.Fprintln(w, r.ID)
 		}
 		return nil
-	case c.Format == "json":
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
 	case c.Format != "":
-		return printTemplate(w, c.Format, rows)
+		return printFormatted(w, c.Format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
