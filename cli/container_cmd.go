@@ -20,7 +20,7 @@ type PruneCmd struct {
 }
 
 func (c *PruneCmd) Run(g *Globals) error {
-	if !c.Force && !userns.Inside() {
+	if !c.Force && !userns.Reexecuted() {
 		fmt.Fprint(g.Stderr, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
 		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {

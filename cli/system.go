@@ -40,7 +40,7 @@ func (c *SystemResetCmd) Run(g *Globals) error {
 		return err
 	}
 	// The question is asked once, on the host: the re-executed child skips it.
-	if !c.Force && !userns.Inside() && !confirm(g, fmt.Sprintf("This removes every husk image and container and %s. Continue? [y/N] ", root)) {
+	if !c.Force && !userns.Reexecuted() && !confirm(g, fmt.Sprintf("This removes every husk image and container and %s. Continue? [y/N] ", root)) {
 		return nil
 	}
 	// Inside the namespace, so that files of subordinate uids go too.

@@ -36,7 +36,7 @@ func (c *UnshareCmd) Run(g *Globals) error {
 	if err != nil {
 		return execError(argv[0], err)
 	}
-	env := append(os.Environ(), "HUSK_STORE="+graphroot)
+	env := append(userns.UserEnv(os.Environ()), "HUSK_STORE="+graphroot)
 	// exec, not a child: the command's exit code and signals are the
 	// namespace child's, which the parent on the host passes on.
 	return execError(argv[0], userns.Exec(path, argv, env))

@@ -705,3 +705,18 @@ func TestStopSignalOfImage(t *testing.T) {
 	}
 	e.out("rm", "usr1")
 }
+
+// system reset asks once on the host, and asks as well when typed inside
+// husk unshare (where husk does not re-enter the namespace).
+func TestResetAsks(t *testing.T) {
+	e, _ := busyboxEnv(t, "")
+	for _, args := range [][]string{{"system", "reset"}, {"unshare", "sh", "-c", "husk system reset"}} {
+		r := e.runInput("n\n", args...)
+		if strings.Count(r.stderr, "Continue? [y/N]") != 1 {
+			t.Errorf("%v: want the question asked once: %s", args, r)
+		}
+		if ids := e.imageIDs(); len(ids) != 1 {
+			t.Errorf("%v: a declined reset removed the images: %q", args, ids)
+		}
+	}
+}

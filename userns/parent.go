@@ -68,7 +68,7 @@ func Start(plan *Plan, cmd *exec.Cmd, flags uintptr) error {
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, envMarker+"="+plan.Mode)
+	cmd.Env = append(cmd.Env, envMarker+"="+plan.Mode, envReexec+"=1")
 	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | flags
 	if plan.Mode != ModeSubuid {
 		cmd.SysProcAttr.UidMappings = sysMap(plan.UIDMap)

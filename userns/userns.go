@@ -11,12 +11,34 @@ package userns
 import (
 	"context"
 	"os"
+	"strings"
 )
 
 // envMarker is set in the environment of the re-executed child; its value
 // is the mode ("subuid" or "single"). Processes started inside (husk
 // unshare's shell, nested husk commands) inherit it and do not re-enter.
 const envMarker = "HUSK_USERNS"
+
+// envReexec marks the child as the same command husk re-executed, not one
+// a user typed inside (husk unshare clears it for its shell): a question
+// asked on the host is not asked again there.
+const envReexec = "HUSK_USERNS_REEXEC"
+
+// Reexecuted reports whether this process is the namespace child that
+// husk started to carry on the command the user gave on the host.
+func Reexecuted() bool { return os.Getenv(envReexec) != "" }
+
+// UserEnv is env without what marks a re-executed child, for the programs
+// a user runs inside (husk unshare's shell).
+func UserEnv(env []string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, envReexec+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // Modes of mapping.
 const (
