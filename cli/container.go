@@ -64,7 +64,15 @@ func runDir(id string) (string, error) {
 		return "", err
 	}
 	// Short: a unix socket's path must fit in 108 bytes.
-	dir := filepath.Join(runroot, "c", id[:12])
+	return filepath.Join(runroot, "c", id[:12]), nil
+}
+
+// makeRunDir is runDir, made if missing, for what writes there.
+func makeRunDir(id string) (string, error) {
+	dir, err := runDir(id)
+	if err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating the container's run directory %s: %w", dir, err)
 	}
@@ -114,7 +122,7 @@ func (o *ownContainer) remember(imageID string, spec *sandbox.Spec) error {
 			return err
 		}
 	}
-	dir, err := runDir(o.ID)
+	dir, err := makeRunDir(o.ID)
 	if err != nil {
 		return err
 	}
@@ -211,15 +219,16 @@ func (fg *foreground) finish(g *Globals, code int) {
 // made for it (an upper layer, a vfs copy), through husk rm in husk's user
 // namespace.
 func forgetAll(g *Globals, id string) {
-	cmd := newHusk(huskArgs(g, "rm", "-f", id)...)
+	cmd := newHusk(huskArgs(g.StorageDriver, "rm", "-f", id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	_ = cmd.Run()
 }
 
-// huskArgs prefixes husk's global flags to a verb's arguments.
-func huskArgs(g *Globals, args ...string) []string {
-	if g.StorageDriver != "" {
-		return append([]string{"--storage-driver", g.StorageDriver}, args...)
+// huskArgs prefixes husk's global flags (the storage driver, when one was
+// chosen) to a verb's arguments, for husk run again by itself.
+func huskArgs(driver string, args ...string) []string {
+	if driver != "" {
+		return append([]string{"--storage-driver", driver}, args...)
 	}
 	return args
 }

@@ -95,11 +95,7 @@ func findOrPull(g *Globals, image string) (*inspectImage, error) {
 }
 
 func inspectOne(g *Globals, image string) (*inspectImage, error) {
-	args := []string{"image", "inspect", image}
-	if g.StorageDriver != "" {
-		args = append([]string{"--storage-driver", g.StorageDriver}, args...)
-	}
-	cmd := newHusk(args...)
+	cmd := newHusk(huskArgs(g.StorageDriver, "image", "inspect", image)...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -86,7 +86,7 @@ func newMonitor(g *Globals, id string) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := runDir(c.ID)
+	dir, err := makeRunDir(c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -242,11 +242,7 @@ func (m *monitor) report(ready *os.File, code int, msg string) {
 // sandboxArgs are husk's arguments for the container's init: run, as the
 // container was created.
 func (m *monitor) sandboxArgs() []string {
-	var args []string
-	if m.c.StorageDriver != "" {
-		args = append(args, "--storage-driver", m.c.StorageDriver)
-	}
-	return append(append(args, "run"), m.c.Argv...)
+	return huskArgs(m.c.StorageDriver, append([]string{"run"}, m.c.Argv...)...)
 }
 
 // parseRunArgs reads a container's run arguments again.

@@ -253,10 +253,7 @@ func rootOf(s *store.Store, img *storage.Image, rw, keep string) ([]sandbox.Op, 
 // runHusk runs husk again on the host with the terminal, for the steps a
 // sandbox asks of it, and returns its exit code.
 func runHusk(g *Globals, args ...string) int {
-	if g.StorageDriver != "" {
-		args = append([]string{"--storage-driver", g.StorageDriver}, args...)
-	}
-	cmd := newHusk(args...)
+	cmd := newHusk(huskArgs(g.StorageDriver, args...)...)
 	// The run's own stdout belongs to the sandbox's process.
 	cmd.Stdout = os.Stderr
 	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {

@@ -61,7 +61,7 @@ type monitorStart struct {
 // launchMonitor starts the container's monitor, detached from this
 // process and its terminal, and waits until its attach socket listens.
 func launchMonitor(g *Globals, ct *container.Container, waitAttach bool) (*monitorStart, error) {
-	dir, err := runDir(ct.ID)
+	dir, err := makeRunDir(ct.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -69,11 +69,7 @@ func launchMonitor(g *Globals, ct *container.Container, waitAttach bool) (*monit
 	if err != nil {
 		return nil, fmt.Errorf("creating the monitor's ready pipe: %w", err)
 	}
-	args := []string{}
-	if ct.StorageDriver != "" {
-		args = append(args, "--storage-driver", ct.StorageDriver)
-	}
-	args = append(args, "monitor")
+	args := huskArgs(ct.StorageDriver, "monitor")
 	if waitAttach {
 		args = append(args, "--wait-attach")
 	}

@@ -165,6 +165,12 @@ func (s *Store) sweepAbandoned() {
 
 // Find resolves a full ID, a name, or a unique prefix of an ID, as Docker does.
 func (s *Store) Find(q string) (*Container, error) {
+	// A full ID, as husk's own processes pass it: one record to read, not all.
+	if len(q) == 64 && !strings.ContainsAny(q, "./") {
+		if c, err := s.load(q); err == nil && !c.abandoned {
+			return c, nil
+		}
+	}
 	all, err := s.List()
 	if err != nil {
 		return nil, err
