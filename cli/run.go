@@ -86,6 +86,15 @@ func exposedPorts(img *inspectImage) []string {
 func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHost) (int, error) {
 	for pulled := false; ; pulled = true {
 		o := fg.options(g, c, c.launchOptions())
+		if plan != nil {
+			o.Env = append(o.Env, envPlanKey+"="+planKey(g, c.Image, plan))
+		}
+		if !pulled {
+			var err error
+			if o.CInit, err = c.hostSpec(g, plan, fg); err != nil {
+				return ExitHusk, err
+			}
+		}
 		var netErr error
 		if err := withNet(&o, nh, &netErr); err != nil {
 			return ExitHusk, err
@@ -125,9 +134,12 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ref := c.Image
+	ref, stamp := c.Image, ""
 	if rec.ImageID != "" {
 		ref = rec.ImageID // the image it was created from, even if retagged
+	} else {
+		_, graphroot, _, _ := store.Paths()
+		stamp = store.StoreStamp(graphroot)
 	}
 	img, err := c.holdImage(s, ref)
 	if errors.Is(err, store.ErrNoSuchImage) {
@@ -141,6 +153,9 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 		return err
 	}
 	spec, err := c.spec(s, img, rec)
+	if err == nil {
+		recordPlan(s, img, stamp)
+	}
 	s.Close()
 	if err != nil {
 		return err
@@ -195,7 +210,7 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*s
 	if err != nil {
 		return nil, err
 	}
-	opts, err := c.runOptions(c.Cmd, runroot, scratch, rootOps)
+	opts, err := c.runOptions(c.Cmd, runroot, scratch, rootOps, userns.Mode() == userns.ModeSingle)
 	if err != nil {
 		return nil, err
 	}

@@ -211,16 +211,16 @@ func expandEnv(e string) []string {
 	return nil
 }
 
-// runOptions turns the flags into the sandbox's options, inside husk's
-// namespace.
-func (f *SandboxFlags) runOptions(cmd []string, runroot, scratch string, rootOps []sandbox.Op) (sandbox.RunOptions, error) {
+// runOptions turns the flags into the sandbox's options.
+// single: husk's user namespace has the single mapping.
+func (f *SandboxFlags) runOptions(cmd []string, runroot, scratch string, rootOps []sandbox.Op, single bool) (sandbox.RunOptions, error) {
 	o := sandbox.RunOptions{
 		Cmd: cmd, Entrypoint: f.Entrypoint, Workdir: f.Workdir, User: f.User,
 		Hostname: f.Hostname, HostNet: f.Network == "host", Terminal: f.TTY,
 		ReadOnly: f.ReadOnly, KeepID: f.Userns == "keep-id", Privileged: f.Privileged,
 		ID: sandbox.NewID(), Scratch: scratch, RootOps: rootOps,
 		// The single mapping forbids setgroups(2) in the namespace.
-		NoSetGroups: userns.Mode() == userns.ModeSingle,
+		NoSetGroups: single,
 	}
 	var err error
 	if o.Net, err = f.netSpec(); err != nil {

@@ -60,6 +60,9 @@ type Options struct {
 	Running func()
 	// NetConn is the init's end of the network socket (see NetSpec).
 	NetConn *os.File
+	// CInit, when set, is a complete spec (CSpec.Encode) for the C init,
+	// which then runs in place of husk's Go side.
+	CInit []byte
 }
 
 // Status is what the sandbox asked of this side before it ended: things it
@@ -89,13 +92,18 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 		}
 		defer con.close()
 	}
-	cmd := sandboxCommand(o, statusW, con)
+	cmd, err := sandboxCommand(o, statusW, con)
+	if err != nil {
+		statusW.Close()
+		return 125, st, err
+	}
 	// Signals arriving while the sandbox starts are held, then relayed.
 	sigs := make(chan os.Signal, 64)
 	notifyRelayable(sigs)
 	defer signal.Stop(sigs)
 	err = start(plan, cmd, o.NewNet)
 	statusW.Close()
+	closeSpec(cmd)
 	if err != nil {
 		return 125, st, err
 	}
@@ -141,7 +149,7 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 // sandboxCommand is husk with the same arguments, marked as a sandbox. It
 // runs in its own session, so a terminal's signals reach only this side,
 // which relays them once.
-func sandboxCommand(o Options, statusW *os.File, con *console) *exec.Cmd {
+func sandboxCommand(o Options, statusW *os.File, con *console) (*exec.Cmd, error) {
 	args := o.Args
 	if args == nil {
 		args = os.Args[1:]
@@ -166,9 +174,45 @@ func sandboxCommand(o Options, statusW *os.File, con *console) *exec.Cmd {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.NetConn)
 		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envNet, 2+len(cmd.ExtraFiles)))
 	}
+	if o.CInit != nil {
+		spec, err := specFile(o.CInit)
+		if err != nil {
+			return nil, err
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, spec)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", EnvCInit, 2+len(cmd.ExtraFiles)))
+	}
 	// The sandbox dies with this side: it never outlives husk.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	return cmd
+	return cmd, nil
+}
+
+// closeSpec closes this side's copy of the C init's spec.
+func closeSpec(cmd *exec.Cmd) {
+	for _, f := range cmd.ExtraFiles {
+		if f != nil && f.Name() == "husk-spec" {
+			f.Close()
+		}
+	}
+}
+
+// specFile holds the C init's spec in memory, read from its start: no
+// pipe to keep fed while the child starts.
+func specFile(b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("husk-spec", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("creating the sandbox's spec: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "husk-spec")
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing the sandbox's spec: %w", err)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing the sandbox's spec: %w", err)
+	}
+	return f, nil
 }
 
 // wait relays signals to the sandbox until it exits, and returns its code.

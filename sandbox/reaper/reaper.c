@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "reaper.h"
+
 #define ENV_PID "HUSK_REAP_PID"
 #define ENV_DIAL "HUSK_REAP_DIAL"
 
@@ -180,26 +182,12 @@ static void trim(void)
 	fclose(f);
 }
 
-__attribute__((constructor)) static void husk_reaper(void)
+// husk_reap_loop is PID 1's loop from here on: every signal forwarded to
+// child, every child reaped, the published ports' dials served on dial
+// (-1: none); it exits with child's code. Every signal must be blocked
+// already, so that none is lost before the signalfd exists.
+void husk_reap_loop(pid_t child, int dial)
 {
-	const char *v = getenv(ENV_PID);
-	if (v == NULL || *v == '\0')
-		return;
-	// Processes of the container must not reach husk's binary through
-	// /proc/1/exe (CVE-2019-5736): first thing after the exec.
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	// The exec may have cleared the parent-death signal: the sandbox must
-	// still end with the husk that supervises it.
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	pid_t child = (pid_t)atol(v);
-	if (child <= 0)
-		_exit(125);
-
-	sigset_t all;
-	sigfillset(&all);
-	// The Go init execed with every signal blocked; they stay blocked and
-	// are taken one by one below.
-	sigprocmask(SIG_BLOCK, &all, NULL);
 	struct sigaction sa = {0};
 	sa.sa_handler = noop;
 	for (int sig = 1; sig < NSIG; sig++)
@@ -207,13 +195,20 @@ __attribute__((constructor)) static void husk_reaper(void)
 			sigaction(sig, &sa, NULL);
 
 	reap_all(child); // it may have ended before the handlers existed
+	sigset_t all;
+	sigfillset(&all);
 	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
-	const char *d = getenv(ENV_DIAL);
-	int dial = d ? atoi(d) : -1;
-	trim();
+	// The binary's pages go once the process has run a second: most runs
+	// end sooner, and their init need not pay for it.
+	int trim_ms = 1000;
 	for (;;) {
 		struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {dial, POLLIN, 0}};
-		if (poll(pfd, dial >= 0 ? 2 : 1, -1) < 0)
+		int n = poll(pfd, dial >= 0 ? 2 : 1, trim_ms);
+		if (n == 0 && trim_ms > 0) {
+			trim();
+			trim_ms = -1;
+		}
+		if (n <= 0)
 			continue;
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -231,4 +226,27 @@ __attribute__((constructor)) static void husk_reaper(void)
 			}
 		}
 	}
+}
+
+__attribute__((constructor)) static void husk_reaper(void)
+{
+	const char *v = getenv(ENV_PID);
+	if (v == NULL || *v == '\0')
+		return;
+	// Processes of the container must not reach husk's binary through
+	// /proc/1/exe (CVE-2019-5736): first thing after the exec.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	// The exec may have cleared the parent-death signal: the sandbox must
+	// still end with the husk that supervises it.
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	pid_t child = (pid_t)atol(v);
+	if (child <= 0)
+		_exit(125);
+	// The Go init execed with every signal blocked; they stay blocked and
+	// are taken one by one by the loop.
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	const char *d = getenv(ENV_DIAL);
+	husk_reap_loop(child, d ? atoi(d) : -1);
 }

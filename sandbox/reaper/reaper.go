@@ -1,6 +1,9 @@
-// Package reaper lets a container's init hand over to a small C loop once
-// the container's process runs: an idle container then costs a few pages
-// of memory for its init, not a Go runtime's.
+// Package reaper is a container's init in C. init.c runs a spec the host
+// side built entirely (sandbox.CSpec) as PID 1, before any Go runtime
+// starts, and stays as the reaper; reaper.c lets the Go init hand over to
+// the same small loop once the container's process runs. Either way an
+// idle container costs a few pages of memory for its init, not a Go
+// runtime's.
 //
 // husk's main imports it for its side effect, a constructor that runs
 // before the Go runtime and does nothing unless HUSK_REAP_PID is set; when

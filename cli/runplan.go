@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	storage "go.podman.io/storage"
+
+	"husk/fuse"
+	"husk/sandbox"
+	"husk/store"
+	"husk/userns"
+)
+
+// The fast start: a `husk run` whose image has a run plan (store.RunPlan,
+// recorded by the init of an earlier run of the same reference) builds the
+// whole spec here on the host and hands it to the C init; there is then
+// no Go runtime and no store inside the sandbox. Without a plan the Go
+// init finds the image in the store as before, and records the plan.
+
+// envPlanKey tells the Go init under which key to record the run plan.
+const envPlanKey = "HUSK_PLAN_KEY"
+
+func planKey(g *Globals, image string, plan *userns.Plan) string {
+	return store.PlanKey(image, g.StorageDriver, fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap))
+}
+
+// hostSpec is the C init's spec for this run, or nil when the run takes
+// the Go init (no plan, a vfs store, real root, an old kernel).
+func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) ([]byte, error) {
+	if plan == nil {
+		return nil, nil
+	}
+	p := store.ReadPlan(planKey(g, c.Image, plan))
+	if p == nil {
+		return nil, nil
+	}
+	_, _, runroot, err := store.Paths()
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := sandbox.ScratchDir(runroot)
+	if err != nil {
+		return nil, err
+	}
+	rec := &ownContainer{Container: fg.c, cs: fg.cs}
+	rw := scratch
+	if !c.Rm {
+		if rw, err = rec.upperBase(); err != nil {
+			return nil, err
+		}
+	}
+	var rootOps []sandbox.Op
+	switch p.Strategy {
+	case fuse.Overlay:
+		rootOps = sandbox.OverlayRoot(p.Lower, rw)
+	case fuse.FuseOverlayfs:
+		prog, err := fuse.FuseOverlayfsPath()
+		if err != nil {
+			return nil, err
+		}
+		rootOps = sandbox.FuseOverlayRoot(prog, p.Lower, rw)
+	default:
+		return nil, nil
+	}
+	opts, err := c.runOptions(c.Cmd, runroot, scratch, rootOps, plan.Mode == userns.ModeSingle)
+	if err != nil {
+		return nil, err
+	}
+	opts.ID = fg.c.ID
+	spec, err := sandbox.ContainerSpec(p.Config, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !sandbox.CInitSupports(spec) {
+		return nil, nil
+	}
+	if err := rec.remember(p.ImageID, spec); err != nil {
+		return nil, err
+	}
+	inuse, err := store.InUsePath(p.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	return (&sandbox.CSpec{Spec: spec, InUse: inuse, ImageDir: p.Lower[0]}).Encode()
+}
+
+// recordPlan is the Go init's half: what it found in the store, for the
+// next run of the same reference. stamp was taken before the store was
+// read, so a change made meanwhile leaves the plan stale, never wrong.
+func recordPlan(s *store.Store, img *storage.Image, stamp string) {
+	key := os.Getenv(envPlanKey)
+	if key == "" || stamp == "" || (s.Strategy != fuse.Overlay && s.Strategy != fuse.FuseOverlayfs) {
+		return
+	}
+	cfg, err := imageConfig(s, img)
+	if err != nil {
+		return
+	}
+	lower, err := s.LowerDirs(img)
+	if err != nil || len(lower) == 0 {
+		return
+	}
+	store.WritePlan(key, &store.RunPlan{ImageID: img.ID, Strategy: s.Strategy, Lower: lower, Config: cfg.Config, Stamp: stamp})
+}

@@ -1,0 +1,1094 @@
+// The sandbox's init in C: when the host side has decided everything (the
+// Spec, encoded by sandbox.EncodeSpec), husk is executed as PID 1 of the
+// new namespaces with HUSK_CINIT naming the spec's descriptor, and this
+// constructor builds the root, starts the user's process and becomes its
+// reaper, all before (and instead of) the Go runtime: a Go runtime's start
+// costs several times what the rest of the init does.
+//
+// The steps and their messages are those of the Go init (sandbox.run).
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/file.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "reaper.h"
+
+#define ENV_CINIT "HUSK_CINIT"
+#define ENV_SYNC "_HUSK_USERNS_SYNC"
+#define ENV_NET "HUSK_SANDBOX_NET"
+#define FD_STATUS 3
+#define FD_CONSOLE 4
+#define MAXV 256
+
+struct op {
+	const char *kind, *source, *target, *fstype, *data;
+	unsigned long flags;
+	int optional;
+};
+
+struct net {
+	const char *mode, *tap, *ip, *mask, *gw;
+	int mtu, dials, fd;
+};
+
+struct spec {
+	const char *hostname, *cwd, *user, *scratch, *seccomp, *inuse, *image_dir;
+	const char *args[MAXV + 1], *env[MAXV + 2];
+	int nargs, nenv;
+	struct op root_ops[8], ops[MAXV];
+	int nroot, nops;
+	const char *file_path[8], *file_content[8];
+	int nfiles;
+	struct net net;
+	int has_net, keep_id, no_setgroups, loopback, readonly, no_new_privs, terminal;
+	int caps[64];
+	int ncaps;
+};
+
+// ---- errors: one line to stderr and the host side, exit 125 ----
+
+static void status(const char *what, const char *msg)
+{
+	dprintf(FD_STATUS, "%s %s\n", what, msg);
+}
+
+__attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	dprintf(2, "husk: %s\n", msg);
+	status("error", msg);
+	_exit(code);
+}
+
+// ---- the spec: NUL-terminated tokens, a tag then its fields ----
+
+static char *read_all(int fd, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			cap *= 2;
+			b = realloc(b, cap + 1);
+		}
+		ssize_t r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			fail(125, "reading the sandbox's spec: %s", strerror(errno));
+		if (r == 0)
+			break;
+		n += r;
+	}
+	b[n] = 0;
+	close(fd);
+	*len = n;
+	return b;
+}
+
+struct cursor {
+	char *p, *end;
+};
+
+static const char *next(struct cursor *c)
+{
+	if (c->p >= c->end)
+		fail(125, "the sandbox's spec is cut short: this is husk's own error");
+	const char *s = c->p;
+	c->p += strlen(s) + 1;
+	return s;
+}
+
+static void read_op(struct cursor *c, struct op *o)
+{
+	o->kind = next(c);
+	o->source = next(c);
+	o->target = next(c);
+	o->fstype = next(c);
+	o->flags = strtoul(next(c), NULL, 10);
+	o->data = next(c);
+	o->optional = *next(c) == '1';
+}
+
+static void parse(char *buf, size_t len, struct spec *s)
+{
+	struct cursor c = {buf, buf + len};
+	memset(s, 0, sizeof *s);
+	while (c.p < c.end) {
+		const char *tag = next(&c);
+		switch (tag[0]) {
+		case 'h': s->hostname = next(&c); break;
+		case 'c': s->cwd = next(&c); break;
+		case 'u': s->user = next(&c); break;
+		case 's': s->scratch = next(&c); break;
+		case 'b': s->seccomp = next(&c); break;
+		case 'i': s->inuse = next(&c); break;
+		case 'x': s->image_dir = next(&c); break;
+		case 'k': s->keep_id = 1; break;
+		case 'g': s->no_setgroups = 1; break;
+		case 'l': s->loopback = 1; break;
+		case 'y': s->readonly = 1; break;
+		case 'z': s->no_new_privs = 1; break;
+		case 't': s->terminal = 1; break;
+		case 'a':
+			if (s->nargs == MAXV)
+				fail(125, "more than %d arguments", MAXV);
+			s->args[s->nargs++] = next(&c);
+			break;
+		case 'e':
+			if (s->nenv == MAXV)
+				fail(125, "more than %d environment variables", MAXV);
+			s->env[s->nenv++] = next(&c);
+			break;
+		case 'r':
+			if (s->nroot == 8)
+				fail(125, "too many root operations");
+			read_op(&c, &s->root_ops[s->nroot++]);
+			break;
+		case 'o':
+			if (s->nops == MAXV)
+				fail(125, "more than %d mounts", MAXV);
+			read_op(&c, &s->ops[s->nops++]);
+			break;
+		case 'f':
+			if (s->nfiles == 8)
+				fail(125, "too many generated files");
+			s->file_path[s->nfiles] = next(&c);
+			s->file_content[s->nfiles++] = next(&c);
+			break;
+		case 'p':
+			if (s->ncaps < 64)
+				s->caps[s->ncaps++] = atoi(next(&c));
+			break;
+		case 'n':
+			s->has_net = 1;
+			s->net.mode = next(&c);
+			s->net.tap = next(&c);
+			s->net.ip = next(&c);
+			s->net.mask = next(&c);
+			s->net.gw = next(&c);
+			s->net.mtu = atoi(next(&c));
+			s->net.dials = *next(&c) == '1';
+			s->net.fd = getenv(ENV_NET) ? atoi(getenv(ENV_NET)) : -1;
+			break;
+		default:
+			fail(125, "unknown field %s in the sandbox's spec: this is husk's own error", tag);
+		}
+	}
+	if (s->nargs == 0)
+		fail(125, "the sandbox has no command");
+}
+
+// ---- mounts: targets resolved inside the root, never out of it ----
+
+static const char *flag_names(unsigned long f, char *buf, size_t n)
+{
+	static const struct { unsigned long f; const char *name; } list[] = {
+		{MS_RDONLY, "ro"}, {MS_NOSUID, "nosuid"}, {MS_NODEV, "nodev"}, {MS_NOEXEC, "noexec"},
+		{MS_BIND, "bind"}, {MS_REC, "rec"}, {MS_REMOUNT, "remount"}, {MS_PRIVATE, "private"},
+		{MS_SLAVE, "slave"}, {MS_STRICTATIME, "strictatime"},
+	};
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+		if (f & list[i].f) {
+			if (buf[0])
+				strncat(buf, ",", n - strlen(buf) - 1);
+			strncat(buf, list[i].name, n - strlen(buf) - 1);
+		}
+	}
+	return buf;
+}
+
+// do_mount mounts and, on failure, names it as the Go init's mountError.
+static void do_mount(const char *source, const char *target, const char *shown, const char *fstype,
+		     unsigned long flags, const char *data)
+{
+	if (mount(source, target, fstype && *fstype ? fstype : NULL, flags, data && *data ? data : NULL) == 0)
+		return;
+	int e = errno;
+	char fl[128], src[512] = "";
+	if (source && *source && !(fstype && strcmp(source, fstype) == 0))
+		snprintf(src, sizeof src, " %s", source);
+	flag_names(flags, fl, sizeof fl);
+	fail(125, "mount%s%s%s on %s%s%s%s: %s", fstype && *fstype ? " " : "", fstype ? fstype : "", src, shown,
+	     fl[0] ? " (" : "", fl, fl[0] ? ")" : "", strerror(e));
+}
+
+static int root_fd = -1;
+
+// resolve opens path inside the root (symlinks resolved within it) as an
+// O_PATH descriptor, or returns -1 with errno.
+static int resolve(const char *path, int flags)
+{
+	struct open_how how = {0};
+	how.flags = O_PATH | O_CLOEXEC | flags;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+static void split(const char *path, char *dir, char *base)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL) {
+		strcpy(dir, "/");
+		strcpy(base, path);
+		return;
+	}
+	size_t n = slash - path;
+	memcpy(dir, path, n);
+	dir[n] = 0;
+	if (n == 0)
+		strcpy(dir, "/");
+	strcpy(base, slash + 1);
+}
+
+// make_dirs makes path and its parents inside the root, as os.MkdirAll
+// over a securejoin'ed path does.
+static void make_dirs(const char *path)
+{
+	int fd = resolve(path, O_DIRECTORY);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	if (errno != ENOENT)
+		fail(125, "making %s inside the root: %s", path, strerror(errno));
+	char dir[4096], base[4096];
+	split(path, dir, base);
+	make_dirs(dir);
+	int parent = resolve(dir, O_DIRECTORY);
+	if (parent < 0)
+		fail(125, "making %s inside the root: %s", dir, strerror(errno));
+	if (mkdirat(parent, base, 0755) != 0 && errno != EEXIST)
+		fail(125, "making %s inside the root: %s", path, strerror(errno));
+	close(parent);
+}
+
+// make_file makes an empty file at path (and its directory) unless
+// something is there.
+static void make_file(const char *path)
+{
+	int fd = resolve(path, 0);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	char dir[4096], base[4096];
+	split(path, dir, base);
+	make_dirs(dir);
+	int parent = resolve(dir, O_DIRECTORY);
+	if (parent < 0)
+		fail(125, "making %s inside the root: %s", dir, strerror(errno));
+	int f = openat(parent, base, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (f < 0 && errno != EEXIST)
+		fail(125, "making %s inside the root: %s", path, strerror(errno));
+	if (f >= 0)
+		close(f);
+	close(parent);
+}
+
+// at opens target inside the root for a mount on it: the returned
+// /proc/self/fd path names exactly what was resolved.
+static int at(const char *target, char *procpath, size_t n)
+{
+	int fd = resolve(target, 0);
+	if (fd >= 0)
+		snprintf(procpath, n, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+static void remount_readonly(const char *target, const char *shown);
+
+// set_readonly makes the mount at target and every mount below it
+// read-only.
+static void set_readonly(const char *target, const char *shown)
+{
+	struct mount_attr attr = {0};
+	attr.attr_set = MOUNT_ATTR_RDONLY;
+	if (syscall(SYS_mount_setattr, -1, target, AT_RECURSIVE, &attr, sizeof attr) == 0)
+		return;
+	if (errno != ENOSYS)
+		fail(125, "mount_setattr ro on %s: %s", shown, strerror(errno));
+	remount_readonly(target, shown);
+}
+
+// remount_readonly makes the one mount at target read-only, keeping the
+// flags a user namespace may not clear.
+static void remount_readonly(const char *target, const char *shown)
+{
+	struct statvfs st;
+	if (statvfs(target, &st) != 0)
+		fail(125, "statfs on %s: %s", shown, strerror(errno));
+	unsigned long locked = st.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+	do_mount("", target, shown, "", MS_REMOUNT | MS_BIND | MS_RDONLY | locked, "");
+}
+
+static void fuse_overlay(const struct op *o, const char *target)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fail(125, "mount fuse-overlayfs on %s: %s", target, strerror(errno));
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execl(o->source, o->source, "-o", o->data, target, (char *)NULL);
+		dprintf(2, "%s", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	char out[512] = "";
+	ssize_t n = 0, r;
+	while (n < (ssize_t)sizeof out - 1 && (r = read(p[0], out + n, sizeof out - 1 - n)) > 0)
+		n += r;
+	out[n] = 0;
+	close(p[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+			out[--n] = 0;
+		fail(125, "mount fuse-overlayfs %s on %s: exit status %d: %s", o->source, target,
+		     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out);
+	}
+}
+
+// apply_op is one step of the loop: one case per kind, as sandbox.applyOne.
+static void apply_op(const struct op *o)
+{
+	char p[64];
+	struct stat st;
+	int fd;
+	const char *k = o->kind;
+	if (strcmp(k, "mount") == 0) {
+		make_dirs(o->target);
+		fd = at(o->target, p, sizeof p);
+		do_mount(o->source, p, o->target, o->fstype, o->flags, o->data);
+	} else if (strcmp(k, "bind") == 0) {
+		if (stat(o->source, &st) != 0)
+			goto missing;
+		if (S_ISDIR(st.st_mode))
+			make_dirs(o->target);
+		else
+			make_file(o->target);
+		fd = at(o->target, p, sizeof p);
+		do_mount(o->source, p, o->target, "", MS_BIND | MS_REC, "");
+		if (o->flags & MS_RDONLY) {
+			close(fd);
+			fd = at(o->target, p, sizeof p); // the new mount, not what it covers
+			set_readonly(p, o->target);
+		}
+	} else if (strcmp(k, "bind-dev") == 0 || strcmp(k, "file") == 0) {
+		make_file(o->target);
+		fd = at(o->target, p, sizeof p);
+		do_mount(o->source, p, o->target, "", MS_BIND, "");
+	} else if (strcmp(k, "mkdir") == 0) {
+		make_dirs(o->target);
+		return;
+	} else if (strcmp(k, "symlink") == 0) {
+		char dir[4096], base[4096];
+		split(o->target, dir, base);
+		make_dirs(dir);
+		int parent = resolve(dir, O_DIRECTORY);
+		if (parent < 0 || (symlinkat(o->source, parent, base) != 0 && errno != EEXIST))
+			fail(125, "making the symlink %s: %s", o->target, strerror(errno));
+		close(parent);
+		return;
+	} else if (strcmp(k, "mask") == 0) {
+		fd = at(o->target, p, sizeof p);
+		if (fd < 0 || fstat(fd, &st) != 0)
+			goto missing;
+		if (S_ISDIR(st.st_mode))
+			do_mount("tmpfs", p, o->target, "tmpfs", MS_RDONLY, "size=0");
+		else
+			do_mount("/dev/null", p, o->target, "", MS_BIND, "");
+	} else if (strcmp(k, "readonly") == 0) {
+		fd = at(o->target, p, sizeof p);
+		if (fd < 0)
+			goto missing;
+		do_mount(p, p, o->target, "", MS_BIND | MS_REC, "");
+		close(fd);
+		fd = at(o->target, p, sizeof p);
+		set_readonly(p, o->target);
+	} else {
+		fail(125, "unknown setup operation \"%s\"", k);
+	}
+	if (fd >= 0)
+		close(fd);
+	return;
+missing:
+	if (o->optional && errno == ENOENT)
+		return;
+	fail(125, "%s %s: %s", k, o->target, strerror(errno));
+}
+
+// ---- the steps before the pivot ----
+
+static void make_private(void)
+{
+	do_mount("", "/", "/", "", MS_REC | MS_PRIVATE, "");
+}
+
+static char root_path[4096];
+
+static void mount_scratch(const struct spec *s)
+{
+	do_mount("tmpfs", s->scratch, s->scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700");
+	static const char *subs[] = {"root", "files", "upper", "work"};
+	for (int i = 0; i < 4; i++) {
+		char d[4096];
+		snprintf(d, sizeof d, "%s/%s", s->scratch, subs[i]);
+		if (mkdir(d, 0755) != 0)
+			fail(125, "mounting the scratch tmpfs: making %s in the scratch tmpfs: %s", subs[i], strerror(errno));
+	}
+	snprintf(root_path, sizeof root_path, "%s/root", s->scratch);
+}
+
+static void build_root(const struct spec *s)
+{
+	for (int i = 0; i < s->nroot; i++) {
+		const struct op *o = &s->root_ops[i];
+		if (strcmp(o->kind, "fuse-overlayfs") == 0)
+			fuse_overlay(o, root_path);
+		else if (strcmp(o->kind, "bind") == 0)
+			do_mount(o->source, root_path, "/", "", MS_BIND | MS_REC, "");
+		else
+			do_mount(o->source, root_path, "/", o->fstype, o->flags, o->data);
+	}
+	root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		fail(125, "building the root filesystem: opening %s: %s", root_path, strerror(errno));
+}
+
+static void write_files(const struct spec *s)
+{
+	for (int i = 0; i < s->nfiles; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/files/%d", s->scratch, i);
+		int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+		size_t n = strlen(s->file_content[i]);
+		if (fd < 0 || write(fd, s->file_content[i], n) != (ssize_t)n)
+			fail(125, "writing /etc/hosts, /etc/hostname, /etc/resolv.conf: writing %s: %s", s->file_path[i],
+			     strerror(errno));
+		close(fd);
+	}
+}
+
+static void if_flags_up(int sock, const char *name)
+{
+	struct ifreq ifr = {0};
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0)
+		fail(125, "setting up the network: reading the flags of %s: %s", name, strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0)
+		fail(125, "setting up the network: bringing up %s: %s", name, strerror(errno));
+}
+
+static void set_addr(int sock, const char *name, unsigned long req, const char *ip, const char *what)
+{
+	struct ifreq ifr = {0};
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	struct sockaddr_in *a = (struct sockaddr_in *)&ifr.ifr_addr;
+	a->sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &a->sin_addr);
+	if (ioctl(sock, req, &ifr) != 0)
+		fail(125, "setting up the network: setting the %s of %s: %s", what, name, strerror(errno));
+}
+
+static void send_fd(int sock, int fd)
+{
+	char b = 0;
+	struct iovec iov = {&b, 1};
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = {0};
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof ctl;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
+		fail(125, "setting up the network: sending the tap device to husk: %s", strerror(errno));
+}
+
+// setup_net: the builtin stack gets a TAP device made here and sent to
+// the host side; slirp4netns and pasta configure the namespace themselves
+// and the host side says when they have (as sandbox.setupNet).
+static void setup_net(const struct spec *s)
+{
+	if (!s->has_net)
+		return;
+	const struct net *n = &s->net;
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		fail(125, "setting up the network: opening a socket: %s", strerror(errno));
+	if_flags_up(sock, "lo");
+	if (strcmp(n->mode, "builtin") != 0) {
+		char b;
+		struct timeval tv = {60, 0};
+		setsockopt(n->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		if (read(n->fd, &b, 1) != 1)
+			fail(125, "setting up the network: waiting for %s to configure the network: %s", n->mode,
+			     strerror(errno));
+		tv.tv_sec = 0;
+		setsockopt(n->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		close(sock);
+		return;
+	}
+	int tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (tap < 0)
+		fail(125, "setting up the network: /dev/net/tun is not usable by you (%s): ask the admin to run chmod "
+			  "0666 /dev/net/tun, or use --network none or host", strerror(errno));
+	struct ifreq ifr = {0};
+	strncpy(ifr.ifr_name, n->tap, IFNAMSIZ - 1);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	// Persistent: the namespace's own teardown removes it, in the
+	// background, instead of the last close (see network.openTap).
+	if (ioctl(tap, TUNSETIFF, &ifr) != 0 || ioctl(tap, TUNSETPERSIST, 1) != 0)
+		fail(125, "setting up the network: creating the tap device %s in the sandbox: %s", n->tap, strerror(errno));
+	memset(&ifr, 0, sizeof ifr);
+	strncpy(ifr.ifr_name, n->tap, IFNAMSIZ - 1);
+	ifr.ifr_mtu = n->mtu;
+	if (ioctl(sock, SIOCSIFMTU, &ifr) != 0)
+		fail(125, "setting up the network: setting the MTU of %s: %s", n->tap, strerror(errno));
+	set_addr(sock, n->tap, SIOCSIFADDR, n->ip, "address");
+	set_addr(sock, n->tap, SIOCSIFNETMASK, n->mask, "netmask");
+	if_flags_up(sock, n->tap);
+	struct rtentry rt = {0};
+	struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst, *gw = (struct sockaddr_in *)&rt.rt_gateway,
+			   *mask = (struct sockaddr_in *)&rt.rt_genmask;
+	dst->sin_family = gw->sin_family = mask->sin_family = AF_INET;
+	inet_pton(AF_INET, n->gw, &gw->sin_addr);
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	rt.rt_dev = (char *)n->tap;
+	if (ioctl(sock, SIOCADDRT, &rt) != 0)
+		fail(125, "setting up the network: adding the default route via %s: %s", n->gw, strerror(errno));
+	close(sock);
+	send_fd(n->fd, tap);
+	close(tap);
+}
+
+static void pivot(void)
+{
+	int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (old < 0)
+		fail(125, "pivoting into the root: opening the old root: %s", strerror(errno));
+	if (chdir(root_path) != 0)
+		fail(125, "pivoting into the root: entering the new root %s: %s", root_path, strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
+		fail(125, "pivoting into the root: pivot_root into %s: %s", root_path, strerror(errno));
+	if (fchdir(old) != 0)
+		fail(125, "pivoting into the root: entering the old root: %s", strerror(errno));
+	// The old root may still be shared with the host: keep its unmount here.
+	do_mount("", ".", "the old root", "", MS_SLAVE | MS_REC, "");
+	if (umount2(".", MNT_DETACH) != 0)
+		fail(125, "pivoting into the root: umount on the old root: %s", strerror(errno));
+	if (chdir("/") != 0)
+		fail(125, "pivoting into the root: %s", strerror(errno));
+	close(old);
+	close(root_fd);
+}
+
+// ---- the user: the image's /etc/passwd and /etc/group, after the pivot ----
+
+struct cred {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64];
+	int ngroups;
+	char home[1024];
+};
+
+static int numeric(const char *s, long *v)
+{
+	char *end;
+	if (*s == 0)
+		return 0;
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return *end == 0 && errno == 0 && *v >= 0;
+}
+
+// passwd_find: the entry whose name is name or, with name NULL, whose uid
+// is uid. Fields: name:pw:uid:gid:gecos:home:shell.
+static int passwd_find(const char *name, long uid, char *uname, long *puid, long *pgid, char *home)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	if (f == NULL)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *fld[7] = {0};
+		char *p = line;
+		for (int i = 0; i < 7 && p; i++) {
+			fld[i] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = 0;
+		}
+		if (fld[0] == NULL || fld[2] == NULL || fld[3] == NULL || fld[0][0] == '#')
+			continue;
+		long u = atol(fld[2]);
+		if (name ? strcmp(fld[0], name) == 0 : u == uid) {
+			snprintf(uname, 256, "%s", fld[0]);
+			*puid = u;
+			*pgid = atol(fld[3]);
+			snprintf(home, 1024, "%s", fld[5] ? fld[5] : "/");
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+// group_scan: with name set, the gid of that group (returned); with member
+// set, every group listing member is added to c's groups.
+static long group_scan(const char *name, const char *member, struct cred *c)
+{
+	FILE *f = fopen("/etc/group", "re");
+	if (f == NULL)
+		return -1;
+	char line[4096];
+	long gid = -1;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *fld[4] = {0};
+		char *p = line;
+		for (int i = 0; i < 4 && p; i++) {
+			fld[i] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = 0;
+		}
+		if (fld[0] == NULL || fld[2] == NULL || fld[0][0] == '#')
+			continue;
+		if (name && strcmp(fld[0], name) == 0) {
+			gid = atol(fld[2]);
+			break;
+		}
+		if (member && fld[3]) {
+			for (char *m = strtok(fld[3], ","); m; m = strtok(NULL, ","))
+				if (strcmp(m, member) == 0 && c->ngroups < 64)
+					c->groups[c->ngroups++] = atol(fld[2]);
+		}
+	}
+	fclose(f);
+	return gid;
+}
+
+static void check_mapped(const char *spec_user, const char *what, long id, const char *map)
+{
+	if (id == 0)
+		return;
+	FILE *f = fopen(map, "re");
+	if (f == NULL)
+		return;
+	long in, out, n;
+	int ok = 0;
+	while (fscanf(f, "%ld %ld %ld", &in, &out, &n) == 3)
+		if (id >= in && id < in + n)
+			ok = 1;
+	fclose(f);
+	if (!ok)
+		fail(125, "user \"%s\" (%s %ld): not mapped in husk's user namespace, because you have no subordinate id range: "
+			  "ask the admin for one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER), "
+			  "or run as root in the sandbox with -u 0", spec_user, what, id);
+}
+
+// resolve_user follows moby/sys/user's GetExecUser: user[:group], names or
+// ids; supplementary groups are those listing the user unless a group was
+// given; HOME from the passwd entry.
+static void resolve_user(const struct spec *s, struct cred *c)
+{
+	char spec[512], uname[256] = "";
+	snprintf(spec, sizeof spec, "%s", s->user ? s->user : "");
+	char *group = strchr(spec, ':');
+	if (group)
+		*group++ = 0;
+	long uid = 0, gid = 0, v;
+	snprintf(c->home, sizeof c->home, "/");
+	if (spec[0] == 0) {
+		long pu, pg;
+		if (passwd_find(NULL, 0, uname, &pu, &pg, c->home))
+			gid = pg;
+	} else if (numeric(spec, &v)) {
+		uid = v;
+		long pu, pg;
+		if (passwd_find(NULL, uid, uname, &pu, &pg, c->home))
+			gid = pg;
+	} else {
+		long pu, pg;
+		if (!passwd_find(spec, 0, uname, &pu, &pg, c->home))
+			fail(125, "user \"%s\": unable to find user %s: no matching entries in passwd file: give a uid, or a "
+				  "name in the image's /etc/passwd", s->user, spec);
+		uid = pu;
+		gid = pg;
+	}
+	if (group && *group) {
+		if (numeric(group, &v)) {
+			gid = v;
+		} else if ((gid = group_scan(group, NULL, c)) < 0) {
+			fail(125, "user \"%s\": unable to find group %s: no matching entries in group file: give a gid, or a "
+				  "name in the image's /etc/group", s->user, group);
+		}
+	} else if (uname[0]) {
+		group_scan(NULL, uname, c);
+	}
+	c->uid = uid;
+	c->gid = gid;
+	check_mapped(s->user, "uid", uid, "/proc/self/uid_map");
+	check_mapped(s->user, "gid", gid, "/proc/self/gid_map");
+}
+
+// ---- the user's process ----
+
+static int open_console(const struct cred *c, int keep_id)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || unlockpt(master) != 0)
+		fail(125, "opening a pty in the sandbox: %s", strerror(errno));
+	char *name = ptsname(master);
+	int slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+	if (slave < 0)
+		fail(125, "opening a pty in the sandbox: %s", strerror(errno));
+	if (!keep_id && fchown(slave, c->uid, c->gid) != 0)
+		fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
+	char b = 0;
+	struct iovec iov = {&b, 1};
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = {0};
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof ctl;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof master);
+	if (sendmsg(FD_CONSOLE, &m, MSG_NOSIGNAL) != 1)
+		fail(125, "sending the pty to husk: %s", strerror(errno));
+	close(master);
+	close(FD_CONSOLE);
+	return slave;
+}
+
+static const char *env_get(const struct spec *s, const char *key)
+{
+	size_t n = strlen(key);
+	const char *v = NULL;
+	for (int i = 0; i < s->nenv; i++)
+		if (strncmp(s->env[i], key, n) == 0 && s->env[i][n] == '=')
+			v = s->env[i] + n + 1;
+	return v;
+}
+
+// look_path finds the command in the sandbox's own PATH, after the pivot.
+static int look_path(const struct spec *s, char *out, size_t n)
+{
+	const char *name = s->args[0];
+	if (strchr(name, '/')) {
+		snprintf(out, n, "%s", name);
+		return 0;
+	}
+	const char *path = env_get(s, "PATH");
+	if (path == NULL)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	while (*path || path[-1] == ':') {
+		const char *end = strchrnul(path, ':');
+		int len = end - path;
+		snprintf(out, n, "%.*s/%s", len ? len : 1, len ? path : ".", name);
+		struct stat st;
+		if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
+			return 0;
+		if (*end == 0)
+			break;
+		path = end + 1;
+	}
+	return -1;
+}
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static int load_seccomp(const char *hex)
+{
+	if (hex == NULL || *hex == 0)
+		return 0;
+	size_t n = strlen(hex) / 2;
+	unsigned char *b = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		b[i] = hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]);
+	struct sock_fprog prog = {(unsigned short)(n / sizeof(struct sock_filter)), (struct sock_filter *)b};
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static int keeps(const struct spec *s, int cap)
+{
+	for (int i = 0; i < s->ncaps; i++)
+		if (s->caps[i] == cap)
+			return 1;
+	return 0;
+}
+
+static int last_cap(void)
+{
+	int last = 40;
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = 40;
+		fclose(f);
+	}
+	return last;
+}
+
+// The child's side of a failure: errno and the step, to the init.
+struct child_err {
+	int err;
+	char what[200];
+};
+
+__attribute__((noreturn)) static void child_fail(int pipe, const char *what)
+{
+	struct child_err ce = {errno, ""};
+	snprintf(ce.what, sizeof ce.what, "%s", what);
+	if (write(pipe, &ce, sizeof ce) < 0) {
+	}
+	_exit(125);
+}
+
+// drop_and_exec is runc's order: no_new_privs, seccomp (before the
+// capabilities go, unless no_new_privs allows it without), the bounding
+// set, the ids, the rest of the capabilities, then execve.
+static void drop_and_exec(const struct spec *s, const struct cred *c, const char *path, int tty, int errp,
+			  int lastcap)
+{
+	if (setsid() < 0)
+		child_fail(errp, "starting a session");
+	if (tty >= 0) {
+		if (ioctl(tty, TIOCSCTTY, 0) != 0)
+			child_fail(errp, "taking the terminal");
+		for (int fd = 0; fd < 3; fd++)
+			dup2(tty, fd);
+	}
+	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		child_fail(errp, "setting no_new_privs");
+	if (!s->no_new_privs && load_seccomp(s->seccomp) != 0)
+		child_fail(errp, "loading the seccomp filter");
+	for (int cap = 0; cap <= lastcap; cap++)
+		if (!keeps(s, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			child_fail(errp, "dropping capabilities from the bounding set");
+	if (!s->keep_id) {
+		if (!s->no_setgroups && setgroups(c->ngroups, c->groups) != 0)
+			child_fail(errp, "setting the groups");
+		if (setresgid(c->gid, c->gid, c->gid) != 0)
+			child_fail(errp, "setting the gid");
+		if (setresuid(c->uid, c->uid, c->uid) != 0)
+			child_fail(errp, "setting the uid");
+	}
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) != 0)
+		child_fail(errp, "reading capabilities");
+	for (int i = 0; i < 2; i++) {
+		unsigned keep = 0;
+		for (int b = 0; b < 32; b++)
+			if (keeps(s, i * 32 + b))
+				keep |= 1u << b;
+		d[i].permitted &= keep;
+		d[i].effective = d[i].permitted;
+		d[i].inheritable = 0;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 || syscall(SYS_capset, &h, d) != 0)
+		child_fail(errp, "dropping capabilities");
+	if (s->no_new_privs && load_seccomp(s->seccomp) != 0)
+		child_fail(errp, "loading the seccomp filter");
+	if (chdir(s->cwd) != 0)
+		child_fail(errp, "changing to the working directory");
+	// Nothing but stdio reaches the user's process.
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	execve(path, (char *const *)s->args, (char *const *)s->env);
+	child_fail(errp, "exec");
+}
+
+// start_user forks the user's process and waits for its execve; it
+// returns the pid, or ends the init with Docker's code for what failed.
+static pid_t start_user(struct spec *s)
+{
+	struct cred c = {0};
+	if (!s->keep_id)
+		resolve_user(s, &c);
+	if (!s->keep_id && env_get(s, "HOME") == NULL) {
+		static char home[1100];
+		snprintf(home, sizeof home, "HOME=%s", c.home);
+		s->env[s->nenv++] = home;
+	}
+	s->env[s->nenv] = NULL;
+	s->args[s->nargs] = NULL;
+	int tty = s->terminal ? open_console(&c, s->keep_id) : -1;
+	char path[4096];
+	if (look_path(s, path, sizeof path) != 0)
+		fail(127, "running \"%s\": executable file not found in $PATH", s->args[0]);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fail(125, "starting the process: %s", strerror(errno));
+	int lastcap = last_cap();
+	// The child needs the signals its parent blocked, unblocked.
+	sigset_t all, old;
+	sigfillset(&all);
+	pid_t pid = fork();
+	if (pid < 0)
+		fail(125, "starting the process: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		sigemptyset(&old);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		drop_and_exec(s, &c, path, tty, p[1], lastcap);
+	}
+	close(p[1]);
+	if (tty >= 0)
+		close(tty);
+	struct child_err ce;
+	ssize_t n;
+	while ((n = read(p[0], &ce, sizeof ce)) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	if (n != (ssize_t)sizeof ce)
+		return pid; // the exec closed the pipe: it ran
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (strcmp(ce.what, "exec") == 0) {
+		if (ce.err == ENOENT)
+			fail(127, "running \"%s\": no such file or directory in the image", s->args[0]);
+		if (ce.err == EACCES || ce.err == ENOEXEC || ce.err == EISDIR)
+			fail(126, "running \"%s\": %s", s->args[0], strerror(ce.err));
+		fail(125, "running \"%s\": %s", s->args[0], strerror(ce.err));
+	}
+	if (strcmp(ce.what, "loading the seccomp filter") == 0)
+		fail(125, "loading the seccomp filter: %s: use --security-opt seccomp=unconfined where seccomp is not allowed",
+		     strerror(ce.err));
+	if (strcmp(ce.what, "changing to the working directory") == 0)
+		fail(125, "changing to the working directory %s: %s", s->cwd, strerror(ce.err));
+	if (strcmp(ce.what, "setting the uid") == 0)
+		fail(125, "setting uid %d: %s", (int)c.uid, strerror(ce.err));
+	if (strcmp(ce.what, "setting the gid") == 0)
+		fail(125, "setting gid %d: %s", (int)c.gid, strerror(ce.err));
+	fail(125, "%s: %s", ce.what, strerror(ce.err));
+}
+
+// hold_image marks the image in use for the init's life (store.HoldImage)
+// and checks that it was not removed before the mark was taken.
+static void hold_image(const struct spec *s)
+{
+	if (s->inuse == NULL || *s->inuse == 0)
+		return;
+	int fd = open(s->inuse, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_SH) != 0)
+		fail(125, "marking the image in use (%s): %s", s->inuse, strerror(errno));
+	struct stat st;
+	if (s->image_dir && *s->image_dir && stat(s->image_dir, &st) != 0)
+		fail(125, "the image was removed while the container started: pull it again");
+}
+
+static void wait_mapped(void)
+{
+	const char *v = getenv(ENV_SYNC);
+	if (v == NULL)
+		return;
+	int fd = atoi(v);
+	char m = 0;
+	while (read(fd, &m, 1) < 0 && errno == EINTR)
+		;
+	if (m != 'M')
+		_exit(125);
+	close(fd);
+	unsetenv(ENV_SYNC);
+}
+
+__attribute__((constructor)) static void husk_cinit(void)
+{
+	const char *v = getenv(ENV_CINIT);
+	if (v == NULL || *v == 0)
+		return;
+	// Signals wait until the reaper's loop takes them.
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	wait_mapped();
+	size_t len;
+	char *buf = read_all(atoi(v), &len);
+	static struct spec s;
+	parse(buf, len, &s);
+
+	hold_image(&s);
+	make_private();
+	mount_scratch(&s);
+	build_root(&s);
+	write_files(&s);
+	setup_net(&s);
+	for (int i = 0; i < s.nops; i++)
+		apply_op(&s.ops[i]);
+	// Last of the mounts: only the root itself, not /dev/shm and the
+	// volumes below it.
+	if (s.readonly)
+		remount_readonly(root_path, "/");
+	pivot();
+	if (sethostname(s.hostname, strlen(s.hostname)) != 0)
+		fail(125, "setting the hostname: %s", strerror(errno));
+	if (s.loopback && !s.has_net) {
+		int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if_flags_up(sock, "lo");
+		close(sock);
+	}
+	// Other processes in the sandbox must not reach husk's binary through
+	// /proc/1/exe (CVE-2019-5736).
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	pid_t child = start_user(&s);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)child);
+	status("running", pid);
+	husk_reap_loop(child, s.has_net && s.net.dials ? s.net.fd : -1);
+}
