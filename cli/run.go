@@ -163,6 +163,13 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 	if err := rec.remember(img.ID, spec); err != nil {
 		return err
 	}
+	if sandbox.CInitSupports(spec) {
+		c, err := cSpec(spec, img.ID)
+		if err != nil {
+			return err
+		}
+		return sandbox.BecomeC(c)
+	}
 	sandbox.Become(spec)
 	return nil
 }

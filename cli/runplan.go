@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	storage "go.podman.io/storage"
 
@@ -78,11 +79,28 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) ([]byte
 	if err := rec.remember(p.ImageID, spec); err != nil {
 		return nil, err
 	}
-	inuse, err := store.InUsePath(p.ImageID)
+	cs, err := cSpec(spec, p.ImageID)
 	if err != nil {
 		return nil, err
 	}
-	return (&sandbox.CSpec{Spec: spec, InUse: inuse, ImageDir: p.Lower[0]}).Encode()
+	return cs.Encode()
+}
+
+// cSpec is spec for the C init, which holds image imageID in use itself
+// and checks that its top layer is still there once it does.
+func cSpec(spec *sandbox.Spec, imageID string) (*sandbox.CSpec, error) {
+	inuse, err := store.InUsePath(imageID)
+	if err != nil {
+		return nil, err
+	}
+	top := ""
+	if len(spec.RootOps) > 0 {
+		if _, rest, ok := strings.Cut(spec.RootOps[0].Data, "lowerdir="); ok {
+			top, _, _ = strings.Cut(rest, ":")
+			top, _, _ = strings.Cut(top, ",")
+		}
+	}
+	return &sandbox.CSpec{Spec: spec, InUse: inuse, ImageDir: top}, nil
 }
 
 // recordPlan is the Go init's half: what it found in the store, for the

@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
+	"runtime"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,14 +31,13 @@ type CSpec struct {
 }
 
 // CInitSupports reports whether the C init can run s: it resolves paths
-// inside the root with openat2 (Linux 5.6), and builds native overlay
-// roots only (a fuse-overlayfs daemon started by the C init hung on its
-// own mount once the root kept its upper layer in the store: until that
-// is understood, fuse-overlayfs is the Go init's); anything else is the
-// Go init's.
+// inside the root with openat2 (Linux 5.6); older kernels keep the Go
+// init.
 func CInitSupports(s *Spec) bool {
 	for _, op := range s.RootOps {
-		if op.Kind != KindMount {
+		// A vfs root (a bind of a copy) stays with the Go init, which
+		// holds the copy in use for the sandbox's life.
+		if op.Kind != KindMount && op.Kind != KindFuseOverlay {
 			return false
 		}
 	}
@@ -135,4 +137,49 @@ func (c *CSpec) Encode() ([]byte, error) {
 		e.rec("n", n.Mode, cfg.TapName, cfg.IP.String(), mask, cfg.Gateway.String(), strconv.Itoa(cfg.MTU), dials)
 	}
 	return e.Bytes(), nil
+}
+
+// BecomeC replaces the Go init with the C init running c: the Go side
+// found the image in the store and built the spec, the C side applies it
+// as for a spec built on the host. It returns only when the exec failed.
+func BecomeC(c *CSpec) error {
+	b, err := c.Encode()
+	if err != nil {
+		return err
+	}
+	// No MFD_CLOEXEC: the descriptor is the C init's input.
+	fd, err := unix.MemfdCreate("husk-spec", 0)
+	if err != nil {
+		return fmt.Errorf("creating the sandbox's spec: %w", err)
+	}
+	if _, err := unix.Write(fd, b); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("writing the sandbox's spec: %w", err)
+	}
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("writing the sandbox's spec: %w", err)
+	}
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvCInit, fd))
+	err = execBlocked("/proc/self/exe", os.Args, env)
+	unix.Close(fd)
+	return fmt.Errorf("starting the sandbox's init: %w", err)
+}
+
+// execBlocked execs with every signal blocked on the calling thread, so
+// that none arriving meanwhile is taken by Go and lost: the C side
+// takes them. It returns only when the exec failed, signals restored.
+func execBlocked(path string, args, env []string) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+		return fmt.Errorf("blocking signals: %w", err)
+	}
+	err := syscall.Exec(path, args, env)
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return err
 }

@@ -362,6 +362,9 @@ static void fuse_overlay(const struct op *o, const char *target)
 		fail(125, "mount fuse-overlayfs on %s: %s", target, strerror(errno));
 	pid_t pid = fork();
 	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		execl(o->source, o->source, "-o", o->data, target, (char *)NULL);
@@ -488,6 +491,13 @@ static void build_root(const struct spec *s)
 		else
 			do_mount(o->source, root_path, "/", o->fstype, o->flags, o->data);
 	}
+	// The fuse-overlayfs daemon stays in this mount namespace; the init
+	// goes on in a copy of it. Otherwise the pivot would move the
+	// daemon's own root and working directory onto the mount it serves,
+	// and its first lookup by path would wait on itself (podman keeps it
+	// outside the container's mount namespace likewise).
+	if (s->nroot > 0 && strcmp(s->root_ops[0].kind, "fuse-overlayfs") == 0 && unshare(CLONE_NEWNS) != 0)
+		fail(125, "building the root filesystem: leaving fuse-overlayfs's mount namespace: %s", strerror(errno));
 	root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		fail(125, "building the root filesystem: opening %s: %s", root_path, strerror(errno));
