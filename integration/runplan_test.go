@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +107,24 @@ func TestRunPlanFollowsTheStore(t *testing.T) {
 	e.ok("rmi", "mine:latest")
 	if r := e.sbx([]string{"--rm"}, "mine:latest", "true"); r.code == 0 {
 		t.Errorf("mine:latest was removed, yet it ran: %s", r)
+	}
+}
+
+// A spec is not limited in size: 300 variables from --env-file reach the
+// process on both paths.
+func TestRunPlanManyVariables(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	var b strings.Builder
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&b, "V%d=%d\n", i, i)
+	}
+	file := filepath.Join(e.home, "many.env")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if out := e.sbxOut([]string{"--rm", "--env-file", file}, ref, "sh", "-c", "env | grep -c '^V[0-9]*='; echo $V299"); out != "300\n299" {
+			t.Errorf("run %d: want 300 variables and V299=299, got %q", i, out)
+		}
 	}
 }

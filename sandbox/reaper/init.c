@@ -46,7 +46,8 @@
 #define ENV_NET "HUSK_SANDBOX_NET"
 #define FD_STATUS 3
 #define FD_CONSOLE 4
-#define MAXV 256
+// Paths longer than this are refused (PATH_MAX, less room for a prefix).
+#define MAXPATH 4000
 
 struct op {
 	const char *kind, *source, *target, *fstype, *data;
@@ -61,9 +62,10 @@ struct net {
 
 struct spec {
 	const char *hostname, *cwd, *user, *scratch, *seccomp, *inuse, *image_dir;
-	const char *args[MAXV + 1], *env[MAXV + 2];
+	// Sized by the number of tokens in the spec, which bounds each.
+	const char **args, **env;
 	int nargs, nenv;
-	struct op root_ops[8], ops[MAXV];
+	struct op root_ops[8], *ops;
 	int nroot, nops;
 	const char *file_path[8], *file_content[8];
 	int nfiles;
@@ -136,6 +138,9 @@ static void read_op(struct cursor *c, struct op *o)
 	o->kind = next(c);
 	o->source = next(c);
 	o->target = next(c);
+	if (strlen(o->target) > MAXPATH || strlen(o->source) > MAXPATH)
+		fail(125, "%s: the path is too long: keep it under %d bytes", strlen(o->target) > MAXPATH ? o->target : o->source,
+		     MAXPATH);
 	o->fstype = next(c);
 	o->flags = strtoul(next(c), NULL, 10);
 	o->data = next(c);
@@ -146,6 +151,15 @@ static void parse(char *buf, size_t len, struct spec *s)
 {
 	struct cursor c = {buf, buf + len};
 	memset(s, 0, sizeof *s);
+	size_t tokens = 0;
+	for (size_t i = 0; i < len; i++)
+		tokens += buf[i] == 0;
+	// Room for a terminating NULL, and HOME added to the environment.
+	s->args = calloc(tokens + 2, sizeof *s->args);
+	s->env = calloc(tokens + 2, sizeof *s->env);
+	s->ops = calloc(tokens + 1, sizeof *s->ops);
+	if (s->args == NULL || s->env == NULL || s->ops == NULL)
+		fail(125, "reading the sandbox's spec: out of memory");
 	while (c.p < c.end) {
 		const char *tag = next(&c);
 		switch (tag[0]) {
@@ -163,13 +177,9 @@ static void parse(char *buf, size_t len, struct spec *s)
 		case 'z': s->no_new_privs = 1; break;
 		case 't': s->terminal = 1; break;
 		case 'a':
-			if (s->nargs == MAXV)
-				fail(125, "more than %d arguments", MAXV);
 			s->args[s->nargs++] = next(&c);
 			break;
 		case 'e':
-			if (s->nenv == MAXV)
-				fail(125, "more than %d environment variables", MAXV);
 			s->env[s->nenv++] = next(&c);
 			break;
 		case 'r':
@@ -178,8 +188,6 @@ static void parse(char *buf, size_t len, struct spec *s)
 			read_op(&c, &s->root_ops[s->nroot++]);
 			break;
 		case 'o':
-			if (s->nops == MAXV)
-				fail(125, "more than %d mounts", MAXV);
 			read_op(&c, &s->ops[s->nops++]);
 			break;
 		case 'f':
@@ -843,16 +851,17 @@ static int look_path(const struct spec *s, char *out, size_t n)
 	const char *path = env_get(s, "PATH");
 	if (path == NULL)
 		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	while (*path || path[-1] == ':') {
-		const char *end = strchrnul(path, ':');
-		int len = end - path;
-		snprintf(out, n, "%.*s/%s", len ? len : 1, len ? path : ".", name);
+	// Each element of PATH, an empty one meaning ".", as Go's LookPath.
+	for (const char *p = path;;) {
+		const char *end = strchrnul(p, ':');
+		int len = end - p;
+		snprintf(out, n, "%.*s/%s", len ? len : 1, len ? p : ".", name);
 		struct stat st;
 		if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
 			return 0;
 		if (*end == 0)
 			break;
-		path = end + 1;
+		p = end + 1;
 	}
 	return -1;
 }
