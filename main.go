@@ -14,7 +14,8 @@ import (
 	// Its constructor moves `husk exec` into a container's namespaces
 	// before the Go runtime starts, when asked to.
 	_ "husk/sandbox/nsenter"
-	// Its constructor is a container's init once the Go one hands over.
+	// Its constructors are a container's init: from the start when its
+	// spec is complete, or once the Go init has built it or hands over.
 	_ "husk/sandbox/reaper"
 	"husk/userns"
 )
