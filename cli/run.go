@@ -196,11 +196,7 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*s
 	if err != nil {
 		return nil, err
 	}
-	_, _, runroot, err := store.Paths()
-	if err != nil {
-		return nil, err
-	}
-	scratch, err := sandbox.ScratchDir(runroot)
+	runroot, scratch, err := scratchDir()
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +219,16 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*s
 	}
 	opts.ID = rec.ID
 	return sandbox.ContainerSpec(cfg.Config, opts)
+}
+
+// scratchDir is the run root and, in it, the directory where an init
+// mounts its scratch tmpfs.
+func scratchDir() (runroot, scratch string, err error) {
+	if _, _, runroot, err = store.Paths(); err != nil {
+		return "", "", err
+	}
+	scratch, err = sandbox.ScratchDir(runroot)
+	return runroot, scratch, err
 }
 
 func imageConfig(s *store.Store, img *storage.Image) (*v1.ConfigFile, error) {

@@ -36,11 +36,7 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) ([]byte
 	if p == nil {
 		return nil, nil
 	}
-	_, _, runroot, err := store.Paths()
-	if err != nil {
-		return nil, err
-	}
-	scratch, err := sandbox.ScratchDir(runroot)
+	runroot, scratch, err := scratchDir()
 	if err != nil {
 		return nil, err
 	}

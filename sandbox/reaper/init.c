@@ -547,25 +547,6 @@ static void set_addr(int sock, const char *name, unsigned long req, const char *
 		fail(125, "setting up the network: setting the %s of %s: %s", what, name, strerror(errno));
 }
 
-static void send_fd(int sock, int fd)
-{
-	char b = 0;
-	struct iovec iov = {&b, 1};
-	char ctl[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = {0};
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = ctl;
-	m.msg_controllen = sizeof ctl;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
-		fail(125, "setting up the network: sending the tap device to husk: %s", strerror(errno));
-}
-
 // setup_net: the builtin stack gets a TAP device made here and sent to
 // the host side; slirp4netns and pasta configure the namespace themselves
 // and the host side says when they have (as sandbox.setupNet).
@@ -619,7 +600,8 @@ static void setup_net(const struct spec *s)
 	if (ioctl(sock, SIOCADDRT, &rt) != 0)
 		fail(125, "setting up the network: adding the default route via %s: %s", n->gw, strerror(errno));
 	close(sock);
-	send_fd(n->fd, tap);
+	if (husk_send_fd(n->fd, "", 1, tap) != 0)
+		fail(125, "setting up the network: sending the tap device to husk: %s", strerror(errno));
 	close(tap);
 }
 
@@ -810,20 +792,7 @@ static int open_console(const struct cred *c, int keep_id)
 		fail(125, "opening a pty in the sandbox: %s", strerror(errno));
 	if (!keep_id && fchown(slave, c->uid, c->gid) != 0)
 		fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
-	char b = 0;
-	struct iovec iov = {&b, 1};
-	char ctl[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = {0};
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = ctl;
-	m.msg_controllen = sizeof ctl;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof master);
-	if (sendmsg(FD_CONSOLE, &m, MSG_NOSIGNAL) != 1)
+	if (husk_send_fd(FD_CONSOLE, "", 1, master) != 0)
 		fail(125, "sending the pty to husk: %s", strerror(errno));
 	close(master);
 	close(FD_CONSOLE);

@@ -82,9 +82,11 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-static void send_reply(int sock, const char *json, int fd)
+// husk_send_fd sends len bytes of buf with fd attached (none when fd < 0);
+// 0 when the whole message went.
+int husk_send_fd(int sock, const void *buf, size_t len, int fd)
 {
-	struct iovec iov = {(void *)json, strlen(json)};
+	struct iovec iov = {(void *)buf, len};
 	char ctl[CMSG_SPACE(sizeof(int))];
 	struct msghdr m = {0};
 	m.msg_iov = &iov;
@@ -98,7 +100,12 @@ static void send_reply(int sock, const char *json, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof fd);
 	}
-	sendmsg(sock, &m, MSG_NOSIGNAL);
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static void send_reply(int sock, const char *json, int fd)
+{
+	husk_send_fd(sock, json, strlen(json), fd);
 }
 
 // connect_inside connects without blocking the loop for long: a loopback
