@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox/reaper"
 )
 
 // The C init (package reaper's init.c) takes a Spec that the host side
@@ -161,25 +161,7 @@ func BecomeC(c *CSpec) error {
 		return fmt.Errorf("writing the sandbox's spec: %w", err)
 	}
 	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvCInit, fd))
-	err = execBlocked("/proc/self/exe", os.Args, env)
+	err = reaper.ExecBlocked(os.Args, env)
 	unix.Close(fd)
 	return fmt.Errorf("starting the sandbox's init: %w", err)
-}
-
-// execBlocked execs with every signal blocked on the calling thread, so
-// that none arriving meanwhile is taken by Go and lost: the C side
-// takes them. It returns only when the exec failed, signals restored.
-func execBlocked(path string, args, env []string) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var all, old unix.Sigset_t
-	for i := range all.Val {
-		all.Val[i] = ^uint64(0)
-	}
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
-		return fmt.Errorf("blocking signals: %w", err)
-	}
-	err := syscall.Exec(path, args, env)
-	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	return err
 }

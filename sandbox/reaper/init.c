@@ -646,6 +646,19 @@ static int numeric(const char *s, long *v)
 	return *end == 0 && errno == 0 && *v >= 0;
 }
 
+// fields splits a line of /etc/passwd or /etc/group at its colons into
+// fld[0..n-1], NULL where the line has fewer.
+static void fields(char *line, char **fld, int n)
+{
+	line[strcspn(line, "\n")] = 0;
+	char *p = line;
+	for (int i = 0; i < n; i++) {
+		fld[i] = p;
+		if (p && (p = strchr(p, ':')) != NULL)
+			*p++ = 0;
+	}
+}
+
 // passwd_find: the entry whose name is name or, with name NULL, whose uid
 // is uid. Fields: name:pw:uid:gid:gecos:home:shell.
 static int passwd_find(const char *name, long uid, char *uname, long *puid, long *pgid, char *home)
@@ -656,15 +669,8 @@ static int passwd_find(const char *name, long uid, char *uname, long *puid, long
 	char line[2048];
 	int found = 0;
 	while (!found && fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = 0;
-		char *fld[7] = {0};
-		char *p = line;
-		for (int i = 0; i < 7 && p; i++) {
-			fld[i] = p;
-			p = strchr(p, ':');
-			if (p)
-				*p++ = 0;
-		}
+		char *fld[7];
+		fields(line, fld, 7);
 		if (fld[0] == NULL || fld[2] == NULL || fld[3] == NULL || fld[0][0] == '#')
 			continue;
 		long u = atol(fld[2]);
@@ -690,15 +696,8 @@ static long group_scan(const char *name, const char *member, struct cred *c)
 	char line[4096];
 	long gid = -1;
 	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = 0;
-		char *fld[4] = {0};
-		char *p = line;
-		for (int i = 0; i < 4 && p; i++) {
-			fld[i] = p;
-			p = strchr(p, ':');
-			if (p)
-				*p++ = 0;
-		}
+		char *fld[4];
+		fields(line, fld, 4);
 		if (fld[0] == NULL || fld[2] == NULL || fld[0][0] == '#')
 			continue;
 		if (name && strcmp(fld[0], name) == 0) {

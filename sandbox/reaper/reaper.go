@@ -41,15 +41,6 @@ const (
 // dial, when not negative, is the init's network socket: the C loop serves
 // the published ports' dials on it from then on.
 func Exec(child, dial int) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var all, old unix.Sigset_t
-	for i := range all.Val {
-		all.Val[i] = ^uint64(0)
-	}
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
-		return fmt.Errorf("blocking signals: %w", err)
-	}
 	// The environment stays: it tells whose container this is (ps, tests).
 	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvPid, child))
 	if dial >= 0 {
@@ -59,7 +50,23 @@ func Exec(child, dial int) error {
 		}
 		env = append(env, fmt.Sprintf("%s=%d", envDial, dial))
 	}
-	err := syscall.Exec("/proc/self/exe", []string{"husk-init"}, env)
+	return fmt.Errorf("handing the init over: %w", ExecBlocked([]string{"husk-init"}, env))
+}
+
+// ExecBlocked execs husk again with every signal blocked on the calling
+// thread, so that none arriving meanwhile is taken by Go and lost: the C
+// side takes them. It returns only when the exec failed, signals restored.
+func ExecBlocked(args, env []string) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+		return fmt.Errorf("blocking signals: %w", err)
+	}
+	err := syscall.Exec("/proc/self/exe", args, env)
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	return fmt.Errorf("handing the init over: %w", err)
+	return err
 }
