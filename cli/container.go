@@ -117,16 +117,24 @@ func (o *ownContainer) remember(imageID string, spec *sandbox.Spec) error {
 	if o.cs == nil {
 		return nil
 	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	return o.rememberJSON(imageID, spec.Args, b)
+}
+
+// rememberJSON is remember with the spec already in JSON.
+func (o *ownContainer) rememberJSON(imageID string, args []string, b []byte) error {
+	if o.cs == nil {
+		return nil
+	}
 	if o.ImageID == "" {
-		if err := o.cs.Describe(o.ID, imageID, spec.Args); err != nil {
+		if err := o.cs.Describe(o.ID, imageID, args); err != nil {
 			return err
 		}
 	}
 	dir, err := makeRunDir(o.ID)
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
 	}
@@ -147,13 +155,19 @@ type foreground struct {
 }
 
 func newForeground(g *Globals, f *ContainerFlags, image string, ports []string) (*foreground, error) {
+	return newForegroundID(g, f, image, ports, "")
+}
+
+// newForegroundID is newForeground for a container whose ID is chosen
+// (a prelaunched one's), or a new ID when id is empty.
+func newForegroundID(g *Globals, f *ContainerFlags, image string, ports []string, id string) (*foreground, error) {
 	cs, err := openContainers()
 	if err != nil {
 		return nil, err
 	}
 	dir, _ := os.Getwd()
 	c, err := cs.Create(&container.Record{
-		Name: f.Name, Image: image, Argv: verbArgs("run"), Cwd: dir,
+		ID: id, Name: f.Name, Image: image, Argv: verbArgs("run"), Cwd: dir,
 		StorageDriver: g.StorageDriver, Tty: f.TTY, Interactive: f.Interactive,
 		AutoRemove: f.Rm, Restart: "no", Ports: f.Publish,
 	})

@@ -12,6 +12,7 @@ import (
 
 	"husk/fuse"
 	"husk/sandbox"
+	"husk/sandbox/reaper"
 	"husk/store"
 	"husk/userns"
 )
@@ -38,6 +39,11 @@ func (c *RunCmd) Run(g *Globals) error {
 	}
 	if c.Detach {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
+	}
+	if pre := reaper.Prelaunched(); pre != nil {
+		if ok, err := c.adopt(g, pre); ok {
+			return err
+		}
 	}
 	// Everything that can be checked on the host is, before any clone.
 	if err := c.checkContainer(false); err != nil {
@@ -90,9 +96,13 @@ func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHo
 			o.Env = append(o.Env, envPlanKey+"="+planKey(g, c.Image, plan))
 		}
 		if !pulled {
-			var err error
-			if o.CInit, err = c.hostSpec(g, plan, fg); err != nil {
+			hl, err := c.hostSpec(g, plan, fg)
+			if err != nil {
 				return ExitHusk, err
+			}
+			if hl != nil {
+				o.CInit = hl.cspec
+				c.writeLaunch(g, plan, o, fg.c.ID, hl)
 			}
 		}
 		var netErr error

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -26,9 +27,18 @@ func planKey(g *Globals, image string, plan *userns.Plan) string {
 	return store.PlanKey(image, g.StorageDriver, fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap))
 }
 
+// hostLaunch is what hostSpec built: the C init's encoded spec, the spec
+// in JSON as the container records it, and where its root comes from.
+type hostLaunch struct {
+	cspec, json []byte
+	args        []string
+	imageID     string
+	strategy    fuse.Strategy
+}
+
 // hostSpec is the C init's spec for this run, or nil when the run takes
 // the Go init (no plan, a vfs store, real root, an old kernel).
-func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) ([]byte, error) {
+func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error) {
 	if plan == nil {
 		return nil, nil
 	}
@@ -72,14 +82,22 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) ([]byte
 	if !sandbox.CInitSupports(spec) {
 		return nil, nil
 	}
-	if err := rec.remember(p.ImageID, spec); err != nil {
+	js, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.rememberJSON(p.ImageID, spec.Args, js); err != nil {
 		return nil, err
 	}
 	cs, err := cSpec(spec, p.ImageID)
 	if err != nil {
 		return nil, err
 	}
-	return cs.Encode()
+	enc, err := cs.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return &hostLaunch{cspec: enc, json: js, args: spec.Args, imageID: p.ImageID, strategy: p.Strategy}, nil
 }
 
 // cSpec is spec for the C init, which holds image imageID in use itself

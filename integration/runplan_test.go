@@ -30,10 +30,15 @@ func TestRunPlanSameSandbox(t *testing.T) {
 		probe := `id; echo "$HOME $A"; pwd; cat /data/f; grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; hostname;
 			grep -E ' / | /data | /scratch | /proc/kcore ' /proc/self/mounts | cut -d' ' -f2-4 | sort;
 			echo x > /data/g 2>/dev/null || echo read-only volume; ls /dev | tr '\n' ' '`
+		// The first run finds the image, the second has its plan, the third
+		// is prelaunched.
 		first := e.sbxOut(flags, ref, "sh", "-c", probe)
 		second := e.sbxOut(flags, ref, "sh", "-c", probe)
 		if first != second {
 			t.Errorf("the second run's sandbox differs from the first's:\nfirst:\n%s\nsecond:\n%s", first, second)
+		}
+		if third := e.sbxOut(flags, ref, "sh", "-c", probe); third != first {
+			t.Errorf("the third run's sandbox differs from the first's:\nfirst:\n%s\nthird:\n%s", first, third)
 		}
 		for _, want := range []string{"uid=0(root)", "/root b", "/work", "in the volume", "Seccomp:\t2", "planned", "read-only volume"} {
 			if !strings.Contains(second, want) {
@@ -44,8 +49,8 @@ func TestRunPlanSameSandbox(t *testing.T) {
 		if out := e.sbxOut([]string{"--rm", "-u", "root:root"}, ref, "sh", "-c", "id -u; echo $HOME"); out != "0\n/root" {
 			t.Errorf("-u root:root: %q", out)
 		}
-		// Docker's exit codes and one-line messages, both times.
-		for i := 0; i < 2; i++ {
+		// Docker's exit codes and one-line messages, each time.
+		for i := 0; i < 3; i++ {
 			if r := e.sbx([]string{"--rm"}, ref, "no-such-command"); r.code != 127 || !strings.Contains(r.stderr, "executable file not found") {
 				t.Errorf("run %d: a missing command: want 127 and a message: %s", i, r)
 			}
@@ -95,7 +100,7 @@ func TestRunPlanFollowsTheStore(t *testing.T) {
 	}
 	mark := func() string { return e.sbxOut([]string{"--rm"}, "mine:latest", "sh", "-c", "echo $MARK") }
 	e.ok("tag", refs["one"], "mine:latest")
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		if got := mark(); got != "one" {
 			t.Fatalf("run %d of mine:latest tagged from one: MARK=%q", i, got)
 		}
@@ -122,9 +127,20 @@ func TestRunPlanManyVariables(t *testing.T) {
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 2; i++ {
-		if out := e.sbxOut([]string{"--rm", "--env-file", file}, ref, "sh", "-c", "env | grep -c '^V[0-9]*='; echo $V299"); out != "300\n299" {
+	count := func() string {
+		return e.sbxOut([]string{"--rm", "--env-file", file}, ref, "sh", "-c", "env | grep -c '^V[0-9]*='; echo $V299")
+	}
+	for i := 0; i < 3; i++ {
+		if out := count(); out != "300\n299" {
 			t.Errorf("run %d: want 300 variables and V299=299, got %q", i, out)
 		}
+	}
+	// The same command line with the file changed sees the change.
+	b.WriteString("V300=300\nV299=changed\n")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := count(); out != "301\nchanged" {
+		t.Errorf("after the env file changed: want 301 variables and V299=changed, got %q", out)
 	}
 }

@@ -75,7 +75,7 @@ func Exec(pid int, s *Spec, o Options) (int, error) {
 		con.remote.Close()
 		go con.relay()
 	}
-	return wait(cmd, sigs, con), nil
+	return waitCmd(cmd, sigs, con), nil
 }
 
 // BecomeExec is the exec side, inside the container: it resolves the

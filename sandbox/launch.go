@@ -120,8 +120,26 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 			go con.relay()
 		}
 	}
-	code := wait(cmd, sigs, con)
+	code := waitCmd(cmd, sigs, con)
 	return code, <-status, nil
+}
+
+// Adopt follows a sandbox that started before this process's Go runtime
+// did (reaper.Prelaunched): its init is pid, its status pipe status. It
+// relays signals like Launch and returns the same.
+func Adopt(pid int, status *os.File, o Options) (int, Status, error) {
+	defer status.Close()
+	sigs := make(chan os.Signal, 64)
+	notifyRelayable(sigs)
+	defer signal.Stop(sigs)
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return 125, Status{}, fmt.Errorf("following the sandbox %d: %w", pid, err)
+	}
+	st := make(chan Status, 1)
+	go func() { st <- readStatus(status, o.Running) }()
+	code := wait(p, p.Wait, sigs, nil)
+	return code, <-st, nil
 }
 
 func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
@@ -215,17 +233,23 @@ func specFile(b []byte) (*os.File, error) {
 	return f, nil
 }
 
-// wait relays signals to the sandbox until it exits, and returns its code.
-func wait(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+func waitCmd(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
+	reap := func() (*os.ProcessState, error) { err := cmd.Wait(); return cmd.ProcessState, err }
+	return wait(cmd.Process, reap, sigs, con)
+}
+
+// wait relays signals to the sandbox p until reap has reaped it, and
+// returns its code.
+func wait(p *os.Process, reap func() (*os.ProcessState, error), sigs chan os.Signal, con *console) int {
+	done := make(chan *os.ProcessState, 1)
+	go func() { ps, _ := reap(); done <- ps }()
 	for {
 		select {
-		case <-done:
+		case ps := <-done:
 			if con != nil {
 				con.drain()
 			}
-			return ExitCode(cmd.ProcessState)
+			return ExitCode(ps)
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
@@ -234,7 +258,7 @@ func wait(cmd *exec.Cmd, sigs chan os.Signal, con *console) int {
 					con.resize()
 				}
 			default:
-				_ = cmd.Process.Signal(sig)
+				_ = p.Signal(sig)
 			}
 		}
 	}

@@ -1037,8 +1037,15 @@ static void wait_mapped(void)
 __attribute__((constructor)) static void husk_cinit(void)
 {
 	const char *v = getenv(ENV_CINIT);
-	if (v == NULL || *v == 0)
-		return;
+	if (v != NULL && *v != 0)
+		husk_cinit_main();
+}
+
+// husk_cinit_main is the init, from an exec (the constructor above) or
+// from a prelaunch's clone (prelaunch.c). It never returns.
+void husk_cinit_main(void)
+{
+	const char *v = getenv(ENV_CINIT);
 	// Signals wait until the reaper's loop takes them.
 	sigset_t all;
 	sigfillset(&all);

@@ -14,6 +14,8 @@ package reaper
 
 /*
 #cgo CFLAGS: -Wall -Wextra
+#include <stdlib.h>
+#include "reaper.h"
 */
 import "C"
 
@@ -22,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -69,4 +72,54 @@ func ExecBlocked(args, env []string) error {
 	err := syscall.Exec("/proc/self/exe", args, env)
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	return err
+}
+
+// Prelaunch is a sandbox that prelaunch.c started before the Go runtime,
+// following a launch file an earlier run wrote.
+type Prelaunch struct {
+	Pid    int      // the sandbox's init, this process's child
+	Mapper int      // the process writing its subuid maps, or 0
+	Status *os.File // the init's status pipe
+	ID     string   // the container's ID, in the spec already
+	File   []byte   // the launch file it followed
+}
+
+// Prelaunched is the sandbox the prelaunch started, or nil. It is handed
+// out once: a second call returns nil.
+func Prelaunched() *Prelaunch {
+	pre := &C.husk_pre
+	if pre.pid <= 0 {
+		return nil
+	}
+	p := &Prelaunch{
+		Pid:    int(pre.pid),
+		Status: os.NewFile(uintptr(pre.status_fd), "husk-status"),
+		ID:     C.GoString(&pre.id[0]),
+		File:   C.GoBytes(unsafe.Pointer(pre.file), C.int(pre.file_len)),
+	}
+	if pre.mapper > 0 {
+		p.Mapper = int(pre.mapper)
+	}
+	pre.pid = -1
+	return p
+}
+
+// LaunchKey is this invocation's identity as the prelaunch sees it (uid,
+// gid, directory, arguments, environment), or nil.
+func LaunchKey() []byte {
+	pre := &C.husk_pre
+	if pre.key == nil {
+		return nil
+	}
+	return C.GoBytes(unsafe.Pointer(pre.key), C.int(pre.key_len))
+}
+
+// FileIdentity is how the prelaunch tells that a file is unchanged:
+// device, inode, size and modification time, or "-" when it is missing.
+func FileIdentity(path string) string {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var buf [128]C.char
+	C.husk_file_identity(cpath, &buf[0], C.size_t(len(buf)))
+	return C.GoString(&buf[0])
 }

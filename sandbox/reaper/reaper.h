@@ -1,10 +1,30 @@
 // The reaper's loop and descriptor passing, shared by the hand-over
-// (reaper.c) and the C init (init.c).
+// (reaper.c) and the C init (init.c); the prelaunch's results (prelaunch.c)
+// for the Go side.
 #ifndef HUSK_REAPER_H
 #define HUSK_REAPER_H
+#include <stddef.h>
 #include <sys/types.h>
 
 __attribute__((noreturn)) void husk_reap_loop(pid_t child, int dial);
 int husk_send_fd(int sock, const void *buf, size_t len, int fd);
+__attribute__((noreturn)) void husk_cinit_main(void);
+int husk_file_identity(const char *path, char *out, size_t n);
+
+// husk_pre is what the prelaunch constructor did. key is this invocation's
+// identity whenever it could be made; pid is the sandbox it started (-1:
+// none), mapper the process writing its subuid maps (-1: none, the maps
+// are written), status_fd the sandbox's status pipe, file the launch it
+// followed, id the container's ID.
+struct husk_prelaunch {
+	const char *key;
+	size_t key_len;
+	pid_t pid, mapper;
+	int status_fd;
+	char id[65];
+	const char *file;
+	size_t file_len;
+};
+extern struct husk_prelaunch husk_pre;
 
 #endif

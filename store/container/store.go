@@ -73,7 +73,9 @@ func (s *Store) Create(r *Record) (*Container, error) {
 	if id, ok := taken[r.Name]; ok {
 		return nil, fmt.Errorf("the container name %q is already in use by container %.12s: remove it (husk rm) or choose another name", r.Name, id)
 	}
-	r.ID = newID()
+	if r.ID == "" {
+		r.ID = newID()
+	}
 	if r.Name == "" {
 		r.Name = generateName(taken)
 	}

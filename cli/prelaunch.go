@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"husk/fuse"
+	"husk/sandbox"
+	"husk/sandbox/reaper"
+	"husk/store"
+	"husk/userns"
+)
+
+// The prelaunch: a foreground `husk run --rm` with a fast start (a C init
+// and its spec built here) writes down the launch it makes, keyed by the
+// whole invocation (uid, gid, directory, arguments, environment). The next
+// identical invocation starts that launch in C before the Go runtime does
+// (sandbox/reaper/prelaunch.c), with its own container ID, and the Go side
+// only keeps the books once it runs: the record, signals, the exit. The
+// launch names every file whose change could change it, with its identity;
+// one changed file, and the run takes the usual path and writes a new one.
+//
+// Only runs that need nothing of the Go side before their process starts
+// qualify: no pty to relay, no name to check, no userspace network or
+// published ports, no record to keep afterwards.
+
+const launchMagic = "husk-prelaunch 1\n"
+
+func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
+	return c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
+		(c.Network == "none" || c.Network == "host") &&
+		plan != nil && (plan.Mode == userns.ModeSingle || plan.Mode == userns.ModeSubuid)
+}
+
+// writeLaunch records the launch o of container id for the next identical
+// run. It is best effort: without it, the next run is only slower.
+func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, id string, hl *hostLaunch) {
+	key := reaper.LaunchKey()
+	if key == nil || !c.prelaunchable(plan) {
+		return
+	}
+	path, err := launchPath(key)
+	if err != nil {
+		return
+	}
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if o.NewNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	uids, gids := mapLines(plan.UIDMap), mapLines(plan.GIDMap)
+	if plan.Mode == userns.ModeSubuid {
+		uids, gids = helperArgs(plan.NewUIDMap, plan.UIDMap), helperArgs(plan.NewGIDMap, plan.GIDMap)
+	}
+	stdin := "0"
+	if o.Stdin != nil {
+		stdin = "1"
+	}
+	var b bytes.Buffer
+	b.WriteString(launchMagic)
+	for _, r := range []struct {
+		tag string
+		v   []byte
+	}{
+		{"k", key}, {"w", c.watched(plan, hl.strategy)}, {"f", []byte(fmt.Sprint(flags))},
+		{"m", []byte(plan.Mode)}, {"u", uids}, {"g", gids}, {"i", []byte(id)}, {"n", []byte(stdin)},
+		{"s", hl.cspec}, {"j", hl.json}, {"x", []byte(hl.imageID)},
+	} {
+		fmt.Fprintf(&b, "%s%d\n", r.tag, len(r.v))
+		b.Write(r.v)
+		b.WriteByte('\n')
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if os.WriteFile(tmp, b.Bytes(), 0o600) != nil || os.Rename(tmp, path) != nil {
+		os.Remove(tmp)
+	}
+}
+
+// launchPath is prelaunch.c's launch_path: plans/launch-FNV64(key).
+func launchPath(key []byte) (string, error) {
+	root, _, _, err := store.Paths()
+	if err != nil {
+		return "", err
+	}
+	h := fnv.New64a()
+	h.Write(key)
+	dir := filepath.Join(root, "plans")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, fmt.Sprintf("launch-%016x", h.Sum64())), nil
+}
+
+func mapLines(m []userns.IDMap) []byte {
+	var b bytes.Buffer
+	for _, l := range m {
+		fmt.Fprintf(&b, "%d %d %d\n", l.ContainerID, l.HostID, l.Size)
+	}
+	return b.Bytes()
+}
+
+// helperArgs are newuidmap's or newgidmap's path and ranges, NUL-separated;
+// the pid goes in after the path.
+func helperArgs(bin string, m []userns.IDMap) []byte {
+	var b bytes.Buffer
+	b.WriteString(bin)
+	b.WriteByte(0)
+	for _, l := range m {
+		fmt.Fprintf(&b, "%d\x00%d\x00%d\x00", l.ContainerID, l.HostID, l.Size)
+	}
+	return b.Bytes()
+}
+
+// watched lists each file this run's launch depends on beyond the key,
+// with its identity: husk itself, the store's image and layer lists, the
+// user databases and ID ranges, the helpers, the files the flags name.
+// A volume's source need only be the same directory (its identity without
+// size and time, a prefix ending in ':'): its contents are the user's.
+func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
+	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
+		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", plan.NewUIDMap, plan.NewGIDMap}
+	if _, graphroot, _, err := store.Paths(); err == nil {
+		for _, pat := range []string{"*-images/images.json", "*-layers/layers.json"} {
+			m, _ := filepath.Glob(filepath.Join(graphroot, pat))
+			files = append(files, m...)
+		}
+	}
+	if strategy == fuse.FuseOverlayfs {
+		if prog, err := fuse.FuseOverlayfsPath(); err == nil {
+			files = append(files, prog)
+		}
+	}
+	files = append(files, c.EnvFile...)
+	for _, o := range c.SecurityOpt {
+		if k, v, _ := strings.Cut(o, "="); k == "seccomp" && v != "unconfined" && v != "default" {
+			files = append(files, v)
+		}
+	}
+	var b bytes.Buffer
+	for _, f := range files {
+		if f != "" {
+			b.WriteString(f + "\x00" + reaper.FileIdentity(f) + "\x00")
+		}
+	}
+	for _, v := range c.Volume {
+		src, _, _ := strings.Cut(v, ":")
+		id := strings.SplitAfterN(reaper.FileIdentity(src), ":", 3)
+		if len(id) == 3 {
+			b.WriteString(src + "\x00" + id[0] + id[1] + "\x00")
+		}
+	}
+	return b.Bytes()
+}
+
+// launchRecords reads a launch file's records by tag.
+func launchRecords(b []byte) map[string][]byte {
+	out := map[string][]byte{}
+	b, ok := bytes.CutPrefix(b, []byte(launchMagic))
+	for ok && len(b) > 0 {
+		tag := string(b[:1])
+		n, rest := 0, b[1:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Sscan(string(rest[:i]), &n); err != nil || n+1 > len(rest)-i-1 {
+			break
+		}
+		out[tag] = rest[i+1 : i+1+n]
+		// prelaunch.c ended each record with a NUL where the newline was.
+		b = rest[i+1+n+1:]
+	}
+	return out
+}
+
+// adopt is `husk run` for a sandbox the prelaunch started: the books a
+// launch keeps, around a process that may have ended already. It returns
+// false when the prelaunch did not get its sandbox going (its maps
+// failed): the sandbox is gone then, and the run takes the usual path.
+func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) (bool, error) {
+	if pre.Mapper > 0 {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pre.Mapper, &ws, 0, nil)
+		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+			unix.Kill(pre.Pid, unix.SIGKILL)
+			unix.Wait4(pre.Pid, nil, 0, nil)
+			pre.Status.Close()
+			return false, nil
+		}
+	}
+	l := launchRecords(pre.File)
+	old := string(l["i"])
+	js := bytes.ReplaceAll(l["j"], []byte(old), []byte(pre.ID))
+	js = bytes.ReplaceAll(js, []byte(old[:12]), []byte(pre.ID[:12]))
+	fg, err := newForegroundID(g, &c.ContainerFlags, c.Image, nil, pre.ID)
+	if err == nil {
+		rec := &ownContainer{Container: fg.c, cs: fg.cs}
+		err = rec.rememberJSON(string(l["x"]), specArgs(js), js)
+	}
+	if err != nil {
+		// The books cannot be kept: the sandbox must not run unseen.
+		unix.Kill(pre.Pid, unix.SIGKILL)
+		unix.Wait4(pre.Pid, nil, 0, nil)
+		pre.Status.Close()
+		if fg != nil {
+			fg.finish(g, ExitHusk)
+		}
+		return true, err
+	}
+	_, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pre.Pid, nil))
+	code, _, err := sandbox.Adopt(pre.Pid, pre.Status, sandbox.Options{Running: func() { fg.ran = true }})
+	fg.finish(g, code)
+	if err != nil {
+		return true, err
+	}
+	return true, &ExitError{Code: code}
+}
+
+func specArgs(js []byte) []string {
+	var s sandbox.Spec
+	_ = json.Unmarshal(js, &s)
+	return s.Args
+}

@@ -1,0 +1,89 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A `husk run --rm` identical to an earlier one starts its sandbox before
+// husk's Go side does (the prelaunch). It must be the same container for
+// everything a user does with it: stdin with -i, ps, stop, signals to
+// husk, and its exit code.
+func TestPrelaunchedRunIsAContainer(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	gate := filepath.Join(e.home, "gate")
+	if err := os.MkdirAll(gate, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(gate, "open")
+	setGate := func(on bool) {
+		t.Helper()
+		if on {
+			if err := os.WriteFile(open, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.Remove(open); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := runArgs([]string{"--rm", "--network", "none", "-v", gate + ":/gate"}, ref,
+		"sh", "-c", "echo ready; while [ ! -e /gate/open ]; do sleep 0.05; done; echo through")
+	// The first run finds the image, the second writes its launch down.
+	setGate(true)
+	for i := 0; i < 2; i++ {
+		if out := e.ok(args...).stdout; out != "ready\nthrough\n" {
+			t.Fatalf("run %d with the gate open: %q", i, out)
+		}
+	}
+	root := filepath.Join(e.home, ".local", "share", "husk")
+	if r := e.vars["HUSK_ROOT"]; r != "" {
+		root = r
+	}
+	if launches, _ := filepath.Glob(filepath.Join(root, "plans", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/plans", root)
+	}
+	setGate(false)
+
+	// Seen by ps while it runs, and stopped by husk stop.
+	s := e.startReady(args...)
+	var id string
+	waitFor(t, 10*time.Second, func() bool {
+		id = strings.TrimSpace(e.out("ps", "-q"))
+		return id != ""
+	})
+	if st := strings.TrimSpace(e.out("ps", "--format", "{{.Status}}")); !strings.HasPrefix(st, "Up") {
+		t.Errorf("the prelaunched container's status in ps: %q", st)
+	}
+	e.ok("stop", "-t", "2", id)
+	if code := s.wait(t, 30*time.Second); code != 143 && code != 137 {
+		t.Errorf("husk run of a stopped container: want 143 (or 137), got %d\n%s", code, s.text())
+	}
+	if strings.Contains(s.text(), "through") {
+		t.Errorf("the stopped container went on: %s", s.text())
+	}
+
+	// A signal to husk itself reaches the process.
+	s = e.startReady(args...)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t, 30*time.Second); code != 143 {
+		t.Errorf("husk run sent SIGTERM: want 143, got %d\n%s", code, s.text())
+	}
+	if out := strings.TrimSpace(e.out("ps", "-aq")); out != "" {
+		t.Errorf("--rm containers are left after they ended: %q", out)
+	}
+
+	// -i hands stdin over, every time.
+	for i := 0; i < 3; i++ {
+		r := e.runInput("through stdin\n", "run", "-i", "--rm", "--network", "none", ref, "cat")
+		if r.code != 0 || r.stdout != "through stdin\n" {
+			t.Errorf("run %d of -i cat: %s", i, r)
+		}
+	}
+	e.noLeftovers()
+}

@@ -1,0 +1,498 @@
+// Prelaunch: a `husk run` that ran before with the same command line,
+// environment, directory and user starts its sandbox here, in C, before
+// the Go runtime does. The Go side of that earlier run wrote down the
+// launch it made (cli/prelaunch.go): the clone flags, the ID maps, the C
+// init's spec, and the files whose change would have changed any of it,
+// each with its identity. When every one is unchanged, this constructor
+// clones the sandbox, maps it and lets its init run; the Go runtime then
+// starts beside it and only keeps the books (the record, signals, the
+// exit). Anything unexpected leaves no trace and the Go side starts the
+// sandbox the usual way.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reaper.h"
+
+#define MAGIC "husk-prelaunch 1\n"
+#define SPEC_FD 5
+#define SYNC_FD 6
+
+struct husk_prelaunch husk_pre = {.pid = -1, .mapper = -1, .status_fd = -1};
+
+// ---- the key: who runs what, where, with which environment ----
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int put(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL)
+			return -1;
+		b->p = p, b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len++] = 0;
+	return 0;
+}
+
+static int putf(struct buf *b, const char *fmt, long v)
+{
+	char s[64];
+	int n = snprintf(s, sizeof s, fmt, v);
+	return put(b, s, (size_t)n);
+}
+
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// make_key is the identity of this invocation: uid, gid, directory, every
+// argument and every variable (sorted: their order means nothing to husk),
+// each NUL-terminated, counts first.
+static int make_key(int argc, char **argv, char **environ_)
+{
+	struct buf b = {0};
+	char cwd[4096];
+	int nenv = 0;
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return -1;
+	while (environ_[nenv])
+		nenv++;
+	char **envp = malloc((nenv + 1) * sizeof *envp);
+	if (envp == NULL)
+		return -1;
+	memcpy(envp, environ_, (nenv + 1) * sizeof *envp);
+	qsort(envp, nenv, sizeof *envp, by_text);
+	if (putf(&b, "%ld", (long)getuid()) || putf(&b, "%ld", (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
+	    putf(&b, "%ld", argc))
+		return -1;
+	for (int i = 1; i < argc; i++)
+		if (put(&b, argv[i], strlen(argv[i])))
+			return -1;
+	if (putf(&b, "%ld", nenv))
+		return -1;
+	for (int i = 0; i < nenv; i++)
+		if (put(&b, envp[i], strlen(envp[i])))
+			return -1;
+	free(envp);
+	husk_pre.key = b.p, husk_pre.key_len = b.len;
+	return 0;
+}
+
+// fnv64 names the launch's file; the file holds the whole key to compare.
+static uint64_t fnv64(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+// launch_path is where cli/prelaunch.go keeps the launch: store.Paths'
+// root, then plans/launch-HASH. A relative HUSK_ROOT is left to Go.
+static int launch_path(char *out, size_t n)
+{
+	const char *r = getenv("HUSK_ROOT"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+	char root[4096];
+	if (r && *r) {
+		if (*r != '/')
+			return -1;
+		snprintf(root, sizeof root, "%s", r);
+	} else if (x && *x == '/') {
+		snprintf(root, sizeof root, "%s/husk", x);
+	} else if (h && *h == '/') {
+		snprintf(root, sizeof root, "%s/.local/share/husk", h);
+	} else {
+		return -1;
+	}
+	int k = snprintf(out, n, "%s/plans/launch-%016llx", root,
+			 (unsigned long long)fnv64(husk_pre.key, husk_pre.key_len));
+	return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+// ---- the launch file: MAGIC, then records of TAG LENGTH\n BYTES \n ----
+
+struct launch {
+	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_;
+	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len;
+};
+
+static char *read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	char *p = NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20) && (p = malloc(st.st_size + 1))) {
+		size_t got = 0;
+		ssize_t k;
+		while (got < (size_t)st.st_size && (k = read(fd, p + got, st.st_size - got)) > 0)
+			got += k;
+		if (got != (size_t)st.st_size) {
+			free(p);
+			p = NULL;
+		} else {
+			p[got] = 0;
+			*len = got;
+		}
+	}
+	close(fd);
+	return p;
+}
+
+static int parse_launch(char *p, size_t len, struct launch *l)
+{
+	size_t m = strlen(MAGIC);
+	if (len < m || memcmp(p, MAGIC, m) != 0)
+		return -1;
+	char *end = p + len;
+	p += m;
+	while (p < end) {
+		char tag = *p++;
+		char *nl;
+		unsigned long n = strtoul(p, &nl, 10);
+		if (nl >= end || *nl != '\n' || n > (size_t)(end - nl - 2))
+			return -1;
+		char *v = nl + 1;
+		if (v[n] != '\n')
+			return -1;
+		v[n] = 0; // the records are text or NUL-separated tokens
+		switch (tag) {
+		case 'k': l->key = v, l->key_len = n; break;
+		case 'w': l->watch = v, l->watch_len = n; break;
+		case 'f': l->flags = v; break;
+		case 'm': l->mode = v; break;
+		case 'u': l->uidmap = v, l->uidmap_len = n; break;
+		case 'g': l->gidmap = v, l->gidmap_len = n; break;
+		case 'i': l->id = v; break;
+		case 's': l->spec = v, l->spec_len = n; break;
+		case 'n': l->stdin_ = v; break;
+		}
+		p = v + n + 1;
+	}
+	return l->key && l->watch && l->flags && l->mode && l->uidmap && l->gidmap && l->id && strlen(l->id) == 64 &&
+			       l->spec && l->stdin_
+		       ? 0
+		       : -1;
+}
+
+// husk_file_identity is what the Go side wrote for each watched file.
+int husk_file_identity(const char *path, char *out, size_t n)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return snprintf(out, n, "-");
+	return snprintf(out, n, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+			(unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+			st.st_mtim.tv_nsec);
+}
+
+// unchanged checks the watch list: path, identity, path, identity...
+static int unchanged(const char *w, size_t len)
+{
+	const char *end = w + len;
+	while (w < end) {
+		const char *path = w, *want = w + strlen(w) + 1;
+		if (want >= end)
+			return 0;
+		char got[128];
+		husk_file_identity(path, got, sizeof got);
+		// An identity ending in ':' is a prefix: the same file, whatever
+		// its size and time (a volume's source).
+		size_t n = strlen(want);
+		if (n > 0 && want[n - 1] == ':' ? strncmp(got, want, n) != 0 : strcmp(got, want) != 0)
+			return 0;
+		w = want + strlen(want) + 1;
+	}
+	return 1;
+}
+
+// ---- this run's ID, in the spec the earlier run made ----
+
+static int new_id(char *out)
+{
+	unsigned char r[32];
+	if (getrandom(r, sizeof r, 0) != sizeof r)
+		return -1;
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", r[i]);
+	return 0;
+}
+
+// replace puts id in place of old (the whole ID, then its short form, as
+// the host name and /etc/hostname carry it) in spec.
+static void replace(char *spec, size_t len, const char *old, const char *id)
+{
+	static const size_t lens[] = {64, 12};
+	for (int i = 0; i < 2; i++)
+		for (char *p = spec; (p = memmem(p, len - (p - spec), old, lens[i])) != NULL; p += lens[i])
+			memcpy(p, id, lens[i]);
+}
+
+// ---- the sandbox ----
+
+static int write_to(pid_t pid, const char *file, const char *s, size_t n)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t k = write(fd, s, n);
+	close(fd);
+	return k == (ssize_t)n ? 0 : -1;
+}
+
+// child is the sandbox's PID 1 before it becomes the C init: the file
+// descriptors and variables an exec'd init would have had.
+static void child(int status_w, int spec, int sync_r, int keep_stdin)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	setsid();
+	if (!keep_stdin) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null < 0 || dup2(null, 0) < 0)
+			_exit(125);
+		close(null);
+	}
+	// Above every target first, so that no dup2 overwrites a source.
+	int s = fcntl(status_w, F_DUPFD, 10), p = fcntl(spec, F_DUPFD, 10), y = fcntl(sync_r, F_DUPFD, 10);
+	if (s < 0 || p < 0 || y < 0 || dup2(s, 3) < 0 || dup2(p, SPEC_FD) < 0 || dup2(y, SYNC_FD) < 0)
+		_exit(125);
+	close(s), close(p), close(y);
+	setenv("HUSK_SANDBOX", "1", 1);
+	setenv("HUSK_CONTAINER", husk_pre.id, 1);
+	setenv("HUSK_CINIT", "5", 1);
+	setenv("_HUSK_USERNS_SYNC", "6", 1);
+	husk_cinit_main();
+	_exit(125);
+}
+
+// run_helper runs newuidmap or newgidmap: PATH, then its ranges, on pid.
+static pid_t run_helper(const char *tokens, size_t len, pid_t pid)
+{
+	char pidstr[16], *argv[64];
+	int n = 0;
+	const char *end = tokens + len;
+	snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
+	for (const char *t = tokens; t < end && n < 62; t += strlen(t) + 1) {
+		argv[n++] = (char *)t;
+		if (n == 1)
+			argv[n++] = pidstr;
+	}
+	argv[n] = NULL;
+	pid_t h = fork();
+	if (h == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1), dup2(null, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return h;
+}
+
+// mapper writes the maps of a subuid sandbox through the setuid helpers,
+// beside the Go runtime's start, and releases the sandbox when both did.
+static pid_t mapper(const struct launch *l, pid_t pid, int sync_w)
+{
+	pid_t m = fork();
+	if (m != 0)
+		return m;
+	pid_t u = run_helper(l->uidmap, l->uidmap_len, pid), g = run_helper(l->gidmap, l->gidmap_len, pid);
+	int su = -1, sg = -1;
+	if (u > 0)
+		waitpid(u, &su, 0);
+	if (g > 0)
+		waitpid(g, &sg, 0);
+	if (su != 0 || sg != 0 || write(sync_w, "M", 1) != 1)
+		_exit(1);
+	_exit(0);
+}
+
+static int map_single(const struct launch *l, pid_t pid, int sync_w)
+{
+	if (write_to(pid, "setgroups", "deny", 4) || write_to(pid, "uid_map", l->uidmap, l->uidmap_len) ||
+	    write_to(pid, "gid_map", l->gidmap, l->gidmap_len))
+		return -1;
+	return write(sync_w, "M", 1) == 1 ? 0 : -1;
+}
+
+static void abandon(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int launch(struct launch *l, char *spec_copy)
+{
+	// spec, status read and write ends, sync read and write ends
+	int fd[5] = {-1, -1, -1, -1, -1};
+	fd[0] = memfd_create("husk-spec", MFD_CLOEXEC);
+	if (fd[0] < 0 || write(fd[0], spec_copy, l->spec_len) != (ssize_t)l->spec_len || lseek(fd[0], 0, SEEK_SET) != 0 ||
+	    pipe2(fd + 1, O_CLOEXEC) || pipe2(fd + 3, O_CLOEXEC)) {
+		close_all(fd, 5);
+		return -1;
+	}
+	int spec = fd[0], status[2] = {fd[1], fd[2]}, sync[2] = {fd[3], fd[4]};
+	unsigned long flags = strtoul(l->flags, NULL, 10);
+	pid_t pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		// The usual path meets the same refusal and names it.
+		close_all(fd, 5);
+		return -1;
+	}
+	if (pid == 0)
+		child(status[1], spec, sync[0], strcmp(l->stdin_, "1") == 0);
+	close(status[1]), close(spec), close(sync[0]);
+	int ok;
+	if (strcmp(l->mode, "single") == 0) {
+		ok = map_single(l, pid, sync[1]) == 0;
+	} else {
+		husk_pre.mapper = mapper(l, pid, sync[1]);
+		ok = husk_pre.mapper > 0;
+	}
+	close(sync[1]);
+	if (!ok) {
+		close(status[0]);
+		abandon(pid);
+		return -1;
+	}
+	husk_pre.pid = pid, husk_pre.status_fd = status[0];
+	return 0;
+}
+
+// ---- a run that ends at once ----
+
+// A run whose process ends within QUICK_MS is finished here: its record
+// would be written and removed again after it ended (the Go runtime takes
+// ~20 ms to start on a small machine), so nobody could ever see it. A
+// longer run gets its record QUICK_MS late, its books kept by the Go side.
+#define QUICK_MS 30
+
+static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, 0};
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+// ended is the sandbox's exit code once it has ended within the wait, the
+// maps (if any) written; -1 otherwise. Signals that arrive meanwhile are
+// relayed to it, as the Go side would.
+static int ended(void)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (int i = 0; relayed[i]; i++)
+		sigaddset(&set, relayed[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	long long deadline = now_ns() + QUICK_MS * 1000000LL;
+	int st, code = -1;
+	for (;;) {
+		if (waitpid(husk_pre.pid, &st, WNOHANG) == husk_pre.pid) {
+			code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+			break;
+		}
+		long long left = deadline - now_ns();
+		if (left <= 0)
+			break;
+		struct timespec ts = {left / 1000000000LL, left % 1000000000LL};
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig > 0 && sig != SIGCHLD)
+			kill(husk_pre.pid, sig);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (code < 0 || husk_pre.mapper <= 0)
+		return code;
+	// A sandbox whose maps failed exited without a word: the usual path
+	// runs and says why.
+	if (waitpid(husk_pre.mapper, &st, 0) != husk_pre.mapper || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		husk_pre.mapper = -1;
+		return -2;
+	}
+	return code;
+}
+
+// A process husk started for itself (an init, a reaper, exec's joiner, a
+// namespace child) is never a prelaunch.
+static int reexecuted(void)
+{
+	static const char *marks[] = {"HUSK_USERNS", "HUSK_SANDBOX", "HUSK_CINIT", "HUSK_REAP_PID", NULL};
+	for (int i = 0; marks[i]; i++)
+		if (getenv(marks[i]))
+			return 1;
+	return 0;
+}
+
+__attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, char **envp)
+{
+	if (reexecuted() || geteuid() == 0 || make_key(argc, argv, envp) != 0)
+		return;
+	char path[4200];
+	size_t len;
+	char *file;
+	if (launch_path(path, sizeof path) != 0 || (file = read_file(path, &len)) == NULL)
+		return;
+	struct launch l = {0};
+	if (parse_launch(file, len, &l) != 0 || l.key_len != husk_pre.key_len ||
+	    memcmp(l.key, husk_pre.key, l.key_len) != 0 || !unchanged(l.watch, l.watch_len) || new_id(husk_pre.id) != 0) {
+		free(file);
+		return;
+	}
+	char *spec = malloc(l.spec_len + 1);
+	if (spec == NULL)
+		return;
+	memcpy(spec, l.spec, l.spec_len);
+	replace(spec, l.spec_len, l.id, husk_pre.id);
+	int ok = launch(&l, spec) == 0;
+	free(spec);
+	if (!ok) {
+		free(file);
+		return;
+	}
+	int code = ended();
+	if (code >= 0)
+		exit(code);
+	if (code == -2) {
+		close(husk_pre.status_fd);
+		husk_pre.pid = -1, husk_pre.status_fd = -1;
+		free(file);
+		return;
+	}
+	husk_pre.file = file, husk_pre.file_len = len;
+}
