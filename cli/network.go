@@ -13,6 +13,7 @@ import (
 
 	"husk/network"
 	"husk/sandbox"
+	"husk/sandbox/reaper"
 )
 
 // netMode splits --network MODE[:OPTION=VALUE,...] and checks it. The
@@ -79,6 +80,7 @@ type netHost struct {
 	listeners *network.Listeners
 	local     *net.UnixConn
 	remote    *os.File // the init's end
+	tap       *os.File // the TAP device, when a prelaunch received it
 	cancel    context.CancelFunc
 	stopExt   func()
 	serving   context.CancelFunc
@@ -127,6 +129,23 @@ func (h *netHost) Ports() []string {
 	return out
 }
 
+// adoptNet is the host side of a prelaunched sandbox's network, whose
+// socket the prelaunch made (pre.Net, this side's end).
+func adoptNet(f *SandboxFlags, pre *reaper.Prelaunch) (*netHost, error) {
+	h, err := newNetHost(f, nil)
+	if err != nil || h == nil {
+		pre.Net.Close()
+		return nil, fmt.Errorf("the network of a prelaunched sandbox: %v", err)
+	}
+	c, err := net.FileConn(pre.Net)
+	pre.Net.Close()
+	if err != nil {
+		return nil, fmt.Errorf("the network socket of a prelaunched sandbox: %w", err)
+	}
+	h.local, h.tap = c.(*net.UnixConn), pre.Tap
+	return h, nil
+}
+
 // options makes this launch's socket and hands the init its end.
 func (h *netHost) options(o *sandbox.Options) error {
 	h.stop()
@@ -159,9 +178,12 @@ func (h *netHost) start(pid int) error {
 	h.cancel = cancel
 	if h.spec.Mode == network.Builtin {
 		go func() {
-			tap, err := network.RecvFile(h.local)
-			if err != nil {
-				return // the init failed first and says why
+			tap := h.tap
+			if tap == nil {
+				var err error
+				if tap, err = network.RecvFile(h.local); err != nil {
+					return // the init failed first and says why
+				}
 			}
 			_ = network.RunStack(ctx, tap, h.spec.Config)
 		}()

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/fuse"
+	"husk/network"
 	"husk/sandbox"
 	"husk/sandbox/reaper"
 	"husk/store"
@@ -28,14 +29,18 @@ import (
 // one changed file, and the run takes the usual path and writes a new one.
 //
 // Only runs that need nothing of the Go side before their process starts
-// qualify: no pty to relay, no name to check, no userspace network or
-// published ports, no record to keep afterwards.
+// qualify: no pty to relay, no name to check, no published ports or
+// external network helper, no record to keep afterwards. The builtin
+// network qualifies: its stack starts with the Go side, and packets wait
+// in the TAP device's queue until then.
 
 const launchMagic = "husk-prelaunch 1\n"
 
+// prelaunchable says whether this run's launch may be written down.
 func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
+	mode, _, err := c.netMode()
 	return c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
-		(c.Network == "none" || c.Network == "host") &&
+		err == nil && (mode == "none" || mode == "host" || mode == network.Builtin) &&
 		plan != nil && (plan.Mode == userns.ModeSingle || plan.Mode == userns.ModeSubuid)
 }
 
@@ -58,9 +63,12 @@ func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, i
 	if plan.Mode == userns.ModeSubuid {
 		uids, gids = helperArgs(plan.NewUIDMap, plan.UIDMap), helperArgs(plan.NewGIDMap, plan.GIDMap)
 	}
-	stdin := "0"
+	stdin, net := "0", "0"
 	if o.Stdin != nil {
 		stdin = "1"
+	}
+	if o.NetConn != nil {
+		net = "1"
 	}
 	var b bytes.Buffer
 	b.WriteString(launchMagic)
@@ -69,7 +77,7 @@ func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, i
 		v   []byte
 	}{
 		{"k", key}, {"w", c.watched(plan, hl.strategy)}, {"f", []byte(fmt.Sprint(flags))},
-		{"m", []byte(plan.Mode)}, {"u", uids}, {"g", gids}, {"i", []byte(id)}, {"n", []byte(stdin)},
+		{"m", []byte(plan.Mode)}, {"u", uids}, {"g", gids}, {"i", []byte(id)}, {"n", []byte(stdin)}, {"t", []byte(net)},
 		{"s", hl.cspec}, {"j", hl.json}, {"x", []byte(hl.imageID)},
 	} {
 		fmt.Fprintf(&b, "%s%d\n", r.tag, len(r.v))
@@ -120,8 +128,8 @@ func helperArgs(bin string, m []userns.IDMap) []byte {
 // watched lists each file this run's launch depends on beyond the key,
 // with its identity: husk itself, the store's image and layer lists, the
 // user databases and ID ranges, the helpers, the files the flags name.
-// A volume's source need only be the same directory (its identity without
-// size and time, a prefix ending in ':'): its contents are the user's.
+// A directory need only be the same one (its identity without size and
+// time, a prefix ending in ':'): a volume's contents are the user's.
 func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
 		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", plan.NewUIDMap, plan.NewGIDMap}
@@ -148,11 +156,19 @@ func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 			b.WriteString(f + "\x00" + reaper.FileIdentity(f) + "\x00")
 		}
 	}
+	// The scratch directory, whose removal (a /tmp cleaner) the usual path
+	// mends, and the volumes' sources.
+	var dirs []string
+	if _, scratch, err := scratchDir(); err == nil {
+		dirs = append(dirs, scratch)
+	}
 	for _, v := range c.Volume {
 		src, _, _ := strings.Cut(v, ":")
-		id := strings.SplitAfterN(reaper.FileIdentity(src), ":", 3)
-		if len(id) == 3 {
-			b.WriteString(src + "\x00" + id[0] + id[1] + "\x00")
+		dirs = append(dirs, src)
+	}
+	for _, d := range dirs {
+		if id := strings.SplitAfterN(reaper.FileIdentity(d), ":", 3); len(id) == 3 {
+			b.WriteString(d + "\x00" + id[0] + id[1] + "\x00")
 		}
 	}
 	return b.Bytes()
@@ -188,9 +204,7 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) (bool, error) {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(pre.Mapper, &ws, 0, nil)
 		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
-			unix.Kill(pre.Pid, unix.SIGKILL)
-			unix.Wait4(pre.Pid, nil, 0, nil)
-			pre.Status.Close()
+			pre.Abandon()
 			return false, nil
 		}
 	}
@@ -205,13 +219,25 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) (bool, error) {
 	}
 	if err != nil {
 		// The books cannot be kept: the sandbox must not run unseen.
-		unix.Kill(pre.Pid, unix.SIGKILL)
-		unix.Wait4(pre.Pid, nil, 0, nil)
-		pre.Status.Close()
+		pre.Abandon()
 		if fg != nil {
 			fg.finish(g, ExitHusk)
 		}
 		return true, err
+	}
+	if pre.Net != nil {
+		// The builtin network's stack, on the TAP device the init sent
+		// (or sends) on this socket.
+		nh, err := adoptNet(&c.SandboxFlags, pre)
+		if err == nil {
+			err = nh.start(pre.Pid)
+		}
+		defer nh.close()
+		if err != nil {
+			pre.Abandon()
+			fg.finish(g, ExitHusk)
+			return true, err
+		}
 	}
 	_, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pre.Pid, nil))
 	code, _, err := sandbox.Adopt(pre.Pid, pre.Status, sandbox.Options{Running: func() { fg.ran = true }})

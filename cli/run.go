@@ -95,19 +95,20 @@ func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHo
 		if plan != nil {
 			o.Env = append(o.Env, envPlanKey+"="+planKey(g, c.Image, plan))
 		}
+		var hl *hostLaunch
 		if !pulled {
-			hl, err := c.hostSpec(g, plan, fg)
-			if err != nil {
+			var err error
+			if hl, err = c.hostSpec(g, plan, fg); err != nil {
 				return ExitHusk, err
-			}
-			if hl != nil {
-				o.CInit = hl.cspec
-				c.writeLaunch(g, plan, o, fg.c.ID, hl)
 			}
 		}
 		var netErr error
 		if err := withNet(&o, nh, &netErr); err != nil {
 			return ExitHusk, err
+		}
+		if hl != nil {
+			o.CInit = hl.cspec
+			c.writeLaunch(g, plan, o, fg.c.ID, hl)
 		}
 		code, st, err := sandbox.Launch(plan, o)
 		if err == nil {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 // A `husk run --rm` identical to an earlier one starts its sandbox before
 // husk's Go side does (the prelaunch). It must be the same container for
 // everything a user does with it: stdin with -i, ps, stop, signals to
-// husk, and its exit code.
+// husk, its exit code, and the default network.
 func TestPrelaunchedRunIsAContainer(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
 	gate := filepath.Join(e.home, "gate")
@@ -78,11 +79,26 @@ func TestPrelaunchedRunIsAContainer(t *testing.T) {
 		t.Errorf("--rm containers are left after they ended: %q", out)
 	}
 
-	// -i hands stdin over, every time.
-	for i := 0; i < 3; i++ {
+	// -i hands stdin over, every time, also after a /tmp cleaner removed
+	// husk's scratch directory (the runs here have no XDG_RUNTIME_DIR).
+	for i := 0; i < 4; i++ {
+		if i == 3 {
+			if err := os.Remove(fmt.Sprintf("/tmp/husk-%d/scratch", os.Getuid())); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r := e.runInput("through stdin\n", "run", "-i", "--rm", "--network", "none", ref, "cat")
 		if r.code != 0 || r.stdout != "through stdin\n" {
 			t.Errorf("run %d of -i cat: %s", i, r)
+		}
+	}
+	// The default network: its stack answers at once, and after a while.
+	for _, wait := range []string{"0", "0.1"} {
+		for i := 0; i < 3; i++ {
+			r := e.run("run", "--rm", ref, "sh", "-c", "sleep "+wait+"; nslookup host.husk.internal")
+			if r.code != 0 || !strings.Contains(r.stdout, "10.0.2.2") {
+				t.Errorf("run %d of a DNS lookup after %ss on the default network: %s", i, wait, r)
+			}
 		}
 	}
 	e.noLeftovers()

@@ -4,10 +4,11 @@
 // launch it made (cli/prelaunch.go): the clone flags, the ID maps, the C
 // init's spec, and the files whose change would have changed any of it,
 // each with its identity. When every one is unchanged, this constructor
-// clones the sandbox, maps it and lets its init run; the Go runtime then
-// starts beside it and only keeps the books (the record, signals, the
-// exit). Anything unexpected leaves no trace and the Go side starts the
-// sandbox the usual way.
+// clones the sandbox, maps it and lets its init run. A run that ends at
+// once ends here; otherwise the Go runtime starts and only keeps the books
+// (the record, signals, the builtin network's stack, the exit). Anything
+// unexpected leaves no trace and the Go side starts the sandbox the usual
+// way.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +22,9 @@
 #include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -33,8 +37,12 @@
 #define MAGIC "husk-prelaunch 1\n"
 #define SPEC_FD 5
 #define SYNC_FD 6
+#define NET_FD 7
 
-struct husk_prelaunch husk_pre = {.pid = -1, .mapper = -1, .status_fd = -1};
+// The descriptors of a launch, by index.
+enum { FD_SPEC, FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
+
+struct husk_prelaunch husk_pre = {.pid = -1, .mapper = -1, .status_fd = -1, .net_fd = -1, .tap_fd = -1};
 
 // ---- the key: who runs what, where, with which environment ----
 
@@ -137,7 +145,7 @@ static int launch_path(char *out, size_t n)
 // ---- the launch file: MAGIC, then records of TAG LENGTH\n BYTES \n ----
 
 struct launch {
-	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_;
+	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net;
 	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len;
 };
 
@@ -192,11 +200,12 @@ static int parse_launch(char *p, size_t len, struct launch *l)
 		case 'i': l->id = v; break;
 		case 's': l->spec = v, l->spec_len = n; break;
 		case 'n': l->stdin_ = v; break;
+		case 't': l->net = v; break;
 		}
 		p = v + n + 1;
 	}
 	return l->key && l->watch && l->flags && l->mode && l->uidmap && l->gidmap && l->id && strlen(l->id) == 64 &&
-			       l->spec && l->stdin_
+			       l->spec && l->stdin_ && l->net
 		       ? 0
 		       : -1;
 }
@@ -269,11 +278,17 @@ static int write_to(pid_t pid, const char *file, const char *s, size_t n)
 }
 
 // child is the sandbox's PID 1 before it becomes the C init: the file
-// descriptors and variables an exec'd init would have had.
-static void child(int status_w, int spec, int sync_r, int keep_stdin)
+// descriptors and variables an exec'd init would have had. Without an
+// exec, close-on-exec closes nothing: the parent's ends close here, or a
+// mapper that dies would leave the init waiting on its own sync pipe.
+static void child(const int *fd, int keep_stdin)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	setsid();
+	close(fd[FD_STATUS_R]);
+	close(fd[FD_SYNC_W]);
+	if (fd[FD_NET_HOST] >= 0)
+		close(fd[FD_NET_HOST]);
 	if (!keep_stdin) {
 		int null = open("/dev/null", O_RDONLY);
 		if (null < 0 || dup2(null, 0) < 0)
@@ -281,10 +296,16 @@ static void child(int status_w, int spec, int sync_r, int keep_stdin)
 		close(null);
 	}
 	// Above every target first, so that no dup2 overwrites a source.
-	int s = fcntl(status_w, F_DUPFD, 10), p = fcntl(spec, F_DUPFD, 10), y = fcntl(sync_r, F_DUPFD, 10);
-	if (s < 0 || p < 0 || y < 0 || dup2(s, 3) < 0 || dup2(p, SPEC_FD) < 0 || dup2(y, SYNC_FD) < 0)
-		_exit(125);
-	close(s), close(p), close(y);
+	static const int from[] = {FD_STATUS_W, FD_SPEC, FD_SYNC_R, FD_NET_INIT}, to[] = {3, SPEC_FD, SYNC_FD, NET_FD};
+	int high[4];
+	for (int i = 0; i < 4; i++)
+		if (fd[from[i]] >= 0 && (high[i] = fcntl(fd[from[i]], F_DUPFD, 10)) < 0)
+			_exit(125);
+	for (int i = 0; i < 4; i++)
+		if (fd[from[i]] >= 0 && (dup2(high[i], to[i]) < 0 || close(high[i]) < 0))
+			_exit(125);
+	if (fd[FD_NET_INIT] >= 0)
+		setenv("HUSK_SANDBOX_NET", "7", 1);
 	setenv("HUSK_SANDBOX", "1", 1);
 	setenv("HUSK_CONTAINER", husk_pre.id, 1);
 	setenv("HUSK_CINIT", "5", 1);
@@ -348,6 +369,18 @@ static void abandon(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+// forget closes this side's ends of a launch that will not be followed.
+static void forget(void)
+{
+	if (husk_pre.status_fd >= 0)
+		close(husk_pre.status_fd);
+	if (husk_pre.net_fd >= 0)
+		close(husk_pre.net_fd);
+	if (husk_pre.tap_fd >= 0)
+		close(husk_pre.tap_fd);
+	husk_pre.status_fd = husk_pre.net_fd = husk_pre.tap_fd = -1;
+}
+
 static void close_all(const int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -357,39 +390,45 @@ static void close_all(const int *fds, int n)
 
 static int launch(struct launch *l, char *spec_copy)
 {
-	// spec, status read and write ends, sync read and write ends
-	int fd[5] = {-1, -1, -1, -1, -1};
-	fd[0] = memfd_create("husk-spec", MFD_CLOEXEC);
-	if (fd[0] < 0 || write(fd[0], spec_copy, l->spec_len) != (ssize_t)l->spec_len || lseek(fd[0], 0, SEEK_SET) != 0 ||
-	    pipe2(fd + 1, O_CLOEXEC) || pipe2(fd + 3, O_CLOEXEC)) {
-		close_all(fd, 5);
-		return -1;
-	}
-	int spec = fd[0], status[2] = {fd[1], fd[2]}, sync[2] = {fd[3], fd[4]};
-	unsigned long flags = strtoul(l->flags, NULL, 10);
-	pid_t pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	int fd[FD_COUNT];
+	for (int i = 0; i < FD_COUNT; i++)
+		fd[i] = -1;
+	fd[FD_SPEC] = memfd_create("husk-spec", MFD_CLOEXEC);
+	int ok = fd[FD_SPEC] >= 0 && write(fd[FD_SPEC], spec_copy, l->spec_len) == (ssize_t)l->spec_len &&
+		 lseek(fd[FD_SPEC], 0, SEEK_SET) == 0 && pipe2(fd + FD_STATUS_R, O_CLOEXEC) == 0 &&
+		 pipe2(fd + FD_SYNC_R, O_CLOEXEC) == 0;
+	// The builtin network: the init sends its TAP device on this socket
+	// (cli's netHost.options makes the same pair).
+	if (ok && strcmp(l->net, "1") == 0)
+		ok = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd + FD_NET_HOST) == 0;
+	pid_t pid = -1;
+	if (ok)
+		pid = syscall(SYS_clone, strtoul(l->flags, NULL, 10) | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		// The usual path meets the same refusal and names it.
-		close_all(fd, 5);
+		close_all(fd, FD_COUNT);
 		return -1;
 	}
 	if (pid == 0)
-		child(status[1], spec, sync[0], strcmp(l->stdin_, "1") == 0);
-	close(status[1]), close(spec), close(sync[0]);
-	int ok;
+		child(fd, strcmp(l->stdin_, "1") == 0);
+	int sync_w = fd[FD_SYNC_W];
+	fd[FD_SYNC_W] = -1;
+	husk_pre.status_fd = fd[FD_STATUS_R], husk_pre.net_fd = fd[FD_NET_HOST];
+	fd[FD_STATUS_R] = fd[FD_NET_HOST] = -1;
+	close_all(fd, FD_COUNT);
 	if (strcmp(l->mode, "single") == 0) {
-		ok = map_single(l, pid, sync[1]) == 0;
+		ok = map_single(l, pid, sync_w) == 0;
 	} else {
-		husk_pre.mapper = mapper(l, pid, sync[1]);
+		husk_pre.mapper = mapper(l, pid, sync_w);
 		ok = husk_pre.mapper > 0;
 	}
-	close(sync[1]);
+	close(sync_w);
 	if (!ok) {
-		close(status[0]);
+		forget();
 		abandon(pid);
 		return -1;
 	}
-	husk_pre.pid = pid, husk_pre.status_fd = status[0];
+	husk_pre.pid = pid;
 	return 0;
 }
 
@@ -399,6 +438,8 @@ static int launch(struct launch *l, char *spec_copy)
 // would be written and removed again after it ended (the Go runtime takes
 // ~20 ms to start on a small machine), so nobody could ever see it. A
 // longer run gets its record QUICK_MS late, its books kept by the Go side.
+// A run with the builtin network is handed over at its first packet: only
+// the Go side's stack can answer it.
 #define QUICK_MS 30
 
 static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, 0};
@@ -410,10 +451,25 @@ static long long now_ns(void)
 	return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-// ended is the sandbox's exit code once it has ended within the wait, the
-// maps (if any) written; -1 otherwise. Signals that arrive meanwhile are
-// relayed to it, as the Go side would.
-static int ended(void)
+// recv_fd takes the descriptor the init sends with one byte (its TAP device).
+static int recv_fd(int sock)
+{
+	char b, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&b, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+// watch waits for the sandbox until the deadline, its first packet or its
+// end, relaying signals meanwhile; 1 when it ended, with *st its status.
+static int watch(int *st)
 {
 	sigset_t set, old;
 	sigemptyset(&set);
@@ -421,23 +477,44 @@ static int ended(void)
 	for (int i = 0; relayed[i]; i++)
 		sigaddset(&set, relayed[i]);
 	sigprocmask(SIG_BLOCK, &set, &old);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC), done = 0;
+	struct pollfd p[2] = {{sfd, POLLIN, 0}, {husk_pre.net_fd, POLLIN, 0}};
 	long long deadline = now_ns() + QUICK_MS * 1000000LL;
-	int st, code = -1;
-	for (;;) {
-		if (waitpid(husk_pre.pid, &st, WNOHANG) == husk_pre.pid) {
-			code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+	while (sfd >= 0) {
+		if (waitpid(husk_pre.pid, st, WNOHANG) == husk_pre.pid) {
+			done = 1;
 			break;
 		}
 		long long left = deadline - now_ns();
-		if (left <= 0)
-			break;
 		struct timespec ts = {left / 1000000000LL, left % 1000000000LL};
-		int sig = sigtimedwait(&set, NULL, &ts);
-		if (sig > 0 && sig != SIGCHLD)
-			kill(husk_pre.pid, sig);
+		if (left <= 0 || ppoll(p, 2, &ts, NULL) < 0)
+			break;
+		struct signalfd_siginfo si;
+		if ((p[0].revents & POLLIN) && read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+			kill(husk_pre.pid, si.ssi_signo);
+		if (p[1].revents & (POLLHUP | POLLERR))
+			p[1].fd = -1; // the init is gone: waitpid says how
+		else if ((p[1].revents & POLLIN) && husk_pre.tap_fd >= 0)
+			break; // the first packet
+		else if (p[1].revents & POLLIN)
+			p[1].fd = husk_pre.tap_fd = recv_fd(husk_pre.net_fd);
 	}
+	if (sfd >= 0)
+		close(sfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (code < 0 || husk_pre.mapper <= 0)
+	return done;
+}
+
+// ended is the sandbox's exit code once it has ended within the wait, the
+// maps (if any) written; -1 when the Go side is to follow it, -2 when its
+// maps failed.
+static int ended(void)
+{
+	int st;
+	if (!watch(&st))
+		return -1;
+	int code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+	if (husk_pre.mapper <= 0)
 		return code;
 	// A sandbox whose maps failed exited without a word: the usual path
 	// runs and says why.
@@ -489,8 +566,8 @@ __attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, c
 	if (code >= 0)
 		exit(code);
 	if (code == -2) {
-		close(husk_pre.status_fd);
-		husk_pre.pid = -1, husk_pre.status_fd = -1;
+		forget();
+		husk_pre.pid = -1;
 		free(file);
 		return;
 	}

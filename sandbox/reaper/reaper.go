@@ -80,6 +80,8 @@ type Prelaunch struct {
 	Pid    int      // the sandbox's init, this process's child
 	Mapper int      // the process writing its subuid maps, or 0
 	Status *os.File // the init's status pipe
+	Net    *os.File // this side of its network socket, or nil
+	Tap    *os.File // its TAP device, when the init sent it already
 	ID     string   // the container's ID, in the spec already
 	File   []byte   // the launch file it followed
 }
@@ -99,6 +101,12 @@ func Prelaunched() *Prelaunch {
 	}
 	if pre.mapper > 0 {
 		p.Mapper = int(pre.mapper)
+	}
+	if pre.net_fd >= 0 {
+		p.Net = os.NewFile(uintptr(pre.net_fd), "network")
+	}
+	if pre.tap_fd >= 0 {
+		p.Tap = os.NewFile(uintptr(pre.tap_fd), "tap")
 	}
 	pre.pid = -1
 	return p
@@ -122,4 +130,18 @@ func FileIdentity(path string) string {
 	var buf [128]C.char
 	C.husk_file_identity(cpath, &buf[0], C.size_t(len(buf)))
 	return C.GoString(&buf[0])
+}
+
+// Abandon ends a prelaunched sandbox that this side will not follow, and
+// closes this side's ends of it.
+func (p *Prelaunch) Abandon() {
+	_ = unix.Kill(p.Pid, unix.SIGKILL)
+	_, _ = unix.Wait4(p.Pid, nil, 0, nil)
+	p.Status.Close()
+	if p.Net != nil {
+		p.Net.Close()
+	}
+	if p.Tap != nil {
+		p.Tap.Close()
+	}
 }
