@@ -195,19 +195,9 @@ func launchRecords(b []byte) map[string][]byte {
 	return out
 }
 
-// adopt is `husk run` for a sandbox the prelaunch started: the books a
-// launch keeps, around a process that may have ended already. It returns
-// false when the prelaunch did not get its sandbox going (its maps
-// failed): the sandbox is gone then, and the run takes the usual path.
-func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) (bool, error) {
-	if pre.Mapper > 0 {
-		var ws unix.WaitStatus
-		_, err := unix.Wait4(pre.Mapper, &ws, 0, nil)
-		if err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
-			pre.Abandon()
-			return false, nil
-		}
-	}
+// adopt is `husk run` for a sandbox the prelaunch started and mapped: the
+// books a launch keeps, around a process that may have ended already.
+func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 	l := launchRecords(pre.File)
 	old := string(l["i"])
 	js := bytes.ReplaceAll(l["j"], []byte(old), []byte(pre.ID))
@@ -223,7 +213,7 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) (bool, error) {
 		if fg != nil {
 			fg.finish(g, ExitHusk)
 		}
-		return true, err
+		return err
 	}
 	if pre.Net != nil {
 		// The builtin network's stack, on the TAP device the init sent
@@ -236,16 +226,16 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) (bool, error) {
 		if err != nil {
 			pre.Abandon()
 			fg.finish(g, ExitHusk)
-			return true, err
+			return err
 		}
 	}
 	_, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pre.Pid, nil))
 	code, _, err := sandbox.Adopt(pre.Pid, pre.Status, sandbox.Options{Running: func() { fg.ran = true }})
 	fg.finish(g, code)
 	if err != nil {
-		return true, err
+		return err
 	}
-	return true, &ExitError{Code: code}
+	return &ExitError{Code: code}
 }
 
 func specArgs(js []byte) []string {

@@ -41,9 +41,7 @@ func (c *RunCmd) Run(g *Globals) error {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}
 	if pre := reaper.Prelaunched(); pre != nil {
-		if ok, err := c.adopt(g, pre); ok {
-			return err
-		}
+		return c.adopt(g, pre)
 	}
 	// Everything that can be checked on the host is, before any clone.
 	if err := c.checkContainer(false); err != nil {

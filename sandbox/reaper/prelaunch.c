@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@
 // The descriptors of a launch, by index.
 enum { FD_SPEC, FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
 
-struct husk_prelaunch husk_pre = {.pid = -1, .mapper = -1, .status_fd = -1, .net_fd = -1, .tap_fd = -1};
+struct husk_prelaunch husk_pre = {.pid = -1, .status_fd = -1, .net_fd = -1, .tap_fd = -1};
 
 // ---- the key: who runs what, where, with which environment ----
 
@@ -280,7 +281,7 @@ static int write_to(pid_t pid, const char *file, const char *s, size_t n)
 // child is the sandbox's PID 1 before it becomes the C init: the file
 // descriptors and variables an exec'd init would have had. Without an
 // exec, close-on-exec closes nothing: the parent's ends close here, or a
-// mapper that dies would leave the init waiting on its own sync pipe.
+// failed map would leave the init waiting on its own sync pipe.
 static void child(const int *fd, int keep_stdin)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -314,8 +315,9 @@ static void child(const int *fd, int keep_stdin)
 	_exit(125);
 }
 
-// run_helper runs newuidmap or newgidmap: PATH, then its ranges, on pid.
-static pid_t run_helper(const char *tokens, size_t len, pid_t pid)
+// spawn_helper starts newuidmap or newgidmap (PATH, then its ranges) on
+// pid. posix_spawn's vfork spares copying this process for an exec.
+static pid_t spawn_helper(const char *tokens, size_t len, pid_t pid)
 {
 	char pidstr[16], *argv[64];
 	int n = 0;
@@ -327,32 +329,29 @@ static pid_t run_helper(const char *tokens, size_t len, pid_t pid)
 			argv[n++] = pidstr;
 	}
 	argv[n] = NULL;
-	pid_t h = fork();
-	if (h == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 1), dup2(null, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	posix_spawn_file_actions_t fa;
+	pid_t h = -1;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -1;
+	if (posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) == 0 &&
+	    posix_spawn_file_actions_adddup2(&fa, 1, 2) == 0 && posix_spawn(&h, argv[0], &fa, NULL, argv, environ) != 0)
+		h = -1;
+	posix_spawn_file_actions_destroy(&fa);
 	return h;
 }
 
-// mapper writes the maps of a subuid sandbox through the setuid helpers,
-// beside the Go runtime's start, and releases the sandbox when both did.
-static pid_t mapper(const struct launch *l, pid_t pid, int sync_w)
+// map_helpers writes a subuid sandbox's maps through the setuid helpers,
+// side by side, and releases the sandbox when both did. A failure is the
+// usual path's to name.
+static int map_helpers(const struct launch *l, pid_t pid, int sync_w)
 {
-	pid_t m = fork();
-	if (m != 0)
-		return m;
-	pid_t u = run_helper(l->uidmap, l->uidmap_len, pid), g = run_helper(l->gidmap, l->gidmap_len, pid);
+	pid_t u = spawn_helper(l->uidmap, l->uidmap_len, pid), g = spawn_helper(l->gidmap, l->gidmap_len, pid);
 	int su = -1, sg = -1;
 	if (u > 0)
 		waitpid(u, &su, 0);
 	if (g > 0)
 		waitpid(g, &sg, 0);
-	if (su != 0 || sg != 0 || write(sync_w, "M", 1) != 1)
-		_exit(1);
-	_exit(0);
+	return su == 0 && sg == 0 && write(sync_w, "M", 1) == 1 ? 0 : -1;
 }
 
 static int map_single(const struct launch *l, pid_t pid, int sync_w)
@@ -416,12 +415,7 @@ static int launch(struct launch *l, char *spec_copy)
 	husk_pre.status_fd = fd[FD_STATUS_R], husk_pre.net_fd = fd[FD_NET_HOST];
 	fd[FD_STATUS_R] = fd[FD_NET_HOST] = -1;
 	close_all(fd, FD_COUNT);
-	if (strcmp(l->mode, "single") == 0) {
-		ok = map_single(l, pid, sync_w) == 0;
-	} else {
-		husk_pre.mapper = mapper(l, pid, sync_w);
-		ok = husk_pre.mapper > 0;
-	}
+	ok = (strcmp(l->mode, "single") == 0 ? map_single(l, pid, sync_w) : map_helpers(l, pid, sync_w)) == 0;
 	close(sync_w);
 	if (!ok) {
 		forget();
@@ -505,24 +499,14 @@ static int watch(int *st)
 	return done;
 }
 
-// ended is the sandbox's exit code once it has ended within the wait, the
-// maps (if any) written; -1 when the Go side is to follow it, -2 when its
-// maps failed.
+// ended is the sandbox's exit code once it has ended within the wait; -1
+// when the Go side is to follow it.
 static int ended(void)
 {
 	int st;
 	if (!watch(&st))
 		return -1;
-	int code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
-	if (husk_pre.mapper <= 0)
-		return code;
-	// A sandbox whose maps failed exited without a word: the usual path
-	// runs and says why.
-	if (waitpid(husk_pre.mapper, &st, 0) != husk_pre.mapper || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		husk_pre.mapper = -1;
-		return -2;
-	}
-	return code;
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
 
 // A process husk started for itself (an init, a reaper, exec's joiner, a
@@ -565,11 +549,5 @@ __attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, c
 	int code = ended();
 	if (code >= 0)
 		exit(code);
-	if (code == -2) {
-		forget();
-		husk_pre.pid = -1;
-		free(file);
-		return;
-	}
 	husk_pre.file = file, husk_pre.file_len = len;
 }

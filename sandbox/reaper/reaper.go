@@ -78,7 +78,6 @@ func ExecBlocked(args, env []string) error {
 // following a launch file an earlier run wrote.
 type Prelaunch struct {
 	Pid    int      // the sandbox's init, this process's child
-	Mapper int      // the process writing its subuid maps, or 0
 	Status *os.File // the init's status pipe
 	Net    *os.File // this side of its network socket, or nil
 	Tap    *os.File // its TAP device, when the init sent it already
@@ -98,9 +97,6 @@ func Prelaunched() *Prelaunch {
 		Status: os.NewFile(uintptr(pre.status_fd), "husk-status"),
 		ID:     C.GoString(&pre.id[0]),
 		File:   C.GoBytes(unsafe.Pointer(pre.file), C.int(pre.file_len)),
-	}
-	if pre.mapper > 0 {
-		p.Mapper = int(pre.mapper)
 	}
 	if pre.net_fd >= 0 {
 		p.Net = os.NewFile(uintptr(pre.net_fd), "network")

@@ -13,15 +13,14 @@ int husk_file_identity(const char *path, char *out, size_t n);
 
 // husk_pre is what the prelaunch constructor did. key is this invocation's
 // identity whenever it could be made; pid is the sandbox it started (-1:
-// none), mapper the process writing its subuid maps (-1: none, the maps
-// are written), status_fd the sandbox's status pipe, net_fd the host's end
+// none; it runs mapped), status_fd the sandbox's status pipe, net_fd the host's end
 // of its network socket (-1: none), tap_fd its TAP device when the init has
 // sent it already (-1: not yet), file the launch it followed, id the
 // container's ID.
 struct husk_prelaunch {
 	const char *key;
 	size_t key_len;
-	pid_t pid, mapper;
+	pid_t pid;
 	int status_fd, net_fd, tap_fd;
 	char id[65];
 	const char *file;
