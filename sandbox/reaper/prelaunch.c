@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -36,12 +35,11 @@
 #include "reaper.h"
 
 #define MAGIC "husk-prelaunch 1\n"
-#define SPEC_FD 5
 #define SYNC_FD 6
 #define NET_FD 7
 
 // The descriptors of a launch, by index.
-enum { FD_SPEC, FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
+enum { FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
 
 struct husk_prelaunch husk_pre = {.pid = -1, .status_fd = -1, .net_fd = -1, .tap_fd = -1};
 
@@ -282,7 +280,7 @@ static int write_to(pid_t pid, const char *file, const char *s, size_t n)
 // descriptors and variables an exec'd init would have had. Without an
 // exec, close-on-exec closes nothing: the parent's ends close here, or a
 // failed map would leave the init waiting on its own sync pipe.
-static void child(const int *fd, int keep_stdin)
+static void child(const int *fd, int keep_stdin, char *spec, size_t spec_len)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	setsid();
@@ -297,22 +295,20 @@ static void child(const int *fd, int keep_stdin)
 		close(null);
 	}
 	// Above every target first, so that no dup2 overwrites a source.
-	static const int from[] = {FD_STATUS_W, FD_SPEC, FD_SYNC_R, FD_NET_INIT}, to[] = {3, SPEC_FD, SYNC_FD, NET_FD};
-	int high[4];
-	for (int i = 0; i < 4; i++)
+	static const int from[] = {FD_STATUS_W, FD_SYNC_R, FD_NET_INIT}, to[] = {3, SYNC_FD, NET_FD};
+	int high[3];
+	for (int i = 0; i < 3; i++)
 		if (fd[from[i]] >= 0 && (high[i] = fcntl(fd[from[i]], F_DUPFD, 10)) < 0)
 			_exit(125);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		if (fd[from[i]] >= 0 && (dup2(high[i], to[i]) < 0 || close(high[i]) < 0))
 			_exit(125);
 	if (fd[FD_NET_INIT] >= 0)
 		setenv("HUSK_SANDBOX_NET", "7", 1);
 	setenv("HUSK_SANDBOX", "1", 1);
 	setenv("HUSK_CONTAINER", husk_pre.id, 1);
-	setenv("HUSK_CINIT", "5", 1);
 	setenv("_HUSK_USERNS_SYNC", "6", 1);
-	husk_cinit_main();
-	_exit(125);
+	husk_cinit_spec(spec, spec_len);
 }
 
 // spawn_helper starts newuidmap or newgidmap (PATH, then its ranges) on
@@ -392,10 +388,7 @@ static int launch(struct launch *l, char *spec_copy)
 	int fd[FD_COUNT];
 	for (int i = 0; i < FD_COUNT; i++)
 		fd[i] = -1;
-	fd[FD_SPEC] = memfd_create("husk-spec", MFD_CLOEXEC);
-	int ok = fd[FD_SPEC] >= 0 && write(fd[FD_SPEC], spec_copy, l->spec_len) == (ssize_t)l->spec_len &&
-		 lseek(fd[FD_SPEC], 0, SEEK_SET) == 0 && pipe2(fd + FD_STATUS_R, O_CLOEXEC) == 0 &&
-		 pipe2(fd + FD_SYNC_R, O_CLOEXEC) == 0;
+	int ok = pipe2(fd + FD_STATUS_R, O_CLOEXEC) == 0 && pipe2(fd + FD_SYNC_R, O_CLOEXEC) == 0;
 	// The builtin network: the init sends its TAP device on this socket
 	// (cli's netHost.options makes the same pair).
 	if (ok && strcmp(l->net, "1") == 0)
@@ -409,7 +402,7 @@ static int launch(struct launch *l, char *spec_copy)
 		return -1;
 	}
 	if (pid == 0)
-		child(fd, strcmp(l->stdin_, "1") == 0);
+		child(fd, strcmp(l->stdin_, "1") == 0, spec_copy, l->spec_len);
 	int sync_w = fd[FD_SYNC_W];
 	fd[FD_SYNC_W] = -1;
 	husk_pre.status_fd = fd[FD_STATUS_R], husk_pre.net_fd = fd[FD_NET_HOST];
@@ -539,6 +532,7 @@ __attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, c
 	if (spec == NULL)
 		return;
 	memcpy(spec, l.spec, l.spec_len);
+	spec[l.spec_len] = 0;
 	replace(spec, l.spec_len, l.id, husk_pre.id);
 	int ok = launch(&l, spec) == 0;
 	free(spec);

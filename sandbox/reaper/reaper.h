@@ -9,6 +9,8 @@
 __attribute__((noreturn)) void husk_reap_loop(pid_t child, int dial);
 int husk_send_fd(int sock, const void *buf, size_t len, int fd);
 __attribute__((noreturn)) void husk_cinit_main(void);
+__attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
+__attribute__((noreturn)) void husk_cinit_run(char *buf, size_t len);
 int husk_file_identity(const char *path, char *out, size_t n);
 
 // husk_pre is what the prelaunch constructor did. key is this invocation's
