@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +22,14 @@ import (
 
 // The prelaunch: a foreground `husk run --rm` with a fast start (a C init
 // and its spec built here) writes down the launch it makes, keyed by the
-// whole invocation (uid, gid, directory, arguments, environment). The next
-// identical invocation starts that launch in C before the Go runtime does
-// (sandbox/reaper/prelaunch.c), with its own container ID, and the Go side
-// only keeps the books once it runs: the record, signals, the exit. The
-// launch names every file whose change could change it, with its identity;
-// one changed file, and the run takes the usual path and writes a new one.
+// invocation up to the image (uid, gid, directory, the arguments up to
+// and including the image, environment). The next such invocation, with
+// any command after the image, starts that launch in C before the Go
+// runtime does (sandbox/reaper/prelaunch.c), with its own container ID
+// and command, and the Go side only keeps the books once it runs: the
+// record, signals, the exit. The launch names every file whose change
+// could change it, with its identity; one changed file, and the run takes
+// the usual path and writes a new one.
 //
 // Only runs that need nothing of the Go side before their process starts
 // qualify: no pty to relay, no name to check, no published ports or
@@ -44,11 +47,16 @@ func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 		plan != nil && (plan.Mode == userns.ModeSingle || plan.Mode == userns.ModeSubuid)
 }
 
-// writeLaunch records the launch o of container id for the next identical
-// run. It is best effort: without it, the next run is only slower.
+// writeLaunch records the launch o of container id for the next run with
+// the same arguments up to the image. It is best effort: without it, the
+// next run is only slower.
 func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, id string, hl *hostLaunch) {
-	key := reaper.LaunchKey()
-	if key == nil || !c.prelaunchable(plan) {
+	k := c.imageArg()
+	if k < 0 || !c.prelaunchable(plan) {
+		return
+	}
+	key := reaper.LaunchKey(k)
+	if key == nil {
 		return
 	}
 	path, err := launchPath(key)
@@ -78,7 +86,7 @@ func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, i
 	}{
 		{"k", key}, {"w", c.watched(plan, hl.strategy)}, {"f", []byte(fmt.Sprint(flags))},
 		{"m", []byte(plan.Mode)}, {"u", uids}, {"g", gids}, {"i", []byte(id)}, {"n", []byte(stdin)}, {"t", []byte(net)},
-		{"s", hl.cspec}, {"j", hl.json}, {"x", []byte(hl.imageID)},
+		{"s", hl.bare}, {"e", tokens(hl.entry)}, {"d", tokens(hl.dflt)}, {"j", hl.json}, {"x", []byte(hl.imageID)},
 	} {
 		fmt.Fprintf(&b, "%s%d\n", r.tag, len(r.v))
 		b.Write(r.v)
@@ -88,6 +96,26 @@ func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, i
 	if os.WriteFile(tmp, b.Bytes(), 0o600) != nil || os.Rename(tmp, path) != nil {
 		os.Remove(tmp)
 	}
+}
+
+// imageArg is the index in os.Args of the image argument, the last of the
+// launch's key, when the arguments after it are exactly the command; -1
+// when they are not (a "--", say).
+func (c *RunCmd) imageArg() int {
+	k := len(os.Args) - 1 - len(c.Cmd)
+	if k < 1 || os.Args[k] != c.Image || !slices.Equal(os.Args[k+1:], c.Cmd) {
+		return -1
+	}
+	return k
+}
+
+func tokens(list []string) []byte {
+	var b bytes.Buffer
+	for _, t := range list {
+		b.WriteString(t)
+		b.WriteByte(0)
+	}
+	return b.Bytes()
 }
 
 // launchPath is prelaunch.c's launch_path: plans/launch-FNV64(key).
@@ -199,13 +227,14 @@ func launchRecords(b []byte) map[string][]byte {
 // books a launch keeps, around a process that may have ended already.
 func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 	l := launchRecords(pre.File)
-	old := string(l["i"])
-	js := bytes.ReplaceAll(l["j"], []byte(old), []byte(pre.ID))
-	js = bytes.ReplaceAll(js, []byte(old[:12]), []byte(pre.ID[:12]))
-	fg, err := newForegroundID(g, &c.ContainerFlags, c.Image, nil, pre.ID)
+	js, args, err := adoptedSpec(l, pre.ID, c.Cmd)
+	var fg *foreground
+	if err == nil {
+		fg, err = newForegroundID(g, &c.ContainerFlags, c.Image, nil, pre.ID)
+	}
 	if err == nil {
 		rec := &ownContainer{Container: fg.c, cs: fg.cs}
-		err = rec.rememberJSON(string(l["x"]), specArgs(js), js)
+		err = rec.rememberJSON(string(l["x"]), args, js)
 	}
 	if err != nil {
 		// The books cannot be kept: the sandbox must not run unseen.
@@ -238,8 +267,34 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 	return &ExitError{Code: code}
 }
 
-func specArgs(js []byte) []string {
+// adoptedSpec is the launch's spec in JSON for container id, with its
+// arguments: the entrypoint and cmd, or the default when cmd is empty.
+func adoptedSpec(l map[string][]byte, id string, cmd []string) ([]byte, []string, error) {
+	old := string(l["i"])
+	if len(old) < 12 {
+		return nil, nil, fmt.Errorf("reading the prelaunch's spec: no container ID")
+	}
+	js := bytes.ReplaceAll(l["j"], []byte(old), []byte(id))
+	js = bytes.ReplaceAll(js, []byte(old[:12]), []byte(id[:12]))
 	var s sandbox.Spec
-	_ = json.Unmarshal(js, &s)
-	return s.Args
+	if err := json.Unmarshal(js, &s); err != nil {
+		return nil, nil, fmt.Errorf("reading the prelaunch's spec: %w", err)
+	}
+	s.Args = splitTokens(l["d"])
+	if len(cmd) > 0 {
+		s.Args = append(splitTokens(l["e"]), cmd...)
+	}
+	js, err := json.Marshal(&s)
+	return js, s.Args, err
+}
+
+func splitTokens(b []byte) []string {
+	var out []string
+	for _, t := range bytes.Split(b, []byte{0}) {
+		out = append(out, string(t))
+	}
+	if len(out) > 0 {
+		out = out[:len(out)-1] // after the last NUL
+	}
+	return out
 }

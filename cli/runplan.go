@@ -31,7 +31,10 @@ func planKey(g *Globals, image string, plan *userns.Plan) string {
 // in JSON as the container records it, and where its root comes from.
 type hostLaunch struct {
 	cspec, json []byte
-	args        []string
+	// bare is cspec without the process's arguments, which are entry and
+	// the command given, or dflt.
+	bare        []byte
+	entry, dflt []string
 	imageID     string
 	strategy    fuse.Strategy
 }
@@ -97,7 +100,15 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostL
 	if err != nil {
 		return nil, err
 	}
-	return &hostLaunch{cspec: enc, json: js, args: spec.Args, imageID: p.ImageID, strategy: p.Strategy}, nil
+	hl := &hostLaunch{cspec: enc, json: js, imageID: p.ImageID, strategy: p.Strategy}
+	hl.entry, hl.dflt = sandbox.CommandParts(p.Config, opts)
+	bare := *spec
+	bare.Args = nil
+	cs.Spec = &bare
+	if hl.bare, err = cs.Encode(); err != nil {
+		return nil, err
+	}
+	return hl, nil
 }
 
 // cSpec is spec for the C init, which holds image imageID in use itself

@@ -92,6 +92,25 @@ func TestPrelaunchedRunIsAContainer(t *testing.T) {
 			t.Errorf("run %d of -i cat: %s", i, r)
 		}
 	}
+	// Other commands after the same flags and image start from the same
+	// launch, after the image's entrypoint; no command runs the default.
+	for _, flags := range [][]string{{"--rm", "--network", "none"}, {"--rm", "--network", "none", "--entrypoint", "echo"}} {
+		for _, cmd := range [][]string{{"sh", "-c", "echo one"}, {"two", "2"}, {"three"}, {}} {
+			want := strings.Join(cmd, " ") + "\n"
+			switch {
+			case flags[len(flags)-1] != "echo" && len(cmd) == 0:
+				want = "" // busybox's own cmd: sh, with no input
+			case flags[len(flags)-1] != "echo" && cmd[0] != "sh":
+				cmd = append([]string{"echo"}, cmd...)
+			case flags[len(flags)-1] != "echo":
+				want = "one\n"
+			}
+			if r := e.run(runArgs(flags, ref, cmd...)...); r.code != 0 || r.stdout != want {
+				t.Errorf("want %q: %s", want, r)
+			}
+		}
+	}
+
 	// The default network: its stack answers at once, and after a while.
 	for _, wait := range []string{"0", "0.1"} {
 		for i := 0; i < 3; i++ {

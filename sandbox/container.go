@@ -87,6 +87,22 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 	return s, nil
 }
 
+// CommandParts are the process's entrypoint and its whole default command
+// (with the image's cmd), as the run's options shape them: a command given
+// on the command line follows the entrypoint.
+func CommandParts(cfg v1.Config, o RunOptions) (entry, dflt []string) {
+	o.Cmd = nil
+	dflt = commandOf(cfg, o)
+	entry = cfg.Entrypoint
+	if o.Entrypoint != nil {
+		entry = nil
+		if *o.Entrypoint != "" {
+			entry = []string{*o.Entrypoint}
+		}
+	}
+	return entry, dflt
+}
+
 func commandOf(cfg v1.Config, o RunOptions) []string {
 	entry := cfg.Entrypoint
 	cmd := cfg.Cmd

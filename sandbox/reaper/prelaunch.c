@@ -1,9 +1,11 @@
-// Prelaunch: a `husk run` that ran before with the same command line,
-// environment, directory and user starts its sandbox here, in C, before
-// the Go runtime does. The Go side of that earlier run wrote down the
-// launch it made (cli/prelaunch.go): the clone flags, the ID maps, the C
-// init's spec, and the files whose change would have changed any of it,
-// each with its identity. When every one is unchanged, this constructor
+// Prelaunch: a `husk run` that ran before with the same arguments up to
+// the image, environment, directory and user starts its sandbox here, in
+// C, before the Go runtime does, whatever command follows the image. The
+// Go side of that earlier run wrote down the launch it made
+// (cli/prelaunch.go): the clone flags, the ID maps, the C init's spec
+// without the process's arguments, the entrypoint and default command,
+// and the files whose change would have changed any of it, each with its
+// identity. When every one is unchanged, this constructor
 // clones the sandbox, maps it and lets its init run. A run that ends at
 // once ends here; otherwise the Go runtime starts and only keeps the books
 // (the record, signals, the builtin network's stack, the exit). Anything
@@ -77,37 +79,49 @@ static int by_text(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-// make_key is the identity of this invocation: uid, gid, directory, every
-// argument and every variable (sorted: their order means nothing to husk),
-// each NUL-terminated, counts first.
-static int make_key(int argc, char **argv, char **environ_)
+// The invocation, as the constructor saw it: arguments, and the
+// environment sorted (the order of variables means nothing to husk; a
+// later setenv does not change this copy).
+static int inv_argc;
+static char **inv_argv, **inv_env;
+static int inv_nenv;
+
+static int save_invocation(int argc, char **argv, char **environ_)
+{
+	while (environ_[inv_nenv])
+		inv_nenv++;
+	inv_env = malloc((inv_nenv + 1) * sizeof *inv_env);
+	if (inv_env == NULL)
+		return -1;
+	memcpy(inv_env, environ_, (inv_nenv + 1) * sizeof *inv_env);
+	qsort(inv_env, inv_nenv, sizeof *inv_env, by_text);
+	inv_argc = argc, inv_argv = argv;
+	return 0;
+}
+
+// husk_launch_key is the identity of a run whose arguments up to the
+// image are argv[1..k] (the command after it may change): uid, gid,
+// directory, those arguments, every variable, each NUL-terminated, counts
+// first. NULL when it cannot be made.
+char *husk_launch_key(int k, size_t *len)
 {
 	struct buf b = {0};
 	char cwd[4096];
-	int nenv = 0;
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		return -1;
-	while (environ_[nenv])
-		nenv++;
-	char **envp = malloc((nenv + 1) * sizeof *envp);
-	if (envp == NULL)
-		return -1;
-	memcpy(envp, environ_, (nenv + 1) * sizeof *envp);
-	qsort(envp, nenv, sizeof *envp, by_text);
-	if (putf(&b, "%ld", (long)getuid()) || putf(&b, "%ld", (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
-	    putf(&b, "%ld", argc))
-		return -1;
-	for (int i = 1; i < argc; i++)
-		if (put(&b, argv[i], strlen(argv[i])))
-			return -1;
-	if (putf(&b, "%ld", nenv))
-		return -1;
-	for (int i = 0; i < nenv; i++)
-		if (put(&b, envp[i], strlen(envp[i])))
-			return -1;
-	free(envp);
-	husk_pre.key = b.p, husk_pre.key_len = b.len;
-	return 0;
+	if (inv_argv == NULL || k < 1 || k >= inv_argc || getcwd(cwd, sizeof cwd) == NULL)
+		return NULL;
+	int bad = putf(&b, "%ld", (long)getuid()) || putf(&b, "%ld", (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
+		  putf(&b, "%ld", k);
+	for (int i = 1; i <= k && !bad; i++)
+		bad = put(&b, inv_argv[i], strlen(inv_argv[i]));
+	bad = bad || putf(&b, "%ld", inv_nenv);
+	for (int i = 0; i < inv_nenv && !bad; i++)
+		bad = put(&b, inv_env[i], strlen(inv_env[i]));
+	if (bad) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
 }
 
 // fnv64 names the launch's file; the file holds the whole key to compare.
@@ -119,9 +133,10 @@ static uint64_t fnv64(const char *p, size_t n)
 	return h;
 }
 
-// launch_path is where cli/prelaunch.go keeps the launch: store.Paths'
-// root, then plans/launch-HASH. A relative HUSK_ROOT is left to Go.
-static int launch_path(char *out, size_t n)
+// launch_path is where cli/prelaunch.go keeps the launch of key:
+// store.Paths' root, then plans/launch-HASH. A relative HUSK_ROOT is left
+// to Go.
+static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 {
 	const char *r = getenv("HUSK_ROOT"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
 	char root[4096];
@@ -137,15 +152,15 @@ static int launch_path(char *out, size_t n)
 		return -1;
 	}
 	int k = snprintf(out, n, "%s/plans/launch-%016llx", root,
-			 (unsigned long long)fnv64(husk_pre.key, husk_pre.key_len));
+			 (unsigned long long)fnv64(key, key_len));
 	return k > 0 && (size_t)k < n ? 0 : -1;
 }
 
 // ---- the launch file: MAGIC, then records of TAG LENGTH\n BYTES \n ----
 
 struct launch {
-	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net;
-	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len;
+	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
+	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len;
 };
 
 static char *read_file(const char *path, size_t *len)
@@ -200,6 +215,8 @@ static int parse_launch(char *p, size_t len, struct launch *l)
 		case 's': l->spec = v, l->spec_len = n; break;
 		case 'n': l->stdin_ = v; break;
 		case 't': l->net = v; break;
+		case 'e': l->entry = v, l->entry_len = n; break;
+		case 'd': l->dflt = v, l->dflt_len = n; break;
 		}
 		p = v + n + 1;
 	}
@@ -513,27 +530,83 @@ static int reexecuted(void)
 	return 0;
 }
 
+// find_launch finds the launch of this invocation: the longest argument
+// prefix that has one (the arguments after it are the command), and fills
+// l from it. The file stays allocated in *file.
+static int find_launch(struct launch *l, char **file, size_t *len, int *k)
+{
+	for (*k = inv_argc - 1; *k >= 1; (*k)--) {
+		size_t key_len;
+		char path[4200], *key = husk_launch_key(*k, &key_len);
+		if (key == NULL)
+			return -1;
+		int found = launch_path(key, key_len, path, sizeof path) == 0 && (*file = read_file(path, len)) != NULL;
+		if (found) {
+			int ok = parse_launch(*file, *len, l) == 0 && l->key_len == key_len && memcmp(l->key, key, key_len) == 0;
+			free(key);
+			if (ok)
+				return 0;
+			free(*file);
+			return -1;
+		}
+		free(key);
+	}
+	return -1;
+}
+
+// with_args is the spec (without arguments) followed by the process's
+// arguments: the entrypoint and this invocation's command when it gives
+// one, else the default the launch recorded.
+static char *with_args(const struct launch *l, int k, size_t *len)
+{
+	const char *list = l->dflt;
+	size_t list_len = l->dflt_len, need = l->spec_len + 1;
+	int own = k + 1 < inv_argc;
+	if (own)
+		list = l->entry, list_len = l->entry_len;
+	if (list == NULL)
+		return NULL;
+	for (int i = k + 1; own && i < inv_argc; i++)
+		need += strlen(inv_argv[i]) + 3;
+	need += list_len * 3 + 64;
+	char *out = malloc(need), *p = out;
+	if (out == NULL)
+		return NULL;
+	memcpy(p, l->spec, l->spec_len);
+	p += l->spec_len;
+	int n = 0;
+	for (const char *t = list; t < list + list_len; t += strlen(t) + 1, n++)
+		p += sprintf(p, "a%c%s%c", 0, t, 0);
+	for (int i = k + 1; own && i < inv_argc; i++, n++)
+		p += sprintf(p, "a%c%s%c", 0, inv_argv[i], 0);
+	*p = 0;
+	*len = p - out;
+	if (n == 0) {
+		// No command at all: the usual path says so.
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 __attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, char **envp)
 {
-	if (reexecuted() || geteuid() == 0 || make_key(argc, argv, envp) != 0)
+	if (reexecuted() || geteuid() == 0 || save_invocation(argc, argv, envp) != 0)
 		return;
-	char path[4200];
-	size_t len;
+	size_t len, spec_len;
 	char *file;
-	if (launch_path(path, sizeof path) != 0 || (file = read_file(path, &len)) == NULL)
-		return;
+	int k;
 	struct launch l = {0};
-	if (parse_launch(file, len, &l) != 0 || l.key_len != husk_pre.key_len ||
-	    memcmp(l.key, husk_pre.key, l.key_len) != 0 || !unchanged(l.watch, l.watch_len) || new_id(husk_pre.id) != 0) {
+	if (find_launch(&l, &file, &len, &k) != 0)
+		return;
+	char *spec = NULL;
+	if (!unchanged(l.watch, l.watch_len) || new_id(husk_pre.id) != 0 || (spec = with_args(&l, k, &spec_len)) == NULL) {
 		free(file);
 		return;
 	}
-	char *spec = malloc(l.spec_len + 1);
-	if (spec == NULL)
-		return;
-	memcpy(spec, l.spec, l.spec_len);
-	spec[l.spec_len] = 0;
+	// The ID in the spec before the arguments, which are the user's.
 	replace(spec, l.spec_len, l.id, husk_pre.id);
+	l.spec_len = spec_len;
 	int ok = launch(&l, spec) == 0;
 	free(spec);
 	if (!ok) {

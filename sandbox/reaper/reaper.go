@@ -108,14 +108,17 @@ func Prelaunched() *Prelaunch {
 	return p
 }
 
-// LaunchKey is this invocation's identity as the prelaunch sees it (uid,
-// gid, directory, arguments, environment), or nil.
-func LaunchKey() []byte {
-	pre := &C.husk_pre
-	if pre.key == nil {
+// LaunchKey is the identity of this invocation as the prelaunch sees it,
+// when os.Args[1:k+1] are its arguments up to the image (uid, gid,
+// directory, those arguments, the environment), or nil.
+func LaunchKey(k int) []byte {
+	var n C.size_t
+	p := C.husk_launch_key(C.int(k), &n)
+	if p == nil {
 		return nil
 	}
-	return C.GoBytes(unsafe.Pointer(pre.key), C.int(pre.key_len))
+	defer C.free(unsafe.Pointer(p))
+	return C.GoBytes(unsafe.Pointer(p), C.int(n))
 }
 
 // FileIdentity is how the prelaunch tells that a file is unchanged:

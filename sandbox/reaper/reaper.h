@@ -12,16 +12,14 @@ __attribute__((noreturn)) void husk_cinit_main(void);
 __attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
 __attribute__((noreturn)) void husk_cinit_run(char *buf, size_t len);
 int husk_file_identity(const char *path, char *out, size_t n);
+char *husk_launch_key(int k, size_t *len);
 
-// husk_pre is what the prelaunch constructor did. key is this invocation's
-// identity whenever it could be made; pid is the sandbox it started (-1:
+// husk_pre is what the prelaunch constructor did: pid is the sandbox it started (-1:
 // none; it runs mapped), status_fd the sandbox's status pipe, net_fd the host's end
 // of its network socket (-1: none), tap_fd its TAP device when the init has
 // sent it already (-1: not yet), file the launch it followed, id the
 // container's ID.
 struct husk_prelaunch {
-	const char *key;
-	size_t key_len;
 	pid_t pid;
 	int status_fd, net_fd, tap_fd;
 	char id[65];
