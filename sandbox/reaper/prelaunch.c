@@ -455,22 +455,6 @@ static long long now_ns(void)
 	return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-// recv_fd takes the descriptor the init sends with one byte (its TAP device).
-static int recv_fd(int sock)
-{
-	char b, ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {&b, 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
-	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
-}
-
 // watch waits for the sandbox until the deadline, its first packet or its
 // end, relaying signals meanwhile; 1 when it ended, with *st its status.
 static int watch(int *st)
@@ -501,7 +485,7 @@ static int watch(int *st)
 		else if ((p[1].revents & POLLIN) && husk_pre.tap_fd >= 0)
 			break; // the first packet
 		else if (p[1].revents & POLLIN)
-			p[1].fd = husk_pre.tap_fd = recv_fd(husk_pre.net_fd);
+			p[1].fd = husk_pre.tap_fd = husk_recv_fd(husk_pre.net_fd); // the init's TAP device
 	}
 	if (sfd >= 0)
 		close(sfd);

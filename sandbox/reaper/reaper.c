@@ -61,7 +61,9 @@ static void reap_all(pid_t child)
 // {} with the socket connected to 127.0.0.1:N inside the namespace, or
 // {"error":"..."}.
 
-static int recv_fd(int sock)
+// husk_recv_fd takes a descriptor sent with one byte: -2 when the peer
+// closed, -1 when the message carried none.
+int husk_recv_fd(int sock)
 {
 	char b;
 	char ctl[CMSG_SPACE(sizeof(int))];
@@ -140,7 +142,7 @@ static int connect_inside(int udp, int port, int *err)
 // serve_dial answers one request; < 0 when the host side has gone.
 static int serve_dial(int conn)
 {
-	int req = recv_fd(conn);
+	int req = husk_recv_fd(conn);
 	if (req == -2)
 		return -1;
 	if (req < 0)

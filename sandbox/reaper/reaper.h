@@ -8,6 +8,7 @@
 
 __attribute__((noreturn)) void husk_reap_loop(pid_t child, int dial);
 int husk_send_fd(int sock, const void *buf, size_t len, int fd);
+int husk_recv_fd(int sock);
 __attribute__((noreturn)) void husk_cinit_main(void);
 __attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
 __attribute__((noreturn)) void husk_cinit_run(char *buf, size_t len);
