@@ -282,6 +282,21 @@ static void split(const char *path, char *dir, char *base)
 	strcpy(base, slash + 1);
 }
 
+static void make_dirs(const char *path);
+
+// open_parent makes path's directory inside the root and opens it; base
+// is what is left of path.
+static int open_parent(const char *path, char *base)
+{
+	char dir[4096];
+	split(path, dir, base);
+	make_dirs(dir);
+	int parent = resolve(dir, O_DIRECTORY);
+	if (parent < 0)
+		fail(125, "making %s inside the root: %s", dir, strerror(errno));
+	return parent;
+}
+
 // make_dirs makes path and its parents inside the root, as os.MkdirAll
 // over a securejoin'ed path does.
 static void make_dirs(const char *path)
@@ -293,12 +308,8 @@ static void make_dirs(const char *path)
 	}
 	if (errno != ENOENT)
 		fail(125, "making %s inside the root: %s", path, strerror(errno));
-	char dir[4096], base[4096];
-	split(path, dir, base);
-	make_dirs(dir);
-	int parent = resolve(dir, O_DIRECTORY);
-	if (parent < 0)
-		fail(125, "making %s inside the root: %s", dir, strerror(errno));
+	char base[4096];
+	int parent = open_parent(path, base);
 	if (mkdirat(parent, base, 0755) != 0 && errno != EEXIST)
 		fail(125, "making %s inside the root: %s", path, strerror(errno));
 	close(parent);
@@ -313,12 +324,8 @@ static void make_file(const char *path)
 		close(fd);
 		return;
 	}
-	char dir[4096], base[4096];
-	split(path, dir, base);
-	make_dirs(dir);
-	int parent = resolve(dir, O_DIRECTORY);
-	if (parent < 0)
-		fail(125, "making %s inside the root: %s", dir, strerror(errno));
+	char base[4096];
+	int parent = open_parent(path, base);
 	int f = openat(parent, base, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (f < 0 && errno != EEXIST)
 		fail(125, "making %s inside the root: %s", path, strerror(errno));
@@ -1054,6 +1061,8 @@ __attribute__((constructor)) static void husk_cinit(void)
 		husk_cinit_main();
 }
 
+__attribute__((noreturn)) static void cinit_run(char *buf, size_t len);
+
 static void init_begin(void)
 {
 	// Signals wait until the reaper's loop takes them.
@@ -1071,7 +1080,7 @@ void husk_cinit_main(void)
 	init_begin();
 	size_t len;
 	char *buf = read_all(atoi(getenv(ENV_CINIT)), &len);
-	husk_cinit_run(buf, len);
+	cinit_run(buf, len);
 }
 
 // husk_cinit_spec is the init in a prelaunch's clone (prelaunch.c), whose
@@ -1079,11 +1088,11 @@ void husk_cinit_main(void)
 void husk_cinit_spec(char *buf, size_t len)
 {
 	init_begin();
-	husk_cinit_run(buf, len);
+	cinit_run(buf, len);
 }
 
-// husk_cinit_run builds the sandbox that buf, the encoded spec, describes.
-void husk_cinit_run(char *buf, size_t len)
+// cinit_run builds the sandbox that buf, the encoded spec, describes.
+static void cinit_run(char *buf, size_t len)
 {
 	static struct spec s;
 	parse(buf, len, &s);
