@@ -185,6 +185,7 @@ func (h *netHost) start(pid int) error {
 					return // the init failed first and says why
 				}
 			}
+			h.serveBinds(ctx)
 			_ = network.RunStack(ctx, tap, h.spec.Config)
 		}()
 	} else {
@@ -196,6 +197,7 @@ func (h *netHost) start(pid int) error {
 		if _, err := h.local.Write([]byte{1}); err != nil {
 			return fmt.Errorf("telling the sandbox its network is ready: %w", err)
 		}
+		h.serveBinds(ctx)
 	}
 	h.mu.Lock()
 	h.dial = network.Dialer(h.local)
@@ -212,6 +214,23 @@ func (h *netHost) start(pid int) error {
 		})
 	}
 	return nil
+}
+
+// serveBinds hands published TCP ports to the servers that bind them,
+// once the init sends its seccomp listener (network.ServeBinds); an init
+// that sends none leaves them to the relay.
+func (h *netHost) serveBinds(ctx context.Context) {
+	if h.listeners == nil {
+		return
+	}
+	conn := h.local
+	go func() {
+		f, err := network.RecvFile(conn)
+		if err != nil {
+			return
+		}
+		h.listeners.ServeBinds(ctx, f)
+	}()
 }
 
 // stop ends one launch's network: the stack or helper, the forwarders'

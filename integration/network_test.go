@@ -161,6 +161,69 @@ func TestPublishTCP(t *testing.T) {
 	e.noLeftovers()
 }
 
+// peerGet asks the CGI script peer, behind the published port, for the
+// client address the server saw, and returns it with the port this side
+// connected from.
+func peerGet(port int, limit time.Duration) (seen string, from int, err error) {
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second); err != nil {
+			continue
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		from = c.LocalAddr().(*net.TCPAddr).Port
+		fmt.Fprintf(c, "GET /cgi-bin/peer HTTP/1.0\r\n\r\n")
+		b, rerr := io.ReadAll(c)
+		c.Close()
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if rerr != nil || !strings.HasPrefix(string(b), "HTTP/1.1 200") {
+			err = fmt.Errorf("reply %q: %v", b, rerr)
+			continue
+		}
+		return lines[len(lines)-1], from, nil // the script's line, after its headers
+	}
+	return "", 0, err
+}
+
+// A server behind -p accepts the host's connections itself: it sees each
+// client's own address and port, as with Docker's iptables path, where a
+// relay would show its own. Inside the container, localhost:PORT still
+// reaches it, and a server started again there gets the port again.
+func TestPublishedPortReachesTheServer(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	dir := filepath.Join(t.TempDir(), "www")
+	os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cgi-bin", "peer"), []byte("#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR $REMOTE_PORT\n"), 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	p := freePort(t, "tcp")
+	// The first server ends after 4 s; the second binds the port again.
+	e.detached([]string{"--name", "peer", "-p", fmt.Sprintf("127.0.0.1:%d:80", p), "-v", dir + ":/www:ro"}, ref,
+		"sh", "-c", "busybox timeout 4 busybox httpd -f -p 80 -h /www; exec busybox httpd -f -p 80 -h /www")
+	start := time.Now()
+	check := func(when string) {
+		t.Helper()
+		seen, from, err := peerGet(p, 15*time.Second)
+		if err != nil {
+			t.Fatalf("%s: GET through -p %d: %v", when, p, err)
+		}
+		if !strings.HasSuffix(seen, " "+strconv.Itoa(from)) || !strings.Contains(seen, "127.0.0.1") {
+			t.Errorf("%s: the server saw the client as %q, want 127.0.0.1 and port %d", when, seen, from)
+		}
+	}
+	check("first server")
+	inside := e.out("exec", "peer", "wget", "-qO-", "http://localhost:80/cgi-bin/peer")
+	if !strings.Contains(inside, "127.0.0.1") {
+		t.Errorf("localhost:80 inside the container: got %q", inside)
+	}
+	time.Sleep(time.Until(start.Add(5 * time.Second)))
+	check("second server")
+	e.out("rm", "-f", "peer")
+	if !eventually(5*time.Second, func() bool { return portFree(p) }) {
+		t.Errorf("port %d still held after rm -f", p)
+	}
+	e.noLeftovers()
+}
+
 func TestPublishUDP(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
 	p := freePort(t, "udp")

@@ -34,6 +34,13 @@ type Listeners struct {
 type tcpListener struct {
 	ln   *net.TCPListener
 	port Port
+
+	// After a server took the port (handover.go): the listening socket,
+	// of the server's address family, which the relay no longer serves,
+	// and whether the server's own socket listens inside the sandbox.
+	held    int // -1 before
+	heldDom int
+	inner   bool
 }
 
 type udpListener struct {
@@ -60,18 +67,32 @@ func (l *Listeners) Ports() []Port { return l.ports }
 
 // Close closes the listening sockets and every forwarded connection.
 func (l *Listeners) Close() error {
-	for _, t := range l.tcp {
-		t.ln.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.tcp {
+		l.tcp[i].ln.Close()
+		if l.tcp[i].held >= 0 {
+			unix.Close(l.tcp[i].held)
+			l.tcp[i].held = -1
+		}
 	}
 	for _, u := range l.udp {
 		u.conn.Close()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for c := range l.conns {
 		c.Close()
 	}
 	l.conns = nil // track refuses from now on
+	return nil
+}
+
+// tcpFor is the first TCP port published to the sandbox's port, or nil.
+func (l *Listeners) tcpFor(port int) *tcpListener {
+	for i := range l.tcp {
+		if l.tcp[i].port.ContainerPort == port {
+			return &l.tcp[i]
+		}
+	}
 	return nil
 }
 
@@ -110,7 +131,7 @@ func (l *Listeners) bind(p Port, hostPort int) error {
 		return err
 	}
 	p.HostPort, p.HostPortEnd = ln.Addr().(*net.TCPAddr).Port, 0
-	l.tcp = append(l.tcp, tcpListener{ln.(*net.TCPListener), p})
+	l.tcp = append(l.tcp, tcpListener{ln: ln.(*net.TCPListener), port: p, held: -1})
 	l.ports = append(l.ports, p)
 	return nil
 }

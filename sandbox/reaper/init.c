@@ -21,6 +21,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <linux/if_tun.h>
+#include <linux/audit.h>
+#include <stddef.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -612,6 +614,42 @@ static void setup_net(const struct spec *s)
 	close(tap);
 }
 
+// watch_binds hands the host side a seccomp listener that hears of every
+// bind(2) in the sandbox (network.ServeBinds): a server binding a
+// published TCP port is given the host's listening socket instead, so the
+// host's connections reach it with no relay in between. The init takes
+// the filter itself and the user's process inherits it, under its own
+// profile. Where the kernel has no listeners (before 5.0) the published
+// ports go through the relay alone.
+static void watch_binds(const struct spec *s)
+{
+	if (!s->has_net || !s->net.dials)
+		return;
+#if defined(__x86_64__)
+	const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+	const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+	return;
+#endif
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bind, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+	int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (lfd < 0)
+		return;
+	// Sent or not, the init keeps no copy: with the host side gone, a
+	// bind fails at once (ENOSYS) instead of waiting for an answer.
+	husk_send_fd(s->net.fd, "", 1, lfd);
+	close(lfd);
+}
+
 static void pivot(void)
 {
 	int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -1120,6 +1158,7 @@ static void cinit_run(char *buf, size_t len)
 	// Other processes in the sandbox must not reach husk's binary through
 	// /proc/1/exe (CVE-2019-5736).
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	watch_binds(&s);
 	pid_t child = start_user(&s);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)child);
