@@ -218,10 +218,16 @@ func (h *netHost) start(pid int) error {
 
 // serveBinds hands published TCP ports to the servers that bind them,
 // once the init sends its seccomp listener (network.ServeBinds); an init
-// that sends none leaves them to the relay.
+// that sends none leaves them to the relay. A listener sent must be
+// served even with no port to publish (-P on an image without EXPOSE):
+// every bind in the sandbox waits for its answer.
 func (h *netHost) serveBinds(ctx context.Context) {
-	if h.listeners == nil {
+	if !h.spec.Dials {
 		return
+	}
+	l := h.listeners
+	if l == nil {
+		l = &network.Listeners{}
 	}
 	conn := h.local
 	go func() {
@@ -229,7 +235,7 @@ func (h *netHost) serveBinds(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		h.listeners.ServeBinds(ctx, f)
+		l.ServeBinds(ctx, f)
 	}()
 }
 

@@ -221,6 +221,11 @@ func TestPublishedPortReachesTheServer(t *testing.T) {
 	if !eventually(5*time.Second, func() bool { return portFree(p) }) {
 		t.Errorf("port %d still held after rm -f", p)
 	}
+	// -P with nothing to publish: a bind is answered at once all the same.
+	r := e.run(append(append([]string{"run", "--rm", "-P"}, helperVolume(t)...), ref, "busybox", "timeout", "3", helperPath, "udp-echo", "9000")...)
+	if !strings.Contains(r.stdout, "listening") {
+		t.Errorf("-P with no EXPOSE: the server never got past its bind: %s", r)
+	}
 	e.noLeftovers()
 }
 

@@ -2,14 +2,10 @@ package network
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,38 +20,10 @@ import (
 // connection, and it sees each client's own address and port, as with
 // Docker's iptables path. Inside the sandbox, its socket still listens on
 // the container port and is relayed to the host port, so localhost:PORT
-// answers there as before. Anything else the relay serves as before
-// (Serve): UDP, a bind before the monitor listens, an old kernel.
-
-// The kernel's structures (linux/seccomp.h); x/sys has the ioctls only.
-type seccompData struct {
-	Nr   int32
-	Arch uint32
-	IP   uint64
-	Args [6]uint64
-}
-
-type seccompNotif struct {
-	ID    uint64
-	Pid   uint32
-	Flags uint32
-	Data  seccompData
-}
-
-type seccompResp struct {
-	ID    uint64
-	Val   int64
-	Error int32
-	Flags uint32
-}
-
-type seccompAddfd struct {
-	ID         uint64
-	Flags      uint32
-	Srcfd      uint32
-	Newfd      uint32
-	NewfdFlags uint32
-}
+// answers there as before. The relay (Serve) still serves the rest: UDP,
+// servers started by husk exec (their binds are not reported), a server
+// whose address family the host address has no form in, and kernels
+// before 5.9.
 
 // ServeBinds answers the binds that the seccomp listener f reports until
 // the sandbox's last process is gone or ctx ends; then the sockets it
@@ -125,7 +93,7 @@ func (b *binds) handOver(req *seccompNotif) (errno unix.Errno, handled bool) {
 	b.l.mu.Lock() // against Close
 	defer b.l.mu.Unlock()
 	if b.l.conns == nil {
-		return 0, false // closed
+		return 0, false // closed, or nothing published
 	}
 	t := b.l.tcpFor(port)
 	if t == nil || !b.valid(req) {
@@ -241,220 +209,4 @@ func (l *Listeners) forwardTo(c *net.TCPConn, target string) {
 	}
 	defer l.untrack(out)
 	join(c, out.(*net.TCPConn))
-}
-
-// readSockaddr reads the bind's address from the caller's memory.
-func readSockaddr(req *seccompNotif) (addr []byte, port int, ok bool) {
-	n := min(int(req.Data.Args[2]), unix.SizeofSockaddrInet6+8)
-	if n < unix.SizeofSockaddrInet4 {
-		return nil, 0, false
-	}
-	addr = make([]byte, n)
-	local := []unix.Iovec{{Base: &addr[0]}}
-	local[0].SetLen(n)
-	remote := []unix.RemoteIovec{{Base: uintptr(req.Data.Args[1]), Len: n}}
-	if got, err := unix.ProcessVMReadv(int(req.Pid), local, remote, 0); err != nil || got != n {
-		return nil, 0, false
-	}
-	switch binary.NativeEndian.Uint16(addr) {
-	case unix.AF_INET:
-	case unix.AF_INET6:
-		if n < unix.SizeofSockaddrInet6 {
-			return nil, 0, false
-		}
-	default:
-		return nil, 0, false
-	}
-	return addr, int(binary.BigEndian.Uint16(addr[2:])), true
-}
-
-// stealFD is a copy of the caller's descriptor fd.
-func stealFD(pid, fd int) (int, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(pidfd)
-	return unix.PidfdGetfd(pidfd, fd, 0)
-}
-
-// tcpDomain is the address family of a TCP socket; false for any other.
-func tcpDomain(sock int) (int, bool) {
-	typ, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil || typ != unix.SOCK_STREAM {
-		return 0, false
-	}
-	dom, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err != nil || (dom != unix.AF_INET && dom != unix.AF_INET6) {
-		return 0, false
-	}
-	return dom, true
-}
-
-// fdFlags is O_CLOEXEC if the caller's descriptor fd has it.
-func fdFlags(pid, fd int) uint32 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + strconv.Itoa(fd))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "flags:"); ok {
-			fl, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
-			if err == nil && fl&unix.O_CLOEXEC != 0 {
-				return unix.O_CLOEXEC
-			}
-		}
-	}
-	return 0
-}
-
-func rawBind(sock int, addr []byte) error {
-	_, _, e := unix.Syscall(unix.SYS_BIND, uintptr(sock), uintptr(unsafe.Pointer(&addr[0])), uintptr(len(addr)))
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
-func ioctl(fd int, req uint, arg unsafe.Pointer) error {
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
-// hostSocket is the listening socket to give a server of family dom:
-// the monitor's own, taken from the relay, or bound anew in dom on the
-// same address and port when the families differ (a server on [::] behind
-// -p 127.0.0.1:...: the address as ::ffff:127.0.0.1). It stays the
-// monitor's, for the server's next bind, until the listeners close.
-func (t *tcpListener) hostSocket(dom int) (int, error) {
-	if t.held >= 0 {
-		if t.heldDom != dom {
-			return -1, fmt.Errorf("the server's socket is of another address family than the one it was given before")
-		}
-		return t.held, nil
-	}
-	at := t.ln.Addr().(*net.TCPAddr).AddrPort()
-	bindAt, ok := inFamily(at, dom)
-	if !ok {
-		return -1, fmt.Errorf("%s has no %s form", at.Addr(), familyName(dom))
-	}
-	own, err := listenerDomain(t.ln)
-	if err != nil {
-		return -1, err
-	}
-	if own == dom {
-		fd, err := dupListener(t.ln)
-		if err != nil {
-			return -1, err
-		}
-		t.ln.Close() // the relay stops; the socket lives on in fd
-		t.held, t.heldDom = fd, dom
-		return fd, nil
-	}
-	t.ln.Close()
-	fd, err := listenIn(dom, bindAt)
-	if err != nil {
-		return -1, err
-	}
-	t.held, t.heldDom = fd, dom
-	return fd, nil
-}
-
-// dialAddr is where a connection from inside the sandbox reaches the
-// host port: its address, or loopback for every address.
-func (t *tcpListener) dialAddr() string {
-	sa, err := unix.Getsockname(t.held)
-	var a netip.Addr
-	switch s := sa.(type) {
-	case *unix.SockaddrInet4:
-		a = netip.AddrFrom4(s.Addr)
-	case *unix.SockaddrInet6:
-		a = netip.AddrFrom16(s.Addr).Unmap()
-	}
-	if err != nil || !a.IsValid() || a.IsUnspecified() {
-		a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	}
-	return netip.AddrPortFrom(a, uint16(t.port.HostPort)).String()
-}
-
-// inFamily is the address at in family dom, if it has a form there.
-func inFamily(at netip.AddrPort, dom int) (netip.AddrPort, bool) {
-	a := at.Addr()
-	switch {
-	case dom == unix.AF_INET6 && a.Is4():
-		if a.IsUnspecified() {
-			a = netip.IPv6Unspecified()
-		} else {
-			a = netip.AddrFrom16(a.As16())
-		}
-	case dom == unix.AF_INET && a.Is6():
-		switch {
-		case a.IsUnspecified():
-			a = netip.IPv4Unspecified()
-		case a.Is4In6():
-			a = a.Unmap()
-		default:
-			return at, false
-		}
-	}
-	return netip.AddrPortFrom(a, at.Port()), true
-}
-
-func familyName(dom int) string {
-	if dom == unix.AF_INET6 {
-		return "IPv6"
-	}
-	return "IPv4"
-}
-
-func listenerDomain(ln *net.TCPListener) (int, error) {
-	rc, err := ln.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var dom int
-	var derr error
-	if err := rc.Control(func(fd uintptr) { dom, derr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN) }); err != nil {
-		return 0, err
-	}
-	return dom, derr
-}
-
-func dupListener(ln *net.TCPListener) (int, error) {
-	rc, err := ln.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) { nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	return nfd, derr
-}
-
-// listenIn binds a new listening TCP socket of family dom to at.
-func listenIn(dom int, at netip.AddrPort) (int, error) {
-	fd, err := unix.Socket(dom, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(at.Port()), Addr: at.Addr().As4()}
-	if dom == unix.AF_INET6 {
-		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
-		sa = &unix.SockaddrInet6{Port: int(at.Port()), Addr: at.Addr().As16()}
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("binding %s again in the server's address family: %w", at, err)
-	}
-	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
 }
