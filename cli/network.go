@@ -16,6 +16,21 @@ import (
 	"husk/sandbox/reaper"
 )
 
+// netOptions are the --network options and their values.
+//
+// port_handler=direct hands a published TCP port's listening socket, which
+// belongs to the host's network, to the server in the container that binds
+// the port (network.ServeBinds): connections reach it with no relay, at the
+// speed of the host's loopback, and it sees each client's own address. The
+// price is isolation: a process holding a socket of the host's network can
+// turn it into a connection to anything the user reaches from the host,
+// the host's loopback included. So it is a choice (as nerdctl's bypass4netns
+// is), and the default relays every connection (port_handler=relay).
+var netOptions = map[string]map[string]bool{
+	"allow_host_loopback": {"true": true, "false": true},
+	"port_handler":        {"relay": true, "direct": true},
+}
+
 // netMode splits --network MODE[:OPTION=VALUE,...] and checks it. The
 // default is husk's builtin userspace network.
 func (f *SandboxFlags) netMode() (mode string, opts map[string]string, err error) {
@@ -29,8 +44,8 @@ func (f *SandboxFlags) netMode() (mode string, opts map[string]string, err error
 			continue
 		}
 		k, v, _ := strings.Cut(o, "=")
-		if k != "allow_host_loopback" || (v != "true" && v != "false") {
-			return "", nil, fmt.Errorf("unknown --network option %q: use allow_host_loopback=true", o)
+		if !netOptions[k][v] {
+			return "", nil, fmt.Errorf("unknown --network option %q: use allow_host_loopback=true or port_handler=direct", o)
 		}
 		opts[k] = v
 	}
@@ -69,7 +84,8 @@ func (f *SandboxFlags) netSpec() (*sandbox.NetSpec, error) {
 	if cfg, err = cfg.WithDefaults(); err != nil {
 		return nil, err
 	}
-	return &sandbox.NetSpec{Mode: mode, Config: cfg, Dials: len(f.Publish) > 0 || f.PublishAll}, nil
+	publish := len(f.Publish) > 0 || f.PublishAll
+	return &sandbox.NetSpec{Mode: mode, Config: cfg, Dials: publish, DirectPorts: publish && opts["port_handler"] == "direct"}, nil
 }
 
 // netHost is the host side of a sandbox's network, in the process that
@@ -216,13 +232,13 @@ func (h *netHost) start(pid int) error {
 	return nil
 }
 
-// serveBinds hands published TCP ports to the servers that bind them,
-// once the init sends its seccomp listener (network.ServeBinds); an init
-// that sends none leaves them to the relay. A listener sent must be
-// served even with no port to publish (-P on an image without EXPOSE):
-// every bind in the sandbox waits for its answer.
+// serveBinds hands published TCP ports to the servers that bind them
+// (port_handler=direct), once the init sends its seccomp listener
+// (network.ServeBinds); an init that sends none leaves them to the relay.
+// A listener sent must be served even with no port to publish (-P on an
+// image without EXPOSE): every bind in the sandbox waits for its answer.
 func (h *netHost) serveBinds(ctx context.Context) {
-	if !h.spec.Dials {
+	if !h.spec.DirectPorts {
 		return
 	}
 	l := h.listeners

@@ -185,10 +185,11 @@ func peerGet(port int, limit time.Duration) (seen string, from int, err error) {
 	return "", 0, err
 }
 
-// A server behind -p accepts the host's connections itself: it sees each
-// client's own address and port, as with Docker's iptables path, where a
-// relay would show its own. Inside the container, localhost:PORT still
-// reaches it, and a server started again there gets the port again.
+// With port_handler=direct a server behind -p accepts the host's
+// connections itself: it sees each client's own address and port, as with
+// Docker's iptables path, where the default relay shows its own. Inside
+// the container, localhost:PORT still reaches it, and a server started
+// again there gets the port again.
 func TestPublishedPortReachesTheServer(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
 	dir := filepath.Join(t.TempDir(), "www")
@@ -197,32 +198,39 @@ func TestPublishedPortReachesTheServer(t *testing.T) {
 	os.Chmod(filepath.Dir(dir), 0o755)
 	p := freePort(t, "tcp")
 	// The first server ends after 4 s; the second binds the port again.
-	e.detached([]string{"--name", "peer", "-p", fmt.Sprintf("127.0.0.1:%d:80", p), "-v", dir + ":/www:ro"}, ref,
+	direct := []string{"--network", "builtin:port_handler=direct"}
+	e.detached(append([]string{"--name", "peer", "-p", fmt.Sprintf("127.0.0.1:%d:80", p), "-v", dir + ":/www:ro"}, direct...), ref,
 		"sh", "-c", "busybox timeout 4 busybox httpd -f -p 80 -h /www; exec busybox httpd -f -p 80 -h /www")
 	start := time.Now()
-	check := func(when string) {
+	check := func(when string, port int, own bool) {
 		t.Helper()
-		seen, from, err := peerGet(p, 15*time.Second)
+		seen, from, err := peerGet(port, 15*time.Second)
 		if err != nil {
-			t.Fatalf("%s: GET through -p %d: %v", when, p, err)
+			t.Fatalf("%s: GET through -p %d: %v", when, port, err)
 		}
-		if !strings.HasSuffix(seen, " "+strconv.Itoa(from)) || !strings.Contains(seen, "127.0.0.1") {
-			t.Errorf("%s: the server saw the client as %q, want 127.0.0.1 and port %d", when, seen, from)
+		if strings.HasSuffix(seen, " "+strconv.Itoa(from)) != own || !strings.Contains(seen, "127.0.0.1") {
+			t.Errorf("%s: the server saw the client as %q; the client was 127.0.0.1 port %d (its own port expected: %v)", when, seen, from, own)
 		}
 	}
-	check("first server")
+	check("first server", p, true)
+	// The default relays: the server sees the relay's port, not the client's.
+	p2 := freePort(t, "tcp")
+	e.detached([]string{"--name", "relayed", "-p", fmt.Sprintf("127.0.0.1:%d:80", p2), "-v", dir + ":/www:ro"}, ref,
+		"busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	check("default relay", p2, false)
+	e.out("rm", "-f", "relayed")
 	inside := e.out("exec", "peer", "wget", "-qO-", "http://localhost:80/cgi-bin/peer")
 	if !strings.Contains(inside, "127.0.0.1") {
 		t.Errorf("localhost:80 inside the container: got %q", inside)
 	}
 	time.Sleep(time.Until(start.Add(5 * time.Second)))
-	check("second server")
+	check("second server", p, true)
 	e.out("rm", "-f", "peer")
 	if !eventually(5*time.Second, func() bool { return portFree(p) }) {
 		t.Errorf("port %d still held after rm -f", p)
 	}
 	// -P with nothing to publish: a bind is answered at once all the same.
-	r := e.run(append(append([]string{"run", "--rm", "-P"}, helperVolume(t)...), ref, "busybox", "timeout", "3", helperPath, "udp-echo", "9000")...)
+	r := e.run(append(append(append([]string{"run", "--rm", "-P"}, direct...), helperVolume(t)...), ref, "busybox", "timeout", "3", helperPath, "udp-echo", "9000")...)
 	if !strings.Contains(r.stdout, "listening") {
 		t.Errorf("-P with no EXPOSE: the server never got past its bind: %s", r)
 	}
@@ -391,6 +399,7 @@ func TestPublishFaults(t *testing.T) {
 	}
 	e.wantError(e.sbx([]string{"--rm", "-p", "nonsense"}, ref, "true"), "nonsense")
 	e.wantError(e.sbx([]string{"--rm", "--network", "none", "-p", "8080:80"}, ref, "true"), "--network none")
+	e.wantError(e.sbx([]string{"--rm", "--network", "builtin:port_handler=fast", "-p", "8080:80"}, ref, "true"), "port_handler=fast", "port_handler=direct")
 	e.noLeftovers()
 }
 

@@ -11,19 +11,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The published ports' direct path. The sandbox's init reports every
-// bind(2) of its processes through a seccomp listener (init.c's
-// watch_binds). When a server binds a published TCP port, ServeBinds
-// binds the server's own socket inside the sandbox as asked, then puts the
-// host's listening socket in its place (SECCOMP_IOCTL_NOTIF_ADDFD). The
-// server accepts the host's connections itself: no relay, no second TCP
-// connection, and it sees each client's own address and port, as with
-// Docker's iptables path. Inside the sandbox, its socket still listens on
-// the container port and is relayed to the host port, so localhost:PORT
-// answers there as before. The relay (Serve) still serves the rest: UDP,
-// servers started by husk exec (their binds are not reported), a server
-// whose address family the host address has no form in, and kernels
-// before 5.9.
+// The published ports' direct path (--network MODE:port_handler=direct;
+// cli's netOptions says what it costs in isolation). The sandbox's init
+// reports every bind(2) of its processes through a seccomp listener
+// (init.c's watch_binds). When a server binds a published TCP port,
+// ServeBinds binds the server's own socket inside the sandbox as asked,
+// then puts the host's listening socket in its place
+// (SECCOMP_IOCTL_NOTIF_ADDFD). The server accepts the host's connections
+// itself: no relay, no second TCP connection, and it sees each client's
+// own address and port, as with Docker's iptables path. Inside the
+// sandbox, its socket still listens on the container port and is relayed
+// to the host port, so localhost:PORT answers there as before. The relay
+// (Serve) still serves the rest: UDP, servers started by husk exec (their
+// binds are not reported), a server whose address family the host
+// address has no form in, and kernels before 5.9.
 
 // ServeBinds answers the binds that the seccomp listener f reports until
 // the sandbox's last process is gone or ctx ends; then the sockets it

@@ -133,8 +133,12 @@ func (c *CSpec) Encode() ([]byte, error) {
 		if n.Dials {
 			dials = "1"
 		}
+		direct := "0"
+		if n.DirectPorts {
+			direct = "1"
+		}
 		mask := net.IP(net.CIDRMask(cfg.Subnet.Bits(), 32)).String()
-		e.rec("n", n.Mode, cfg.TapName, cfg.IP.String(), mask, cfg.Gateway.String(), strconv.Itoa(cfg.MTU), dials)
+		e.rec("n", n.Mode, cfg.TapName, cfg.IP.String(), mask, cfg.Gateway.String(), strconv.Itoa(cfg.MTU), dials, direct)
 	}
 	return e.Bytes(), nil
 }

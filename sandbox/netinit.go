@@ -19,6 +19,9 @@ type NetSpec struct {
 	Config network.Config `json:"config"`
 	// Dials: ports are published, so the init dials for the host side.
 	Dials bool `json:"dials,omitempty"`
+	// DirectPorts: the init reports binds, for published TCP ports to be
+	// handed to their servers (--network MODE:port_handler=direct).
+	DirectPorts bool `json:"direct_ports,omitempty"`
 }
 
 // envNet names the descriptor of the init's end of the network socket:

@@ -54,8 +54,10 @@ func benchNetwork(h, podman *starter, ref string) {
 		c.Env = h.env
 		return c
 	}
-	g, err := published(husk, "husk run -d", vol, ref)
+	g, err := published(husk, "husk run -d", nil, vol, ref)
 	report("husk published port", g, err, goalPublished)
+	g, err = published(husk, "husk run -d", []string{"--network", "builtin:port_handler=direct"}, vol, ref)
+	report("  with port_handler=direct", g, err, goalPublished)
 	g, err = egress(husk, []string{"--network", "builtin:allow_host_loopback=true"}, vol, ref)
 	report("husk egress (builtin)", g, err, goalEgress)
 	for _, mode := range []string{"pasta", "slirp4netns"} {
@@ -72,7 +74,7 @@ func benchNetwork(h, podman *starter, ref string) {
 			return c
 		}
 		rt := []string{"--runtime", podman.argv[indexOf(podman.argv, "--runtime")+1]}
-		g, err = published(func(args ...string) *exec.Cmd { return pod(withAfter(args, "run", rt)...) }, "podman run -d", vol, ref)
+		g, err = published(func(args ...string) *exec.Cmd { return pod(withAfter(args, "run", rt)...) }, "podman run -d", nil, vol, ref)
 		report("podman published port", g, err, 0)
 		g, err = egress(func(args ...string) *exec.Cmd { return pod(withAfter(args, "run", rt)...) },
 			[]string{"--network", "slirp4netns:allow_host_loopback=true"}, vol, ref)
@@ -106,12 +108,13 @@ func hostLoopback(self string) (float64, error) {
 }
 
 // published runs the sink in a container behind -p and sends to it.
-func published(tool func(...string) *exec.Cmd, what, vol, ref string) (float64, error) {
+func published(tool func(...string) *exec.Cmd, what string, netFlags []string, vol, ref string) (float64, error) {
 	port, err := freeTCP()
 	if err != nil {
 		return 0, err
 	}
-	out, err := tool("run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:5201", port), "-v", vol, ref, "/tb", "traffic-server", "5201").Output()
+	args := append(append([]string{"run", "-d"}, netFlags...), "-p", fmt.Sprintf("127.0.0.1:%d:5201", port), "-v", vol, ref, "/tb", "traffic-server", "5201")
+	out, err := tool(args...).Output()
 	if err != nil {
 		return 0, fmt.Errorf("%s: %v", what, err)
 	}

@@ -59,7 +59,7 @@ struct op {
 
 struct net {
 	const char *mode, *tap, *ip, *mask, *gw;
-	int mtu, dials, fd;
+	int mtu, dials, direct, fd;
 };
 
 struct spec {
@@ -211,6 +211,7 @@ static void parse(char *buf, size_t len, struct spec *s)
 			s->net.gw = next(&c);
 			s->net.mtu = atoi(next(&c));
 			s->net.dials = *next(&c) == '1';
+			s->net.direct = *next(&c) == '1';
 			s->net.fd = getenv(ENV_NET) ? atoi(getenv(ENV_NET)) : -1;
 			break;
 		default:
@@ -615,15 +616,15 @@ static void setup_net(const struct spec *s)
 }
 
 // watch_binds hands the host side a seccomp listener that hears of every
-// bind(2) in the sandbox (network.ServeBinds): a server binding a
-// published TCP port is given the host's listening socket instead, so the
-// host's connections reach it with no relay in between. The init takes
-// the filter itself and the user's process inherits it, under its own
-// profile. Where the kernel has no listeners (before 5.0) the published
-// ports go through the relay alone.
+// bind(2) in the sandbox (network.ServeBinds), for port_handler=direct: a
+// server binding a published TCP port is given the host's listening
+// socket instead, so the host's connections reach it with no relay in
+// between. The init takes the filter itself and the user's process
+// inherits it, under its own profile. Where the kernel has no listeners
+// (before 5.0) the published ports go through the relay alone.
 static void watch_binds(const struct spec *s)
 {
-	if (!s->has_net || !s->net.dials)
+	if (!s->has_net || !s->net.direct)
 		return;
 #if defined(__x86_64__)
 	const unsigned arch = AUDIT_ARCH_X86_64;
