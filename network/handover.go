@@ -179,7 +179,7 @@ func (b *binds) relayInside(sock int, t *tcpListener) {
 			if err != nil {
 				return
 			}
-			go b.l.forwardTo(c.(*net.TCPConn), target)
+			go b.l.forward(c.(*net.TCPConn), t.port, func() (net.Conn, error) { return net.Dial("tcp", target) })
 		}
 	}()
 }
@@ -193,21 +193,4 @@ func (b *binds) closeInside() {
 	for _, ln := range b.inside {
 		ln.Close()
 	}
-}
-
-// forwardTo relays c to the host address target.
-func (l *Listeners) forwardTo(c *net.TCPConn, target string) {
-	if !l.track(c) {
-		return
-	}
-	defer l.untrack(c)
-	out, err := net.Dial("tcp", target)
-	if err != nil {
-		return
-	}
-	if !l.track(out) {
-		return
-	}
-	defer l.untrack(out)
-	join(c, out.(*net.TCPConn))
 }

@@ -44,26 +44,33 @@ func (l *Listeners) serveTCP(t tcpListener, dial DialFunc) {
 
 // forwardTCP joins a host connection to a new one inside the sandbox.
 func (l *Listeners) forwardTCP(host *net.TCPConn, p Port, dial DialFunc) {
-	if !l.track(host) {
-		return
-	}
-	defer l.untrack(host)
-	f, err := dial("tcp", p.ContainerPort)
-	if err != nil {
-		l.report(fmt.Errorf("forwarding %s: %w", p, err))
-		return
-	}
-	c, err := fileConn(f)
-	if err != nil {
-		l.report(fmt.Errorf("forwarding %s: %w", p, err))
-		return
-	}
+	l.forward(host, p, func() (net.Conn, error) {
+		f, err := dial("tcp", p.ContainerPort)
+		if err != nil {
+			return nil, err
+		}
+		return fileConn(f)
+	})
+}
+
+// forward joins c to the connection that connect makes for p; Close
+// closes both.
+func (l *Listeners) forward(c *net.TCPConn, p Port, connect func() (net.Conn, error)) {
 	if !l.track(c) {
 		return
 	}
 	defer l.untrack(c)
-	if inner, ok := c.(*net.TCPConn); ok {
-		join(host, inner)
+	other, err := connect()
+	if err != nil {
+		l.report(fmt.Errorf("forwarding %s: %w", p, err))
+		return
+	}
+	if !l.track(other) {
+		return
+	}
+	defer l.untrack(other)
+	if o, ok := other.(*net.TCPConn); ok {
+		join(c, o)
 	}
 }
 
