@@ -30,7 +30,7 @@ func (t *tcpListener) hostSocket(dom int) (int, error) {
 		return -1, err
 	}
 	if own == dom {
-		fd, err := dupListener(t.ln)
+		fd, err := dupFD(t.ln)
 		if err != nil {
 			return -1, err
 		}
@@ -105,19 +105,6 @@ func listenerDomain(ln *net.TCPListener) (int, error) {
 		return 0, err
 	}
 	return dom, derr
-}
-
-func dupListener(ln *net.TCPListener) (int, error) {
-	rc, err := ln.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) { nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	return nfd, derr
 }
 
 // listenIn binds a new listening TCP socket of family dom to at.

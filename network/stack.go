@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -139,9 +140,9 @@ func tuneTCP(s *stack.Stack) error {
 	return nil
 }
 
-// dupFD gives the stack a descriptor of its own; not through tap.Fd(),
-// which would switch the caller's file to blocking mode.
-func dupFD(f *os.File) (int, error) {
+// dupFD gives the stack (or a server) a descriptor of its own; not
+// through Fd(), which would switch the caller's file to blocking mode.
+func dupFD(f syscall.Conn) (int, error) {
 	raw, err := f.SyscallConn()
 	if err != nil {
 		return -1, err
