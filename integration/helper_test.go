@@ -26,6 +26,9 @@ func init() {
 		if len(os.Args) == 4 && os.Args[1] == "udp-ask" {
 			os.Exit(udpAsk(os.Args[2], os.Args[3]))
 		}
+		if len(os.Args) == 3 && os.Args[1] == "tcp-serve" {
+			os.Exit(tcpServe(os.Args[2]))
+		}
 		os.Exit(helperMain(os.Args[1:]))
 	}
 }

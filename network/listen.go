@@ -1,6 +1,7 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -126,7 +127,7 @@ func (l *Listeners) bind(p Port, hostPort int) error {
 		l.ports = append(l.ports, p)
 		return nil
 	}
-	ln, err := net.Listen("tcp", at)
+	ln, err := plainTCP.Listen(context.Background(), "tcp", at)
 	if err != nil {
 		return err
 	}
@@ -135,6 +136,16 @@ func (l *Listeners) bind(p Port, hostPort int) error {
 	l.ports = append(l.ports, p)
 	return nil
 }
+
+// plainTCP listens with TCP itself, not the Multipath TCP that Go uses by
+// default where the kernel has it. The direct path hands the listening
+// socket to a server that made a TCP socket, and an MPTCP one refuses TCP
+// options it may set there (TCP_USER_TIMEOUT, TCP_WINDOW_CLAMP:
+// ENOPROTOOPT). Clients connect with TCP anyway.
+var plainTCP = func() (lc net.ListenConfig) {
+	lc.SetMultipathTCP(false)
+	return lc
+}()
 
 // bindError names the port and the fix for the failures a user can fix.
 func bindError(p Port, err error) error {
