@@ -24,8 +24,13 @@ import (
 // speed of the host's loopback, and it sees each client's own address. The
 // price is isolation: a process holding a socket of the host's network can
 // turn it into a connection to anything the user reaches from the host,
-// the host's loopback included. So it is a choice (as nerdctl's bypass4netns
-// is), and the default relays every connection (port_handler=relay).
+// the host's loopback included (shutdown(2) the listener, or connect(2) an
+// accepted socket to AF_UNSPEC, then connect it anywhere). An unprivileged
+// user cannot seal the socket against that: a socket filter dropping the
+// answers to its own connection attempts needs CAP_NET_ADMIN on TCP
+// sockets in current kernels, and a seccomp check of connect(2) races
+// with dup2(2). So it is a choice (as nerdctl's bypass4netns is), and the
+// default relays every connection (port_handler=relay).
 var netOptions = map[string]map[string]bool{
 	"allow_host_loopback": {"true": true, "false": true},
 	"port_handler":        {"relay": true, "direct": true},
