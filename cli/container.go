@@ -138,8 +138,12 @@ func (o *ownContainer) rememberJSON(imageID string, args []string, b []byte) err
 	if err != nil {
 		return err
 	}
+	// Whole or not at all: exec may read it at any moment.
 	path := filepath.Join(dir, "spec.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := os.WriteFile(path+".new", b, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

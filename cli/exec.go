@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/term"
 
@@ -69,7 +72,13 @@ func (c *ExecCmd) spec(id string) (*sandbox.Spec, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "spec.json")
+	// The init writes it once it has resolved the image and command, a
+	// moment after a foreground run is listed as running.
 	b, err := os.ReadFile(path)
+	for end := time.Now().Add(5 * time.Second); errors.Is(err, fs.ErrNotExist) && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the container's spec %s: %w: restart the container", path, err)
 	}
