@@ -67,6 +67,16 @@ func runDir(id string) (string, error) {
 	return filepath.Join(runroot, "c", id[:12]), nil
 }
 
+// execBindsPath is the socket where a container's supervisor takes the
+// bind listeners of the processes husk exec starts (port_handler=direct).
+func execBindsPath(id string) string {
+	dir, err := runDir(id)
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "binds.sock")
+}
+
 // makeRunDir is runDir, made if missing, for what writes there.
 func makeRunDir(id string) (string, error) {
 	dir, err := runDir(id)

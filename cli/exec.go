@@ -57,7 +57,7 @@ func (c *ExecCmd) Run(g *Globals) error {
 	if c.Interactive {
 		o.Stdin = os.Stdin
 	}
-	code, err := sandbox.Exec(ct.InitPID, spec, o)
+	code, err := sandbox.Exec(ct.InitPID, spec, o, execBindsPath(ct.ID))
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", c.Container, err)
 	}

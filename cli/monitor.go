@@ -176,6 +176,9 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		return ExitHusk, false, err.Error()
 	}
 	defer nh.close()
+	if nh != nil {
+		nh.execBinds = execBindsPath(m.c.ID)
+	}
 	io, err := m.streams()
 	if err != nil {
 		m.report(ready, ExitHusk, err.Error())

@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -107,6 +109,7 @@ type netHost struct {
 	serving   context.CancelFunc
 	mu        sync.Mutex
 	dial      network.DialFunc
+	execBinds string // where husk exec hands its processes' bind listeners (serveExecBinds)
 }
 
 // newNetHost binds the published ports first: a port in use fails here,
@@ -256,8 +259,44 @@ func (h *netHost) serveBinds(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		go h.serveExecBinds(ctx, l)
 		l.ServeBinds(ctx, f)
 	}()
+}
+
+// serveExecBinds takes, on a socket in the container's run directory, the
+// bind listeners of the processes husk exec starts (sandbox.Exec), so that
+// a server started by exec is handed the published ports too.
+func (h *netHost) serveExecBinds(ctx context.Context, l *network.Listeners) {
+	if h.execBinds == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(h.execBinds), 0o700); err != nil {
+		return
+	}
+	os.Remove(h.execBinds) // a socket an earlier start left
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: h.execBinds, Net: "unix"})
+	if err != nil {
+		return
+	}
+	go func() {
+		<-ctx.Done()
+		ln.Close() // and removes the socket
+	}()
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go func() {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			f, err := network.RecvFile(c)
+			c.Close()
+			if err == nil {
+				l.ServeExecBinds(ctx, f)
+			}
+		}()
+	}
 }
 
 // stop ends one launch's network: the stack or helper, the forwarders'

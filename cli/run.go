@@ -60,6 +60,9 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if nh != nil {
+		nh.execBinds = execBindsPath(fg.c.ID)
+	}
 	code, err := c.launch(g, plan, fg, nh)
 	fg.finish(g, code)
 	return err

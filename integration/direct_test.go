@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,5 +88,41 @@ func TestDirectPortIsTheServersSocket(t *testing.T) {
 		}
 	}
 	e.out("rm", "-f", "opts")
+	e.noLeftovers()
+}
+
+// A server that husk exec starts is handed the published port as the
+// container's own are: here after the container's first server, which
+// took the port, has ended.
+func TestDirectPortServesAnExecdServer(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	dir := filepath.Join(t.TempDir(), "www")
+	os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cgi-bin", "peer"), []byte("#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR $REMOTE_PORT\n"), 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	p := freePort(t, "tcp")
+	e.detached([]string{"--name", "ex", "-p", fmt.Sprintf("127.0.0.1:%d:80", p), "-v", dir + ":/www:ro", "--network", "builtin:port_handler=direct"}, ref,
+		"sh", "-c", "busybox timeout 3 busybox httpd -f -p 80 -h /www; exec sleep 60")
+	if _, _, err := peerGet(p, 15*time.Second); err != nil {
+		t.Fatalf("the container's own server through -p %d: %v", p, err)
+	}
+	if !eventually(10*time.Second, func() bool { return !strings.Contains(e.out("top", "ex"), "httpd") }) {
+		t.Fatal("the container's first server did not end")
+	}
+	done := make(chan result, 1)
+	go func() {
+		done <- e.run("exec", "ex", "busybox", "timeout", "8", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	}()
+	seen, from, err := peerGet(p, 6*time.Second)
+	if err != nil {
+		t.Fatalf("the exec'd server through -p %d: %v; exec: %s", p, err, <-done)
+	}
+	if !strings.HasSuffix(seen, " "+strconv.Itoa(from)) {
+		t.Errorf("the exec'd server saw the client as %q; the client was port %d", seen, from)
+	}
+	if r := <-done; strings.Contains(r.stderr, "bind") {
+		t.Errorf("the exec'd server could not bind: %s", r)
+	}
+	e.out("rm", "-f", "ex")
 	e.noLeftovers()
 }

@@ -14,7 +14,8 @@ import (
 // The published ports' direct path (--network MODE:port_handler=direct;
 // cli's netOptions says what it costs in isolation). The sandbox's init
 // reports every bind(2) of its processes through a seccomp listener
-// (init.c's watch_binds). When a server binds a published TCP port,
+// (init.c's watch_binds), and so does a process husk exec starts
+// (seccomp.ListenBinds). When a server binds a published TCP port,
 // ServeBinds binds the server's own socket inside the sandbox as asked,
 // then puts the host's listening socket in its place
 // (SECCOMP_IOCTL_NOTIF_ADDFD). The server accepts the host's connections
@@ -22,14 +23,26 @@ import (
 // own address and port, as with Docker's iptables path. Inside the
 // sandbox, its socket still listens on the container port and is relayed
 // to the host port, so localhost:PORT answers there as before. The relay
-// (Serve) still serves the rest: UDP, servers started by husk exec (their
-// binds are not reported), a server whose address family the host
-// address has no form in, and kernels before 5.9.
+// (Serve) still serves the rest: UDP, a server whose address family the
+// host address has no form in, and kernels before 5.9.
 
 // ServeBinds answers the binds that the seccomp listener f reports until
-// the sandbox's last process is gone or ctx ends; then the sockets it
-// took inside the sandbox are closed. It closes f.
+// the sandbox's last process is gone or ctx ends; then the sockets taken
+// inside the sandbox are closed. It closes f.
 func (l *Listeners) ServeBinds(ctx context.Context, f *os.File) {
+	l.serveBinds(ctx, f)
+	l.closeInside()
+}
+
+// ServeExecBinds answers the binds of a process started by husk exec, whose
+// listener f hears of them, until that process and its children are gone
+// or ctx ends. It closes f. The sockets taken inside stay: the sandbox's
+// other servers may still use them.
+func (l *Listeners) ServeExecBinds(ctx context.Context, f *os.File) {
+	l.serveBinds(ctx, f)
+}
+
+func (l *Listeners) serveBinds(ctx context.Context, f *os.File) {
 	defer f.Close()
 	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
@@ -47,16 +60,14 @@ func (l *Listeners) ServeBinds(ctx context.Context, f *os.File) {
 	}()
 	b := &binds{l: l, fd: int(f.Fd())}
 	b.direct = b.canAddFD()
-	defer b.closeInside()
 	for b.next(stop) {
 	}
 }
 
 type binds struct {
 	l      *Listeners
-	fd     int            // the seccomp listener
-	direct bool           // the kernel can put a descriptor into the caller (5.9)
-	inside []net.Listener // the servers' own sockets, relayed to the host ports
+	fd     int  // the seccomp listener
+	direct bool // the kernel can put a descriptor into the caller (5.9)
 }
 
 // next waits for one notification and answers it; false when the
@@ -160,6 +171,7 @@ func (b *binds) valid(req *seccompNotif) bool {
 
 // relayInside listens on the server's own socket, bound in the sandbox,
 // and relays its connections to the host port, where the server accepts.
+// The caller holds l.mu.
 func (b *binds) relayInside(sock int, t *tcpListener) {
 	f := os.NewFile(uintptr(sock), "inside")
 	defer f.Close()
@@ -171,7 +183,7 @@ func (b *binds) relayInside(sock int, t *tcpListener) {
 		return
 	}
 	t.inner = true
-	b.inside = append(b.inside, ln)
+	b.l.inside = append(b.l.inside, ln)
 	target := t.dialAddr()
 	go func() {
 		for {
@@ -184,13 +196,17 @@ func (b *binds) relayInside(sock int, t *tcpListener) {
 	}()
 }
 
-func (b *binds) closeInside() {
-	b.l.mu.Lock()
-	for i := range b.l.tcp {
-		b.l.tcp[i].inner = false
+// closeInside closes the servers' own sockets once the sandbox is gone:
+// a next start binds them again in its new network namespace.
+func (l *Listeners) closeInside() {
+	l.mu.Lock()
+	for i := range l.tcp {
+		l.tcp[i].inner = false
 	}
-	b.l.mu.Unlock()
-	for _, ln := range b.inside {
+	inside := l.inside
+	l.inside = nil
+	l.mu.Unlock()
+	for _, ln := range inside {
 		ln.Close()
 	}
 }

@@ -28,8 +28,9 @@ type Listeners struct {
 	// connection closed.
 	OnError func(error)
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{} // open forwarded connections, closed when Serve ends
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // open forwarded connections, closed when Serve ends
+	inside []net.Listener        // the servers' own sockets, relayed to the host ports (handover.go)
 }
 
 type tcpListener struct {

@@ -22,14 +22,20 @@ const envExec = "HUSK_EXEC"
 // container's mount namespace, the host's files are out of its reach.
 const fdExecSpec = 3
 
+// envExecBinds names the exec side's descriptor for its bind listener,
+// where the container's published ports go to the servers that bind them
+// (port_handler=direct).
+const envExecBinds = "HUSK_EXEC_BINDS"
+
 // InExec reports whether this process is husk inside a container's
 // namespaces, there to become the exec'd process.
 func InExec() bool { return os.Getenv(envExec) == "1" && nsenter.Joined() }
 
 // Exec runs s's process in the namespaces of the container whose init is
 // pid, relaying the terminal and signals as Launch does, and returns its
-// exit code.
-func Exec(pid int, s *Spec, o Options) (int, error) {
+// exit code. binds, when not empty, is the socket where the container's
+// supervisor takes the process's bind listener (port_handler=direct).
+func Exec(pid int, s *Spec, o Options, binds string) (int, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 125, fmt.Errorf("creating the exec spec pipe: %w", err)
@@ -55,6 +61,12 @@ func Exec(pid int, s *Spec, o Options) (int, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, con.remote) // fdConsole
 		cmd.Env = append(cmd.Env, envConsole+"=1")
 	}
+	relay, err := relayBinds(cmd, binds)
+	if err != nil {
+		specR.Close()
+		specW.Close()
+		return 125, err
+	}
 	// Its own session: a terminal's signals reach only this side, which
 	// relays them once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
@@ -65,8 +77,10 @@ func Exec(pid int, s *Spec, o Options) (int, error) {
 	specR.Close()
 	if err != nil {
 		specW.Close()
+		relay(false)
 		return 125, fmt.Errorf("joining the container: %w", err)
 	}
+	relay(true)
 	go func() {
 		_ = json.NewEncoder(specW).Encode(s)
 		specW.Close()
@@ -113,6 +127,9 @@ func execProcess(s *Spec) (int, error) {
 	}
 	// The ids and capabilities are this thread's; execve keeps them.
 	runtime.LockOSThread()
+	if err := sendBinds(); err != nil {
+		return 125, err
+	}
 	if err := dropPrivileges(s, cred); err != nil {
 		return 125, err
 	}
