@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -288,8 +287,9 @@ func (h *netHost) serveExecBinds(ctx context.Context, l *network.Listeners) {
 		if err != nil {
 			return
 		}
+		// No deadline: husk exec closes c when its process is gone, and a
+		// listener refused here would fail every bind of that process.
 		go func() {
-			c.SetDeadline(time.Now().Add(10 * time.Second))
 			f, err := network.RecvFile(c)
 			c.Close()
 			if err == nil {
