@@ -133,7 +133,7 @@ func newNetHost(f *SandboxFlags, exposed []string) (*netHost, error) {
 	}
 	h := &netHost{spec: spec}
 	if len(ports) > 0 {
-		if h.listeners, err = network.Listen(ports); err != nil {
+		if h.listeners, err = network.Listen(ports, spec.DirectPorts); err != nil {
 			return nil, err
 		}
 	}

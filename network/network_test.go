@@ -140,7 +140,7 @@ func publish(t testing.TB, sb *sandbox, specs ...string) []Port {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Listen(ports)
+	l, err := Listen(ports, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestListenErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = Listen(ports)
+		_, err = Listen(ports, false)
 		t.Logf("Listen(%s): %v", c.spec, err)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("Listen(%s) = %v; want one line with %q", c.spec, err, c.want)
