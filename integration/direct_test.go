@@ -3,8 +3,6 @@ package integration
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,10 +94,7 @@ func TestDirectPortIsTheServersSocket(t *testing.T) {
 // took the port, has ended.
 func TestDirectPortServesAnExecdServer(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
-	dir := filepath.Join(t.TempDir(), "www")
-	os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755)
-	os.WriteFile(filepath.Join(dir, "cgi-bin", "peer"), []byte("#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR $REMOTE_PORT\n"), 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755)
+	dir := peerSite(t)
 	p := freePort(t, "tcp")
 	e.detached([]string{"--name", "ex", "-p", fmt.Sprintf("127.0.0.1:%d:80", p), "-v", dir + ":/www:ro", "--network", "builtin:port_handler=direct"}, ref,
 		"sh", "-c", "busybox timeout 3 busybox httpd -f -p 80 -h /www; exec sleep 60")

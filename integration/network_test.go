@@ -161,6 +161,18 @@ func TestPublishTCP(t *testing.T) {
 	e.noLeftovers()
 }
 
+// peerSite is a directory for busybox httpd -h whose CGI script
+// /cgi-bin/peer answers the client's address and port as the server saw
+// them (peerGet reads it).
+func peerSite(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "www")
+	os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cgi-bin", "peer"), []byte("#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR $REMOTE_PORT\n"), 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	return dir
+}
+
 // peerGet asks the CGI script peer, behind the published port, for the
 // client address the server saw, and returns it with the port this side
 // connected from.
@@ -192,10 +204,7 @@ func peerGet(port int, limit time.Duration) (seen string, from int, err error) {
 // again there gets the port again.
 func TestPublishedPortReachesTheServer(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
-	dir := filepath.Join(t.TempDir(), "www")
-	os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755)
-	os.WriteFile(filepath.Join(dir, "cgi-bin", "peer"), []byte("#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR $REMOTE_PORT\n"), 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755)
+	dir := peerSite(t)
 	p := freePort(t, "tcp")
 	// The first server ends after 4 s; the second binds the port again.
 	direct := []string{"--network", "builtin:port_handler=direct"}
