@@ -257,7 +257,7 @@ func parseRunArgs(argv []string) (*RunCmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.Parse(append([]string{"run"}, argv...)); err != nil {
+	if _, err := p.Parse(hostnameShort(p.Model, append([]string{"run"}, argv...))); err != nil {
 		return nil, fmt.Errorf("reading the container's arguments: %w: remove it and create it again", err)
 	}
 	return &cli.Run, nil
@@ -281,5 +281,5 @@ func readReady(r *bufio.Reader) (word string, code int, msg string) {
 
 // newParser is a parser of husk's own arguments that never exits.
 func newParser(grammar any) (*kong.Kong, error) {
-	return kong.New(grammar, kong.Name("husk"), kong.Exit(func(int) {}))
+	return kong.New(grammar, kong.Name("husk"), kong.Exit(func(int) {}), keepCommas())
 }
