@@ -93,6 +93,7 @@ type CLI struct {
 	GlobalFlags
 
 	Info      InfoCmd      `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Version   VersionCmd   `cmd:"" help:"Show husk's version."`
 	Pull      PullCmd      `cmd:"" help:"Pull an image from a registry."`
 	Images    ImagesCmd    `cmd:"" help:"List images."`
 	Rmi       RmiCmd       `cmd:"" help:"Remove one or more images."`
