@@ -216,6 +216,9 @@ func VolumeOp(spec string) (Op, error) {
 	if !filepath.IsAbs(dst) {
 		return Op{}, fmt.Errorf("volume %q: the container path %s must be absolute", spec, dst)
 	}
+	if filepath.Clean(dst) == "/" {
+		return Op{}, fmt.Errorf("volume %q: a volume cannot replace the container's root /: mount it below, e.g. %s:/data", spec, src)
+	}
 	if _, err := os.Stat(src); err != nil {
 		return Op{}, fmt.Errorf("volume %q: the host path %s does not exist: create it first", spec, src)
 	}
