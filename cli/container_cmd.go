@@ -35,6 +35,7 @@ type ContainerVerbs struct {
 	Inspect InspectCmd `cmd:"" help:"Show containers (or images) as JSON."`
 	Top     TopCmd     `cmd:"" help:"Show a container's processes."`
 	Port    PortCmd    `cmd:"" help:"List a container's published ports."`
+	Stats   StatsCmd   `cmd:"" help:"Show what containers use: CPU, memory, network, block I/O, processes."`
 }
 
 // PruneCmd is `husk container prune`.
