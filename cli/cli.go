@@ -116,6 +116,7 @@ type CLI struct {
 	Unshare        UnshareCmd    `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
 	ContainerVerbs `embed:""`
 	Ps             PsCmd        `cmd:"" help:"List containers."`
+	Events         EventsCmd    `cmd:"" help:"Show container lifecycle events."`
 	Container      ContainerCmd `cmd:"" help:"Manage containers."`
 
 	Monitor MonitorCmd `cmd:"" hidden:"" help:"A detached container's monitor (husk's own)."`

@@ -10,6 +10,7 @@ import (
 
 // SystemCmd is `husk system`.
 type SystemCmd struct {
+	Df         SystemDfCmd         `cmd:"" help:"Show what images and containers take on disk."`
 	Reset      SystemResetCmd      `cmd:"" help:"Remove every image and container and the whole store."`
 	RemoveCopy SystemRemoveCopyCmd `cmd:"" name:"remove-copy" hidden:"" help:"Remove a sandbox's vfs copy (husk runs this itself)."`
 }
