@@ -40,7 +40,13 @@ func TestRunFaultImageNotPullable(t *testing.T) {
 
 func TestRunFaultVolume(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
-	missing := filepath.Join(e.home, "no-such-dir")
+	// A missing host path is made (TestRunRootfs); one that cannot be made
+	// is refused by name, and nothing is left of it.
+	locked := filepath.Join(e.home, "locked")
+	if err := os.Mkdir(locked, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(locked, "no-such-dir")
 	e.wantRunError(e.sbx([]string{"-v", missing + ":/data"}, ref, "true"), missing)
 	e.wantRunError(e.sbx([]string{"-v", "relative/dir:/data"}, ref, "true"), "relative/dir")
 	e.wantRunError(e.sbx([]string{"-v", e.home + ":data"}, ref, "true"), "data")
