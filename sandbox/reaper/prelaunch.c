@@ -5,7 +5,7 @@
 // (cli/prelaunch.go): the clone flags, the ID maps, the C init's spec
 // without the process's arguments, the entrypoint and default command,
 // and the files whose change would have changed any of it, each with its
-// identity. When every one is unchanged, this constructor
+// identity. When every one is unchanged, the prelaunch entry (entry.c)
 // clones the sandbox, maps it and lets its init run. A run that ends at
 // once ends here; otherwise the Go runtime starts and only keeps the books
 // (the record, signals, the builtin network's stack, the exit). Anything
@@ -34,11 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "reaper.h"
-
-#define MAGIC "husk-prelaunch 1\n"
-#define SYNC_FD 6
-#define NET_FD 7
+#include "executor.h"
 
 // The descriptors of a launch, by index.
 enum { FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
@@ -67,10 +63,11 @@ static int put(struct buf *b, const char *s, size_t n)
 	return 0;
 }
 
-static int putf(struct buf *b, const char *fmt, long v)
+// putn puts v in decimal.
+static int putn(struct buf *b, long v)
 {
 	char s[64];
-	int n = snprintf(s, sizeof s, fmt, v);
+	int n = snprintf(s, sizeof s, "%ld", v);
 	return put(b, s, (size_t)n);
 }
 
@@ -109,11 +106,11 @@ char *husk_launch_key(int k, size_t *len)
 	char cwd[4096];
 	if (inv_argv == NULL || k < 1 || k >= inv_argc || getcwd(cwd, sizeof cwd) == NULL)
 		return NULL;
-	int bad = putf(&b, "%ld", (long)getuid()) || putf(&b, "%ld", (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
-		  putf(&b, "%ld", k);
+	int bad = putn(&b, (long)getuid()) || putn(&b, (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
+		  putn(&b, k);
 	for (int i = 1; i <= k && !bad; i++)
 		bad = put(&b, inv_argv[i], strlen(inv_argv[i]));
-	bad = bad || putf(&b, "%ld", inv_nenv);
+	bad = bad || putn(&b, inv_nenv);
 	for (int i = 0; i < inv_nenv && !bad; i++)
 		bad = put(&b, inv_env[i], strlen(inv_env[i]));
 	if (bad) {
@@ -156,7 +153,7 @@ static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 	return k > 0 && (size_t)k < n ? 0 : -1;
 }
 
-// ---- the launch file: MAGIC, then records of TAG LENGTH\n BYTES \n ----
+// ---- the launch file: HUSK_LAUNCH_MAGIC, then records of TAG LENGTH\n BYTES \n ----
 
 struct launch {
 	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
@@ -189,8 +186,8 @@ static char *read_file(const char *path, size_t *len)
 
 static int parse_launch(char *p, size_t len, struct launch *l)
 {
-	size_t m = strlen(MAGIC);
-	if (len < m || memcmp(p, MAGIC, m) != 0)
+	size_t m = strlen(HUSK_LAUNCH_MAGIC);
+	if (len < m || memcmp(p, HUSK_LAUNCH_MAGIC, m) != 0)
 		return -1;
 	char *end = p + len;
 	p += m;
@@ -205,18 +202,19 @@ static int parse_launch(char *p, size_t len, struct launch *l)
 			return -1;
 		v[n] = 0; // the records are text or NUL-separated tokens
 		switch (tag) {
-		case 'k': l->key = v, l->key_len = n; break;
-		case 'w': l->watch = v, l->watch_len = n; break;
-		case 'f': l->flags = v; break;
-		case 'm': l->mode = v; break;
-		case 'u': l->uidmap = v, l->uidmap_len = n; break;
-		case 'g': l->gidmap = v, l->gidmap_len = n; break;
-		case 'i': l->id = v; break;
-		case 's': l->spec = v, l->spec_len = n; break;
-		case 'n': l->stdin_ = v; break;
-		case 't': l->net = v; break;
-		case 'e': l->entry = v, l->entry_len = n; break;
-		case 'd': l->dflt = v, l->dflt_len = n; break;
+		case HUSK_LAUNCH_KEY: l->key = v, l->key_len = n; break;
+		case HUSK_LAUNCH_WATCH: l->watch = v, l->watch_len = n; break;
+		case HUSK_LAUNCH_FLAGS: l->flags = v; break;
+		case HUSK_LAUNCH_MODE: l->mode = v; break;
+		case HUSK_LAUNCH_UIDMAP: l->uidmap = v, l->uidmap_len = n; break;
+		case HUSK_LAUNCH_GIDMAP: l->gidmap = v, l->gidmap_len = n; break;
+		case HUSK_LAUNCH_ID: l->id = v; break;
+		case HUSK_LAUNCH_SPEC: l->spec = v, l->spec_len = n; break;
+		case HUSK_LAUNCH_STDIN: l->stdin_ = v; break;
+		case HUSK_LAUNCH_NET: l->net = v; break;
+		case HUSK_LAUNCH_ENTRY: l->entry = v, l->entry_len = n; break;
+		case HUSK_LAUNCH_DEFAULT: l->dflt = v, l->dflt_len = n; break;
+		default: break; // the Go side's own records
 		}
 		p = v + n + 1;
 	}
@@ -312,7 +310,8 @@ static void child(const int *fd, int keep_stdin, char *spec, size_t spec_len)
 		close(null);
 	}
 	// Above every target first, so that no dup2 overwrites a source.
-	static const int from[] = {FD_STATUS_W, FD_SYNC_R, FD_NET_INIT}, to[] = {3, SYNC_FD, NET_FD};
+	static const int from[] = {FD_STATUS_W, FD_SYNC_R, FD_NET_INIT},
+			 to[] = {HUSK_FD_STATUS, HUSK_FD_PRELAUNCH_SYNC, HUSK_FD_PRELAUNCH_NET};
 	int high[3];
 	for (int i = 0; i < 3; i++)
 		if (fd[from[i]] >= 0 && (high[i] = fcntl(fd[from[i]], F_DUPFD, 10)) < 0)
@@ -320,11 +319,14 @@ static void child(const int *fd, int keep_stdin, char *spec, size_t spec_len)
 	for (int i = 0; i < 3; i++)
 		if (fd[from[i]] >= 0 && (dup2(high[i], to[i]) < 0 || close(high[i]) < 0))
 			_exit(125);
+	char num[16];
+	snprintf(num, sizeof num, "%d", HUSK_FD_PRELAUNCH_NET);
 	if (fd[FD_NET_INIT] >= 0)
-		setenv("HUSK_SANDBOX_NET", "7", 1);
-	setenv("HUSK_SANDBOX", "1", 1);
-	setenv("HUSK_CONTAINER", husk_pre.id, 1);
-	setenv("_HUSK_USERNS_SYNC", "6", 1);
+		setenv(HUSK_ENV_SANDBOX_NET, num, 1);
+	setenv(HUSK_ENV_SANDBOX, "1", 1);
+	setenv(HUSK_ENV_CONTAINER, husk_pre.id, 1);
+	snprintf(num, sizeof num, "%d", HUSK_FD_PRELAUNCH_SYNC);
+	setenv(HUSK_ENV_USERNS_SYNC, num, 1);
 	husk_cinit_spec(spec, spec_len);
 }
 
@@ -364,7 +366,7 @@ static int map_helpers(const struct launch *l, pid_t pid, int sync_w)
 		waitpid(u, &su, 0);
 	if (g > 0)
 		waitpid(g, &sg, 0);
-	return su == 0 && sg == 0 && write(sync_w, "M", 1) == 1 ? 0 : -1;
+	return su == 0 && sg == 0 && write(sync_w, (char[]){HUSK_USERNS_MAPPED}, 1) == 1 ? 0 : -1;
 }
 
 static int map_single(const struct launch *l, pid_t pid, int sync_w)
@@ -372,7 +374,7 @@ static int map_single(const struct launch *l, pid_t pid, int sync_w)
 	if (write_to(pid, "setgroups", "deny", 4) || write_to(pid, "uid_map", l->uidmap, l->uidmap_len) ||
 	    write_to(pid, "gid_map", l->gidmap, l->gidmap_len))
 		return -1;
-	return write(sync_w, "M", 1) == 1 ? 0 : -1;
+	return write(sync_w, (char[]){HUSK_USERNS_MAPPED}, 1) == 1 ? 0 : -1;
 }
 
 static void abandon(pid_t pid)
@@ -507,7 +509,7 @@ static int ended(void)
 // namespace child) is never a prelaunch.
 static int reexecuted(void)
 {
-	static const char *marks[] = {"HUSK_USERNS", "HUSK_SANDBOX", "HUSK_CINIT", "HUSK_REAP_PID", NULL};
+	static const char *marks[] = {HUSK_ENV_USERNS, HUSK_ENV_SANDBOX, HUSK_ENV_CINIT, HUSK_ENV_REAP_PID, NULL};
 	for (int i = 0; marks[i]; i++)
 		if (getenv(marks[i]))
 			return 1;
@@ -560,9 +562,9 @@ static char *with_args(const struct launch *l, int k, size_t *len)
 	p += l->spec_len;
 	int n = 0;
 	for (const char *t = list; t < list + list_len; t += strlen(t) + 1, n++)
-		p += sprintf(p, "a%c%s%c", 0, t, 0);
+		p += sprintf(p, "%c%c%s%c", HUSK_TAG_ARG, 0, t, 0);
 	for (int i = k + 1; own && i < inv_argc; i++, n++)
-		p += sprintf(p, "a%c%s%c", 0, inv_argv[i], 0);
+		p += sprintf(p, "%c%c%s%c", HUSK_TAG_ARG, 0, inv_argv[i], 0);
 	*p = 0;
 	*len = p - out;
 	if (n == 0) {
@@ -573,7 +575,9 @@ static char *with_args(const struct launch *l, int k, size_t *len)
 	return out;
 }
 
-__attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, char **envp)
+// husk_prelaunch_main is the prelaunch entry, for any invocation no other
+// entry took: it starts this run's sandbox when a launch is written down.
+void husk_prelaunch_main(int argc, char **argv, char **envp)
 {
 	if (reexecuted() || geteuid() == 0 || save_invocation(argc, argv, envp) != 0)
 		return;
