@@ -7,7 +7,14 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode e
 
 export CGO_ENABLED := 1
 
-.PHONY: husk all run test unit integration bench vet prepare
+# The C executor (sandbox/reaper) and its unit tests: warnings are errors.
+# cgo builds the same files with the flags in sandbox/reaper/reaper.go.
+CC     ?= cc
+CWARN  := -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CTEST  := sandbox/reaper/spec.c sandbox/reaper/paths.c sandbox/reaper/user.c $(wildcard sandbox/reaper/ctest/*.c)
+CSAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: husk all run test unit ctest fuzz integration bench vet prepare
 
 all: husk
 
@@ -26,8 +33,23 @@ run: husk
 test:
 	GO='$(GO)' TAGS='$(TAGS)' bash integration/run.sh
 
-unit:
+unit: ctest
 	$(GO) test -tags '$(TAGS)' $$($(GO) list -tags '$(TAGS)' ./... | grep -v /integration)
+	$(MAKE) --no-print-directory fuzz
+
+# The C executor's unit tests, plain and under AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+ctest:
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	$(CC) $(CWARN) -O1 -g -Isandbox/abi -o "$$dir/ctest" $(CTEST) && "$$dir/ctest" && \
+	$(CC) $(CWARN) -O1 -g $(CSAN) -Isandbox/abi -o "$$dir/ctest-san" $(CTEST) && \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$$dir/ctest-san" && \
+	echo "ctest: ok under -fsanitize=address,undefined"
+
+# A few seconds of fuzzing the C init's spec decoder from its seed corpus
+# (sandbox/reaper/testdata/fuzz), on one worker.
+fuzz:
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 5s -parallel 1 ./sandbox/reaper
 
 bench: husk
 	GO='$(GO)' TAGS='$(TAGS)' bash integration/bench.sh
