@@ -7,21 +7,26 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode e
 
 export CGO_ENABLED := 1
 
+# libseccomp through pkg-config, linked statically.
+PKG_CONFIG    ?= pkg-config
+SECCOMP_LIBDIR = $(shell $(PKG_CONFIG) --variable=libdir libseccomp 2>/dev/null)
+
 # The C executor (sandbox/reaper) and its unit tests: warnings are errors.
 # cgo builds the same files with the flags in sandbox/reaper/reaper.go.
 CC     ?= cc
 CWARN  := -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CSRC   := $(wildcard sandbox/reaper/*.c)
 CTEST  := sandbox/reaper/spec.c sandbox/reaper/paths.c sandbox/reaper/user.c $(wildcard sandbox/reaper/ctest/*.c)
 CSAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: husk all run test unit ctest fuzz integration bench vet prepare
+.PHONY: husk all run test unit ctest fuzz integration bench vet lint prepare
 
 all: husk
 
 # The binary: cgo on for libseccomp (linked statically from libseccomp-dev).
 husk:
-	@test -f /usr/lib/x86_64-linux-gnu/libseccomp.a || { echo "make: libseccomp.a is missing: install libseccomp-dev (sudo apt-get install -y libseccomp-dev)" >&2; exit 1; }
-	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o husk .
+	@test -n "$(SECCOMP_LIBDIR)" -a -f "$(SECCOMP_LIBDIR)/libseccomp.a" || { echo "make: libseccomp.a is missing: install pkg-config and libseccomp-dev (sudo apt-get install -y pkg-config libseccomp-dev)" >&2; exit 1; }
+	CGO_LDFLAGS="$$($(PKG_CONFIG) --static --libs libseccomp)" $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o husk .
 
 # The README's first command: husk's main job on its embedded default, an
 # isolated shell over this host (no image, network or registry needed).
@@ -56,3 +61,11 @@ bench: husk
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
+
+# Go and C: go vet with the build's tags, gofmt, the C with every warning
+# (as the build and ctest) and cppcheck.
+lint: vet
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); test -z "$$out" || { echo "gofmt -l: not formatted:" >&2; echo "$$out" >&2; exit 1; }
+	$(CC) $(CWARN) -fsyntax-only -Isandbox/abi $(CSRC) $(wildcard sandbox/reaper/ctest/*.c)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability --inline-suppr \
+		-D__GNUC__ -D__linux__ -D__x86_64__ -Isandbox/abi -Isandbox/reaper $(CSRC) $(wildcard sandbox/reaper/ctest/*.c)
