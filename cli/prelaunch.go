@@ -129,11 +129,11 @@ func launchPath(key []byte) (string, error) {
 	}
 	h := fnv.New64a()
 	h.Write(key)
-	dir := filepath.Join(root, "plans")
+	dir := filepath.Join(root, abi.LaunchDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, fmt.Sprintf("launch-%016x", h.Sum64())), nil
+	return filepath.Join(dir, fmt.Sprintf("%s%016x", abi.LaunchPrefix, h.Sum64())), nil
 }
 
 func mapLines(m []userns.IDMap) []byte {

@@ -75,6 +75,7 @@ const (
 
 // The environment variables of the pre-runtime entries and the sandbox.
 const (
+	EnvRoot       = C.HUSK_ENV_ROOT
 	EnvCInit      = C.HUSK_ENV_CINIT
 	EnvReapPid    = C.HUSK_ENV_REAP_PID
 	EnvReapDial   = C.HUSK_ENV_REAP_DIAL
@@ -92,6 +93,8 @@ type LaunchTag byte
 // The launch file.
 const (
 	LaunchMagic             = C.HUSK_LAUNCH_MAGIC
+	LaunchDir               = C.HUSK_LAUNCH_DIR
+	LaunchPrefix            = C.HUSK_LAUNCH_PREFIX
 	LaunchKey     LaunchTag = C.HUSK_LAUNCH_KEY
 	LaunchWatch   LaunchTag = C.HUSK_LAUNCH_WATCH
 	LaunchFlags   LaunchTag = C.HUSK_LAUNCH_FLAGS

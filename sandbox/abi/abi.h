@@ -79,6 +79,7 @@ enum husk_op_kind {
 
 // ---- the environment: each pre-runtime entry is chosen by one of these ----
 
+#define HUSK_ENV_ROOT "HUSK_ROOT"                 // the store's root
 #define HUSK_ENV_CINIT "HUSK_CINIT"             // the C init: its spec's descriptor
 #define HUSK_ENV_REAP_PID "HUSK_REAP_PID"       // the C reaper of this pid, after the Go init
 #define HUSK_ENV_REAP_DIAL "HUSK_REAP_DIAL"     // the reaper's dial socket
@@ -94,6 +95,10 @@ enum husk_op_kind {
 // TAG LENGTH NL BYTES NL ----
 
 #define HUSK_LAUNCH_MAGIC "husk-prelaunch 1\n"
+// A launch is ROOT/HUSK_LAUNCH_DIR/HUSK_LAUNCH_PREFIX then the FNV-1a 64
+// hash of its key in 16 hex digits; ROOT is HUSK_ENV_ROOT's store root.
+#define HUSK_LAUNCH_DIR "plans"
+#define HUSK_LAUNCH_PREFIX "launch-"
 
 enum husk_launch_tag {
 	HUSK_LAUNCH_KEY = 'k',      // the invocation's key (see husk_launch_key)

@@ -135,7 +135,7 @@ static uint64_t fnv64(const char *p, size_t n)
 // to Go.
 static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 {
-	const char *r = getenv("HUSK_ROOT"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+	const char *r = getenv(HUSK_ENV_ROOT), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
 	char root[4096];
 	if (r && *r) {
 		if (*r != '/')
@@ -148,7 +148,7 @@ static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 	} else {
 		return -1;
 	}
-	int k = snprintf(out, n, "%s/plans/launch-%016llx", root,
+	int k = snprintf(out, n, "%s/" HUSK_LAUNCH_DIR "/" HUSK_LAUNCH_PREFIX "%016llx", root,
 			 (unsigned long long)fnv64(key, key_len));
 	return k > 0 && (size_t)k < n ? 0 : -1;
 }
