@@ -195,7 +195,8 @@ static int parse_launch(char *p, size_t len, struct launch *l)
 		char tag = *p++;
 		char *nl;
 		unsigned long n = strtoul(p, &nl, 10);
-		if (nl >= end || *nl != '\n' || n > (size_t)(end - nl - 2))
+		// The value and its newline end before the buffer does.
+		if (nl >= end || *nl != '\n' || n >= (size_t)(end - nl - 1))
 			return -1;
 		char *v = nl + 1;
 		if (v[n] != '\n')
