@@ -32,6 +32,46 @@ static void test_split(void)
 	}
 }
 
+// Dangling symlinks lead where the directory or file goes, inside the
+// root, as securejoin resolves them; a loop of them is refused.
+static void test_dangling(const char *root)
+{
+	char link[512];
+	snprintf(link, sizeof link, "%s/run-abs", root);
+	CHECK(symlink("/real/run", link) == 0, "symlink %s", link);
+	snprintf(link, sizeof link, "%s/a/rel", root);
+	CHECK(symlink("../made/here", link) == 0, "symlink %s", link);
+	snprintf(link, sizeof link, "%s/ping", root);
+	CHECK(symlink("pong", link) == 0, "symlink %s", link);
+	snprintf(link, sizeof link, "%s/pong", root);
+	CHECK(symlink("ping", link) == 0, "symlink %s", link);
+	snprintf(link, sizeof link, "%s/hostsfile", root);
+	CHECK(symlink("/etc/dangling-hosts", link) == 0, "symlink %s", link);
+
+	husk_make_dirs("/run-abs/sub");
+	CHECK(exists(root, "/real/run/sub"), "/run-abs/sub not made at /real/run/sub");
+	husk_make_dirs("/a/rel/x");
+	CHECK(exists(root, "/made/here/x"), "/a/rel/x not made at /made/here/x");
+	husk_make_file("/hostsfile");
+	CHECK(exists(root, "/etc/dangling-hosts"), "/hostsfile not made at /etc/dangling-hosts");
+	CHECK(!exists("", "/etc/dangling-hosts"), "/hostsfile was made on the host");
+	EXPECT_FAIL(husk_make_dirs("/ping/x"), "Too many levels of symbolic links");
+	EXPECT_FAIL(husk_make_file("/pong"), "Too many levels of symbolic links");
+}
+
+// A path of a thousand elements costs heap, not a stack frame each.
+static void test_deep(const char *root)
+{
+	char path[2100] = "";
+	for (int i = 0; i < 1000; i++)
+		strcat(path, "/d");
+	husk_make_dirs(path);
+	CHECK(exists(root, path), "the deep path was not made");
+	strcat(path, "/f");
+	husk_make_file(path);
+	CHECK(exists(root, path), "the deep file was not made");
+}
+
 void test_paths(void)
 {
 	test_split();
@@ -75,6 +115,8 @@ void test_paths(void)
 	CHECK(husk_resolve("/missing", 0) < 0, "/missing resolved");
 
 	EXPECT_FAIL(husk_make_dirs("/file/sub"), "making /file/sub inside the root: Not a directory");
+	test_dangling(root);
+	test_deep(root);
 	close(husk_root_fd);
 	husk_root_fd = -1;
 }
