@@ -19,7 +19,7 @@ CC       ?= cc
 CGO_WARN := -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CWARN    := $(CGO_WARN) -Wmissing-prototypes
 CSRC   := $(wildcard sandbox/reaper/*.c)
-CTEST  := sandbox/reaper/spec.c sandbox/reaper/paths.c sandbox/reaper/user.c $(wildcard sandbox/reaper/ctest/*.c)
+CTEST  := sandbox/reaper/spec.c sandbox/reaper/paths.c sandbox/reaper/user.c sandbox/reaper/launch.c $(wildcard sandbox/reaper/ctest/*.c)
 CSAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 .PHONY: husk all run test unit ctest fuzz integration bench vet lint prepare

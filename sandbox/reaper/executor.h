@@ -87,6 +87,19 @@ int husk_recv_fd(int sock);
 int husk_file_identity(const char *path, char *out, size_t n);
 char *husk_launch_key(int k, size_t *len);
 
+// ---- a prelaunch's launch file (launch.c) ----
+
+// husk_launch is a launch file's records: each points into the file,
+// which the parser changes in place (a record's newline becomes a NUL).
+struct husk_launch {
+	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
+	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len;
+};
+
+// husk_launch_parse fills l from the len bytes at p: 0, or -1 when the
+// file is not a whole launch.
+int husk_launch_parse(char *p, size_t len, struct husk_launch *l);
+
 // ---- the pre-runtime entries, chosen by entry.c's one constructor ----
 
 __attribute__((noreturn)) void husk_cinit_main(const char *fd);

@@ -153,12 +153,7 @@ static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 	return k > 0 && (size_t)k < n ? 0 : -1;
 }
 
-// ---- the launch file: HUSK_LAUNCH_MAGIC, then records of TAG LENGTH\n BYTES \n ----
-
-struct launch {
-	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
-	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len;
-};
+// ---- the launch file (launch.c parses it) ----
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -182,47 +177,6 @@ static char *read_file(const char *path, size_t *len)
 	}
 	close(fd);
 	return p;
-}
-
-static int parse_launch(char *p, size_t len, struct launch *l)
-{
-	size_t m = strlen(HUSK_LAUNCH_MAGIC);
-	if (len < m || memcmp(p, HUSK_LAUNCH_MAGIC, m) != 0)
-		return -1;
-	char *end = p + len;
-	p += m;
-	while (p < end) {
-		char tag = *p++;
-		char *nl;
-		unsigned long n = strtoul(p, &nl, 10);
-		// The value and its newline end before the buffer does.
-		if (nl >= end || *nl != '\n' || n >= (size_t)(end - nl - 1))
-			return -1;
-		char *v = nl + 1;
-		if (v[n] != '\n')
-			return -1;
-		v[n] = 0; // the records are text or NUL-separated tokens
-		switch (tag) {
-		case HUSK_LAUNCH_KEY: l->key = v, l->key_len = n; break;
-		case HUSK_LAUNCH_WATCH: l->watch = v, l->watch_len = n; break;
-		case HUSK_LAUNCH_FLAGS: l->flags = v; break;
-		case HUSK_LAUNCH_MODE: l->mode = v; break;
-		case HUSK_LAUNCH_UIDMAP: l->uidmap = v, l->uidmap_len = n; break;
-		case HUSK_LAUNCH_GIDMAP: l->gidmap = v, l->gidmap_len = n; break;
-		case HUSK_LAUNCH_ID: l->id = v; break;
-		case HUSK_LAUNCH_SPEC: l->spec = v, l->spec_len = n; break;
-		case HUSK_LAUNCH_STDIN: l->stdin_ = v; break;
-		case HUSK_LAUNCH_NET: l->net = v; break;
-		case HUSK_LAUNCH_ENTRY: l->entry = v, l->entry_len = n; break;
-		case HUSK_LAUNCH_DEFAULT: l->dflt = v, l->dflt_len = n; break;
-		default: break; // the Go side's own records
-		}
-		p = v + n + 1;
-	}
-	return l->key && l->watch && l->flags && l->mode && l->uidmap && l->gidmap && l->id && strlen(l->id) == 64 &&
-			       l->spec && l->stdin_ && l->net
-		       ? 0
-		       : -1;
 }
 
 // husk_file_identity is what the Go side wrote for each watched file.
@@ -359,7 +313,7 @@ static pid_t spawn_helper(const char *tokens, size_t len, pid_t pid)
 // map_helpers writes a subuid sandbox's maps through the setuid helpers,
 // side by side, and releases the sandbox when both did. A failure is the
 // usual path's to name.
-static int map_helpers(const struct launch *l, pid_t pid, int sync_w)
+static int map_helpers(const struct husk_launch *l, pid_t pid, int sync_w)
 {
 	pid_t u = spawn_helper(l->uidmap, l->uidmap_len, pid), g = spawn_helper(l->gidmap, l->gidmap_len, pid);
 	int su = -1, sg = -1;
@@ -370,7 +324,7 @@ static int map_helpers(const struct launch *l, pid_t pid, int sync_w)
 	return su == 0 && sg == 0 && write(sync_w, (char[]){HUSK_USERNS_MAPPED}, 1) == 1 ? 0 : -1;
 }
 
-static int map_single(const struct launch *l, pid_t pid, int sync_w)
+static int map_single(const struct husk_launch *l, pid_t pid, int sync_w)
 {
 	if (write_to(pid, "setgroups", "deny", 4) || write_to(pid, "uid_map", l->uidmap, l->uidmap_len) ||
 	    write_to(pid, "gid_map", l->gidmap, l->gidmap_len))
@@ -403,7 +357,7 @@ static void close_all(const int *fds, int n)
 			close(fds[i]);
 }
 
-static int launch(struct launch *l, char *spec_copy)
+static int launch(struct husk_launch *l, char *spec_copy)
 {
 	int fd[FD_COUNT];
 	for (int i = 0; i < FD_COUNT; i++)
@@ -520,7 +474,7 @@ static int reexecuted(void)
 // find_launch finds the launch of this invocation: the longest argument
 // prefix that has one (the arguments after it are the command), and fills
 // l from it. The file stays allocated in *file.
-static int find_launch(struct launch *l, char **file, size_t *len, int *k)
+static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 {
 	for (*k = inv_argc - 1; *k >= 1; (*k)--) {
 		size_t key_len;
@@ -529,7 +483,7 @@ static int find_launch(struct launch *l, char **file, size_t *len, int *k)
 			return -1;
 		int found = launch_path(key, key_len, path, sizeof path) == 0 && (*file = read_file(path, len)) != NULL;
 		if (found) {
-			int ok = parse_launch(*file, *len, l) == 0 && l->key_len == key_len && memcmp(l->key, key, key_len) == 0;
+			int ok = husk_launch_parse(*file, *len, l) == 0 && l->key_len == key_len && memcmp(l->key, key, key_len) == 0;
 			free(key);
 			if (ok)
 				return 0;
@@ -544,7 +498,7 @@ static int find_launch(struct launch *l, char **file, size_t *len, int *k)
 // with_args is the spec (without arguments) followed by the process's
 // arguments: the entrypoint and this invocation's command when it gives
 // one, else the default the launch recorded.
-static char *with_args(const struct launch *l, int k, size_t *len)
+static char *with_args(const struct husk_launch *l, int k, size_t *len)
 {
 	const char *list = l->dflt;
 	size_t list_len = l->dflt_len, need = l->spec_len + 1;
@@ -585,7 +539,7 @@ void husk_prelaunch_main(int argc, char **argv, char **envp)
 	size_t len, spec_len;
 	char *file;
 	int k;
-	struct launch l = {0};
+	struct husk_launch l = {0};
 	if (find_launch(&l, &file, &len, &k) != 0)
 		return;
 	char *spec = NULL;

@@ -55,6 +55,7 @@ extern char check_message[1024];
 void test_spec(void);
 void test_paths(void);
 void test_user(void);
+void test_launch(void);
 
 // make_temp makes a directory for a test and returns its path.
 const char *make_temp(void);

@@ -61,6 +61,7 @@ int main(void)
 	test_spec();
 	test_paths();
 	test_user();
+	test_launch();
 	char rm[128];
 	snprintf(rm, sizeof rm, "rm -rf '%s'", temp_root);
 	if (system(rm) != 0)
