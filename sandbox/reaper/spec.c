@@ -120,14 +120,12 @@ static int read_op(struct cursor *c, char tag, struct husk_op *o, int root)
 	return 0;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
+// hex_digit holds each hex digit's value plus one; 0 is no digit. A table,
+// for the start path: the program is some ten thousand digits.
+static const unsigned char hex_digit[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 // read_seccomp decodes the program: whole BPF instructions, at most what
 // a sock_fprog can count.
@@ -139,11 +137,12 @@ static int read_seccomp(struct cursor *c, struct husk_spec *s, const char *hex)
 	s->seccomp = malloc(n / 2);
 	if (s->seccomp == NULL)
 		return refuse(c, "out of memory");
+	const unsigned char *h = (const unsigned char *)hex;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
+		unsigned hi = hex_digit[h[2 * i]], lo = hex_digit[h[2 * i + 1]];
+		if (hi == 0 || lo == 0)
 			return refuse(c, "the seccomp program has a byte that is not hex at %zu", 2 * i);
-		s->seccomp[i] = (unsigned char)(hi << 4 | lo);
+		s->seccomp[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
 	}
 	s->seccomp_len = n / 2;
 	return 0;
