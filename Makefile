@@ -7,14 +7,29 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode e
 
 export CGO_ENABLED := 1
 
-.PHONY: husk all run test unit integration bench vet prepare
+# libseccomp through pkg-config, linked statically.
+PKG_CONFIG    ?= pkg-config
+SECCOMP_LIBDIR = $(shell $(PKG_CONFIG) --variable=libdir libseccomp 2>/dev/null)
+
+# The C executor (sandbox/reaper) and its unit tests: warnings are errors.
+# cgo builds the same files with CGO_WARN, the #cgo CFLAGS of
+# sandbox/reaper/reaper.go (make lint checks that they agree); cgo's own
+# generated code would fail -Wmissing-prototypes.
+CC       ?= cc
+CGO_WARN := -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
+CWARN    := $(CGO_WARN) -Wmissing-prototypes
+CSRC   := $(wildcard sandbox/reaper/*.c)
+CTEST  := sandbox/reaper/spec.c sandbox/reaper/paths.c sandbox/reaper/user.c sandbox/reaper/launch.c $(wildcard sandbox/reaper/ctest/*.c)
+CSAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: husk all run test unit ctest fuzz integration bench vet lint prepare
 
 all: husk
 
 # The binary: cgo on for libseccomp (linked statically from libseccomp-dev).
 husk:
-	@test -f /usr/lib/x86_64-linux-gnu/libseccomp.a || { echo "make: libseccomp.a is missing: install libseccomp-dev (sudo apt-get install -y libseccomp-dev)" >&2; exit 1; }
-	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o husk .
+	@test -n "$(SECCOMP_LIBDIR)" -a -f "$(SECCOMP_LIBDIR)/libseccomp.a" || { echo "make: libseccomp.a is missing: install pkg-config and libseccomp-dev (sudo apt-get install -y pkg-config libseccomp-dev)" >&2; exit 1; }
+	CGO_LDFLAGS="$$($(PKG_CONFIG) --static --libs libseccomp)" $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o husk .
 
 # The README's first command: husk's main job on its embedded default, an
 # isolated shell over this host (no image, network or registry needed).
@@ -26,11 +41,35 @@ run: husk
 test:
 	GO='$(GO)' TAGS='$(TAGS)' bash integration/run.sh
 
-unit:
+unit: ctest
 	$(GO) test -tags '$(TAGS)' $$($(GO) list -tags '$(TAGS)' ./... | grep -v /integration)
+	$(MAKE) --no-print-directory fuzz
+
+# The C executor's unit tests, plain and under AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+ctest:
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	$(CC) $(CWARN) -O1 -g -Isandbox/abi -o "$$dir/ctest" $(CTEST) && "$$dir/ctest" && \
+	$(CC) $(CWARN) -O1 -g $(CSAN) -Isandbox/abi -o "$$dir/ctest-san" $(CTEST) && \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$$dir/ctest-san" && \
+	echo "ctest: ok under -fsanitize=address,undefined"
+
+# A few seconds of fuzzing the C init's spec decoder from its seed corpus
+# (sandbox/reaper/testdata/fuzz), on one worker.
+fuzz:
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 5s -parallel 1 ./sandbox/reaper
 
 bench: husk
 	GO='$(GO)' TAGS='$(TAGS)' bash integration/bench.sh
 
 vet:
 	$(GO) vet -tags '$(TAGS)' ./...
+
+# Go and C: go vet with the build's tags, gofmt, the C with every warning
+# (as the build and ctest) and cppcheck.
+lint: vet
+	@grep -qF -- '$(CGO_WARN)' sandbox/reaper/reaper.go || { echo "make lint: the #cgo CFLAGS of sandbox/reaper/reaper.go are not CGO_WARN: $(CGO_WARN)" >&2; exit 1; }
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); test -z "$$out" || { echo "gofmt -l: not formatted:" >&2; echo "$$out" >&2; exit 1; }
+	$(CC) $(CWARN) -fsyntax-only -Isandbox/abi $(CSRC) $(wildcard sandbox/reaper/ctest/*.c)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability --inline-suppr \
+		-D__GNUC__ -D__linux__ -D__x86_64__ -Isandbox/abi -Isandbox/reaper $(CSRC) $(wildcard sandbox/reaper/ctest/*.c)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"husk/sandbox"
+	"husk/sandbox/abi"
 	"husk/store"
 	"husk/store/container"
 )
@@ -16,7 +17,7 @@ import (
 // envParsedRun carries the run command as its husk parsed it, so that the
 // init, on the start path, need not parse the command line again.
 const (
-	envContainer = "HUSK_CONTAINER"
+	envContainer = abi.EnvContainer
 	envParsedRun = "HUSK_SANDBOX_RUN"
 )
 

@@ -15,6 +15,7 @@ import (
 	"husk/fuse"
 	"husk/network"
 	"husk/sandbox"
+	"husk/sandbox/abi"
 	"husk/sandbox/reaper"
 	"husk/store"
 	"husk/userns"
@@ -37,7 +38,7 @@ import (
 // network qualifies: its stack starts with the Go side, and packets wait
 // in the TAP device's queue until then.
 
-const launchMagic = "husk-prelaunch 1\n"
+const launchMagic = abi.LaunchMagic
 
 // prelaunchable says whether this run's launch may be written down.
 func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
@@ -81,14 +82,16 @@ func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, i
 	var b bytes.Buffer
 	b.WriteString(launchMagic)
 	for _, r := range []struct {
-		tag string
+		tag abi.LaunchTag
 		v   []byte
 	}{
-		{"k", key}, {"w", c.watched(plan, hl.strategy)}, {"f", []byte(fmt.Sprint(flags))},
-		{"m", []byte(plan.Mode)}, {"u", uids}, {"g", gids}, {"i", []byte(id)}, {"n", []byte(stdin)}, {"t", []byte(net)},
-		{"s", hl.bare}, {"e", tokens(hl.entry)}, {"d", tokens(hl.dflt)}, {"j", hl.json}, {"x", []byte(hl.imageID)},
+		{abi.LaunchKey, key}, {abi.LaunchWatch, c.watched(plan, hl.strategy)}, {abi.LaunchFlags, []byte(fmt.Sprint(flags))},
+		{abi.LaunchMode, []byte(plan.Mode)}, {abi.LaunchUIDMap, uids}, {abi.LaunchGIDMap, gids}, {abi.LaunchID, []byte(id)},
+		{abi.LaunchStdin, []byte(stdin)}, {abi.LaunchNet, []byte(net)}, {abi.LaunchSpec, hl.bare},
+		{abi.LaunchEntry, tokens(hl.entry)}, {abi.LaunchDefault, tokens(hl.dflt)}, {abi.LaunchJSON, hl.json},
+		{abi.LaunchImage, []byte(hl.imageID)},
 	} {
-		fmt.Fprintf(&b, "%s%d\n", r.tag, len(r.v))
+		fmt.Fprintf(&b, "%c%d\n", r.tag, len(r.v))
 		b.Write(r.v)
 		b.WriteByte('\n')
 	}
@@ -126,11 +129,11 @@ func launchPath(key []byte) (string, error) {
 	}
 	h := fnv.New64a()
 	h.Write(key)
-	dir := filepath.Join(root, "plans")
+	dir := filepath.Join(root, abi.LaunchDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, fmt.Sprintf("launch-%016x", h.Sum64())), nil
+	return filepath.Join(dir, fmt.Sprintf("%s%016x", abi.LaunchPrefix, h.Sum64())), nil
 }
 
 func mapLines(m []userns.IDMap) []byte {
@@ -203,11 +206,11 @@ func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 }
 
 // launchRecords reads a launch file's records by tag.
-func launchRecords(b []byte) map[string][]byte {
-	out := map[string][]byte{}
+func launchRecords(b []byte) map[abi.LaunchTag][]byte {
+	out := map[abi.LaunchTag][]byte{}
 	b, ok := bytes.CutPrefix(b, []byte(launchMagic))
 	for ok && len(b) > 0 {
-		tag := string(b[:1])
+		tag := abi.LaunchTag(b[0])
 		n, rest := 0, b[1:]
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
@@ -234,7 +237,7 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 	}
 	if err == nil {
 		rec := &ownContainer{Container: fg.c, cs: fg.cs}
-		err = rec.rememberJSON(string(l["x"]), args, js)
+		err = rec.rememberJSON(string(l[abi.LaunchImage]), args, js)
 	}
 	if err != nil {
 		// The books cannot be kept: the sandbox must not run unseen.
@@ -269,20 +272,20 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 
 // adoptedSpec is the launch's spec in JSON for container id, with its
 // arguments: the entrypoint and cmd, or the default when cmd is empty.
-func adoptedSpec(l map[string][]byte, id string, cmd []string) ([]byte, []string, error) {
-	old := string(l["i"])
+func adoptedSpec(l map[abi.LaunchTag][]byte, id string, cmd []string) ([]byte, []string, error) {
+	old := string(l[abi.LaunchID])
 	if len(old) < 12 {
 		return nil, nil, fmt.Errorf("reading the prelaunch's spec: no container ID")
 	}
-	js := bytes.ReplaceAll(l["j"], []byte(old), []byte(id))
+	js := bytes.ReplaceAll(l[abi.LaunchJSON], []byte(old), []byte(id))
 	js = bytes.ReplaceAll(js, []byte(old[:12]), []byte(id[:12]))
 	var s sandbox.Spec
 	if err := json.Unmarshal(js, &s); err != nil {
 		return nil, nil, fmt.Errorf("reading the prelaunch's spec: %w", err)
 	}
-	s.Args = splitTokens(l["d"])
+	s.Args = splitTokens(l[abi.LaunchDefault])
 	if len(cmd) > 0 {
-		s.Args = append(splitTokens(l["e"]), cmd...)
+		s.Args = append(splitTokens(l[abi.LaunchEntry]), cmd...)
 	}
 	js, err := json.Marshal(&s)
 	return js, s.Args, err

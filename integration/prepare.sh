@@ -24,12 +24,14 @@ FULLDISK=${1:-}
 #   fuse3           fusermount3, to unmount fuse-overlayfs as a user
 #   slirp4netns passt  network backends husk info reports (and later issues use)
 #   libseccomp-dev  libseccomp.a, linked statically into husk
+#   pkg-config      how the Makefile finds libseccomp
+#   cppcheck        `make lint`'s checker of the C executor
 #   busybox-static  the test images' userland, made by the harness
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
 #   iproute2        ip, for the network tests of later issues
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev busybox-static docker-registry gcc make iproute2"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {

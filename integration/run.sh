@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: the unit tests, then the integration suite against the real
+# `make test`: the unit tests and `make lint`, then the integration suite against the real
 # binary. As root it first prepares the machine (prepare.sh) and runs the
 # suite as two unprivileged users: husk-sub (with /etc/subuid ranges) and
 # husk-nosub (without). As an ordinary user it runs the suite as that user.
@@ -50,6 +50,14 @@ if make unit; then
 	note "unit: ok"
 else
 	note "unit: FAIL"
+	failed=1
+fi
+
+step "lint: go vet, gofmt, the C with warnings as errors, cppcheck"
+if make lint; then
+	note "lint: ok"
+else
+	note "lint: FAIL"
 	failed=1
 fi
 

@@ -1,7 +1,7 @@
 package network
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox/abi"
 )
 
 // The published-port fast path (after rootlesskit's builtin port driver):
@@ -22,14 +24,45 @@ import (
 // Each dial gets its own SOCK_SEQPACKET socketpair, whose one end travels
 // over the init's connection: dials run concurrently, a slow one holds up
 // no other, and the init's connection carries nothing but those ends.
+// A request is the protocol's byte and the port; the reply abi.DialOK with
+// the socket, or abi.DialFailed and why (abi.h; the C reaper answers the
+// same after the hand-over).
 
 type dialRequest struct {
-	Proto string `json:"proto"`
-	Port  int    `json:"port"`
+	Proto string
+	Port  int
 }
 
-type dialReply struct {
-	Error string `json:"error,omitempty"`
+func (r dialRequest) encode() ([]byte, error) {
+	b := make([]byte, abi.DialRequestLen)
+	switch r.Proto {
+	case "tcp":
+		b[0] = abi.DialTCP
+	case "udp":
+		b[0] = abi.DialUDP
+	default:
+		return nil, fmt.Errorf("unknown protocol %q", r.Proto)
+	}
+	if r.Port <= 0 || r.Port > 65535 {
+		return nil, fmt.Errorf("port %d is not one from 1 to 65535", r.Port)
+	}
+	binary.BigEndian.PutUint16(b[1:], uint16(r.Port))
+	return b, nil
+}
+
+func decodeRequest(b []byte) (dialRequest, error) {
+	if len(b) != abi.DialRequestLen {
+		return dialRequest{}, fmt.Errorf("a dial request of %d bytes", len(b))
+	}
+	r := dialRequest{Proto: "tcp", Port: int(binary.BigEndian.Uint16(b[1:]))}
+	switch b[0] {
+	case abi.DialTCP:
+	case abi.DialUDP:
+		r.Proto = "udp"
+	default:
+		return r, fmt.Errorf("unknown protocol %q", b[0])
+	}
+	return r, nil
 }
 
 // dialTimeout bounds a connect to a full listen backlog inside the sandbox.
@@ -57,21 +90,20 @@ func serveDial(f *os.File) {
 		return
 	}
 	defer c.Close()
-	var req dialRequest
 	msg, _, err := recvMsg(c, 512)
-	if err == nil {
-		err = json.Unmarshal(msg, &req)
-	}
 	if err != nil {
 		return
 	}
-	sock, err := dialInside(req)
-	var rep dialReply
-	if err != nil {
-		rep.Error = err.Error()
+	req, err := decodeRequest(msg)
+	var sock *os.File
+	if err == nil {
+		sock, err = dialInside(req)
 	}
-	b, _ := json.Marshal(rep)
-	sendMsg(c, b, sock)
+	reply := []byte{abi.DialOK}
+	if err != nil {
+		reply = append([]byte{abi.DialFailed}, err.Error()...)
+	}
+	sendMsg(c, reply, sock)
 	if sock != nil {
 		sock.Close()
 	}
@@ -121,7 +153,10 @@ func dial(conn *net.UnixConn, req dialRequest) (*os.File, error) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(dialTimeout + 5*time.Second))
-	b, _ := json.Marshal(req)
+	b, err := req.encode()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := c.Write(b); err != nil {
 		return nil, err
 	}
@@ -136,18 +171,14 @@ func readReply(c *net.UnixConn) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rep dialReply
-	if err := json.Unmarshal(msg, &rep); err != nil {
+	if len(msg) == 0 || msg[0] != abi.DialOK {
 		if f != nil {
 			f.Close()
 		}
-		return nil, fmt.Errorf("reading the reply: %w", err)
-	}
-	if rep.Error != "" {
-		if f != nil {
-			f.Close()
+		if len(msg) > 1 && msg[0] == abi.DialFailed {
+			return nil, errors.New(string(msg[1:]))
 		}
-		return nil, errors.New(rep.Error)
+		return nil, fmt.Errorf("reading the reply: %q is not one", msg)
 	}
 	if f == nil {
 		return nil, errors.New("the reply carried no socket")

@@ -7,19 +7,29 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"husk/sandbox/abi"
 	"husk/sandbox/reaper"
 )
 
 // The C init (package reaper's init.c) takes a Spec that the host side
 // has completed: no store to open, nothing to parse but a list of
-// NUL-terminated tokens, each record a one-letter tag and its fields.
-// It runs the Go init's steps (see run) before a Go runtime would start.
+// NUL-terminated tokens, each record a one-letter tag and its fields, in
+// the versioned format abi.h defines. It runs the Go init's steps (see
+// run) before a Go runtime would start.
 
 // EnvCInit names the descriptor of the encoded spec for the C init.
-const EnvCInit = "HUSK_CINIT"
+const EnvCInit = abi.EnvCInit
+
+// opKinds are the C executor's numbers for the operation kinds.
+var opKinds = map[Kind]abi.Op{
+	KindMount: abi.OpMount, KindBind: abi.OpBind, KindBindDev: abi.OpBindDev, KindMkdir: abi.OpMkdir,
+	KindSymlink: abi.OpSymlink, KindMask: abi.OpMask, KindReadonly: abi.OpReadonly, KindFile: abi.OpFile,
+	KindFuseOverlay: abi.OpFuseOverlay,
+}
 
 // CSpec is what the C init needs beyond the Spec: the image's in-use
 // lock to hold, and a directory whose absence means the image went away
@@ -53,29 +63,47 @@ func openat2Works() bool {
 	return true
 }
 
-type encoder struct{ bytes.Buffer }
+type encoder struct {
+	bytes.Buffer
+	err error
+}
 
-func (e *encoder) rec(tag string, fields ...string) {
-	e.WriteString(tag)
+func (e *encoder) rec(tag abi.Tag, fields ...string) {
+	e.WriteByte(byte(tag))
 	e.WriteByte(0)
 	for _, f := range fields {
+		if e.err == nil && strings.IndexByte(f, 0) >= 0 {
+			e.err = fmt.Errorf("%q: a NUL byte cannot be passed to a process", f)
+		}
 		e.WriteString(f)
 		e.WriteByte(0)
 	}
 }
 
-func (e *encoder) flag(tag string, on bool) {
+func (e *encoder) flag(tag abi.Tag, on bool) {
 	if on {
 		e.rec(tag)
 	}
 }
 
-func (e *encoder) op(tag string, o Op) {
-	opt := "0"
-	if o.Optional {
-		opt = "1"
+func bit(on bool) string {
+	if on {
+		return "1"
 	}
-	e.rec(tag, string(o.Kind), o.Source, o.Target, o.FSType, strconv.FormatUint(uint64(o.Flags), 10), o.Data, opt)
+	return "0"
+}
+
+func (e *encoder) op(tag abi.Tag, o Op) {
+	kind, ok := opKinds[o.Kind]
+	if !ok && e.err == nil {
+		e.err = fmt.Errorf("setup operation %q on %s: the C init has no such operation: this is husk's own error", o.Kind, o.Target)
+	}
+	for _, p := range []string{o.Source, o.Target} {
+		if len(p) > abi.PathMax && e.err == nil {
+			e.err = fmt.Errorf("the path %.64s... is too long (%d bytes): keep it under %d bytes", p, len(p), abi.PathMax)
+		}
+	}
+	e.rec(tag, strconv.Itoa(int(kind)), o.Source, o.Target, o.FSType, strconv.FormatUint(uint64(o.Flags), 10), o.Data, bit(o.Optional))
 }
 
 // Encode turns c into the C init's input.
@@ -85,60 +113,52 @@ func (c *CSpec) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, str := range append(append([]string{s.Hostname, s.Cwd, s.User, s.Scratch, c.InUse, c.ImageDir}, s.Args...), s.Env...) {
-		if bytes.IndexByte([]byte(str), 0) >= 0 {
-			return nil, fmt.Errorf("%q: a NUL byte cannot be passed to a process", str)
-		}
-	}
 	var e encoder
-	e.rec("h", s.Hostname)
-	e.rec("c", s.Cwd)
-	e.rec("u", s.User)
-	e.rec("s", s.Scratch)
-	e.rec("i", c.InUse)
-	e.rec("x", c.ImageDir)
+	e.rec(abi.TagVersion, strconv.Itoa(abi.SpecVersion))
+	e.rec(abi.TagHostname, s.Hostname)
+	e.rec(abi.TagCwd, s.Cwd)
+	e.rec(abi.TagUser, s.User)
+	e.rec(abi.TagScratch, s.Scratch)
+	e.rec(abi.TagInUse, c.InUse)
+	e.rec(abi.TagImageDir, c.ImageDir)
 	for _, a := range s.Args {
-		e.rec("a", a)
+		e.rec(abi.TagArg, a)
 	}
 	for _, v := range s.Env {
-		e.rec("e", v)
+		e.rec(abi.TagEnv, v)
 	}
-	e.flag("k", s.KeepID)
-	e.flag("g", s.NoSetGroups)
-	e.flag("l", s.Loopback)
-	e.flag("y", s.ReadOnly)
-	e.flag("z", s.NoNewPrivs)
-	e.flag("t", s.Terminal)
+	e.flag(abi.TagKeepID, s.KeepID)
+	e.flag(abi.TagNoSetgroups, s.NoSetGroups)
+	e.flag(abi.TagLoopback, s.Loopback)
+	e.flag(abi.TagReadOnly, s.ReadOnly)
+	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
+	e.flag(abi.TagTerminal, s.Terminal)
 	for _, o := range s.RootOps {
-		e.op("r", o)
+		e.op(abi.TagRootOp, o)
 	}
 	for _, f := range s.Files {
-		e.rec("f", f.Path, f.Content)
+		e.rec(abi.TagFile, f.Path, f.Content)
 	}
 	for _, o := range s.Ops(s.Scratch) {
-		e.op("o", o)
+		e.op(abi.TagOp, o)
 	}
 	for _, cp := range caps {
-		e.rec("p", strconv.Itoa(int(cp)))
+		e.rec(abi.TagCap, strconv.Itoa(int(cp)))
 	}
 	if len(s.SeccompBPF) > 0 {
-		e.rec("b", hex.EncodeToString(s.SeccompBPF))
+		e.rec(abi.TagSeccomp, hex.EncodeToString(s.SeccompBPF))
 	}
 	if n := s.Net; n != nil {
 		cfg, err := n.Config.WithDefaults()
 		if err != nil {
 			return nil, err
 		}
-		dials := "0"
-		if n.Dials {
-			dials = "1"
-		}
-		direct := "0"
-		if n.DirectPorts {
-			direct = "1"
-		}
 		mask := net.IP(net.CIDRMask(cfg.Subnet.Bits(), 32)).String()
-		e.rec("n", n.Mode, cfg.TapName, cfg.IP.String(), mask, cfg.Gateway.String(), strconv.Itoa(cfg.MTU), dials, direct)
+		e.rec(abi.TagNet, n.Mode, cfg.TapName, cfg.IP.String(), mask, cfg.Gateway.String(), strconv.Itoa(cfg.MTU),
+			bit(n.Dials), bit(n.DirectPorts))
+	}
+	if e.err != nil {
+		return nil, e.err
 	}
 	return e.Bytes(), nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox/abi"
 )
 
 // Become turns this process, PID 1 of the sandbox's namespaces, into the
@@ -59,7 +61,7 @@ func run(s *Spec) int {
 		}
 		return 125
 	}
-	Ask("running", fmt.Sprint(pid))
+	Ask(abi.StatusRunning, fmt.Sprint(pid))
 	return reap(pid, serveDials(s))
 }
 
@@ -100,7 +102,7 @@ func readonlyRoot(root string, ro bool) error {
 // detached container's goes to its log).
 func report(err error) {
 	fmt.Fprintln(os.Stderr, "husk: "+err.Error())
-	Ask("error", err.Error())
+	Ask(abi.StatusError, err.Error())
 }
 
 func die(err error) {

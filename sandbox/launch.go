@@ -12,19 +12,20 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"husk/sandbox/abi"
 	"husk/userns"
 )
 
 // The sandbox's inherited descriptors, set by Launch.
 const (
-	fdStatus  = 3 // this side reads what the sandbox asks for after it ends
-	fdConsole = 4 // with -t: a unix socket; the pty's master comes back on it
+	fdStatus  = abi.FdStatus  // this side reads what the sandbox asks for after it ends
+	fdConsole = abi.FdConsole // with -t: a unix socket; the pty's master comes back on it
 )
 
 // EnvSandbox marks husk re-executed as a sandbox's PID 1; envConsole
 // says that it has the console socket.
 const (
-	EnvSandbox = "HUSK_SANDBOX"
+	EnvSandbox = abi.EnvSandbox
 	envConsole = "HUSK_SANDBOX_TTY"
 )
 
@@ -149,7 +150,7 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 	}
 	if os.Geteuid() == 0 && plan == nil {
 		// Real root needs no user namespace.
-		cmd.Env = append(cmd.Env, "HUSK_USERNS=root")
+		cmd.Env = append(cmd.Env, abi.EnvUserns+"=root")
 		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | flags
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("starting the sandbox: %w", err)
@@ -276,9 +277,9 @@ func readStatus(r *os.File, running func()) Status {
 			st.Pull = v
 		case "cleanup":
 			st.Cleanup = v
-		case "error":
+		case abi.StatusError:
 			st.Error = v
-		case "running":
+		case abi.StatusRunning:
 			if running != nil {
 				running()
 			}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/network"
+	"husk/sandbox/abi"
 )
 
 // NetSpec is a sandbox network beyond lo: the builtin userspace stack, or
@@ -26,7 +27,7 @@ type NetSpec struct {
 
 // envNet names the descriptor of the init's end of the network socket:
 // the TAP device goes out on it, dial requests for published ports come in.
-const envNet = "HUSK_SANDBOX_NET"
+const envNet = abi.EnvSandboxNet
 
 // netConn is the init's network socket, kept for serving dials.
 var netConn *net.UnixConn

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/profiles"
+	"husk/sandbox/abi"
 	"husk/seccomp"
 )
 
@@ -137,7 +138,7 @@ func shellCommand(cmd []string) []string {
 // would make a husk run inside the shell think it is in husk's namespace.
 // The session's bus and agent addresses go too: their sockets are hidden.
 func shellEnv() []string {
-	drop := []string{"HUSK_USERNS=", EnvSandbox, "DBUS_SESSION_BUS_ADDRESS=", "SSH_AUTH_SOCK=", "GPG_AGENT_INFO="}
+	drop := []string{abi.EnvUserns + "=", EnvSandbox, "DBUS_SESSION_BUS_ADDRESS=", "SSH_AUTH_SOCK=", "GPG_AGENT_INFO="}
 	var env []string
 	for _, e := range os.Environ() {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(e, p) }) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"husk/sandbox/abi"
 )
 
 // Paths returns husk's root (HUSK_ROOT, else $XDG_DATA_HOME/husk, else
@@ -39,7 +41,7 @@ func storageRunRoot(root, runroot string) string {
 }
 
 func rootDir() (string, error) {
-	if r := os.Getenv("HUSK_ROOT"); r != "" {
+	if r := os.Getenv(abi.EnvRoot); r != "" {
 		return filepath.Abs(r)
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {

@@ -14,14 +14,16 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox/abi"
 )
 
 // envSync names the fd on which the direct child waits for the parent's
 // msgMapped before it runs (subuid mode). ChildInit removes it, so that
 // commands the child starts never see it.
 const (
-	envSync   = "_HUSK_USERNS_SYNC"
-	msgMapped = 'M'
+	envSync   = abi.EnvUsernsSync
+	msgMapped = abi.UsernsMapped
 )
 
 type stdio struct {

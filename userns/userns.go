@@ -12,12 +12,14 @@ import (
 	"context"
 	"os"
 	"strings"
+
+	"husk/sandbox/abi"
 )
 
 // envMarker is set in the environment of the re-executed child; its value
 // is the mode ("subuid" or "single"). Processes started inside (husk
 // unshare's shell, nested husk commands) inherit it and do not re-enter.
-const envMarker = "HUSK_USERNS"
+const envMarker = abi.EnvUserns
 
 // envReexec marks the child as the same command husk re-executed, not one
 // a user typed inside (husk unshare clears it for its shell): a question

@@ -2,14 +2,12 @@
 // for `husk exec`.
 //
 // Go cannot join a user namespace once its runtime has started threads, so
-// the work happens in C, in a constructor that runs before the runtime (as
-// runc's nsexec does). Importing the package for its side effect is what
-// installs it:
+// the work happens in C before the runtime starts: the exec entry of
+// husk's one pre-runtime constructor (package reaper, nsenter.c), as
+// runc's nsexec does. Importing this package installs it.
 //
-//	import _ "husk/sandbox/nsenter"
-//
-// The constructor does nothing unless HUSK_NSENTER_PID is set. When it is
-// set to a pid P, the process joins P's user namespace (first: as the
+// The entry does nothing unless HUSK_NSENTER_PID is set. When it is set to
+// a pid P, the process joins P's user namespace (first: as the
 // namespace's owner that grants the capabilities for the rest), then its
 // cgroup, ipc, uts, net, pid and mount namespaces, skipping any it already
 // shares, and changes to the container's root. It then forks: the child,
@@ -28,21 +26,18 @@
 // reaches the child once.
 package nsenter
 
-/*
-#cgo CFLAGS: -Wall -Wextra
-extern int husk_nsenter_joined;
-*/
-import "C"
-
 import (
 	"os"
 	"os/exec"
 	"strconv"
+
+	"husk/sandbox/abi"
+	"husk/sandbox/reaper"
 )
 
-// EnvPid names the environment variable that asks the constructor to join
+// EnvPid names the environment variable that asks the exec entry to join
 // the namespaces of the process whose (host) pid it holds.
-const EnvPid = "HUSK_NSENTER_PID"
+const EnvPid = abi.EnvNsenterPid
 
 // Command is exec.Command(name, args...) with this process's environment
 // plus HUSK_NSENTER_PID=pid: name, typically /proc/self/exe, must be a
@@ -54,9 +49,9 @@ func Command(pid int, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Joined reports whether the constructor moved this process into a
+// Joined reports whether the exec entry moved this process into a
 // container's namespaces. An exec entry point should refuse to run when it
 // is false, or it would run the user's command on the host.
 func Joined() bool {
-	return C.husk_nsenter_joined != 0
+	return reaper.Joined()
 }

@@ -1,9 +1,9 @@
 // The sandbox's init in C: when the host side has decided everything (the
-// Spec, encoded by sandbox.EncodeSpec), husk is executed as PID 1 of the
-// new namespaces with HUSK_CINIT naming the spec's descriptor, and this
-// constructor builds the root, starts the user's process and becomes its
-// reaper, all before (and instead of) the Go runtime: a Go runtime's start
-// costs several times what the rest of the init does.
+// Spec, encoded by sandbox.CSpec.Encode), husk is executed as PID 1 of the
+// new namespaces with HUSK_CINIT naming the spec's descriptor, and the
+// init entry (entry.c) builds the root, starts the user's process and
+// becomes its reaper, all before (and instead of) the Go runtime: a Go
+// runtime's start costs several times what the rest of the init does.
 //
 // The steps and their messages are those of the Go init (sandbox.run).
 
@@ -14,7 +14,6 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
-#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -41,50 +40,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "reaper.h"
-
-#define ENV_CINIT "HUSK_CINIT"
-#define ENV_SYNC "_HUSK_USERNS_SYNC"
-#define ENV_NET "HUSK_SANDBOX_NET"
-#define FD_STATUS 3
-#define FD_CONSOLE 4
-// Paths longer than this are refused (PATH_MAX, less room for a prefix).
-#define MAXPATH 4000
-
-struct op {
-	const char *kind, *source, *target, *fstype, *data;
-	unsigned long flags;
-	int optional;
-};
-
-struct net {
-	const char *mode, *tap, *ip, *mask, *gw;
-	int mtu, dials, direct, fd;
-};
-
-struct spec {
-	const char *hostname, *cwd, *user, *scratch, *seccomp, *inuse, *image_dir;
-	// Sized by the number of tokens in the spec, which bounds each.
-	const char **args, **env;
-	int nargs, nenv;
-	struct op root_ops[8], *ops;
-	int nroot, nops;
-	const char *file_path[8], *file_content[8];
-	int nfiles;
-	struct net net;
-	int has_net, keep_id, no_setgroups, loopback, readonly, no_new_privs, terminal;
-	int caps[64];
-	int ncaps;
-};
+#include "executor.h"
 
 // ---- errors: one line to stderr and the host side, exit 125 ----
 
 static void status(const char *what, const char *msg)
 {
-	dprintf(FD_STATUS, "%s %s\n", what, msg);
+	dprintf(HUSK_FD_STATUS, "%s %s\n", what, msg);
 }
 
-__attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const char *fmt, ...)
+void husk_fail(int code, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -92,134 +57,8 @@ __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	dprintf(2, "husk: %s\n", msg);
-	status("error", msg);
+	status(HUSK_STATUS_ERROR, msg);
 	_exit(code);
-}
-
-// ---- the spec: NUL-terminated tokens, a tag then its fields ----
-
-static char *read_all(int fd, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *b = malloc(cap + 1);
-	for (;;) {
-		if (n == cap) {
-			cap *= 2;
-			b = realloc(b, cap + 1);
-		}
-		ssize_t r = read(fd, b + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			fail(125, "reading the sandbox's spec: %s", strerror(errno));
-		if (r == 0)
-			break;
-		n += r;
-	}
-	b[n] = 0;
-	close(fd);
-	*len = n;
-	return b;
-}
-
-struct cursor {
-	char *p, *end;
-};
-
-static const char *next(struct cursor *c)
-{
-	if (c->p >= c->end)
-		fail(125, "the sandbox's spec is cut short: this is husk's own error");
-	const char *s = c->p;
-	c->p += strlen(s) + 1;
-	return s;
-}
-
-static void read_op(struct cursor *c, struct op *o)
-{
-	o->kind = next(c);
-	o->source = next(c);
-	o->target = next(c);
-	if (strlen(o->target) > MAXPATH || strlen(o->source) > MAXPATH)
-		fail(125, "%s: the path is too long: keep it under %d bytes", strlen(o->target) > MAXPATH ? o->target : o->source,
-		     MAXPATH);
-	o->fstype = next(c);
-	o->flags = strtoul(next(c), NULL, 10);
-	o->data = next(c);
-	o->optional = *next(c) == '1';
-}
-
-static void parse(char *buf, size_t len, struct spec *s)
-{
-	struct cursor c = {buf, buf + len};
-	memset(s, 0, sizeof *s);
-	size_t tokens = 0;
-	for (size_t i = 0; i < len; i++)
-		tokens += buf[i] == 0;
-	// Room for a terminating NULL, and HOME added to the environment.
-	s->args = calloc(tokens + 2, sizeof *s->args);
-	s->env = calloc(tokens + 2, sizeof *s->env);
-	s->ops = calloc(tokens + 1, sizeof *s->ops);
-	if (s->args == NULL || s->env == NULL || s->ops == NULL)
-		fail(125, "reading the sandbox's spec: out of memory");
-	while (c.p < c.end) {
-		const char *tag = next(&c);
-		switch (tag[0]) {
-		case 'h': s->hostname = next(&c); break;
-		case 'c': s->cwd = next(&c); break;
-		case 'u': s->user = next(&c); break;
-		case 's': s->scratch = next(&c); break;
-		case 'b': s->seccomp = next(&c); break;
-		case 'i': s->inuse = next(&c); break;
-		case 'x': s->image_dir = next(&c); break;
-		case 'k': s->keep_id = 1; break;
-		case 'g': s->no_setgroups = 1; break;
-		case 'l': s->loopback = 1; break;
-		case 'y': s->readonly = 1; break;
-		case 'z': s->no_new_privs = 1; break;
-		case 't': s->terminal = 1; break;
-		case 'a':
-			s->args[s->nargs++] = next(&c);
-			break;
-		case 'e':
-			s->env[s->nenv++] = next(&c);
-			break;
-		case 'r':
-			if (s->nroot == 8)
-				fail(125, "too many root operations");
-			read_op(&c, &s->root_ops[s->nroot++]);
-			break;
-		case 'o':
-			read_op(&c, &s->ops[s->nops++]);
-			break;
-		case 'f':
-			if (s->nfiles == 8)
-				fail(125, "too many generated files");
-			s->file_path[s->nfiles] = next(&c);
-			s->file_content[s->nfiles++] = next(&c);
-			break;
-		case 'p':
-			if (s->ncaps < 64)
-				s->caps[s->ncaps++] = atoi(next(&c));
-			break;
-		case 'n':
-			s->has_net = 1;
-			s->net.mode = next(&c);
-			s->net.tap = next(&c);
-			s->net.ip = next(&c);
-			s->net.mask = next(&c);
-			s->net.gw = next(&c);
-			s->net.mtu = atoi(next(&c));
-			s->net.dials = *next(&c) == '1';
-			s->net.direct = *next(&c) == '1';
-			s->net.fd = getenv(ENV_NET) ? atoi(getenv(ENV_NET)) : -1;
-			break;
-		default:
-			fail(125, "unknown field %s in the sandbox's spec: this is husk's own error", tag);
-		}
-	}
-	if (s->nargs == 0)
-		fail(125, "the sandbox has no command");
 }
 
 // ---- mounts: targets resolved inside the root, never out of it ----
@@ -253,95 +92,15 @@ static void do_mount(const char *source, const char *target, const char *shown, 
 	if (source && *source && !(fstype && strcmp(source, fstype) == 0))
 		snprintf(src, sizeof src, " %s", source);
 	flag_names(flags, fl, sizeof fl);
-	fail(125, "mount%s%s%s on %s%s%s%s: %s", fstype && *fstype ? " " : "", fstype ? fstype : "", src, shown,
+	husk_fail(125, "mount%s%s%s on %s%s%s%s: %s", fstype && *fstype ? " " : "", fstype ? fstype : "", src, shown,
 	     fl[0] ? " (" : "", fl, fl[0] ? ")" : "", strerror(e));
-}
-
-static int root_fd = -1;
-
-// resolve opens path inside the root (symlinks resolved within it) as an
-// O_PATH descriptor, or returns -1 with errno.
-static int resolve(const char *path, int flags)
-{
-	struct open_how how = {0};
-	how.flags = O_PATH | O_CLOEXEC | flags;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
-}
-
-static void split(const char *path, char *dir, char *base)
-{
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL) {
-		strcpy(dir, "/");
-		strcpy(base, path);
-		return;
-	}
-	size_t n = slash - path;
-	memcpy(dir, path, n);
-	dir[n] = 0;
-	if (n == 0)
-		strcpy(dir, "/");
-	strcpy(base, slash + 1);
-}
-
-static void make_dirs(const char *path);
-
-// open_parent makes path's directory inside the root and opens it; base
-// is what is left of path.
-static int open_parent(const char *path, char *base)
-{
-	char dir[4096];
-	split(path, dir, base);
-	make_dirs(dir);
-	int parent = resolve(dir, O_DIRECTORY);
-	if (parent < 0)
-		fail(125, "making %s inside the root: %s", dir, strerror(errno));
-	return parent;
-}
-
-// make_dirs makes path and its parents inside the root, as os.MkdirAll
-// over a securejoin'ed path does.
-static void make_dirs(const char *path)
-{
-	int fd = resolve(path, O_DIRECTORY);
-	if (fd >= 0) {
-		close(fd);
-		return;
-	}
-	if (errno != ENOENT)
-		fail(125, "making %s inside the root: %s", path, strerror(errno));
-	char base[4096];
-	int parent = open_parent(path, base);
-	if (mkdirat(parent, base, 0755) != 0 && errno != EEXIST)
-		fail(125, "making %s inside the root: %s", path, strerror(errno));
-	close(parent);
-}
-
-// make_file makes an empty file at path (and its directory) unless
-// something is there.
-static void make_file(const char *path)
-{
-	int fd = resolve(path, 0);
-	if (fd >= 0) {
-		close(fd);
-		return;
-	}
-	char base[4096];
-	int parent = open_parent(path, base);
-	int f = openat(parent, base, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (f < 0 && errno != EEXIST)
-		fail(125, "making %s inside the root: %s", path, strerror(errno));
-	if (f >= 0)
-		close(f);
-	close(parent);
 }
 
 // at opens target inside the root for a mount on it: the returned
 // /proc/self/fd path names exactly what was resolved.
 static int at(const char *target, char *procpath, size_t n)
 {
-	int fd = resolve(target, 0);
+	int fd = husk_resolve(target, 0);
 	if (fd >= 0)
 		snprintf(procpath, n, "/proc/self/fd/%d", fd);
 	return fd;
@@ -358,7 +117,7 @@ static void set_readonly(const char *target, const char *shown)
 	if (syscall(SYS_mount_setattr, -1, target, AT_RECURSIVE, &attr, sizeof attr) == 0)
 		return;
 	if (errno != ENOSYS)
-		fail(125, "mount_setattr ro on %s: %s", shown, strerror(errno));
+		husk_fail(125, "mount_setattr ro on %s: %s", shown, strerror(errno));
 	remount_readonly(target, shown);
 }
 
@@ -368,16 +127,16 @@ static void remount_readonly(const char *target, const char *shown)
 {
 	struct statvfs st;
 	if (statvfs(target, &st) != 0)
-		fail(125, "statfs on %s: %s", shown, strerror(errno));
+		husk_fail(125, "statfs on %s: %s", shown, strerror(errno));
 	unsigned long locked = st.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
 	do_mount("", target, shown, "", MS_REMOUNT | MS_BIND | MS_RDONLY | locked, "");
 }
 
-static void fuse_overlay(const struct op *o, const char *target)
+static void fuse_overlay(const struct husk_op *o, const char *target)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
-		fail(125, "mount fuse-overlayfs on %s: %s", target, strerror(errno));
+		husk_fail(125, "mount fuse-overlayfs on %s: %s", target, strerror(errno));
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigset_t none;
@@ -402,29 +161,42 @@ static void fuse_overlay(const struct op *o, const char *target)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 			out[--n] = 0;
-		fail(125, "mount fuse-overlayfs %s on %s: exit status %d: %s", o->source, target,
+		husk_fail(125, "mount fuse-overlayfs %s on %s: exit status %d: %s", o->source, target,
 		     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out);
 	}
 }
 
+// make_symlink makes the symlink o->target -> o->source inside the root.
+static void make_symlink(const struct husk_op *o)
+{
+	char dir[4096], base[4096];
+	husk_split(o->target, dir, base, sizeof dir);
+	husk_make_dirs(dir);
+	int parent = husk_resolve(dir, O_DIRECTORY);
+	if (parent < 0 || (symlinkat(o->source, parent, base) != 0 && errno != EEXIST))
+		husk_fail(125, "making the symlink %s: %s", o->target, strerror(errno));
+	close(parent);
+}
+
 // apply_op is one step of the loop: one case per kind, as sandbox.applyOne.
-static void apply_op(const struct op *o)
+static void apply_op(const struct husk_op *o)
 {
 	char p[64];
 	struct stat st;
-	int fd;
-	const char *k = o->kind;
-	if (strcmp(k, "mount") == 0) {
-		make_dirs(o->target);
+	int fd = -1;
+	switch (o->kind) {
+	case HUSK_OP_MOUNT:
+		husk_make_dirs(o->target);
 		fd = at(o->target, p, sizeof p);
 		do_mount(o->source, p, o->target, o->fstype, o->flags, o->data);
-	} else if (strcmp(k, "bind") == 0) {
+		break;
+	case HUSK_OP_BIND:
 		if (stat(o->source, &st) != 0)
 			goto missing;
 		if (S_ISDIR(st.st_mode))
-			make_dirs(o->target);
+			husk_make_dirs(o->target);
 		else
-			make_file(o->target);
+			husk_make_file(o->target);
 		fd = at(o->target, p, sizeof p);
 		do_mount(o->source, p, o->target, "", MS_BIND | MS_REC, "");
 		if (o->flags & MS_RDONLY) {
@@ -432,23 +204,20 @@ static void apply_op(const struct op *o)
 			fd = at(o->target, p, sizeof p); // the new mount, not what it covers
 			set_readonly(p, o->target);
 		}
-	} else if (strcmp(k, "bind-dev") == 0 || strcmp(k, "file") == 0) {
-		make_file(o->target);
+		break;
+	case HUSK_OP_BIND_DEV:
+	case HUSK_OP_FILE:
+		husk_make_file(o->target);
 		fd = at(o->target, p, sizeof p);
 		do_mount(o->source, p, o->target, "", MS_BIND, "");
-	} else if (strcmp(k, "mkdir") == 0) {
-		make_dirs(o->target);
-		return;
-	} else if (strcmp(k, "symlink") == 0) {
-		char dir[4096], base[4096];
-		split(o->target, dir, base);
-		make_dirs(dir);
-		int parent = resolve(dir, O_DIRECTORY);
-		if (parent < 0 || (symlinkat(o->source, parent, base) != 0 && errno != EEXIST))
-			fail(125, "making the symlink %s: %s", o->target, strerror(errno));
-		close(parent);
-		return;
-	} else if (strcmp(k, "mask") == 0) {
+		break;
+	case HUSK_OP_MKDIR:
+		husk_make_dirs(o->target);
+		break;
+	case HUSK_OP_SYMLINK:
+		make_symlink(o);
+		break;
+	case HUSK_OP_MASK:
 		fd = at(o->target, p, sizeof p);
 		if (fd < 0 || fstat(fd, &st) != 0)
 			goto missing;
@@ -456,7 +225,8 @@ static void apply_op(const struct op *o)
 			do_mount("tmpfs", p, o->target, "tmpfs", MS_RDONLY, "size=0");
 		else
 			do_mount("/dev/null", p, o->target, "", MS_BIND, "");
-	} else if (strcmp(k, "readonly") == 0) {
+		break;
+	case HUSK_OP_READONLY:
 		fd = at(o->target, p, sizeof p);
 		if (fd < 0)
 			goto missing;
@@ -464,8 +234,9 @@ static void apply_op(const struct op *o)
 		close(fd);
 		fd = at(o->target, p, sizeof p);
 		set_readonly(p, o->target);
-	} else {
-		fail(125, "unknown setup operation \"%s\"", k);
+		break;
+	default:
+		husk_fail(125, "unknown setup operation \"%s\"", husk_op_name(o->kind));
 	}
 	if (fd >= 0)
 		close(fd);
@@ -473,7 +244,7 @@ static void apply_op(const struct op *o)
 missing:
 	if (o->optional && errno == ENOENT)
 		return;
-	fail(125, "%s %s: %s", k, o->target, strerror(errno));
+	husk_fail(125, "%s %s: %s", husk_op_name(o->kind), o->target, strerror(errno));
 }
 
 // ---- the steps before the pivot ----
@@ -485,7 +256,7 @@ static void make_private(void)
 
 static char root_path[4096];
 
-static void mount_scratch(const struct spec *s)
+static void mount_scratch(const struct husk_spec *s)
 {
 	do_mount("tmpfs", s->scratch, s->scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700");
 	static const char *subs[] = {"root", "files", "upper", "work"};
@@ -493,18 +264,18 @@ static void mount_scratch(const struct spec *s)
 		char d[4096];
 		snprintf(d, sizeof d, "%s/%s", s->scratch, subs[i]);
 		if (mkdir(d, 0755) != 0)
-			fail(125, "mounting the scratch tmpfs: making %s in the scratch tmpfs: %s", subs[i], strerror(errno));
+			husk_fail(125, "mounting the scratch tmpfs: making %s in the scratch tmpfs: %s", subs[i], strerror(errno));
 	}
 	snprintf(root_path, sizeof root_path, "%s/root", s->scratch);
 }
 
-static void build_root(const struct spec *s)
+static void build_root(const struct husk_spec *s)
 {
 	for (int i = 0; i < s->nroot; i++) {
-		const struct op *o = &s->root_ops[i];
-		if (strcmp(o->kind, "fuse-overlayfs") == 0)
+		const struct husk_op *o = &s->root_ops[i];
+		if (o->kind == HUSK_OP_FUSE_OVERLAY)
 			fuse_overlay(o, root_path);
-		else if (strcmp(o->kind, "bind") == 0)
+		else if (o->kind == HUSK_OP_BIND)
 			do_mount(o->source, root_path, "/", "", MS_BIND | MS_REC, "");
 		else
 			do_mount(o->source, root_path, "/", o->fstype, o->flags, o->data);
@@ -514,14 +285,14 @@ static void build_root(const struct spec *s)
 	// daemon's own root and working directory onto the mount it serves,
 	// and its first lookup by path would wait on itself (podman keeps it
 	// outside the container's mount namespace likewise).
-	if (s->nroot > 0 && strcmp(s->root_ops[0].kind, "fuse-overlayfs") == 0 && unshare(CLONE_NEWNS) != 0)
-		fail(125, "building the root filesystem: leaving fuse-overlayfs's mount namespace: %s", strerror(errno));
-	root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
-		fail(125, "building the root filesystem: opening %s: %s", root_path, strerror(errno));
+	if (s->nroot > 0 && s->root_ops[0].kind == HUSK_OP_FUSE_OVERLAY && unshare(CLONE_NEWNS) != 0)
+		husk_fail(125, "building the root filesystem: leaving fuse-overlayfs's mount namespace: %s", strerror(errno));
+	husk_root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (husk_root_fd < 0)
+		husk_fail(125, "building the root filesystem: opening %s: %s", root_path, strerror(errno));
 }
 
-static void write_files(const struct spec *s)
+static void write_files(const struct husk_spec *s)
 {
 	for (int i = 0; i < s->nfiles; i++) {
 		char path[4096];
@@ -529,7 +300,7 @@ static void write_files(const struct spec *s)
 		int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
 		size_t n = strlen(s->file_content[i]);
 		if (fd < 0 || write(fd, s->file_content[i], n) != (ssize_t)n)
-			fail(125, "writing /etc/hosts, /etc/hostname, /etc/resolv.conf: writing %s: %s", s->file_path[i],
+			husk_fail(125, "writing /etc/hosts, /etc/hostname, /etc/resolv.conf: writing %s: %s", s->file_path[i],
 			     strerror(errno));
 		close(fd);
 	}
@@ -540,10 +311,10 @@ static void if_flags_up(int sock, const char *name)
 	struct ifreq ifr = {0};
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0)
-		fail(125, "setting up the network: reading the flags of %s: %s", name, strerror(errno));
+		husk_fail(125, "setting up the network: reading the flags of %s: %s", name, strerror(errno));
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0)
-		fail(125, "setting up the network: bringing up %s: %s", name, strerror(errno));
+		husk_fail(125, "setting up the network: bringing up %s: %s", name, strerror(errno));
 }
 
 static void set_addr(int sock, const char *name, unsigned long req, const char *ip, const char *what)
@@ -554,27 +325,27 @@ static void set_addr(int sock, const char *name, unsigned long req, const char *
 	a->sin_family = AF_INET;
 	inet_pton(AF_INET, ip, &a->sin_addr);
 	if (ioctl(sock, req, &ifr) != 0)
-		fail(125, "setting up the network: setting the %s of %s: %s", what, name, strerror(errno));
+		husk_fail(125, "setting up the network: setting the %s of %s: %s", what, name, strerror(errno));
 }
 
 // setup_net: the builtin stack gets a TAP device made here and sent to
 // the host side; slirp4netns and pasta configure the namespace themselves
 // and the host side says when they have (as sandbox.setupNet).
-static void setup_net(const struct spec *s)
+static void setup_net(const struct husk_spec *s)
 {
 	if (!s->has_net)
 		return;
-	const struct net *n = &s->net;
+	const struct husk_net *n = &s->net;
 	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
-		fail(125, "setting up the network: opening a socket: %s", strerror(errno));
+		husk_fail(125, "setting up the network: opening a socket: %s", strerror(errno));
 	if_flags_up(sock, "lo");
 	if (strcmp(n->mode, "builtin") != 0) {
 		char b;
 		struct timeval tv = {60, 0};
 		setsockopt(n->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		if (read(n->fd, &b, 1) != 1)
-			fail(125, "setting up the network: waiting for %s to configure the network: %s", n->mode,
+			husk_fail(125, "setting up the network: waiting for %s to configure the network: %s", n->mode,
 			     strerror(errno));
 		tv.tv_sec = 0;
 		setsockopt(n->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -583,7 +354,7 @@ static void setup_net(const struct spec *s)
 	}
 	int tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (tap < 0)
-		fail(125, "setting up the network: /dev/net/tun is not usable by you (%s): ask the admin to run chmod "
+		husk_fail(125, "setting up the network: /dev/net/tun is not usable by you (%s): ask the admin to run chmod "
 			  "0666 /dev/net/tun, or use --network none or host", strerror(errno));
 	struct ifreq ifr = {0};
 	strncpy(ifr.ifr_name, n->tap, IFNAMSIZ - 1);
@@ -591,12 +362,12 @@ static void setup_net(const struct spec *s)
 	// Persistent: the namespace's own teardown removes it, in the
 	// background, instead of the last close (see network.openTap).
 	if (ioctl(tap, TUNSETIFF, &ifr) != 0 || ioctl(tap, TUNSETPERSIST, 1) != 0)
-		fail(125, "setting up the network: creating the tap device %s in the sandbox: %s", n->tap, strerror(errno));
+		husk_fail(125, "setting up the network: creating the tap device %s in the sandbox: %s", n->tap, strerror(errno));
 	memset(&ifr, 0, sizeof ifr);
 	strncpy(ifr.ifr_name, n->tap, IFNAMSIZ - 1);
 	ifr.ifr_mtu = n->mtu;
 	if (ioctl(sock, SIOCSIFMTU, &ifr) != 0)
-		fail(125, "setting up the network: setting the MTU of %s: %s", n->tap, strerror(errno));
+		husk_fail(125, "setting up the network: setting the MTU of %s: %s", n->tap, strerror(errno));
 	set_addr(sock, n->tap, SIOCSIFADDR, n->ip, "address");
 	set_addr(sock, n->tap, SIOCSIFNETMASK, n->mask, "netmask");
 	if_flags_up(sock, n->tap);
@@ -608,10 +379,10 @@ static void setup_net(const struct spec *s)
 	rt.rt_flags = RTF_UP | RTF_GATEWAY;
 	rt.rt_dev = (char *)n->tap;
 	if (ioctl(sock, SIOCADDRT, &rt) != 0)
-		fail(125, "setting up the network: adding the default route via %s: %s", n->gw, strerror(errno));
+		husk_fail(125, "setting up the network: adding the default route via %s: %s", n->gw, strerror(errno));
 	close(sock);
 	if (husk_send_fd(n->fd, "", 1, tap) != 0)
-		fail(125, "setting up the network: sending the tap device to husk: %s", strerror(errno));
+		husk_fail(125, "setting up the network: sending the tap device to husk: %s", strerror(errno));
 	close(tap);
 }
 
@@ -622,7 +393,7 @@ static void setup_net(const struct spec *s)
 // between. The init takes the filter itself and the user's process
 // inherits it, under its own profile. Where the kernel has no listeners
 // (before 5.0) the published ports go through the relay alone.
-static void watch_binds(const struct spec *s)
+static void watch_binds(const struct husk_spec *s)
 {
 	if (!s->has_net || !s->net.direct)
 		return;
@@ -655,110 +426,24 @@ static void pivot(void)
 {
 	int old = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (old < 0)
-		fail(125, "pivoting into the root: opening the old root: %s", strerror(errno));
+		husk_fail(125, "pivoting into the root: opening the old root: %s", strerror(errno));
 	if (chdir(root_path) != 0)
-		fail(125, "pivoting into the root: entering the new root %s: %s", root_path, strerror(errno));
+		husk_fail(125, "pivoting into the root: entering the new root %s: %s", root_path, strerror(errno));
 	if (syscall(SYS_pivot_root, ".", ".") != 0)
-		fail(125, "pivoting into the root: pivot_root into %s: %s", root_path, strerror(errno));
+		husk_fail(125, "pivoting into the root: pivot_root into %s: %s", root_path, strerror(errno));
 	if (fchdir(old) != 0)
-		fail(125, "pivoting into the root: entering the old root: %s", strerror(errno));
+		husk_fail(125, "pivoting into the root: entering the old root: %s", strerror(errno));
 	// The old root may still be shared with the host: keep its unmount here.
 	do_mount("", ".", "the old root", "", MS_SLAVE | MS_REC, "");
 	if (umount2(".", MNT_DETACH) != 0)
-		fail(125, "pivoting into the root: umount on the old root: %s", strerror(errno));
+		husk_fail(125, "pivoting into the root: umount on the old root: %s", strerror(errno));
 	if (chdir("/") != 0)
-		fail(125, "pivoting into the root: %s", strerror(errno));
+		husk_fail(125, "pivoting into the root: %s", strerror(errno));
 	close(old);
-	close(root_fd);
+	close(husk_root_fd);
 }
 
 // ---- the user: the image's /etc/passwd and /etc/group, after the pivot ----
-
-struct cred {
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[64];
-	int ngroups;
-	char home[1024];
-};
-
-static int numeric(const char *s, long *v)
-{
-	char *end;
-	if (*s == 0)
-		return 0;
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return *end == 0 && errno == 0 && *v >= 0;
-}
-
-// fields splits a line of /etc/passwd or /etc/group at its colons into
-// fld[0..n-1], NULL where the line has fewer.
-static void fields(char *line, char **fld, int n)
-{
-	line[strcspn(line, "\n")] = 0;
-	char *p = line;
-	for (int i = 0; i < n; i++) {
-		fld[i] = p;
-		if (p && (p = strchr(p, ':')) != NULL)
-			*p++ = 0;
-	}
-}
-
-// passwd_find: the entry whose name is name or, with name NULL, whose uid
-// is uid. Fields: name:pw:uid:gid:gecos:home:shell.
-static int passwd_find(const char *name, long uid, char *uname, long *puid, long *pgid, char *home)
-{
-	FILE *f = fopen("/etc/passwd", "re");
-	if (f == NULL)
-		return 0;
-	char line[2048];
-	int found = 0;
-	while (!found && fgets(line, sizeof line, f)) {
-		char *fld[7];
-		fields(line, fld, 7);
-		if (fld[0] == NULL || fld[2] == NULL || fld[3] == NULL || fld[0][0] == '#')
-			continue;
-		long u = atol(fld[2]);
-		if (name ? strcmp(fld[0], name) == 0 : u == uid) {
-			snprintf(uname, 256, "%s", fld[0]);
-			*puid = u;
-			*pgid = atol(fld[3]);
-			snprintf(home, 1024, "%s", fld[5] ? fld[5] : "/");
-			found = 1;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-// group_scan: with name set, the gid of that group (returned); with member
-// set, every group listing member is added to c's groups.
-static long group_scan(const char *name, const char *member, struct cred *c)
-{
-	FILE *f = fopen("/etc/group", "re");
-	if (f == NULL)
-		return -1;
-	char line[4096];
-	long gid = -1;
-	while (fgets(line, sizeof line, f)) {
-		char *fld[4];
-		fields(line, fld, 4);
-		if (fld[0] == NULL || fld[2] == NULL || fld[0][0] == '#')
-			continue;
-		if (name && strcmp(fld[0], name) == 0) {
-			gid = atol(fld[2]);
-			break;
-		}
-		if (member && fld[3]) {
-			for (char *m = strtok(fld[3], ","); m; m = strtok(NULL, ","))
-				if (strcmp(m, member) == 0 && c->ngroups < 64)
-					c->groups[c->ngroups++] = atol(fld[2]);
-		}
-	}
-	fclose(f);
-	return gid;
-}
 
 static void check_mapped(const char *spec_user, const char *what, long id, const char *map)
 {
@@ -774,77 +459,42 @@ static void check_mapped(const char *spec_user, const char *what, long id, const
 			ok = 1;
 	fclose(f);
 	if (!ok)
-		fail(125, "user \"%s\" (%s %ld): not mapped in husk's user namespace, because you have no subordinate id range: "
-			  "ask the admin for one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER), "
-			  "or run as root in the sandbox with -u 0", spec_user, what, id);
+		husk_fail(125, "user \"%s\" (%s %ld): not mapped in husk's user namespace, because you have no subordinate id "
+			       "range: ask the admin for one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "
+			       "$USER), or run as root in the sandbox with -u 0",
+			  spec_user, what, id);
 }
 
-// resolve_user follows moby/sys/user's GetExecUser: user[:group], names or
-// ids; supplementary groups are those listing the user unless a group was
-// given; HOME from the passwd entry.
-static void resolve_user(const struct spec *s, struct cred *c)
+static void resolve_user(const struct husk_spec *s, struct husk_cred *c)
 {
-	char spec[512], uname[256] = "";
-	snprintf(spec, sizeof spec, "%s", s->user ? s->user : "");
-	char *group = strchr(spec, ':');
-	if (group)
-		*group++ = 0;
-	long uid = 0, gid = 0, v;
-	snprintf(c->home, sizeof c->home, "/");
-	if (spec[0] == 0) {
-		long pu, pg;
-		if (passwd_find(NULL, 0, uname, &pu, &pg, c->home))
-			gid = pg;
-	} else if (numeric(spec, &v)) {
-		uid = v;
-		long pu, pg;
-		if (passwd_find(NULL, uid, uname, &pu, &pg, c->home))
-			gid = pg;
-	} else {
-		long pu, pg;
-		if (!passwd_find(spec, 0, uname, &pu, &pg, c->home))
-			fail(125, "user \"%s\": unable to find user %s: no matching entries in passwd file: give a uid, or a "
-				  "name in the image's /etc/passwd", s->user, spec);
-		uid = pu;
-		gid = pg;
-	}
-	if (group && *group) {
-		if (numeric(group, &v)) {
-			gid = v;
-		} else if ((gid = group_scan(group, NULL, c)) < 0) {
-			fail(125, "user \"%s\": unable to find group %s: no matching entries in group file: give a gid, or a "
-				  "name in the image's /etc/group", s->user, group);
-		}
-	} else if (uname[0]) {
-		group_scan(NULL, uname, c);
-	}
-	c->uid = uid;
-	c->gid = gid;
-	check_mapped(s->user, "uid", uid, "/proc/self/uid_map");
-	check_mapped(s->user, "gid", gid, "/proc/self/gid_map");
+	char err[1024];
+	if (husk_resolve_user(s->user, "/etc/passwd", "/etc/group", c, err, sizeof err) != 0)
+		husk_fail(125, "%s", err);
+	check_mapped(s->user, "uid", (long)c->uid, "/proc/self/uid_map");
+	check_mapped(s->user, "gid", (long)c->gid, "/proc/self/gid_map");
 }
 
 // ---- the user's process ----
 
-static int open_console(const struct cred *c, int keep_id)
+static int open_console(const struct husk_cred *c, int keep_id)
 {
 	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0 || unlockpt(master) != 0)
-		fail(125, "opening a pty in the sandbox: %s", strerror(errno));
+		husk_fail(125, "opening a pty in the sandbox: %s", strerror(errno));
 	char *name = ptsname(master);
 	int slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
 	if (slave < 0)
-		fail(125, "opening a pty in the sandbox: %s", strerror(errno));
+		husk_fail(125, "opening a pty in the sandbox: %s", strerror(errno));
 	if (!keep_id && fchown(slave, c->uid, c->gid) != 0)
-		fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
-	if (husk_send_fd(FD_CONSOLE, "", 1, master) != 0)
-		fail(125, "sending the pty to husk: %s", strerror(errno));
+		husk_fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
+	if (husk_send_fd(HUSK_FD_CONSOLE, "", 1, master) != 0)
+		husk_fail(125, "sending the pty to husk: %s", strerror(errno));
 	close(master);
-	close(FD_CONSOLE);
+	close(HUSK_FD_CONSOLE);
 	return slave;
 }
 
-static const char *env_get(const struct spec *s, const char *key)
+static const char *env_get(const struct husk_spec *s, const char *key)
 {
 	size_t n = strlen(key);
 	const char *v = NULL;
@@ -855,7 +505,7 @@ static const char *env_get(const struct spec *s, const char *key)
 }
 
 // look_path finds the command in the sandbox's own PATH, after the pivot.
-static int look_path(const struct spec *s, char *out, size_t n)
+static int look_path(const struct husk_spec *s, char *out, size_t n)
 {
 	const char *name = s->args[0];
 	if (strchr(name, '/')) {
@@ -880,24 +530,16 @@ static int look_path(const struct spec *s, char *out, size_t n)
 	return -1;
 }
 
-static int hexval(char c)
+static int load_seccomp(const struct husk_spec *s)
 {
-	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-static int load_seccomp(const char *hex)
-{
-	if (hex == NULL || *hex == 0)
+	if (s->seccomp_len == 0)
 		return 0;
-	size_t n = strlen(hex) / 2;
-	unsigned char *b = malloc(n);
-	for (size_t i = 0; i < n; i++)
-		b[i] = hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]);
-	struct sock_fprog prog = {(unsigned short)(n / sizeof(struct sock_filter)), (struct sock_filter *)b};
+	struct sock_fprog prog = {(unsigned short)(s->seccomp_len / sizeof(struct sock_filter)),
+				  (struct sock_filter *)s->seccomp};
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 }
 
-static int keeps(const struct spec *s, int cap)
+static int keeps(const struct husk_spec *s, int cap)
 {
 	for (int i = 0; i < s->ncaps; i++)
 		if (s->caps[i] == cap)
@@ -935,7 +577,7 @@ __attribute__((noreturn)) static void child_fail(int pipe, const char *what)
 // drop_and_exec is runc's order: no_new_privs, seccomp (before the
 // capabilities go, unless no_new_privs allows it without), the bounding
 // set, the ids, the rest of the capabilities, then execve.
-static void drop_and_exec(const struct spec *s, const struct cred *c, const char *path, int tty, int errp,
+static void drop_and_exec(const struct husk_spec *s, const struct husk_cred *c, const char *path, int tty, int errp,
 			  int lastcap)
 {
 	if (setsid() < 0)
@@ -948,7 +590,7 @@ static void drop_and_exec(const struct spec *s, const struct cred *c, const char
 	}
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail(errp, "setting no_new_privs");
-	if (!s->no_new_privs && load_seccomp(s->seccomp) != 0)
+	if (!s->no_new_privs && load_seccomp(s) != 0)
 		child_fail(errp, "loading the seccomp filter");
 	for (int cap = 0; cap <= lastcap; cap++)
 		if (!keeps(s, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
@@ -976,7 +618,7 @@ static void drop_and_exec(const struct spec *s, const struct cred *c, const char
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 || syscall(SYS_capset, &h, d) != 0)
 		child_fail(errp, "dropping capabilities");
-	if (s->no_new_privs && load_seccomp(s->seccomp) != 0)
+	if (s->no_new_privs && load_seccomp(s) != 0)
 		child_fail(errp, "loading the seccomp filter");
 	if (chdir(s->cwd) != 0)
 		child_fail(errp, "changing to the working directory");
@@ -987,8 +629,8 @@ static void drop_and_exec(const struct spec *s, const struct cred *c, const char
 }
 
 struct user_start {
-	const struct spec *s;
-	const struct cred *c;
+	const struct husk_spec *s;
+	const struct husk_cred *c;
 	const char *path;
 	int tty, errp, lastcap;
 };
@@ -1006,14 +648,15 @@ static int user_main(void *arg)
 
 // start_user starts the user's process and waits for its execve; it
 // returns the pid, or ends the init with Docker's code for what failed.
-static pid_t start_user(struct spec *s)
+static pid_t start_user(struct husk_spec *s)
 {
-	struct cred c = {0};
+	struct husk_cred c = {0};
 	if (!s->keep_id)
 		resolve_user(s, &c);
 	if (!s->keep_id && env_get(s, "HOME") == NULL) {
-		static char home[1100];
-		snprintf(home, sizeof home, "HOME=%s", c.home);
+		char *home;
+		if (asprintf(&home, "HOME=%s", c.home) < 0)
+			husk_fail(125, "starting the process: out of memory");
 		s->env[s->nenv++] = home;
 	}
 	s->env[s->nenv] = NULL;
@@ -1021,10 +664,10 @@ static pid_t start_user(struct spec *s)
 	int tty = s->terminal ? open_console(&c, s->keep_id) : -1;
 	char path[4096];
 	if (look_path(s, path, sizeof path) != 0)
-		fail(127, "running \"%s\": executable file not found in $PATH", s->args[0]);
+		husk_fail(127, "running \"%s\": executable file not found in $PATH", s->args[0]);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
-		fail(125, "starting the process: %s", strerror(errno));
+		husk_fail(125, "starting the process: %s", strerror(errno));
 	struct user_start a = {s, &c, path, tty, p[1], last_cap()};
 	// The child shares this memory until its execve, as posix_spawn's
 	// does, instead of copying it: on a VM each page fault of a copy costs
@@ -1032,7 +675,7 @@ static pid_t start_user(struct spec *s)
 	static char stack[256 << 10] __attribute__((aligned(16)));
 	pid_t pid = clone(user_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	if (pid < 0)
-		fail(125, "starting the process: %s", strerror(errno));
+		husk_fail(125, "starting the process: %s", strerror(errno));
 	close(p[1]);
 	if (tty >= 0)
 		close(tty);
@@ -1047,57 +690,50 @@ static pid_t start_user(struct spec *s)
 		;
 	if (strcmp(ce.what, "exec") == 0) {
 		if (ce.err == ENOENT)
-			fail(127, "running \"%s\": no such file or directory in the image", s->args[0]);
+			husk_fail(127, "running \"%s\": no such file or directory in the image", s->args[0]);
 		if (ce.err == EACCES || ce.err == ENOEXEC || ce.err == EISDIR)
-			fail(126, "running \"%s\": %s", s->args[0], strerror(ce.err));
-		fail(125, "running \"%s\": %s", s->args[0], strerror(ce.err));
+			husk_fail(126, "running \"%s\": %s", s->args[0], strerror(ce.err));
+		husk_fail(125, "running \"%s\": %s", s->args[0], strerror(ce.err));
 	}
 	if (strcmp(ce.what, "loading the seccomp filter") == 0)
-		fail(125, "loading the seccomp filter: %s: use --security-opt seccomp=unconfined where seccomp is not allowed",
+		husk_fail(125, "loading the seccomp filter: %s: use --security-opt seccomp=unconfined where seccomp is not allowed",
 		     strerror(ce.err));
 	if (strcmp(ce.what, "changing to the working directory") == 0)
-		fail(125, "changing to the working directory %s: %s", s->cwd, strerror(ce.err));
+		husk_fail(125, "changing to the working directory %s: %s", s->cwd, strerror(ce.err));
 	if (strcmp(ce.what, "setting the uid") == 0)
-		fail(125, "setting uid %d: %s", (int)c.uid, strerror(ce.err));
+		husk_fail(125, "setting uid %d: %s", (int)c.uid, strerror(ce.err));
 	if (strcmp(ce.what, "setting the gid") == 0)
-		fail(125, "setting gid %d: %s", (int)c.gid, strerror(ce.err));
-	fail(125, "%s: %s", ce.what, strerror(ce.err));
+		husk_fail(125, "setting gid %d: %s", (int)c.gid, strerror(ce.err));
+	husk_fail(125, "%s: %s", ce.what, strerror(ce.err));
 }
 
 // hold_image marks the image in use for the init's life (store.HoldImage)
 // and checks that it was not removed before the mark was taken.
-static void hold_image(const struct spec *s)
+static void hold_image(const struct husk_spec *s)
 {
 	if (s->inuse == NULL || *s->inuse == 0)
 		return;
 	int fd = open(s->inuse, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_SH) != 0)
-		fail(125, "marking the image in use (%s): %s", s->inuse, strerror(errno));
+		husk_fail(125, "marking the image in use (%s): %s", s->inuse, strerror(errno));
 	struct stat st;
 	if (s->image_dir && *s->image_dir && stat(s->image_dir, &st) != 0)
-		fail(125, "the image was removed while the container started: pull it again");
+		husk_fail(125, "the image was removed while the container started: pull it again");
 }
 
 static void wait_mapped(void)
 {
-	const char *v = getenv(ENV_SYNC);
+	const char *v = getenv(HUSK_ENV_USERNS_SYNC);
 	if (v == NULL)
 		return;
 	int fd = atoi(v);
 	char m = 0;
 	while (read(fd, &m, 1) < 0 && errno == EINTR)
 		;
-	if (m != 'M')
+	if (m != HUSK_USERNS_MAPPED)
 		_exit(125);
 	close(fd);
-	unsetenv(ENV_SYNC);
-}
-
-__attribute__((constructor)) static void husk_cinit(void)
-{
-	const char *v = getenv(ENV_CINIT);
-	if (v != NULL && *v != 0)
-		husk_cinit_main();
+	unsetenv(HUSK_ENV_USERNS_SYNC);
 }
 
 __attribute__((noreturn)) static void cinit_run(char *buf, size_t len);
@@ -1112,13 +748,45 @@ static void init_begin(void)
 	wait_mapped();
 }
 
-// husk_cinit_main is the init from an exec (the constructor above), its
-// spec in the descriptor HUSK_CINIT names. It never returns.
-void husk_cinit_main(void)
+// read_spec reads the spec from fd, refusing more than a spec may hold.
+static char *read_spec(int fd, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+	for (;;) {
+		if (b == NULL)
+			husk_fail(125, "reading the sandbox's spec: out of memory");
+		if (n == cap) {
+			if (cap > HUSK_SPEC_MAX)
+				husk_fail(125, "reading the sandbox's spec: it is larger than %d bytes: this is husk's own error",
+					  HUSK_SPEC_MAX);
+			char *more = realloc(b, cap *= 2);
+			if (more == NULL)
+				free(b);
+			b = more;
+			continue;
+		}
+		ssize_t r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			husk_fail(125, "reading the sandbox's spec: %s", strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return b;
+}
+
+// husk_cinit_main is the init from an exec, its spec in the descriptor
+// HUSK_CINIT names. It never returns.
+void husk_cinit_main(const char *fd)
 {
 	init_begin();
 	size_t len;
-	char *buf = read_all(atoi(getenv(ENV_CINIT)), &len);
+	char *buf = read_spec(atoi(fd), &len);
 	cinit_run(buf, len);
 }
 
@@ -1133,8 +801,12 @@ void husk_cinit_spec(char *buf, size_t len)
 // cinit_run builds the sandbox that buf, the encoded spec, describes.
 static void cinit_run(char *buf, size_t len)
 {
-	static struct spec s;
-	parse(buf, len, &s);
+	static struct husk_spec s;
+	char err[512];
+	if (husk_spec_decode(buf, len, &s, err, sizeof err) != 0)
+		husk_fail(125, "reading the sandbox's spec: %s: this is husk's own error", err);
+	const char *net = getenv(HUSK_ENV_SANDBOX_NET);
+	s.net.fd = net ? atoi(net) : -1;
 
 	hold_image(&s);
 	make_private();
@@ -1150,7 +822,7 @@ static void cinit_run(char *buf, size_t len)
 		remount_readonly(root_path, "/");
 	pivot();
 	if (sethostname(s.hostname, strlen(s.hostname)) != 0)
-		fail(125, "setting the hostname: %s", strerror(errno));
+		husk_fail(125, "setting the hostname: %s", strerror(errno));
 	if (s.loopback && !s.has_net) {
 		int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if_flags_up(sock, "lo");
@@ -1163,6 +835,6 @@ static void cinit_run(char *buf, size_t len)
 	pid_t child = start_user(&s);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)child);
-	status("running", pid);
+	status(HUSK_STATUS_RUNNING, pid);
 	husk_reap_loop(child, s.has_net && s.net.dials ? s.net.fd : -1);
 }

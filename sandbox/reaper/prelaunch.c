@@ -5,7 +5,7 @@
 // (cli/prelaunch.go): the clone flags, the ID maps, the C init's spec
 // without the process's arguments, the entrypoint and default command,
 // and the files whose change would have changed any of it, each with its
-// identity. When every one is unchanged, this constructor
+// identity. When every one is unchanged, the prelaunch entry (entry.c)
 // clones the sandbox, maps it and lets its init run. A run that ends at
 // once ends here; otherwise the Go runtime starts and only keeps the books
 // (the record, signals, the builtin network's stack, the exit). Anything
@@ -34,11 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "reaper.h"
-
-#define MAGIC "husk-prelaunch 1\n"
-#define SYNC_FD 6
-#define NET_FD 7
+#include "executor.h"
 
 // The descriptors of a launch, by index.
 enum { FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
@@ -67,10 +63,11 @@ static int put(struct buf *b, const char *s, size_t n)
 	return 0;
 }
 
-static int putf(struct buf *b, const char *fmt, long v)
+// putn puts v in decimal.
+static int putn(struct buf *b, long v)
 {
 	char s[64];
-	int n = snprintf(s, sizeof s, fmt, v);
+	int n = snprintf(s, sizeof s, "%ld", v);
 	return put(b, s, (size_t)n);
 }
 
@@ -109,11 +106,11 @@ char *husk_launch_key(int k, size_t *len)
 	char cwd[4096];
 	if (inv_argv == NULL || k < 1 || k >= inv_argc || getcwd(cwd, sizeof cwd) == NULL)
 		return NULL;
-	int bad = putf(&b, "%ld", (long)getuid()) || putf(&b, "%ld", (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
-		  putf(&b, "%ld", k);
+	int bad = putn(&b, (long)getuid()) || putn(&b, (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
+		  putn(&b, k);
 	for (int i = 1; i <= k && !bad; i++)
 		bad = put(&b, inv_argv[i], strlen(inv_argv[i]));
-	bad = bad || putf(&b, "%ld", inv_nenv);
+	bad = bad || putn(&b, inv_nenv);
 	for (int i = 0; i < inv_nenv && !bad; i++)
 		bad = put(&b, inv_env[i], strlen(inv_env[i]));
 	if (bad) {
@@ -138,7 +135,7 @@ static uint64_t fnv64(const char *p, size_t n)
 // to Go.
 static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 {
-	const char *r = getenv("HUSK_ROOT"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+	const char *r = getenv(HUSK_ENV_ROOT), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
 	char root[4096];
 	if (r && *r) {
 		if (*r != '/')
@@ -151,17 +148,12 @@ static int launch_path(const char *key, size_t key_len, char *out, size_t n)
 	} else {
 		return -1;
 	}
-	int k = snprintf(out, n, "%s/plans/launch-%016llx", root,
+	int k = snprintf(out, n, "%s/" HUSK_LAUNCH_DIR "/" HUSK_LAUNCH_PREFIX "%016llx", root,
 			 (unsigned long long)fnv64(key, key_len));
 	return k > 0 && (size_t)k < n ? 0 : -1;
 }
 
-// ---- the launch file: MAGIC, then records of TAG LENGTH\n BYTES \n ----
-
-struct launch {
-	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
-	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len;
-};
+// ---- the launch file (launch.c parses it) ----
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -185,45 +177,6 @@ static char *read_file(const char *path, size_t *len)
 	}
 	close(fd);
 	return p;
-}
-
-static int parse_launch(char *p, size_t len, struct launch *l)
-{
-	size_t m = strlen(MAGIC);
-	if (len < m || memcmp(p, MAGIC, m) != 0)
-		return -1;
-	char *end = p + len;
-	p += m;
-	while (p < end) {
-		char tag = *p++;
-		char *nl;
-		unsigned long n = strtoul(p, &nl, 10);
-		if (nl >= end || *nl != '\n' || n > (size_t)(end - nl - 2))
-			return -1;
-		char *v = nl + 1;
-		if (v[n] != '\n')
-			return -1;
-		v[n] = 0; // the records are text or NUL-separated tokens
-		switch (tag) {
-		case 'k': l->key = v, l->key_len = n; break;
-		case 'w': l->watch = v, l->watch_len = n; break;
-		case 'f': l->flags = v; break;
-		case 'm': l->mode = v; break;
-		case 'u': l->uidmap = v, l->uidmap_len = n; break;
-		case 'g': l->gidmap = v, l->gidmap_len = n; break;
-		case 'i': l->id = v; break;
-		case 's': l->spec = v, l->spec_len = n; break;
-		case 'n': l->stdin_ = v; break;
-		case 't': l->net = v; break;
-		case 'e': l->entry = v, l->entry_len = n; break;
-		case 'd': l->dflt = v, l->dflt_len = n; break;
-		}
-		p = v + n + 1;
-	}
-	return l->key && l->watch && l->flags && l->mode && l->uidmap && l->gidmap && l->id && strlen(l->id) == 64 &&
-			       l->spec && l->stdin_ && l->net
-		       ? 0
-		       : -1;
 }
 
 // husk_file_identity is what the Go side wrote for each watched file.
@@ -312,7 +265,8 @@ static void child(const int *fd, int keep_stdin, char *spec, size_t spec_len)
 		close(null);
 	}
 	// Above every target first, so that no dup2 overwrites a source.
-	static const int from[] = {FD_STATUS_W, FD_SYNC_R, FD_NET_INIT}, to[] = {3, SYNC_FD, NET_FD};
+	static const int from[] = {FD_STATUS_W, FD_SYNC_R, FD_NET_INIT},
+			 to[] = {HUSK_FD_STATUS, HUSK_FD_PRELAUNCH_SYNC, HUSK_FD_PRELAUNCH_NET};
 	int high[3];
 	for (int i = 0; i < 3; i++)
 		if (fd[from[i]] >= 0 && (high[i] = fcntl(fd[from[i]], F_DUPFD, 10)) < 0)
@@ -320,11 +274,14 @@ static void child(const int *fd, int keep_stdin, char *spec, size_t spec_len)
 	for (int i = 0; i < 3; i++)
 		if (fd[from[i]] >= 0 && (dup2(high[i], to[i]) < 0 || close(high[i]) < 0))
 			_exit(125);
+	char num[16];
+	snprintf(num, sizeof num, "%d", HUSK_FD_PRELAUNCH_NET);
 	if (fd[FD_NET_INIT] >= 0)
-		setenv("HUSK_SANDBOX_NET", "7", 1);
-	setenv("HUSK_SANDBOX", "1", 1);
-	setenv("HUSK_CONTAINER", husk_pre.id, 1);
-	setenv("_HUSK_USERNS_SYNC", "6", 1);
+		setenv(HUSK_ENV_SANDBOX_NET, num, 1);
+	setenv(HUSK_ENV_SANDBOX, "1", 1);
+	setenv(HUSK_ENV_CONTAINER, husk_pre.id, 1);
+	snprintf(num, sizeof num, "%d", HUSK_FD_PRELAUNCH_SYNC);
+	setenv(HUSK_ENV_USERNS_SYNC, num, 1);
 	husk_cinit_spec(spec, spec_len);
 }
 
@@ -356,7 +313,7 @@ static pid_t spawn_helper(const char *tokens, size_t len, pid_t pid)
 // map_helpers writes a subuid sandbox's maps through the setuid helpers,
 // side by side, and releases the sandbox when both did. A failure is the
 // usual path's to name.
-static int map_helpers(const struct launch *l, pid_t pid, int sync_w)
+static int map_helpers(const struct husk_launch *l, pid_t pid, int sync_w)
 {
 	pid_t u = spawn_helper(l->uidmap, l->uidmap_len, pid), g = spawn_helper(l->gidmap, l->gidmap_len, pid);
 	int su = -1, sg = -1;
@@ -364,15 +321,15 @@ static int map_helpers(const struct launch *l, pid_t pid, int sync_w)
 		waitpid(u, &su, 0);
 	if (g > 0)
 		waitpid(g, &sg, 0);
-	return su == 0 && sg == 0 && write(sync_w, "M", 1) == 1 ? 0 : -1;
+	return su == 0 && sg == 0 && write(sync_w, (char[]){HUSK_USERNS_MAPPED}, 1) == 1 ? 0 : -1;
 }
 
-static int map_single(const struct launch *l, pid_t pid, int sync_w)
+static int map_single(const struct husk_launch *l, pid_t pid, int sync_w)
 {
 	if (write_to(pid, "setgroups", "deny", 4) || write_to(pid, "uid_map", l->uidmap, l->uidmap_len) ||
 	    write_to(pid, "gid_map", l->gidmap, l->gidmap_len))
 		return -1;
-	return write(sync_w, "M", 1) == 1 ? 0 : -1;
+	return write(sync_w, (char[]){HUSK_USERNS_MAPPED}, 1) == 1 ? 0 : -1;
 }
 
 static void abandon(pid_t pid)
@@ -400,7 +357,7 @@ static void close_all(const int *fds, int n)
 			close(fds[i]);
 }
 
-static int launch(struct launch *l, char *spec_copy)
+static int launch(struct husk_launch *l, char *spec_copy)
 {
 	int fd[FD_COUNT];
 	for (int i = 0; i < FD_COUNT; i++)
@@ -507,7 +464,7 @@ static int ended(void)
 // namespace child) is never a prelaunch.
 static int reexecuted(void)
 {
-	static const char *marks[] = {"HUSK_USERNS", "HUSK_SANDBOX", "HUSK_CINIT", "HUSK_REAP_PID", NULL};
+	static const char *marks[] = {HUSK_ENV_USERNS, HUSK_ENV_SANDBOX, HUSK_ENV_CINIT, HUSK_ENV_REAP_PID, NULL};
 	for (int i = 0; marks[i]; i++)
 		if (getenv(marks[i]))
 			return 1;
@@ -517,7 +474,7 @@ static int reexecuted(void)
 // find_launch finds the launch of this invocation: the longest argument
 // prefix that has one (the arguments after it are the command), and fills
 // l from it. The file stays allocated in *file.
-static int find_launch(struct launch *l, char **file, size_t *len, int *k)
+static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 {
 	for (*k = inv_argc - 1; *k >= 1; (*k)--) {
 		size_t key_len;
@@ -526,7 +483,7 @@ static int find_launch(struct launch *l, char **file, size_t *len, int *k)
 			return -1;
 		int found = launch_path(key, key_len, path, sizeof path) == 0 && (*file = read_file(path, len)) != NULL;
 		if (found) {
-			int ok = parse_launch(*file, *len, l) == 0 && l->key_len == key_len && memcmp(l->key, key, key_len) == 0;
+			int ok = husk_launch_parse(*file, *len, l) == 0 && l->key_len == key_len && memcmp(l->key, key, key_len) == 0;
 			free(key);
 			if (ok)
 				return 0;
@@ -541,7 +498,7 @@ static int find_launch(struct launch *l, char **file, size_t *len, int *k)
 // with_args is the spec (without arguments) followed by the process's
 // arguments: the entrypoint and this invocation's command when it gives
 // one, else the default the launch recorded.
-static char *with_args(const struct launch *l, int k, size_t *len)
+static char *with_args(const struct husk_launch *l, int k, size_t *len)
 {
 	const char *list = l->dflt;
 	size_t list_len = l->dflt_len, need = l->spec_len + 1;
@@ -560,9 +517,9 @@ static char *with_args(const struct launch *l, int k, size_t *len)
 	p += l->spec_len;
 	int n = 0;
 	for (const char *t = list; t < list + list_len; t += strlen(t) + 1, n++)
-		p += sprintf(p, "a%c%s%c", 0, t, 0);
+		p += sprintf(p, "%c%c%s%c", HUSK_TAG_ARG, 0, t, 0);
 	for (int i = k + 1; own && i < inv_argc; i++, n++)
-		p += sprintf(p, "a%c%s%c", 0, inv_argv[i], 0);
+		p += sprintf(p, "%c%c%s%c", HUSK_TAG_ARG, 0, inv_argv[i], 0);
 	*p = 0;
 	*len = p - out;
 	if (n == 0) {
@@ -573,14 +530,16 @@ static char *with_args(const struct launch *l, int k, size_t *len)
 	return out;
 }
 
-__attribute__((constructor)) static void husk_prelaunch(int argc, char **argv, char **envp)
+// husk_prelaunch_main is the prelaunch entry, for any invocation no other
+// entry took: it starts this run's sandbox when a launch is written down.
+void husk_prelaunch_main(int argc, char **argv, char **envp)
 {
 	if (reexecuted() || geteuid() == 0 || save_invocation(argc, argv, envp) != 0)
 		return;
 	size_t len, spec_len;
 	char *file;
 	int k;
-	struct launch l = {0};
+	struct husk_launch l = {0};
 	if (find_launch(&l, &file, &len, &k) != 0)
 		return;
 	char *spec = NULL;

@@ -1,9 +1,10 @@
-// The C half of package reaper: a container's init after hand-off. Once
-// the container's process has run for a while, husk's Go init execs husk
-// again with HUSK_REAP_PID set, and this constructor takes over before the
-// Go runtime starts: it forwards signals to the process, reaps every child
-// and exits with the process's code. It holds a few pages instead of a Go
-// runtime's heap and the binary's pages.
+// The reaper: PID 1's loop once the container's process runs, for the C
+// init and after the Go init's hand-off. Once the container's process has
+// run for a while, husk's Go init execs husk again with HUSK_REAP_PID set,
+// and the reaper entry (entry.c) takes over before the Go runtime starts:
+// it forwards signals to the process, reaps every child and exits with the
+// process's code. It holds a few pages instead of a Go runtime's heap and
+// the binary's pages.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,10 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "reaper.h"
-
-#define ENV_PID "HUSK_REAP_PID"
-#define ENV_DIAL "HUSK_REAP_DIAL"
+#include "executor.h"
 
 // A namespace's init receives only the signals it has a handler for: an
 // empty handler makes every signal queue, to be taken by sigwaitinfo.
@@ -56,10 +54,10 @@ static void reap_all(pid_t child)
 }
 
 // The published ports' dials (network.ServeDialer's protocol, kept by
-// the Go init until the hand-over): the host side sends one end of a
-// SOCK_SEQPACKET pair; on it comes {"proto":"tcp","port":N}, and back goes
-// {} with the socket connected to 127.0.0.1:N inside the namespace, or
-// {"error":"..."}.
+// the Go init until the hand-over; abi.h's HUSK_DIAL_*): the host side
+// sends one end of a SOCK_SEQPACKET pair; on it comes the protocol and
+// port, and back goes HUSK_DIAL_OK with the socket connected to
+// 127.0.0.1:PORT inside the namespace, or HUSK_DIAL_FAILED and why.
 
 // husk_recv_fd takes a descriptor sent with one byte: -2 when the peer
 // closed, -1 when the message carried none.
@@ -105,11 +103,6 @@ int husk_send_fd(int sock, const void *buf, size_t len, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
-static void send_reply(int sock, const char *json, int fd)
-{
-	husk_send_fd(sock, json, strlen(json), fd);
-}
-
 // connect_inside connects without blocking the loop for long: a loopback
 // connect succeeds or is refused at once unless the backlog is full.
 static int connect_inside(int udp, int port, int *err)
@@ -147,22 +140,20 @@ static int serve_dial(int conn)
 		return -1;
 	if (req < 0)
 		return 0;
-	char buf[512];
-	ssize_t n = recv(req, buf, sizeof buf - 1, 0);
-	if (n > 0) {
-		buf[n] = 0;
-		const char *p = strstr(buf, "\"port\":");
-		int udp = strstr(buf, "\"udp\"") != NULL;
-		int port = p ? atoi(p + 7) : 0;
-		int err = EINVAL;
-		int s = port > 0 && port < 65536 ? connect_inside(udp, port, &err) : -1;
+	unsigned char buf[HUSK_DIAL_REQUEST_LEN + 1];
+	ssize_t n = recv(req, buf, sizeof buf, 0);
+	if (n == HUSK_DIAL_REQUEST_LEN) {
+		int port = buf[1] << 8 | buf[2], err = EINVAL, s = -1;
+		if ((buf[0] == HUSK_DIAL_TCP || buf[0] == HUSK_DIAL_UDP) && port > 0)
+			s = connect_inside(buf[0] == HUSK_DIAL_UDP, port, &err);
 		if (s >= 0) {
-			send_reply(req, "{}", s);
+			husk_send_fd(req, (char[]){HUSK_DIAL_OK}, 1, s);
 			close(s);
 		} else {
 			char msg[256];
-			snprintf(msg, sizeof msg, "{\"error\":\"connecting to 127.0.0.1:%d: %s\"}", port, strerror(err));
-			send_reply(req, msg, -1);
+			int k = snprintf(msg, sizeof msg, "%cconnecting to 127.0.0.1:%d: %s", HUSK_DIAL_FAILED, port,
+					 strerror(err));
+			husk_send_fd(req, msg, (size_t)k < sizeof msg ? (size_t)k : sizeof msg - 1, -1);
 		}
 	}
 	close(req);
@@ -237,18 +228,17 @@ void husk_reap_loop(pid_t child, int dial)
 	}
 }
 
-__attribute__((constructor)) static void husk_reaper(void)
+// husk_reaper_main is the reaper entry: the Go init handed over the
+// container's process pid, and HUSK_REAP_DIAL may name its dial socket.
+void husk_reaper_main(const char *pid)
 {
-	const char *v = getenv(ENV_PID);
-	if (v == NULL || *v == '\0')
-		return;
 	// Processes of the container must not reach husk's binary through
 	// /proc/1/exe (CVE-2019-5736): first thing after the exec.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// The exec may have cleared the parent-death signal: the sandbox must
 	// still end with the husk that supervises it.
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	pid_t child = (pid_t)atol(v);
+	pid_t child = (pid_t)atol(pid);
 	if (child <= 0)
 		_exit(125);
 	// The Go init execed with every signal blocked; they stay blocked and
@@ -256,6 +246,6 @@ __attribute__((constructor)) static void husk_reaper(void)
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	const char *d = getenv(ENV_DIAL);
+	const char *d = getenv(HUSK_ENV_REAP_DIAL);
 	husk_reap_loop(child, d ? atoi(d) : -1);
 }

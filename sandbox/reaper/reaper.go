@@ -1,21 +1,22 @@
-// Package reaper is a container's init in C. init.c runs a spec the host
-// side built entirely (sandbox.CSpec) as PID 1, before any Go runtime
-// starts, and stays as the reaper; reaper.c lets the Go init hand over to
-// the same small loop once the container's process runs. Either way an
-// idle container costs a few pages of memory for its init, not a Go
-// runtime's.
+// Package reaper is husk's C executor and its pre-runtime entries. One
+// constructor (entry.c) runs before the Go runtime and dispatches on the
+// environment (abi.h names the variables): init.c runs a spec the host
+// side or the Go init built (sandbox.CSpec) as PID 1 and stays as the
+// reaper; reaper.c lets the Go init hand over to the same small loop once
+// the container's process runs; nsenter.c joins a running container for
+// exec; prelaunch.c starts a repeated `husk run` from its written-down
+// launch. An idle container costs a few pages of memory for its init, not
+// a Go runtime's.
 //
-// husk's main imports it for its side effect, a constructor that runs
-// before the Go runtime and does nothing unless HUSK_REAP_PID is set; when
-// it is, the process forwards every signal to that pid, reaps all children
-// and exits with that pid's code (128+N after signal N). It never returns
-// to Go.
+// husk's main imports it for its side effect. The reaper forwards every
+// signal to the container's process, reaps all children and exits with
+// that process's code (128+N after signal N); it never returns to Go.
 package reaper
 
 /*
-#cgo CFLAGS: -Wall -Wextra
+#cgo CFLAGS: -I${SRCDIR}/../abi -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 #include <stdlib.h>
-#include "reaper.h"
+#include "executor.h"
 */
 import "C"
 
@@ -27,13 +28,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-)
 
-// EnvPid names the variable that hands the init over to the C loop;
-// envDial the descriptor on which it goes on dialing for published ports.
-const (
-	EnvPid  = "HUSK_REAP_PID"
-	envDial = "HUSK_REAP_DIAL"
+	"husk/sandbox/abi"
 )
 
 // Exec replaces this process with husk as the C reaper of child. The
@@ -45,13 +41,13 @@ const (
 // the published ports' dials on it from then on.
 func Exec(child, dial int) error {
 	// The environment stays: it tells whose container this is (ps, tests).
-	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvPid, child))
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", abi.EnvReapPid, child))
 	if dial >= 0 {
 		// The init marked every descriptor close-on-exec; this one stays.
 		if _, err := unix.FcntlInt(uintptr(dial), unix.F_SETFD, 0); err != nil {
 			return fmt.Errorf("handing the network socket over: %w", err)
 		}
-		env = append(env, fmt.Sprintf("%s=%d", envDial, dial))
+		env = append(env, fmt.Sprintf("%s=%d", abi.EnvReapDial, dial))
 	}
 	return fmt.Errorf("handing the init over: %w", ExecBlocked([]string{"husk-init"}, env))
 }
@@ -143,4 +139,10 @@ func (p *Prelaunch) Abandon() {
 	if p.Tap != nil {
 		p.Tap.Close()
 	}
+}
+
+// Joined reports whether the exec entry (nsenter.c) moved this process
+// into a container's namespaces.
+func Joined() bool {
+	return C.husk_nsenter_joined != 0
 }

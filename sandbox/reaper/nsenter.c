@@ -1,5 +1,5 @@
-// The C half of package nsenter: it joins a container's namespaces before
-// the Go runtime starts, because the kernel refuses setns(CLONE_NEWUSER) to
+// The exec entry (husk exec, package nsenter): it joins a container's
+// namespaces before the Go runtime starts, because the kernel refuses setns(CLONE_NEWUSER) to
 // a multithreaded process and the Go runtime starts threads at once.
 // Same idea as runc's libcontainer/nsenter, much smaller: there is no
 // configuration to read but one pid, and no user namespace to create.
@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ENV_PID "HUSK_NSENTER_PID"
+#include "executor.h"
 
 // Set in the child that the constructor moved into the container; Go reads
 // it (Joined) so an exec entry point can refuse to run on the host.
@@ -160,9 +160,10 @@ static void parent(const sigset_t *mask)
 	}
 }
 
-__attribute__((constructor)) static void husk_nsenter(void)
+// husk_nsenter_main is the exec entry: env is HUSK_NSENTER_PID's value.
+// It returns in the child, inside the container, for the Go runtime.
+void husk_nsenter_main(const char *env)
 {
-	const char *env = getenv(ENV_PID);
 	int fds[NNS], joinedpid = 0;
 	struct sigaction dfl, chld;
 	sigset_t set, mask;
@@ -170,14 +171,12 @@ __attribute__((constructor)) static void husk_nsenter(void)
 	char *end;
 	size_t i;
 
-	if (env == NULL)
-		return;
 	// Set but unreadable is an error, not a no-op: the caller meant the
 	// container, and running its command on the host would be worse.
 	errno = 0;
 	target = strtol(env, &end, 10);
 	if (errno != 0 || end == env || *end != '\0' || target <= 0 || target > INT_MAX) {
-		fprintf(stderr, "husk: %s=\"%s\" is not a process id\n", ENV_PID, env);
+		fprintf(stderr, "husk: %s=\"%s\" is not a process id\n", HUSK_ENV_NSENTER_PID, env);
 		_exit(125);
 	}
 	{
@@ -246,6 +245,6 @@ __attribute__((constructor)) static void husk_nsenter(void)
 	if (getppid() != (joinedpid ? 0 : self))
 		kill(getpid(), SIGKILL);
 	// A husk started from here must not join again.
-	unsetenv(ENV_PID);
+	unsetenv(HUSK_ENV_NSENTER_PID);
 	husk_nsenter_joined = 1;
 }

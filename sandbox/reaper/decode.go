@@ -1,0 +1,137 @@
+package reaper
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "executor.h"
+
+// guarded copies len bytes to the end of a readable page run followed by
+// a page that is not, so that a read past the end faults at once.
+static char *guarded(const void *src, size_t len, size_t *maplen)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), data = (len + page - 1) / page * page;
+	*maplen = data + page;
+	char *m = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (mprotect(m + data, page, PROT_NONE) != 0) {
+		munmap(m, *maplen);
+		return NULL;
+	}
+	char *p = m + data - len;
+	if (len > 0)
+		memcpy(p, src, len);
+	mprotect(m, data, PROT_READ);
+	return p;
+}
+
+static void unguard(char *p, size_t len, size_t maplen)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), data = (len + page - 1) / page * page;
+	munmap(p + len - data, maplen);
+}
+
+static struct husk_op *op_at(struct husk_op *ops, int i) { return &ops[i]; }
+static const char *str_at(const char **list, int i) { return list[i]; }
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Decoded is a spec as the C init's decoder read it: the Go side of the
+// round trip that tests the encoder against the decoder.
+type Decoded struct {
+	Hostname, Cwd, User, Scratch, InUse, ImageDir            string
+	Args, Env                                                []string
+	KeepID, NoSetGroups, Loopback, ReadOnly, NoNewPrivs, Tty bool
+	RootOps, Ops                                             []DecodedOp
+	Files                                                    [][2]string
+	Caps                                                     []int
+	Seccomp                                                  []byte
+	Net                                                      *DecodedNet
+}
+
+// DecodedOp is one setup operation, its kind abi.h's number.
+type DecodedOp struct {
+	Kind                         int
+	Source, Target, FSType, Data string
+	Flags                        uint64
+	Optional                     bool
+}
+
+// DecodedNet is the spec's network.
+type DecodedNet struct {
+	Mode, Tap, IP, Mask, Gateway string
+	MTU                          int
+	Dials, Direct                bool
+}
+
+// DecodeSpec runs the C init's decoder on b, placed so that reading one
+// byte past it faults. It serves tests: the init decodes its own input.
+func DecodeSpec(b []byte) (*Decoded, error) {
+	var maplen C.size_t
+	var src unsafe.Pointer
+	if len(b) > 0 {
+		src = unsafe.Pointer(&b[0])
+	}
+	p := C.guarded(src, C.size_t(len(b)), &maplen)
+	if p == nil {
+		return nil, errors.New("mapping the spec's copy failed")
+	}
+	defer C.unguard(p, C.size_t(len(b)), maplen)
+	var s C.struct_husk_spec
+	defer C.husk_spec_free(&s)
+	var msg [512]C.char
+	if C.husk_spec_decode(p, C.size_t(len(b)), &s, &msg[0], C.size_t(len(msg))) != 0 {
+		return nil, fmt.Errorf("decoding the spec: %s", C.GoString(&msg[0]))
+	}
+	return decoded(&s), nil
+}
+
+func decoded(s *C.struct_husk_spec) *Decoded {
+	d := &Decoded{
+		Hostname: C.GoString(s.hostname), Cwd: C.GoString(s.cwd), User: C.GoString(s.user),
+		Scratch: C.GoString(s.scratch), InUse: C.GoString(s.inuse), ImageDir: C.GoString(s.image_dir),
+		KeepID: s.keep_id != 0, NoSetGroups: s.no_setgroups != 0, Loopback: s.loopback != 0,
+		ReadOnly: s.readonly != 0, NoNewPrivs: s.no_new_privs != 0, Tty: s.terminal != 0,
+	}
+	for i := 0; i < int(s.nargs); i++ {
+		d.Args = append(d.Args, C.GoString(C.str_at(s.args, C.int(i))))
+	}
+	for i := 0; i < int(s.nenv); i++ {
+		d.Env = append(d.Env, C.GoString(C.str_at(s.env, C.int(i))))
+	}
+	for i := 0; i < int(s.nroot); i++ {
+		d.RootOps = append(d.RootOps, decodedOp(&s.root_ops[i]))
+	}
+	for i := 0; i < int(s.nops); i++ {
+		d.Ops = append(d.Ops, decodedOp(C.op_at(s.ops, C.int(i))))
+	}
+	for i := 0; i < int(s.nfiles); i++ {
+		d.Files = append(d.Files, [2]string{C.GoString(s.file_path[i]), C.GoString(s.file_content[i])})
+	}
+	for i := 0; i < int(s.ncaps); i++ {
+		d.Caps = append(d.Caps, int(s.caps[i]))
+	}
+	if s.seccomp_len > 0 {
+		d.Seccomp = C.GoBytes(unsafe.Pointer(s.seccomp), C.int(s.seccomp_len))
+	}
+	if s.has_net != 0 {
+		n := &s.net
+		d.Net = &DecodedNet{Mode: C.GoString(n.mode), Tap: C.GoString(n.tap), IP: C.GoString(n.ip),
+			Mask: C.GoString(n.mask), Gateway: C.GoString(n.gw), MTU: int(n.mtu), Dials: n.dials != 0,
+			Direct: n.direct != 0}
+	}
+	return d
+}
+
+func decodedOp(o *C.struct_husk_op) DecodedOp {
+	return DecodedOp{Kind: int(o.kind), Source: C.GoString(o.source), Target: C.GoString(o.target),
+		FSType: C.GoString(o.fstype), Data: C.GoString(o.data), Flags: uint64(o.flags), Optional: o.optional != 0}
+}

@@ -1,0 +1,32 @@
+// The one pre-runtime entry point, as runc's nsexec: glibc runs this
+// constructor before the Go runtime starts, and the environment says which
+// part of husk this process is. Each entry but exec's never returns to Go.
+//
+//   HUSK_NSENTER_PID  exec: join that process's namespaces, then Go runs
+//                     the exec side inside them (nsenter.c)
+//   HUSK_REAP_PID     the reaper of that process, after the Go init
+//                     handed over (reaper.c)
+//   HUSK_CINIT        the sandbox's init from a complete spec, whether the
+//                     host side or the Go init built it (init.c)
+//   none of them      a `husk run` that may start from its written-down
+//                     launch (prelaunch.c); otherwise plain Go
+
+#include <stdlib.h>
+
+#include "executor.h"
+
+__attribute__((constructor)) static void husk_entry(int argc, char **argv, char **envp)
+{
+	const char *v;
+	// Set but empty is still exec's: nsenter refuses it rather than run
+	// the command on the host.
+	if ((v = getenv(HUSK_ENV_NSENTER_PID)) != NULL) {
+		husk_nsenter_main(v);
+		return;
+	}
+	if ((v = getenv(HUSK_ENV_REAP_PID)) != NULL && *v != 0)
+		husk_reaper_main(v);
+	if ((v = getenv(HUSK_ENV_CINIT)) != NULL && *v != 0)
+		husk_cinit_main(v);
+	husk_prelaunch_main(argc, argv, envp);
+}

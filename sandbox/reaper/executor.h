@@ -1,0 +1,126 @@
+// The C executor's own interfaces between its files: the decoded spec,
+// paths inside the root, users and groups, the reaper's loop, descriptor
+// passing, and the pre-runtime entries that entry.c dispatches. What Go
+// shares with the C is in abi.h, never here.
+#ifndef HUSK_EXECUTOR_H
+#define HUSK_EXECUTOR_H
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "abi.h"
+
+// ---- the spec (spec.c) ----
+
+struct husk_op {
+	int kind; // enum husk_op_kind
+	const char *source, *target, *fstype, *data;
+	unsigned long flags;
+	int optional;
+};
+
+struct husk_net {
+	const char *mode, *tap, *ip, *mask, *gw;
+	int mtu, dials, direct;
+	int fd; // the init's network socket: not in the spec, set by the init
+};
+
+struct husk_spec {
+	const char *hostname, *cwd, *user, *scratch, *inuse, *image_dir;
+	unsigned char *seccomp; // the BPF program, decoded
+	size_t seccomp_len;
+	// Sized by the number of tokens in the spec, which bounds each; room
+	// for a terminating NULL and one more variable (HOME).
+	const char **args, **env;
+	int nargs, nenv;
+	struct husk_op root_ops[HUSK_MAX_ROOT_OPS], *ops;
+	int nroot, nops;
+	const char *file_path[HUSK_MAX_FILES], *file_content[HUSK_MAX_FILES];
+	int nfiles;
+	struct husk_net net;
+	int has_net, keep_id, no_setgroups, loopback, readonly, no_new_privs, terminal;
+	int caps[HUSK_MAX_CAPS];
+	int ncaps;
+};
+
+// husk_spec_decode fills s from buf's len bytes, its strings pointing
+// into buf; 0, or -1 with the reason in err. Either way s is released
+// with husk_spec_free.
+int husk_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen);
+void husk_spec_free(struct husk_spec *s);
+const char *husk_op_name(int kind);
+
+// ---- failing: one line to stderr and the host side, then exit ----
+
+__attribute__((noreturn, format(printf, 2, 3))) void husk_fail(int code, const char *fmt, ...);
+
+// ---- paths inside the root (paths.c) ----
+
+// The root being built: every path below resolves inside it.
+extern int husk_root_fd;
+int husk_resolve(const char *path, int flags);
+void husk_split(const char *path, char *dir, char *base, size_t n);
+void husk_make_dirs(const char *path);
+void husk_make_file(const char *path);
+
+// ---- users and groups (user.c) ----
+
+struct husk_cred {
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	char *home;
+};
+
+// husk_resolve_user resolves user[:group] against passwd and group files
+// as moby/sys/user's GetExecUser does: 0, or -1 with the reason in err (a
+// name not found) and c released.
+int husk_resolve_user(const char *spec_user, const char *passwd, const char *group, struct husk_cred *c, char *err,
+		      size_t errlen);
+void husk_cred_free(struct husk_cred *c);
+
+// ---- the reaper's loop and descriptor passing (reaper.c) ----
+
+__attribute__((noreturn)) void husk_reap_loop(pid_t child, int dial);
+int husk_send_fd(int sock, const void *buf, size_t len, int fd);
+int husk_recv_fd(int sock);
+int husk_file_identity(const char *path, char *out, size_t n);
+char *husk_launch_key(int k, size_t *len);
+
+// ---- a prelaunch's launch file (launch.c) ----
+
+// husk_launch is a launch file's records: each points into the file,
+// which the parser changes in place (a record's newline becomes a NUL).
+struct husk_launch {
+	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
+	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len;
+};
+
+// husk_launch_parse fills l from the len bytes at p: 0, or -1 when the
+// file is not a whole launch.
+int husk_launch_parse(char *p, size_t len, struct husk_launch *l);
+
+// ---- the pre-runtime entries, chosen by entry.c's one constructor ----
+
+__attribute__((noreturn)) void husk_cinit_main(const char *fd);
+__attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
+__attribute__((noreturn)) void husk_reaper_main(const char *pid);
+void husk_nsenter_main(const char *pid);
+void husk_prelaunch_main(int argc, char **argv, char **envp);
+
+// husk_pre is what the prelaunch did: pid is the sandbox it started (-1:
+// none; it runs mapped), status_fd the sandbox's status pipe, net_fd the
+// host's end of its network socket (-1: none), tap_fd its TAP device when
+// the init has sent it already (-1: not yet), file the launch it
+// followed, id the container's ID.
+struct husk_prelaunch {
+	pid_t pid;
+	int status_fd, net_fd, tap_fd;
+	char id[65];
+	const char *file;
+	size_t file_len;
+};
+extern struct husk_prelaunch husk_pre;
+extern int husk_nsenter_joined;
+
+#endif
