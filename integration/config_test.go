@@ -128,3 +128,29 @@ func TestEarlierRecordRefused(t *testing.T) {
 		t.Errorf("after rm: %q", out)
 	}
 }
+
+// A foreground run's init, started by husk (the first runs) or by the
+// prelaunch (a repeated run --rm), shows the container nothing of the
+// command line at /proc/1/cmdline: the husk run on the host has the
+// user's arguments, as docker's CLI does, but its init does not.
+func TestForegroundInitArgv(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	secret := "husk-secret-" + randomHex(12)
+	dir := t.TempDir()
+	args := runArgs([]string{"--rm", "--network", "none", "-e", "SECRET=" + secret, "-v", dir + ":/data"}, ref,
+		"sh", "-c", `tr '\0' ' ' < /proc/1/cmdline; echo; echo "$SECRET"`)
+	for i := 0; i < 4; i++ {
+		out := lines(e.ok(args...).stdout)
+		if len(out) != 2 || out[1] != secret {
+			t.Fatalf("run %d: want PID 1's cmdline, then the secret the process got: %q", i+1, out)
+		}
+		if !strings.HasPrefix(out[0], "husk") || strings.Contains(out[0], secret) || strings.Contains(out[0], dir) {
+			t.Errorf("run %d: PID 1's cmdline holds more than husk's own: %q", i+1, out[0])
+		}
+	}
+	root := filepath.Join(e.home, ".local", "share", "husk")
+	if launches, _ := filepath.Glob(filepath.Join(root, "plans", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/plans: the prelaunch was not tried", root)
+	}
+	e.noLeftovers()
+}
