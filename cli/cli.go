@@ -75,13 +75,15 @@ func verbOf(args []string) string {
 	return ""
 }
 
-// asksHelp: help lists every verb, so it needs the whole grammar.
+// asksHelp: help lists every verb, so it needs the whole grammar. In run,
+// -h is --hostname (hostnameShort).
 func asksHelp(args []string) bool {
+	run := verbOf(args) == "run"
 	for _, a := range args {
 		if a == "--" {
 			return false
 		}
-		if a == "-h" || a == "--help" {
+		if a == "--help" || (a == "-h" && !run) {
 			return true
 		}
 	}
@@ -93,6 +95,7 @@ type CLI struct {
 	GlobalFlags
 
 	Info      InfoCmd      `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Version   VersionCmd   `cmd:"" help:"Show husk's version."`
 	Pull      PullCmd      `cmd:"" help:"Pull an image from a registry."`
 	Images    ImagesCmd    `cmd:"" help:"List images."`
 	Rmi       RmiCmd       `cmd:"" help:"Remove one or more images."`
@@ -155,6 +158,10 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 	if sandbox.InExec() {
 		sandbox.BecomeExec()
 	}
+	if len(args) == 0 {
+		// Bare husk prints its usage and succeeds, as docker does.
+		args = []string{"--help"}
+	}
 	grammar, globals := grammarFor(args)
 	exit := -1
 	parser, err := kong.New(grammar,
@@ -162,11 +169,12 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 		kong.Description("Rootless, daemonless sandboxes in one file."),
 		kong.Vars{"version": fmt.Sprintf("husk version %s, commit %s", b.Version, b.Commit)},
 		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+		keepCommas(),
 	)
 	if err != nil {
 		return ExitHusk, err
 	}
-	kctx, err := parseOrExit(parser, args, &exit)
+	kctx, err := parseOrExit(parser, hostnameShort(parser.Model, args), &exit)
 	if exit >= 0 {
 		return exit, nil
 	}
@@ -206,4 +214,18 @@ func parseOrExit(p *kong.Kong, args []string, exit *int) (kctx *kong.Context, er
 		}
 	}()
 	return p.Parse(args)
+}
+
+// keepCommas makes every flag and argument take its value whole, as Docker
+// does: kong splits a repeated flag's value on commas by default, which
+// broke -e NO_PROXY=a,b, --tmpfs /run:rw,size=64k and -v src:dst:ro,z.
+func keepCommas() kong.Option {
+	return kong.PostBuild(func(k *kong.Kong) error {
+		return kong.Visit(k.Model, func(n kong.Visitable, next kong.Next) error {
+			if v, ok := n.(*kong.Value); ok {
+				v.Tag.Sep = -1
+			}
+			return next(nil)
+		})
+	})
 }

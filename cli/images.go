@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -26,7 +24,13 @@ type ImagesCmd struct {
 
 // imageRow is one line of husk images: one name of one image.
 type imageRow struct {
-	ID, Repository, Tag, Digest, CreatedAt, CreatedSince, Size string
+	ID           string `header:"IMAGE ID"`
+	Repository   string
+	Tag          string
+	Digest       string
+	CreatedAt    string `header:"CREATED AT"`
+	CreatedSince string `header:"CREATED"`
+	Size         string
 }
 
 // openStore enters husk's namespace and opens the store there.
@@ -137,25 +141,4 @@ func printInspect[T any](w io.Writer, format string, objs []T) error {
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
-}
-
-// printTemplate runs a Docker-style --format template once per item. A
-// leading "table " is accepted and dropped, with columns tab-aligned.
-func printTemplate[T any](w io.Writer, format string, items []T) error {
-	format = strings.TrimPrefix(format, "table ")
-	t, err := template.New("format").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	}}).Parse(format)
-	if err != nil {
-		return fmt.Errorf("parsing --format %q: %w: see Go's text/template syntax, e.g. '{{.ID}}'", format, err)
-	}
-	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	for _, it := range items {
-		if err := t.Execute(tw, it); err != nil {
-			return fmt.Errorf("running --format %q: %w", format, err)
-		}
-		fmt.Fprintln(tw)
-	}
-	return tw.Flush()
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,11 +26,11 @@ type PsCmd struct {
 
 // psRow has Docker's field names, for --format.
 type psRow struct {
-	ID         string
+	ID         string `header:"CONTAINER ID"`
 	Image      string
 	Command    string
-	CreatedAt  string
-	RunningFor string
+	CreatedAt  string `header:"CREATED AT"`
+	RunningFor string `header:"CREATED"`
 	Status     string
 	State      string
 	Ports      string
@@ -103,11 +104,16 @@ func psFilter(specs []string) (func(*container.Container) bool, error) {
 		case k != "id" && k != "name" && k != "status" && k != "ancestor" && k != "exited":
 			return nil, fmt.Errorf("invalid --filter %q: use id=, name=, status=, ancestor= or exited=", f)
 		}
+		if k == "name" {
+			if _, err := regexp.Compile(v); err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: %w: name= takes a regular expression, as Docker's does", f, err)
+			}
+		}
 		by[k] = append(by[k], v)
 	}
 	test := map[string]func(*container.Container, string) bool{
 		"id":     func(c *container.Container, v string) bool { return strings.HasPrefix(c.ID, v) },
-		"name":   func(c *container.Container, v string) bool { return strings.Contains(c.Name, v) },
+		"name":   func(c *container.Container, v string) bool { return regexp.MustCompile(v).MatchString(c.Name) },
 		"status": func(c *container.Container, v string) bool { return c.State.Status == v },
 		"ancestor": func(c *container.Container, v string) bool {
 			return c.Config.Image == v || (c.Config.ImageID != "" && strings.HasPrefix(c.Config.ImageID, strings.TrimPrefix(v, "sha256:")))

@@ -29,6 +29,9 @@ func (c *ShellCmd) Run(g *Globals) error {
 			return err
 		}
 	}
+	if cwd, err := os.Getwd(); err == nil && sandbox.SharedWorkdir(cwd, os.Getenv("HOME")) {
+		fmt.Fprintf(g.Stderr, "husk shell: %s is not yours alone, so it stays read-only (under /tmp: the shell's private, empty /tmp); start the shell in a directory of your own to write there\n", cwd)
+	}
 	code, _, err := sandbox.Launch(keepID(), sandbox.Options{
 		NewNet: c.Network != "host", Stdin: os.Stdin,
 		Terminal: term.IsTerminal(int(os.Stdin.Fd())),

@@ -226,3 +226,41 @@ func TestShellExitCode(t *testing.T) {
 	}
 	e.noLeftovers()
 }
+
+// A shell started in a directory that is not the user's alone (/tmp, /,
+// above $HOME) does not get it writable: from /tmp it starts in its own
+// private /tmp, with one line saying so, and the host's /tmp stays out.
+func TestShellSharedWorkdir(t *testing.T) {
+	e := sandboxEnv(t, "")
+	f, err := os.CreateTemp("/tmp", "husk-shell-host-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	inner := "husk-shell-inner-" + randomHex(4)
+	r := e.shell("/tmp", nil, "sh", "-c", "pwd; ls -A; echo x > "+inner+" && echo written")
+	out := strings.TrimRight(r.stdout, "\n")
+	if r.code != 0 || strings.Contains(out, filepath.Base(f.Name())) || out != "/tmp\nwritten" {
+		t.Errorf("from /tmp: want the private, empty /tmp as the working directory: %s", r)
+	}
+	if !strings.Contains(r.stderr, "husk shell: /tmp is not yours alone") {
+		t.Errorf("from /tmp: want one line saying the host's /tmp is not handed over: %s", r)
+	}
+	if _, err := os.Stat("/tmp/" + inner); err == nil {
+		os.Remove("/tmp/" + inner)
+		t.Errorf("a file written in the shell's /tmp reached the host's /tmp")
+	}
+	// Above $HOME and at /: read-only, the home itself still writable.
+	for _, dir := range []string{filepath.Dir(e.home), "/"} {
+		r := e.shell(dir, nil, "sh", "-c", "touch husk-shell-probe; echo ok > $HOME/still-mine && echo home")
+		if !strings.Contains(r.stderr, "Read-only file system") || !strings.HasSuffix(strings.TrimSpace(r.stdout), "home") {
+			t.Errorf("from %s: want it read-only and $HOME writable: %s", dir, r)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "husk-shell-probe")); err == nil {
+			os.Remove(filepath.Join(dir, "husk-shell-probe"))
+			t.Errorf("the shell wrote in %s", dir)
+		}
+	}
+	e.noLeftovers()
+}

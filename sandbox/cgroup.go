@@ -35,7 +35,7 @@ type CgroupInfo struct {
 func CheckCgroup() CgroupInfo {
 	ci := CgroupInfo{Version: cgroupVersion()}
 	if ci.Version != CgroupV2 {
-		ci.Err = &cgroupProblem{"cgroup " + ci.Version + ": resource limits (--memory, --cpus) need cgroup v2",
+		ci.Err = &cgroupProblem{"cgroup " + ci.Version + ": resource limits (memory, CPU, pids) need cgroup v2",
 			"ask the admin to boot with systemd.unified_cgroup_hierarchy=1"}
 		return ci
 	}
@@ -49,7 +49,7 @@ func CheckCgroup() CgroupInfo {
 	}
 	ci.Path = own
 	ci.Controllers = controllers(own)
-	ci.Err = &cgroupProblem{"cgroup " + own + " is not delegated to you: resource limits (--memory, --cpus) are unavailable",
+	ci.Err = &cgroupProblem{"cgroup " + own + " is not delegated to you: resource limits (memory, CPU, pids) are unavailable",
 		"run husk in a delegated scope: systemd-run --user --scope -p Delegate=yes husk ..."}
 	return ci
 }

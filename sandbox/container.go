@@ -221,12 +221,16 @@ func VolumeOp(spec string) (Op, error) {
 	}
 	op := Op{Kind: KindBind, Source: src, Target: dst}
 	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-			op.Flags = unix.MS_RDONLY
-		case "rw":
-		default:
-			return Op{}, fmt.Errorf("volume %q: unknown option %q: use ro or rw", spec, parts[2])
+		for _, o := range strings.Split(parts[2], ",") {
+			switch o {
+			case "ro":
+				op.Flags = unix.MS_RDONLY
+			// z and Z relabel for SELinux, which a user namespace cannot
+			// do; rprivate is what every bind here is already.
+			case "rw", "z", "Z", "private", "rprivate":
+			default:
+				return Op{}, fmt.Errorf("volume %q: unknown option %q: use ro, rw, z or Z, comma-separated", spec, o)
+			}
 		}
 	}
 	return op, nil

@@ -91,10 +91,22 @@ func shellMounts(cwd string, noHome bool) []Op {
 	}
 	// The working directory last: it stays writable even under /tmp or a
 	// hidden home.
-	if cwd != "/" && (home == "" || noHome || !within(cwd, home)) {
+	if !SharedWorkdir(cwd, home) && (home == "" || noHome || !within(cwd, home)) {
 		ops = append(ops, Op{Kind: KindBind, Source: cwd, Target: cwd})
 	}
 	return ops
+}
+
+// SharedWorkdir reports a working directory the shell does not make
+// writable, because it is not the user's alone: /, a directory above
+// $HOME, or one everyone may write to (/tmp, /var/tmp, /dev/shm). Binding
+// /tmp would hand the host's /tmp over in place of the private one.
+func SharedWorkdir(cwd, home string) bool {
+	if cwd == "/" || (home != "" && home != cwd && within(home, cwd)) {
+		return true
+	}
+	var st unix.Stat_t
+	return unix.Stat(cwd, &st) == nil && st.Mode&(unix.S_IWOTH|unix.S_ISVTX) == unix.S_IWOTH|unix.S_ISVTX
 }
 
 // runtimeDirs are the user's session directories that exist.
