@@ -48,7 +48,7 @@ type Options struct {
 	// named by the container alone (nil: this process's own arguments).
 	Args []string
 	// The rest serve a container's monitor; zero values mean this
-	// process's own directory and stdio.
+	// process's own stdio.
 	Env    []string // added to this process's environment
 	Stdout *os.File
 	Stderr *os.File
