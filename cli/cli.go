@@ -94,35 +94,36 @@ func asksHelp(args []string) bool {
 type CLI struct {
 	GlobalFlags
 
-	Info      InfoCmd      `cmd:"" help:"Show what husk will use on this machine and what is missing."`
-	Version   VersionCmd   `cmd:"" help:"Show husk's version."`
-	Pull      PullCmd      `cmd:"" help:"Pull an image from a registry."`
-	Images    ImagesCmd    `cmd:"" help:"List images."`
-	Rmi       RmiCmd       `cmd:"" help:"Remove one or more images."`
-	Tag       TagCmd       `cmd:"" help:"Give an image another name."`
-	Image     ImageCmd     `cmd:"" help:"Manage images."`
-	Login     LoginCmd     `cmd:"" help:"Log in to a registry."`
-	Logout    LogoutCmd    `cmd:"" help:"Log out of a registry."`
-	System    SystemCmd    `cmd:"" help:"Manage husk's store."`
-	Shell     ShellCmd     `cmd:"" help:"Open an isolated shell over the host, with no image."`
-	Unshare   UnshareCmd   `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
-	Run       RunCmd       `cmd:"" help:"Run a command in a new container."`
-	Create    CreateCmd    `cmd:"" help:"Create a container without starting it."`
-	Start     StartCmd     `cmd:"" help:"Start one or more containers."`
-	Stop      StopCmd      `cmd:"" help:"Stop one or more running containers."`
-	Restart   RestartCmd   `cmd:"" help:"Restart one or more containers."`
-	Kill      KillCmd      `cmd:"" help:"Send a signal to one or more running containers."`
-	Attach    AttachCmd    `cmd:"" help:"Attach to a running container's input and output."`
-	Exec      ExecCmd      `cmd:"" help:"Run a command in a running container."`
-	Logs      LogsCmd      `cmd:"" help:"Show a container's log."`
-	Ps        PsCmd        `cmd:"" help:"List containers."`
-	Rename    RenameCmd    `cmd:"" help:"Rename a container."`
-	Rm        RmCmd        `cmd:"" help:"Remove one or more containers."`
-	Wait      WaitCmd      `cmd:"" help:"Wait for containers to stop and print their exit codes."`
-	Inspect   InspectCmd   `cmd:"" help:"Show containers (or images) as JSON."`
-	Top       TopCmd       `cmd:"" help:"Show a container's processes."`
-	Port      PortCmd      `cmd:"" help:"List a container's published ports."`
-	Container ContainerCmd `cmd:"" help:"Manage containers."`
+	Info       InfoCmd       `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Version    VersionCmd    `cmd:"" help:"Show husk's version."`
+	Completion CompletionCmd `cmd:"" help:"Print the shell code that completes husk's commands and flags: bash, zsh or fish."`
+	Pull       PullCmd       `cmd:"" help:"Pull an image from a registry."`
+	Images     ImagesCmd     `cmd:"" help:"List images."`
+	Rmi        RmiCmd        `cmd:"" help:"Remove one or more images."`
+	Tag        TagCmd        `cmd:"" help:"Give an image another name."`
+	Image      ImageCmd      `cmd:"" help:"Manage images."`
+	Login      LoginCmd      `cmd:"" help:"Log in to a registry."`
+	Logout     LogoutCmd     `cmd:"" help:"Log out of a registry."`
+	System     SystemCmd     `cmd:"" help:"Manage husk's store."`
+	Shell      ShellCmd      `cmd:"" help:"Open an isolated shell over the host, with no image."`
+	Unshare    UnshareCmd    `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
+	Run        RunCmd        `cmd:"" help:"Run a command in a new container."`
+	Create     CreateCmd     `cmd:"" help:"Create a container without starting it."`
+	Start      StartCmd      `cmd:"" help:"Start one or more containers."`
+	Stop       StopCmd       `cmd:"" help:"Stop one or more running containers."`
+	Restart    RestartCmd    `cmd:"" help:"Restart one or more containers."`
+	Kill       KillCmd       `cmd:"" help:"Send a signal to one or more running containers."`
+	Attach     AttachCmd     `cmd:"" help:"Attach to a running container's input and output."`
+	Exec       ExecCmd       `cmd:"" help:"Run a command in a running container."`
+	Logs       LogsCmd       `cmd:"" help:"Show a container's log."`
+	Ps         PsCmd         `cmd:"" help:"List containers."`
+	Rename     RenameCmd     `cmd:"" help:"Rename a container."`
+	Rm         RmCmd         `cmd:"" help:"Remove one or more containers."`
+	Wait       WaitCmd       `cmd:"" help:"Wait for containers to stop and print their exit codes."`
+	Inspect    InspectCmd    `cmd:"" help:"Show containers (or images) as JSON."`
+	Top        TopCmd        `cmd:"" help:"Show a container's processes."`
+	Port       PortCmd       `cmd:"" help:"List a container's published ports."`
+	Container  ContainerCmd  `cmd:"" help:"Manage containers."`
 
 	Monitor MonitorCmd `cmd:"" hidden:"" help:"A detached container's monitor (husk's own)."`
 }
@@ -163,6 +164,11 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 		args = []string{"--help"}
 	}
 	grammar, globals := grammarFor(args)
+	if os.Getenv("COMP_LINE") != "" {
+		// Completion needs every verb.
+		c := &CLI{}
+		grammar, globals = c, &c.GlobalFlags
+	}
 	exit := -1
 	parser, err := kong.New(grammar,
 		kong.Name("husk"),
@@ -174,7 +180,11 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 	if err != nil {
 		return ExitHusk, err
 	}
-	kctx, err := parseOrExit(parser, hostnameShort(parser.Model, args), &exit)
+	var kctx *kong.Context
+	untilExit(func() {
+		completing(parser)
+		kctx, err = parser.Parse(hostnameShort(parser.Model, args))
+	})
 	if exit >= 0 {
 		return exit, nil
 	}
@@ -183,7 +193,12 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 		return ExitHusk, fmt.Errorf("%w (see 'husk --help')", err)
 	}
 	g.StorageDriver = globals.StorageDriver
-	return exitOf(kctx.Run(g))
+	var code int
+	untilExit(func() { code, err = exitOf(kctx.Run(g)) })
+	if exit >= 0 {
+		return exit, nil
+	}
+	return code, err
 }
 
 // exitOf turns a command's error into husk's exit code and what to print.
@@ -203,9 +218,10 @@ func exitOf(err error) (int, error) {
 
 type exitPanic struct{}
 
-// parseOrExit turns kong's Exit (after --help or --version) into a code
-// instead of letting it end the process from inside the parser.
-func parseOrExit(p *kong.Kong, args []string, exit *int) (kctx *kong.Context, err error) {
+// untilExit runs fn up to kong's Exit (after --help, --version or a
+// completion), which records its code instead of ending the process from
+// inside kong.
+func untilExit(fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(exitPanic); !ok {
@@ -213,7 +229,7 @@ func parseOrExit(p *kong.Kong, args []string, exit *int) (kctx *kong.Context, er
 			}
 		}
 	}()
-	return p.Parse(args)
+	fn()
 }
 
 // keepCommas makes every flag and argument take its value whole, as Docker

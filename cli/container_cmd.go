@@ -9,9 +9,26 @@ import (
 	"husk/userns"
 )
 
-// ContainerCmd is `husk container`.
+// ContainerCmd is `husk container`: Docker's management forms, each the
+// same command as the short verb.
 type ContainerCmd struct {
-	Prune PruneCmd `cmd:"" help:"Remove all stopped containers."`
+	Ls      PsCmd      `cmd:"" aliases:"list,ps" help:"List containers."`
+	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
+	Create  CreateCmd  `cmd:"" help:"Create a container without starting it."`
+	Start   StartCmd   `cmd:"" help:"Start one or more containers."`
+	Stop    StopCmd    `cmd:"" help:"Stop one or more running containers."`
+	Restart RestartCmd `cmd:"" help:"Restart one or more containers."`
+	Kill    KillCmd    `cmd:"" help:"Send a signal to one or more running containers."`
+	Attach  AttachCmd  `cmd:"" help:"Attach to a running container's input and output."`
+	Exec    ExecCmd    `cmd:"" help:"Run a command in a running container."`
+	Logs    LogsCmd    `cmd:"" help:"Show a container's log."`
+	Rename  RenameCmd  `cmd:"" help:"Rename a container."`
+	Rm      RmCmd      `cmd:"" aliases:"remove" help:"Remove one or more containers."`
+	Wait    WaitCmd    `cmd:"" help:"Wait for containers to stop and print their exit codes."`
+	Inspect InspectCmd `cmd:"" help:"Show containers as JSON."`
+	Top     TopCmd     `cmd:"" help:"Show a container's processes."`
+	Port    PortCmd    `cmd:"" help:"List a container's published ports."`
+	Prune   PruneCmd   `cmd:"" help:"Remove all stopped containers."`
 }
 
 // PruneCmd is `husk container prune`.

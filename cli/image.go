@@ -15,6 +15,10 @@ import (
 
 // ImageCmd is `husk image`.
 type ImageCmd struct {
+	Ls      ImagesCmd       `cmd:"" aliases:"list" help:"List images."`
+	Pull    PullCmd         `cmd:"" help:"Pull an image from a registry."`
+	Tag     TagCmd          `cmd:"" help:"Give an image another name."`
+	Rm      RmiCmd          `cmd:"" aliases:"remove" help:"Remove one or more images."`
 	Inspect ImageInspectCmd `cmd:"" help:"Show an image's details as JSON."`
 	Mount   ImageMountCmd   `cmd:"" help:"Mount an image's root filesystem read-only (inside husk unshare)."`
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -16,10 +17,13 @@ import (
 
 // ImagesCmd is `husk images`.
 type ImagesCmd struct {
-	Quiet   bool   `short:"q" help:"Print image IDs only."`
-	Digests bool   `help:"Show manifest digests."`
-	NoTrunc bool   `name:"no-trunc" help:"Show full image IDs."`
-	Format  string `help:"Go template over .ID .Repository .Tag .Digest .CreatedAt .CreatedSince .Size, or json."`
+	All     bool     `short:"a" help:"Show all images (husk keeps no intermediate ones, so the same list)."`
+	Filter  []string `short:"f" help:"Filter: dangling=true|false, label=KEY[=VALUE], reference=PATTERN, before=IMAGE, since=IMAGE." placeholder:"KEY=VALUE"`
+	Repo    string   `arg:"" optional:"" name:"repository" help:"Only images of REPOSITORY[:TAG] (a pattern, as reference=)."`
+	Quiet   bool     `short:"q" help:"Print image IDs only."`
+	Digests bool     `help:"Show manifest digests."`
+	NoTrunc bool     `name:"no-trunc" help:"Show full image IDs."`
+	Format  string   `help:"Go template over .ID .Repository .Tag .Digest .CreatedAt .CreatedSince .Size, or json."`
 }
 
 // imageRow is one line of husk images: one name of one image.
@@ -52,9 +56,20 @@ func (c *ImagesCmd) Run(g *Globals) error {
 		return fmt.Errorf("images: listing the store %s: %w", s.GraphRoot(), err)
 	}
 	sort.SliceStable(images, func(i, j int) bool { return images[i].Created.After(images[j].Created) })
+	f, err := newImageFilter(s, c.Filter, c.Repo)
+	if err != nil {
+		return err
+	}
 	var rows []imageRow
 	for _, img := range images {
-		rows = append(rows, c.rows(img.ID, img.Names, img.Digest.String(), img.Created, s.Size(&img))...)
+		if !f.image(s, &img) {
+			continue
+		}
+		names := slices.DeleteFunc(slices.Clone(img.Names), func(n string) bool { return !f.name(n) })
+		if len(names) == 0 && (len(img.Names) > 0 || f.by["reference"] != nil) {
+			continue // by no name the filter takes
+		}
+		rows = append(rows, c.rows(img.ID, names, img.Digest.String(), img.Created, s.Size(&img))...)
 	}
 	return c.print(g.Stdout, rows)
 }

@@ -40,6 +40,10 @@ func (c *LoginCmd) Run(g *Globals) error {
 	return nil
 }
 
+// maxSecret bounds a password read from standard input: registry tokens
+// run to a few KiB, and </dev/zero must not fill husk's memory.
+const maxSecret = 64 << 10
+
 // credentials takes them from the flags, standard input, or the terminal.
 func (c *LoginCmd) credentials(g *Globals) (user, pass string, err error) {
 	if c.PasswordStdin && c.Password != "" {
@@ -57,9 +61,12 @@ func (c *LoginCmd) credentials(g *Globals) (user, pass string, err error) {
 	}
 	switch {
 	case c.PasswordStdin:
-		b, err := io.ReadAll(in)
+		b, err := io.ReadAll(io.LimitReader(in, maxSecret+1))
 		if err != nil {
 			return "", "", fmt.Errorf("reading the password from standard input: %w", err)
+		}
+		if len(b) > maxSecret {
+			return "", "", fmt.Errorf("reading the password from standard input: more than %d KiB: pipe in the password or token alone", maxSecret>>10)
 		}
 		pass = strings.TrimRight(string(b), "\r\n")
 	case pass == "" && isTerminal(os.Stdin):

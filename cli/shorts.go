@@ -36,23 +36,37 @@ func hostnameShort(app *kong.Application, args []string) []string {
 	return out
 }
 
-// verbNode finds the command the words name and the index of its verb.
+// verbNode finds the command the words name (container run as well as
+// run) and the index of its last word.
 func verbNode(app *kong.Application, args []string) (int, *kong.Node) {
+	var node *kong.Node
+	children := app.Children
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--storage-driver":
 			i++
 		case strings.HasPrefix(a, "-"):
 		default:
-			for _, c := range app.Children {
-				if c.Name == a {
-					return i, c
-				}
+			next := childNamed(children, a)
+			if next == nil {
+				return i - 1, node
 			}
-			return i, nil
+			node, children = next, next.Children
+			if len(children) == 0 {
+				return i, node
+			}
 		}
 	}
 	return 0, nil
+}
+
+func childNamed(children []*kong.Node, name string) *kong.Node {
+	for _, c := range children {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func flagNamed(n *kong.Node, name string) *kong.Flag {

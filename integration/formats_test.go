@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,4 +83,61 @@ func TestInfoNamesOnlyRealFlags(t *testing.T) {
 	if strings.Contains(info, "--memory") || strings.Contains(info, "--cpus") {
 		t.Errorf("husk info names --memory or --cpus, which husk does not have yet: %q", info)
 	}
+}
+
+// husk completion SHELL prints what makes the shell ask husk, and husk
+// answers the shell's request (COMP_LINE, as bash's complete -C and the
+// fish function send it) from its own verbs and flags.
+func TestCompletion(t *testing.T) {
+	e := newEnv(t)
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		if out := e.out("completion", sh); !strings.Contains(out, huskBin) {
+			t.Errorf("completion %s: want the code to call %s: %q", sh, huskBin, out)
+		}
+	}
+	for line, want := range map[string][]string{
+		"husk container st": {"start", "stop"},
+		"husk run --netw":   {"--network"},
+		"husk image ":       {"ls", "pull", "rm", "inspect"},
+	} {
+		e.vars["COMP_LINE"], e.vars["COMP_POINT"] = line, strconv.Itoa(len(line))
+		r := e.run()
+		got := lines(r.stdout)
+		for _, w := range want {
+			if r.code != 0 || !slices.Contains(got, w) {
+				t.Errorf("completing %q: want %q among %q: %s", line, w, got, r)
+			}
+		}
+	}
+	delete(e.vars, "COMP_LINE")
+	delete(e.vars, "COMP_POINT")
+	e.wantError(e.run("completion", "tcsh"), "tcsh")
+}
+
+// Docker's management forms are the short verbs under other names.
+func TestManagementForms(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	if out := e.out("container", "run", "--rm", "-h", "mgmt", ref, "hostname"); out != "mgmt" {
+		t.Errorf("container run -h mgmt: %q", out)
+	}
+	id := e.out("container", "create", "--name", "mg", ref, "true")
+	if out := e.out("container", "ls", "-a", "-q", "--no-trunc"); out != id {
+		t.Errorf("container ls -a -q: want %s: %q", id, out)
+	}
+	if out := e.out("container", "list", "-a", "--format", "{{.Names}}"); out != "mg" {
+		t.Errorf("container list: %q", out)
+	}
+	e.out("container", "rm", "mg")
+	if out := e.out("container", "ps", "-a", "-q"); out != "" {
+		t.Errorf("container rm: want it gone: %q", out)
+	}
+	e.out("image", "tag", ref, "mgmt:1")
+	if out := e.out("image", "ls", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "mgmt:1") {
+		t.Errorf("image ls: want mgmt:1: %q", out)
+	}
+	e.out("image", "rm", "mgmt:1")
+	if out := e.out("image", "list", "--format", "{{.Repository}}"); strings.Contains(out, "mgmt") {
+		t.Errorf("image rm mgmt:1: want it gone: %q", out)
+	}
+	e.noLeftovers()
 }

@@ -6,6 +6,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // columns splits a table line on runs of two or more spaces, as Docker's
@@ -137,4 +141,70 @@ func TestImagesDangling(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("images = %q, want %q", got, want)
 	}
+}
+
+// --filter dangling=, label=, reference=, before=, since= and the
+// REPOSITORY argument select as Docker's do.
+func TestImagesFilters(t *testing.T) {
+	e := newEnv(t)
+	old := pushedImage(t, time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), map[string]string{"tier": "web"})
+	young := pushedImage(t, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), map[string]string{"tier": "db"})
+	e.pull(old)
+	e.pull(young)
+	ref := plain.Ref("multiarch:latest")
+	e.pull(ref, "--platform", "linux/amd64")
+	e.pull(ref, "--platform", "linux/arm64") // the amd64 one is left dangling
+	repo := func(r string) string { n, _, _ := strings.Cut(r, ":latest"); return n }
+	list := func(args ...string) string {
+		out := e.ok(append([]string{"images", "--format", "{{.Repository}}"}, args...)...).stdout
+		got := lines(out)
+		sort.Strings(got)
+		return strings.Join(got, " ")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--filter", "label=tier=web"}, repo(old)},
+		{[]string{"--filter", "label=tier"}, strings.Join(sorted(repo(old), repo(young)), " ")},
+		{[]string{"--filter", "label=tier=none"}, ""},
+		{[]string{"--filter", "dangling=true"}, "<none>"},
+		{[]string{"--filter", "reference=*/multiarch:latest"}, repo(ref)},
+		{[]string{repo(young)}, repo(young)},
+		{[]string{"--filter", "before=" + young, "--filter", "label=tier"}, repo(old)},
+		{[]string{"--filter", "since=" + old, "--filter", "label=tier"}, repo(young)},
+		{[]string{"-a", "--filter", "dangling=false", "--filter", "label=tier=db"}, repo(young)},
+	} {
+		if got := list(c.args...); got != c.want {
+			t.Errorf("images %s: got %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
+	}
+	e.wantError(e.run("images", "--filter", "color=red"), "color=red")
+	e.wantError(e.run("images", "--filter", "dangling=maybe"), "dangling=maybe")
+}
+
+// pushedImage is busybox created at t with labels, pushed under a fresh name.
+func pushedImage(t *testing.T, created time.Time, labels map[string]string) string {
+	t.Helper()
+	cf, err := images.Busybox.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Created = v1.Time{Time: created}
+	cf.Config.Labels = labels
+	img, err := mutate.ConfigFile(images.Busybox, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := "filtered-" + randomHex(4) + ":latest"
+	if err := plain.Push(repo, img); err != nil {
+		t.Fatal(err)
+	}
+	return plain.Ref(repo)
+}
+
+func sorted(s ...string) []string {
+	sort.Strings(s)
+	return s
 }

@@ -482,13 +482,17 @@ func TestLogsFlags(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- e.run("logs", "-f", "--tail", "0", "talker") }()
 	time.Sleep(500 * time.Millisecond)
-	e.out("exec", "talker", "sh", "-c", "echo late >> /tmp/in")
-	time.Sleep(500 * time.Millisecond)
+	// Lines a while apart, so that the last comes well after logs -f
+	// started even on a loaded machine; busybox's tail -f polls each second.
+	e.out("exec", "talker", "sh", "-c", "for i in 1 2 3; do echo late$i >> /tmp/in; sleep 1; done")
+	if !eventually(10*time.Second, func() bool { return strings.Contains(e.out("logs", "talker"), "late3") }) {
+		t.Fatalf("the later lines never reached the log: %q", e.out("logs", "talker"))
+	}
 	e.out("stop", "talker")
 	select {
 	case r := <-done:
-		if r.code != 0 || r.stdout != "late\n" {
-			t.Errorf("logs -f --tail 0: want only the later line: %s", r)
+		if r.code != 0 || !strings.HasSuffix(r.stdout, "late3\n") || strings.Contains(r.stdout, "line") {
+			t.Errorf("logs -f --tail 0: want only the later lines: %s", r)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("logs -f did not end when the container stopped")

@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // authEntries reads a Docker-style auth file's "auths" keys, and checks it
@@ -92,5 +95,29 @@ func TestLoginWrongPassword(t *testing.T) {
 		if _, ok := authEntries(t, path)[secure.Addr]; ok {
 			t.Errorf("a refused login stored credentials")
 		}
+	}
+}
+
+// --password-stdin from an endless source is read up to a bound, then
+// refused: nothing stored, husk's memory untouched.
+func TestLoginEndlessStdin(t *testing.T) {
+	e := newEnv(t)
+	e.trustCA()
+	zero, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zero.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, "login", "-u", secure.User, "--password-stdin", secure.Addr)
+	var errb bytes.Buffer
+	cmd.Stdin, cmd.Stderr = zero, &errb
+	err = cmd.Run()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 125 || !strings.Contains(errb.String(), "more than 64 KiB") {
+		t.Errorf("login --password-stdin </dev/zero: want exit 125 and one line on the bound: %v %q", err, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(e.home, ".config/husk/auth.json")); err == nil {
+		t.Errorf("a refused login stored credentials")
 	}
 }

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,7 +82,7 @@ func TestPrelaunchedRunIsAContainer(t *testing.T) {
 	// husk's scratch directory (the runs here have no XDG_RUNTIME_DIR).
 	for i := 0; i < 4; i++ {
 		if i == 3 {
-			if err := os.Remove(fmt.Sprintf("/tmp/husk-%d/scratch", os.Getuid())); err != nil {
+			if err := os.Remove(filepath.Join(infoString(t, infoJSON(t, e), "store.runroot"), "scratch")); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -63,9 +63,14 @@ func TestRunFaultSeccompProfile(t *testing.T) {
 	unreadable := e.writeFile("unreadable.json", []byte(`{"defaultAction":"SCMP_ACT_ALLOW"}`), 0o000)
 	malformed := e.writeFile("malformed.json", []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [`), 0o644)
 	badAction := e.writeFile("bad-action.json", []byte(`{"defaultAction": "SCMP_ACT_WHATEVER"}`), 0o644)
-	for _, p := range []string{missing, unreadable, malformed, badAction} {
+	for _, p := range []string{missing, unreadable, malformed, badAction, "/dev/zero"} {
 		e.wantRunError(e.sbx([]string{"--security-opt", "seccomp=" + p}, ref, "true"), p)
 	}
+	// A profile that denies every call would leave the init unable to
+	// exec or even exit: refused by name before anything starts.
+	denyAll := e.writeFile("deny-all.json", []byte(`{"defaultAction": "SCMP_ACT_ERRNO"}`), 0o644)
+	e.wantRunError(e.sbx([]string{"--security-opt", "seccomp=" + denyAll}, ref, "true"), denyAll, "denies execve")
+	e.noLeftovers()
 	e.wantRunError(e.sbx([]string{"--security-opt", "no-such-option=1"}, ref, "true"), "no-such-option")
 }
 
@@ -75,6 +80,14 @@ func TestRunFaultBadFlags(t *testing.T) {
 	e.wantRunError(e.sbx([]string{"--cap-drop", "NOT_A_CAP"}, ref, "true"), "NOT_A_CAP")
 	e.wantRunError(e.sbx([]string{"--network", "no-such-network"}, ref, "true"), "no-such-network")
 	e.wantRunError(e.sbx([]string{"--userns", "no-such-mode"}, ref, "true"), "no-such-mode")
+	e.wantRunError(e.sbx([]string{"-v", ""}, ref, "true"), "HOST:CONTAINER")
+	e.wantRunError(e.sbx([]string{"-v", e.home + ":/"}, ref, "true"), "cannot replace the container's root")
+	// Names outside Docker's grammar are refused before any lookup.
+	for _, bad := range []string{"a..b", "../../etc/passwd"} {
+		e.wantRunError(e.run("run", bad, "true"), "invalid reference", bad)
+		e.wantError(e.run("tag", ref, bad), "invalid reference", bad)
+	}
+	e.noLeftovers()
 }
 
 func TestRunFaultConflictingFlags(t *testing.T) {

@@ -140,6 +140,15 @@ func checkVolumes(t *testing.T, e *env, ref string) {
 	if _, err := os.Stat(filepath.Join(dir, "nope")); err == nil {
 		t.Errorf("a write through a ro volume reached the host")
 	}
+	// A host path that does not exist is made a directory, as Docker does.
+	made := filepath.Join(t.TempDir(), "made", "here")
+	if out := e.shOut(ref, "echo in > /made/f && cat /made/f", "-v", made+":/made"); out != "in" {
+		t.Errorf("-v with a missing host path: %q", out)
+	}
+	if st, err := os.Stat(made); err != nil || !st.IsDir() || int(st.Sys().(*syscall.Stat_t).Uid) != me.UID {
+		t.Errorf("-v %s: want it made a directory of the user's on the host: %v", made, err)
+	}
+	checkMine(t, filepath.Join(made, "f"), "in\n")
 }
 
 // checkEtcFiles: /etc/hosts, /etc/hostname and /etc/resolv.conf are

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -40,6 +41,8 @@ func explain(err error, registry, tag string, loggedIn bool) error {
 		return fmt.Errorf("registry %s is not reachable: no such host: check the name", registry)
 	case errors.As(err, &te):
 		return explainStatus(te, registry, tag, loggedIn)
+	case errors.As(err, new(*StallError)):
+		return err
 	case isTimeout(err):
 		return fmt.Errorf("registry %s is not reachable: timed out: check the network or proxy", registry)
 	}
@@ -53,6 +56,8 @@ func explainStatus(te *transport.Error, registry, tag string, loggedIn bool) err
 		return fmt.Errorf("%s refused the credentials (unauthorized): check the user name and password, or run %s", registry, login)
 	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden || hasCode(te, transport.DeniedErrorCode):
 		return fmt.Errorf("access denied by %s: the repository does not exist or needs a login: check the name, or run %s", registry, login)
+	case (te.StatusCode == http.StatusNotFound || hasCode(te, transport.BlobUnknownErrorCode)) && te.Request != nil && strings.Contains(te.Request.URL.Path, "/blobs/"):
+		return fmt.Errorf("registry %s lacks the blob %s that the image names (%d): the image there is incomplete: push it again", registry, path.Base(te.Request.URL.Path), te.StatusCode)
 	case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode) || hasCode(te, transport.NameUnknownErrorCode):
 		return fmt.Errorf("manifest unknown: the repository or the tag %q does not exist on %s: check the name and tag", tag, registry)
 	case te.StatusCode == http.StatusTooManyRequests:

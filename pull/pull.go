@@ -98,7 +98,10 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, display strin
 	if err != nil {
 		return err
 	}
-	rawCfg, err := img.RawConfigFile() // verified against the manifest's digest
+	if m.Config.Size > maxManifest {
+		return fmt.Errorf("the image's config is %d bytes, over husk's %d MiB bound: the image is not one husk can use", m.Config.Size, maxManifest>>20)
+	}
+	rawCfg, err := img.RawConfigFile() // verified against the manifest's digest and size
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func Transport(hostPort string, tlsVerify bool) (http.RoundTripper, error) {
 	// Layers come in parallel from one host.
 	t.MaxIdleConnsPerHost = 16
 	t.ResponseHeaderTimeout = 60 * time.Second
-	return &plainHTTPPolicy{next: t, allowAll: !tlsVerify}, nil
+	return &plainHTTPPolicy{next: &bounded{next: t, idle: idleTimeout()}, allowAll: !tlsVerify}, nil
 }
 
 // addCAs adds every *.crt file of dir to pool; a missing dir adds nothing.

@@ -3,7 +3,9 @@ package sandbox
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,8 +218,16 @@ func VolumeOp(spec string) (Op, error) {
 	if !filepath.IsAbs(dst) {
 		return Op{}, fmt.Errorf("volume %q: the container path %s must be absolute", spec, dst)
 	}
-	if _, err := os.Stat(src); err != nil {
-		return Op{}, fmt.Errorf("volume %q: the host path %s does not exist: create it first", spec, src)
+	if filepath.Clean(dst) == "/" {
+		return Op{}, fmt.Errorf("volume %q: a volume cannot replace the container's root /: mount it below, e.g. %s:/data", spec, src)
+	}
+	// A missing host path is made a directory, as Docker does for -v.
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return Op{}, fmt.Errorf("volume %q: creating the host path %s: %w: create it yourself or fix the path", spec, src, err)
+		}
+	} else if err != nil {
+		return Op{}, fmt.Errorf("volume %q: the host path %s: %w", spec, src, err)
 	}
 	op := Op{Kind: KindBind, Source: src, Target: dst}
 	if len(parts) == 3 {

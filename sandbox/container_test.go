@@ -82,7 +82,7 @@ func TestContainerSpecShape(t *testing.T) {
 }
 
 func TestBadVolumesAndTmpfs(t *testing.T) {
-	for _, v := range []string{"relative:/x", "/nonexistent-husk-src:/x", "/tmp", "/tmp:rel", "/tmp:/x:rx"} {
+	for _, v := range []string{"relative:/x", "/proc/husk-cannot-make/x:/x", "/tmp", "/tmp:rel", "/tmp:/x:rx", "/tmp:/"} {
 		if _, err := VolumeOp(v); err == nil {
 			t.Errorf("VolumeOp(%q) accepted", v)
 		}

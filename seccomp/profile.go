@@ -5,7 +5,10 @@ package seccomp
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"slices"
+	"strings"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -24,9 +27,9 @@ func Default(caps []string) (*specs.LinuxSeccomp, error) {
 // FromFile reads a profile in Docker's JSON format, as
 // `--security-opt seccomp=FILE` names it.
 func FromFile(path string, caps []string) (*specs.LinuxSeccomp, error) {
-	body, err := os.ReadFile(path)
+	body, err := readProfile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading seccomp profile %s: %w: give a readable JSON file or seccomp=unconfined", path, err)
+		return nil, err
 	}
 	p, err := mobyseccomp.LoadProfile(string(body), specWithCaps(caps))
 	if err != nil {
@@ -35,7 +38,55 @@ func FromFile(path string, caps []string) (*specs.LinuxSeccomp, error) {
 	if p == nil {
 		return nil, fmt.Errorf("parsing seccomp profile %s: it has no defaultAction and no syscalls: use seccomp=unconfined to run without one", path)
 	}
+	if name := blocksStart(p); name != "" {
+		return nil, fmt.Errorf("seccomp profile %s denies %s, which starting the container's process needs: allow %s", path, name, strings.Join(startCalls, ", "))
+	}
 	return p, nil
+}
+
+// maxProfile bounds what a profile file may hold: Docker's own is 30 KB,
+// and seccomp=/dev/zero must not fill husk's memory.
+const maxProfile = 4 << 20
+
+func readProfile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading seccomp profile %s: %w: give a readable JSON file or seccomp=unconfined", path, err)
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, maxProfile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading seccomp profile %s: %w: give a readable JSON file or seccomp=unconfined", path, err)
+	}
+	if len(body) > maxProfile {
+		return nil, fmt.Errorf("reading seccomp profile %s: larger than %d MiB: give a seccomp profile in Docker's JSON format", path, maxProfile>>20)
+	}
+	return body, nil
+}
+
+// startCalls are what the init still does after it loads the filter: exec
+// the process, or report why it could not and exit.
+var startCalls = []string{"execve", "write", "exit", "exit_group"}
+
+// blocksStart names a call of startCalls that the profile refuses for every
+// argument; a filter that did would leave the init unable to exec or exit.
+func blocksStart(p *specs.LinuxSeccomp) string {
+	for _, name := range startCalls {
+		act := p.DefaultAction
+		for _, r := range p.Syscalls {
+			if slices.Contains(r.Names, name) {
+				if len(r.Args) > 0 {
+					act = specs.ActAllow // depends on arguments: leave it to the profile
+				} else {
+					act = r.Action
+				}
+			}
+		}
+		if act != specs.ActAllow && act != specs.ActLog {
+			return name
+		}
+	}
+	return ""
 }
 
 // specWithCaps is the smallest runtime spec moby's profile code reads: it

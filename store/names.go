@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -14,7 +15,13 @@ func ParseReference(s string, opts ...name.Option) (name.Reference, error) {
 	if s == "" || strings.TrimSpace(s) != s {
 		return nil, fmt.Errorf("invalid reference %q: not a valid image name: use a name like busybox, docker.io/library/busybox:latest or HOST:PORT/NAME@sha256:DIGEST", s)
 	}
-	ref, err := name.ParseReference(s, append(opts, name.WithDefaultRegistry(name.DefaultRegistry))...)
+	// Docker's grammar first: go-containerregistry lets through names such
+	// as a..b or ../../etc/passwd, which must never reach DNS or a tag.
+	_, err := reference.ParseNormalizedNamed(s)
+	var ref name.Reference
+	if err == nil {
+		ref, err = name.ParseReference(s, append(opts, name.WithDefaultRegistry(name.DefaultRegistry))...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference %q: %s: use a name like busybox, docker.io/library/busybox:latest or HOST:PORT/NAME@sha256:DIGEST", s, strings.TrimSuffix(err.Error(), "."))
 	}

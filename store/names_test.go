@@ -13,6 +13,10 @@ func TestNormalizeName(t *testing.T) {
 		"quay.io/x/y@sha256:" + hex64: "quay.io/x/y@sha256:" + hex64,
 		"Busybox":                     "",
 		"bad::ref":                    "",
+		"a..b":                        "",
+		"../../etc/passwd":            "",
+		"x/../y:1":                    "",
+		"busybox:../../x":             "",
 		"":                            "",
 	} {
 		if got := NormalizeName(in); got != want {

@@ -3,6 +3,8 @@ package store
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +27,15 @@ func Paths() (root, graphroot, runroot string, err error) {
 		return "", "", "", err
 	}
 	return root, filepath.Join(root, "storage"), runroot, nil
+}
+
+// storageRunRoot is containers/storage's run root for the store at root:
+// its own under the user's run directory, so that two stores of one user
+// (two HUSK_ROOTs) never share mount state, nor does a reset of one remove
+// the other's.
+func storageRunRoot(root, runroot string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(runroot, "storage-"+hex.EncodeToString(sum[:4]))
 }
 
 func rootDir() (string, error) {

@@ -21,8 +21,9 @@ func Reset(forced string) error {
 		_, _ = s.Shutdown(true)
 	}
 	// Only husk's own entries: HUSK_ROOT may name a directory that holds
-	// other things too.
-	dirs := []string{filepath.Join(runroot, "storage"), filepath.Join(runroot, "c")}
+	// other things too. Of the run directory, which every store of the
+	// user shares, only this store's parts.
+	dirs := append(containerRunDirs(root, runroot), storageRunRoot(root, runroot))
 	for _, name := range rootEntries {
 		dirs = append(dirs, filepath.Join(root, name))
 	}
@@ -33,6 +34,19 @@ func Reset(forced string) error {
 	}
 	_ = os.Remove(root) // when nothing else is left in it
 	return nil
+}
+
+// containerRunDirs are the run directories of the store's containers
+// (runDir in cli: c/ and the ID's first 12 digits).
+func containerRunDirs(root, runroot string) []string {
+	var dirs []string
+	entries, _ := os.ReadDir(filepath.Join(root, "containers"))
+	for _, e := range entries {
+		if len(e.Name()) >= 12 {
+			dirs = append(dirs, filepath.Join(runroot, "c", e.Name()[:12]))
+		}
+	}
+	return dirs
 }
 
 // rootEntries are what husk keeps in its root directory.

@@ -3,7 +3,6 @@ package store
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"husk/fuse"
 	"husk/userns"
@@ -46,7 +45,7 @@ func Open(forced string) (*Store, error) {
 		return nil, err
 	}
 	s, err := storage.GetStore(types.StoreOptions{
-		RunRoot:            filepath.Join(runroot, "storage"),
+		RunRoot:            storageRunRoot(root, runroot),
 		GraphRoot:          graphroot,
 		GraphDriverName:    driver,
 		GraphDriverOptions: opts,
