@@ -66,10 +66,11 @@ func TestConfigShape(t *testing.T) {
 
 // Flags whose meaning is checked are refused at create, with the fix.
 func TestConfigRefusesBadFlags(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "profile.json")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "profile.json")
 	os.WriteFile(bad, []byte("{not json"), 0o600)
 	for _, f := range []SandboxFlags{
-		{Volume: []string{"/nonexistent-husk:/x"}},
+		{Volume: []string{dir + ":/"}},
 		{Volume: []string{"relative:/x"}},
 		{Publish: []string{"99999:80"}},
 		{SecurityOpt: []string{"seccomp=" + bad}},
