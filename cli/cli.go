@@ -63,16 +63,25 @@ func grammarFor(args []string) (any, *GlobalFlags) {
 
 // verbOf is the first argument that is not a global flag or its value.
 func verbOf(args []string) string {
-	for i := 0; i < len(args); i++ {
+	if i := nextWord(args, 0); i < len(args) {
+		return args[i]
+	}
+	return ""
+}
+
+// nextWord is the index of the first word from i on that is not a global
+// flag or its value (len(args) when there is none).
+func nextWord(args []string, i int) int {
+	for ; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--storage-driver":
 			i++
 		case strings.HasPrefix(a, "-"):
 		default:
-			return a
+			return i
 		}
 	}
-	return ""
+	return len(args)
 }
 
 // asksHelp: help lists every verb, so it needs the whole grammar. In run,
@@ -94,36 +103,22 @@ func asksHelp(args []string) bool {
 type CLI struct {
 	GlobalFlags
 
-	Info       InfoCmd       `cmd:"" help:"Show what husk will use on this machine and what is missing."`
-	Version    VersionCmd    `cmd:"" help:"Show husk's version."`
-	Completion CompletionCmd `cmd:"" help:"Print the shell code that completes husk's commands and flags: bash, zsh or fish."`
-	Pull       PullCmd       `cmd:"" help:"Pull an image from a registry."`
-	Images     ImagesCmd     `cmd:"" help:"List images."`
-	Rmi        RmiCmd        `cmd:"" help:"Remove one or more images."`
-	Tag        TagCmd        `cmd:"" help:"Give an image another name."`
-	Image      ImageCmd      `cmd:"" help:"Manage images."`
-	Login      LoginCmd      `cmd:"" help:"Log in to a registry."`
-	Logout     LogoutCmd     `cmd:"" help:"Log out of a registry."`
-	System     SystemCmd     `cmd:"" help:"Manage husk's store."`
-	Shell      ShellCmd      `cmd:"" help:"Open an isolated shell over the host, with no image."`
-	Unshare    UnshareCmd    `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
-	Run        RunCmd        `cmd:"" help:"Run a command in a new container."`
-	Create     CreateCmd     `cmd:"" help:"Create a container without starting it."`
-	Start      StartCmd      `cmd:"" help:"Start one or more containers."`
-	Stop       StopCmd       `cmd:"" help:"Stop one or more running containers."`
-	Restart    RestartCmd    `cmd:"" help:"Restart one or more containers."`
-	Kill       KillCmd       `cmd:"" help:"Send a signal to one or more running containers."`
-	Attach     AttachCmd     `cmd:"" help:"Attach to a running container's input and output."`
-	Exec       ExecCmd       `cmd:"" help:"Run a command in a running container."`
-	Logs       LogsCmd       `cmd:"" help:"Show a container's log."`
-	Ps         PsCmd         `cmd:"" help:"List containers."`
-	Rename     RenameCmd     `cmd:"" help:"Rename a container."`
-	Rm         RmCmd         `cmd:"" help:"Remove one or more containers."`
-	Wait       WaitCmd       `cmd:"" help:"Wait for containers to stop and print their exit codes."`
-	Inspect    InspectCmd    `cmd:"" help:"Show containers (or images) as JSON."`
-	Top        TopCmd        `cmd:"" help:"Show a container's processes."`
-	Port       PortCmd       `cmd:"" help:"List a container's published ports."`
-	Container  ContainerCmd  `cmd:"" help:"Manage containers."`
+	Info           InfoCmd       `cmd:"" help:"Show what husk will use on this machine and what is missing."`
+	Version        VersionCmd    `cmd:"" help:"Show husk's version."`
+	Completion     CompletionCmd `cmd:"" help:"Print the shell code that completes husk's commands and flags: bash, zsh or fish."`
+	Pull           PullCmd       `cmd:"" help:"Pull an image from a registry."`
+	Images         ImagesCmd     `cmd:"" help:"List images."`
+	Rmi            RmiCmd        `cmd:"" help:"Remove one or more images."`
+	Tag            TagCmd        `cmd:"" help:"Give an image another name."`
+	Image          ImageCmd      `cmd:"" help:"Manage images."`
+	Login          LoginCmd      `cmd:"" help:"Log in to a registry."`
+	Logout         LogoutCmd     `cmd:"" help:"Log out of a registry."`
+	System         SystemCmd     `cmd:"" help:"Manage husk's store."`
+	Shell          ShellCmd      `cmd:"" help:"Open an isolated shell over the host, with no image."`
+	Unshare        UnshareCmd    `cmd:"" help:"Run a command as root in husk's user namespace (default: a shell)."`
+	ContainerVerbs `embed:""`
+	Ps             PsCmd        `cmd:"" help:"List containers."`
+	Container      ContainerCmd `cmd:"" help:"Manage containers."`
 
 	Monitor MonitorCmd `cmd:"" hidden:"" help:"A detached container's monitor (husk's own)."`
 }

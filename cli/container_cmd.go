@@ -12,7 +12,14 @@ import (
 // ContainerCmd is `husk container`: Docker's management forms, each the
 // same command as the short verb.
 type ContainerCmd struct {
-	Ls      PsCmd      `cmd:"" aliases:"list,ps" help:"List containers."`
+	ContainerVerbs `embed:""`
+	Ls             PsCmd    `cmd:"" aliases:"list,ps" help:"List containers."`
+	Prune          PruneCmd `cmd:"" help:"Remove all stopped containers."`
+}
+
+// ContainerVerbs are the container commands, at the top (husk run) and
+// under husk container (husk container run) alike.
+type ContainerVerbs struct {
 	Run     RunCmd     `cmd:"" help:"Run a command in a new container."`
 	Create  CreateCmd  `cmd:"" help:"Create a container without starting it."`
 	Start   StartCmd   `cmd:"" help:"Start one or more containers."`
@@ -23,12 +30,12 @@ type ContainerCmd struct {
 	Exec    ExecCmd    `cmd:"" help:"Run a command in a running container."`
 	Logs    LogsCmd    `cmd:"" help:"Show a container's log."`
 	Rename  RenameCmd  `cmd:"" help:"Rename a container."`
-	Rm      RmCmd      `cmd:"" aliases:"remove" help:"Remove one or more containers."`
+	Rm      RmCmd      `cmd:"" help:"Remove one or more containers."`
 	Wait    WaitCmd    `cmd:"" help:"Wait for containers to stop and print their exit codes."`
-	Inspect InspectCmd `cmd:"" help:"Show containers as JSON."`
+	Inspect InspectCmd `cmd:"" help:"Show containers (or images) as JSON."`
 	Top     TopCmd     `cmd:"" help:"Show a container's processes."`
 	Port    PortCmd    `cmd:"" help:"List a container's published ports."`
-	Prune   PruneCmd   `cmd:"" help:"Remove all stopped containers."`
+	Stats   StatsCmd   `cmd:"" help:"Show what containers use: CPU, memory, network, block I/O, processes."`
 }
 
 // PruneCmd is `husk container prune`.

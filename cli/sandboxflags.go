@@ -75,15 +75,22 @@ func (f *SandboxFlags) caps() ([]string, error) {
 func (f *SandboxFlags) securityOpts() (profile string, nnp bool, err error) {
 	profile = "default"
 	for _, o := range f.SecurityOpt {
+		// Docker takes KEY=VALUE and the older KEY:VALUE alike.
 		k, v, _ := strings.Cut(o, "=")
+		if !strings.Contains(o, "=") {
+			k, v, _ = strings.Cut(o, ":")
+		}
 		switch {
 		case k == "seccomp" && v != "":
 			profile = v
 		case k == "no-new-privileges" && (v == "" || v == "true"):
 			nnp = true
 		case k == "no-new-privileges" && v == "false":
+		// husk applies no SELinux label and no AppArmor profile, so turning
+		// them off asks nothing of it.
+		case k == "label" && v == "disable", k == "apparmor" && v == "unconfined":
 		default:
-			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined or no-new-privileges", o)
+			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined, no-new-privileges[=true|false], label=disable or apparmor=unconfined", o)
 		}
 	}
 	if f.Privileged {

@@ -41,20 +41,14 @@ func hostnameShort(app *kong.Application, args []string) []string {
 func verbNode(app *kong.Application, args []string) (int, *kong.Node) {
 	var node *kong.Node
 	children := app.Children
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--storage-driver":
-			i++
-		case strings.HasPrefix(a, "-"):
-		default:
-			next := childNamed(children, a)
-			if next == nil {
-				return i - 1, node
-			}
-			node, children = next, next.Children
-			if len(children) == 0 {
-				return i, node
-			}
+	for i := nextWord(args, 0); i < len(args); i = nextWord(args, i+1) {
+		next := childNamed(children, args[i])
+		if next == nil {
+			return i - 1, node
+		}
+		node, children = next, next.Children
+		if len(children) == 0 {
+			return i, node
 		}
 	}
 	return 0, nil

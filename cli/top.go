@@ -3,10 +3,11 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"husk/store/container"
 )
 
 // TopCmd is `husk top`: the host's ps, limited to the container's
@@ -28,9 +29,9 @@ func (c *TopCmd) Run(g *Globals) error {
 	if !ct.Live() || !ct.InitAlive() {
 		return fmt.Errorf("top %s: %w", c.Container, errNotRunning)
 	}
-	pids, err := pidsInNamespace(ct.InitPID)
-	if err != nil {
-		return fmt.Errorf("top %s: %w", c.Container, err)
+	pids := map[string]bool{}
+	for _, p := range container.Processes(ct.InitPID) {
+		pids[strconv.Itoa(p)] = true
 	}
 	args := c.PsArgs
 	if len(args) == 0 {
@@ -41,29 +42,6 @@ func (c *TopCmd) Run(g *Globals) error {
 		return fmt.Errorf("top %s: running ps %s: %w: install procps, or check the ps options", c.Container, strings.Join(args, " "), err)
 	}
 	return printPsRows(g, out, pids)
-}
-
-// pidsInNamespace are the host pids of the processes in init's pid
-// namespace, but the init itself, which is husk's.
-func pidsInNamespace(init int) (map[string]bool, error) {
-	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
-	if err != nil {
-		return nil, fmt.Errorf("reading the container's pid namespace: %w", err)
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	pids := map[string]bool{}
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil || e.Name() == strconv.Itoa(init) {
-			continue
-		}
-		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && ns == want {
-			pids[e.Name()] = true
-		}
-	}
-	return pids, nil
 }
 
 // printPsRows prints ps's header and the rows whose PID column is one of

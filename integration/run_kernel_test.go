@@ -337,6 +337,18 @@ func TestRunSeccomp(t *testing.T) {
 	if _, n := status("--security-opt", "no-new-privileges=true"); n != "1" {
 		t.Errorf("no-new-privileges=true: NoNewPrivs %s, want 1", n)
 	}
+	// Docker's other spellings, and the options that turn off what husk
+	// never applies.
+	if _, n := status("--security-opt", "no-new-privileges:true"); n != "1" {
+		t.Errorf("no-new-privileges:true: NoNewPrivs %s, want 1", n)
+	}
+	if _, n := status("--security-opt", "no-new-privileges:false"); n != "0" {
+		t.Errorf("no-new-privileges:false: NoNewPrivs %s, want 0", n)
+	}
+	if s, _ := status("--security-opt", "seccomp:unconfined", "--security-opt", "label=disable", "--security-opt", "apparmor=unconfined"); s != "0" {
+		t.Errorf("seccomp:unconfined with label=disable and apparmor=unconfined: Seccomp %s, want 0", s)
+	}
+	e.wantRunError(e.sbx([]string{"--security-opt", "label=type:svirt_t"}, ref, "true"), "label=type:svirt_t")
 	profile := e.writeFile("deny-mkdir.json", []byte(`{
   "defaultAction": "SCMP_ACT_ALLOW",
   "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]

@@ -108,15 +108,10 @@ func TestShellNoHome(t *testing.T) {
 // the host.
 func TestShellPrivateTmp(t *testing.T) {
 	e := sandboxEnv(t, "")
-	f, err := os.CreateTemp("/tmp", "husk-shell-host-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	t.Cleanup(func() { os.Remove(f.Name()) })
+	f := hostTmpFile(t)
 	inner := "/tmp/husk-shell-inner-" + randomHex(4)
 	out := e.shellOut("", nil, "ls -A /tmp; echo x > "+inner+" && echo written")
-	if strings.Contains(out, filepath.Base(f.Name())) || !strings.HasSuffix(out, "written") {
+	if strings.Contains(out, filepath.Base(f)) || !strings.HasSuffix(out, "written") {
 		t.Errorf("the shell's /tmp: want it empty and writable: %q", out)
 	}
 	if _, err := os.Stat(inner); err == nil {
@@ -232,16 +227,11 @@ func TestShellExitCode(t *testing.T) {
 // private /tmp, with one line saying so, and the host's /tmp stays out.
 func TestShellSharedWorkdir(t *testing.T) {
 	e := sandboxEnv(t, "")
-	f, err := os.CreateTemp("/tmp", "husk-shell-host-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	t.Cleanup(func() { os.Remove(f.Name()) })
+	f := hostTmpFile(t)
 	inner := "husk-shell-inner-" + randomHex(4)
 	r := e.shell("/tmp", nil, "sh", "-c", "pwd; ls -A; echo x > "+inner+" && echo written")
 	out := strings.TrimRight(r.stdout, "\n")
-	if r.code != 0 || strings.Contains(out, filepath.Base(f.Name())) || out != "/tmp\nwritten" {
+	if r.code != 0 || strings.Contains(out, filepath.Base(f)) || out != "/tmp\nwritten" {
 		t.Errorf("from /tmp: want the private, empty /tmp as the working directory: %s", r)
 	}
 	if !strings.Contains(r.stderr, "husk shell: /tmp is not yours alone") {
@@ -263,4 +253,16 @@ func TestShellSharedWorkdir(t *testing.T) {
 		}
 	}
 	e.noLeftovers()
+}
+
+// hostTmpFile is a file in the host's /tmp, removed after the test.
+func hostTmpFile(t *testing.T) string {
+	t.Helper()
+	f, err := os.CreateTemp("/tmp", "husk-shell-host-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	return f.Name()
 }
