@@ -37,7 +37,7 @@ func (c *AttachCmd) Run(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", c.Container, err)
 	}
-	return relay(conn, ct, ct.Interactive && !c.NoStdin, keys)
+	return relay(conn, ct, ct.Config.Interactive && !c.NoStdin, keys)
 }
 
 func dialAttach(ct *container.Container) (*net.UnixConn, error) {
@@ -59,7 +59,7 @@ func relay(conn *net.UnixConn, ct *container.Container, stdin bool, keys []byte)
 	if stdin {
 		cl.Stdin = os.Stdin
 	}
-	if ct.Tty {
+	if ct.Config.Terminal() {
 		cl.Terminal = os.Stdin
 	}
 	code, detached, err := cl.Run(conn)

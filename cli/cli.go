@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"husk/sandbox"
 )
 
 // Docker's exit codes for failures of the tool itself.
@@ -141,9 +143,17 @@ func (e *ExitError) ExitCode() int { return e.Code }
 // a command that ran, or an error to print once.
 func Main(ctx context.Context, args []string, b Build) (int, error) {
 	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
-	if rc, ok := parsedRun(g); ok {
-		// A sandbox's init: its husk parsed the command line already.
-		return exitOf(rc.Run(g))
+	// husk's own processes in a container: its init, and exec's process,
+	// each of which reads what it runs from the record or a pipe, never
+	// from its arguments.
+	if len(args) == 2 && args[0] == initVerb && sandbox.InSandbox() {
+		sandbox.CatchSignals()
+		err := becomeInit(g, args[1])
+		sandbox.Ask("error", err.Error())
+		return exitOf(err)
+	}
+	if sandbox.InExec() {
+		sandbox.BecomeExec()
 	}
 	if len(args) == 0 {
 		// Bare husk prints its usage and succeeds, as docker does.

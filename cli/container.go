@@ -8,46 +8,17 @@ import (
 	"time"
 
 	"husk/sandbox"
-	"husk/sandbox/abi"
 	"husk/store"
 	"husk/store/container"
 )
 
-// envContainer names, for a sandbox's init, the container it starts;
-// envParsedRun carries the run command as its husk parsed it, so that the
-// init, on the start path, need not parse the command line again.
-const (
-	envContainer = abi.EnvContainer
-	envParsedRun = "HUSK_SANDBOX_RUN"
-)
+// initVerb makes husk a container's init: `husk container-init ID`. The
+// init reads everything else from the container's record and config, so
+// that its argv (which every local user, and the container itself at
+// /proc/1/cmdline, can read) holds nothing of the container's flags.
+const initVerb = "container-init"
 
-type parsedRunEnv struct {
-	StorageDriver string `json:"storageDriver,omitempty"`
-	Run           RunCmd `json:"run"`
-}
-
-// parsedRunVar is the variable that hands c to the sandbox's init.
-func parsedRunVar(g *Globals, c *RunCmd) string {
-	b, err := json.Marshal(parsedRunEnv{StorageDriver: g.StorageDriver, Run: *c})
-	if err != nil {
-		return ""
-	}
-	return envParsedRun + "=" + string(b)
-}
-
-// parsedRun is, in a sandbox's init, the run command its husk parsed.
-func parsedRun(g *Globals) (*RunCmd, bool) {
-	v := os.Getenv(envParsedRun)
-	if v == "" || !sandbox.InSandbox() {
-		return nil, false
-	}
-	var p parsedRunEnv
-	if err := json.Unmarshal([]byte(v), &p); err != nil {
-		return nil, false
-	}
-	g.StorageDriver = p.StorageDriver
-	return &p.Run, true
-}
+func initArgs(id string) []string { return []string{initVerb, id} }
 
 func openContainers() (*container.Store, error) {
 	root, _, _, err := store.Paths()
@@ -96,17 +67,16 @@ type ownContainer struct {
 	cs *container.Store
 }
 
-func ownRecord() (*ownContainer, error) {
-	id := os.Getenv(envContainer)
-	if id == "" {
-		return &ownContainer{Container: &container.Container{Record: container.Record{ID: sandbox.NewID()}}}, nil
-	}
+func ownRecord(id string) (*ownContainer, error) {
 	cs, err := openContainers()
 	if err != nil {
 		return nil, err
 	}
 	c, err := cs.Find(id)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.Runnable(); err != nil {
 		return nil, err
 	}
 	return &ownContainer{Container: c, cs: cs}, nil
@@ -140,7 +110,7 @@ func (o *ownContainer) rememberJSON(imageID string, args []string, b []byte) err
 	if o.cs == nil {
 		return nil
 	}
-	if o.ImageID == "" {
+	if o.Config.ImageID == "" || len(o.Command) == 0 {
 		if err := o.cs.Describe(o.ID, imageID, args); err != nil {
 			return err
 		}
@@ -169,34 +139,25 @@ type foreground struct {
 	ran   bool // the user's process started
 }
 
-func newForeground(g *Globals, f *ContainerFlags, image string, ports []string) (*foreground, error) {
-	return newForegroundID(g, f, image, ports, "")
-}
-
-// newForegroundID is newForeground for a container whose ID is chosen
-// (a prelaunched one's), or a new ID when id is empty.
-func newForegroundID(g *Globals, f *ContainerFlags, image string, ports []string, id string) (*foreground, error) {
+// newForeground writes the record of a foreground run with config cfg,
+// under the ID id (a prelaunched one's), or a new ID when id is empty.
+func newForeground(g *Globals, cfg *sandbox.Config, name string, ports []string, id string) (*foreground, error) {
 	cs, err := openContainers()
 	if err != nil {
 		return nil, err
 	}
-	dir, _ := os.Getwd()
-	c, err := cs.Create(&container.Record{
-		ID: id, Name: f.Name, Image: image, Argv: verbArgs("run"), Cwd: dir,
-		StorageDriver: g.StorageDriver, Tty: f.TTY, Interactive: f.Interactive,
-		AutoRemove: f.Rm, Restart: "no", Ports: f.Publish,
-	})
+	// The run supervises its container itself, with no restart policy; a
+	// later start of it is a plain one.
+	cfg.Restart = sandbox.RestartPolicy{Name: "no"}
+	c, err := cs.Create(&container.Record{ID: id, Name: name, StorageDriver: g.StorageDriver}, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &foreground{cs: cs, c: c, ports: ports}, nil
 }
 
-func (fg *foreground) options(g *Globals, rc *RunCmd, o sandbox.Options) sandbox.Options {
-	o.Env = append(o.Env, envContainer+"="+fg.c.ID)
-	if v := parsedRunVar(g, rc); v != "" {
-		o.Env = append(o.Env, v)
-	}
+func (fg *foreground) options(o sandbox.Options) sandbox.Options {
+	o.Args = initArgs(fg.c.ID)
 	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pid, fg.ports)) }
 	o.Running = func() { fg.ran = true }
 	return o
@@ -230,7 +191,7 @@ func exited(code int, msg string) func(*container.State) error {
 // container (nothing half-made stays after bad input), nor does --rm.
 func (fg *foreground) finish(g *Globals, code int) {
 	switch {
-	case fg.ran && fg.c.AutoRemove:
+	case fg.ran && fg.c.Config.AutoRemove:
 		// Its upper layer was in the sandbox's scratch tmpfs: only the
 		// record is left.
 		_ = fg.cs.Forget(fg.c.ID)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -14,17 +13,6 @@ type ContainerFlags struct {
 	Rm      bool   `help:"Remove the container when it exits."`
 	Name    string `help:"Name of the container (default: a generated one)."`
 	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`
-}
-
-// checkContainer adds the container's own flags to the sandbox's checks.
-func (f *ContainerFlags) checkContainer(detached bool) error {
-	if _, _, err := parseRestart(f.Restart); err != nil {
-		return err
-	}
-	if f.Rm && f.Restart != "no" && f.Restart != "" {
-		return fmt.Errorf("conflicting options: --rm and --restart %s: drop one", f.Restart)
-	}
-	return f.SandboxFlags.checkFor(detached)
 }
 
 // parseRestart reads Docker's restart policies: no, always,
@@ -49,15 +37,4 @@ func parseRestart(p string) (policy string, max int, err error) {
 		}
 	}
 	return "", 0, fmt.Errorf("invalid --restart policy %q: use no, always, unless-stopped or on-failure[:N]", p)
-}
-
-// verbArgs are husk's arguments after the verb (run or create), which the
-// container's init parses again at each start.
-func verbArgs(verb string) []string {
-	for i, a := range os.Args[1:] {
-		if a == verb {
-			return append([]string{}, os.Args[i+2:]...)
-		}
-	}
-	return nil
 }

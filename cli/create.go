@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 
 	"husk/store/container"
@@ -18,7 +17,7 @@ type CreateCmd struct {
 }
 
 func (c *CreateCmd) Run(g *Globals) error {
-	ct, err := createContainer(g, &c.ContainerFlags, c.Image, c.Cmd, "create")
+	ct, err := createContainer(g, &c.ContainerFlags, c.Image, c.Cmd)
 	if err != nil {
 		return err
 	}
@@ -29,7 +28,7 @@ func (c *CreateCmd) Run(g *Globals) error {
 // runDetached is `husk run -d`: create, start under a detached monitor,
 // print the ID.
 func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) error {
-	ct, err := createContainer(g, f, image, cmd, "run")
+	ct, err := createContainer(g, f, image, cmd)
 	if err != nil {
 		return err
 	}
@@ -42,28 +41,29 @@ func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) erro
 	return nil
 }
 
-// createContainer checks the flags, finds (or pulls) the image and writes
-// the record; nothing is written when any of it fails.
-func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string, verb string) (*container.Container, error) {
-	if err := f.checkContainer(true); err != nil {
+// createContainer resolves the flags into the container's config, finds
+// (or pulls) the image and writes the record; nothing is written when any
+// of it fails.
+func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) (*container.Container, error) {
+	cfg, err := f.config(image, cmd, true)
+	if err != nil {
 		return nil, err
 	}
 	img, err := findOrPull(g, image)
 	if err != nil {
 		return nil, err
 	}
+	if err := withImage(cfg, img); err != nil {
+		return nil, err
+	}
 	cs, err := openContainers()
 	if err != nil {
 		return nil, err
 	}
-	dir, _ := os.Getwd()
 	return cs.Create(&container.Record{
-		Name: f.Name, Image: image, ImageID: strings.TrimPrefix(img.Id, "sha256:"),
+		Name: f.Name, StorageDriver: g.StorageDriver,
 		Command: commandLine(img.Config.Entrypoint, img.Config.Cmd, f.Entrypoint, cmd),
-		Argv:    verbArgs(verb), Cwd: dir, StorageDriver: g.StorageDriver,
-		Tty: f.TTY, Interactive: f.Interactive, AutoRemove: f.Rm, Restart: f.Restart,
-		StopSignal: img.Config.StopSignal, Ports: f.Publish, Exposed: exposedPorts(img),
-	})
+	}, cfg)
 }
 
 // commandLine is what the container will run, as Docker composes it.

@@ -166,12 +166,12 @@ func changes(before, after map[string]*container.Container) []event {
 }
 
 func newEvent(ct *container.Container, action string, at time.Time) event {
-	attrs := map[string]string{"image": ct.Image, "name": ct.Name}
+	attrs := map[string]string{"image": ct.Config.Image, "name": ct.Name}
 	if action == "die" {
 		attrs["exitCode"] = fmt.Sprint(ct.ExitCode)
 	}
 	return event{Type: "container", Action: action, Actor: actor{ID: ct.ID, Attributes: attrs},
-		Time: at.Unix(), TimeNano: at.UnixNano(), Status: action, ID: ct.ID, From: ct.Image}
+		Time: at.Unix(), TimeNano: at.UnixNano(), Status: action, ID: ct.ID, From: ct.Config.Image}
 }
 
 func sorted(evs []event) []event {

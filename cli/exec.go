@@ -29,9 +29,6 @@ type ExecCmd struct {
 }
 
 func (c *ExecCmd) Run(g *Globals) error {
-	if sandbox.InExec() {
-		sandbox.BecomeExec()
-	}
 	if _, err := attach.ParseDetachKeys(c.DetachKeys); err != nil {
 		return err
 	}
@@ -46,6 +43,9 @@ func (c *ExecCmd) Run(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", c.Container, err)
 	}
+	if err := ct.Runnable(); err != nil {
+		return fmt.Errorf("exec %s: %w", c.Container, err)
+	}
 	if !ct.Live() || !ct.InitAlive() {
 		return fmt.Errorf("exec %s: %w", c.Container, errNotRunning)
 	}
@@ -57,7 +57,7 @@ func (c *ExecCmd) Run(g *Globals) error {
 	if c.Interactive {
 		o.Stdin = os.Stdin
 	}
-	code, err := sandbox.Exec(ct.InitPID, spec, o, execBindsPath(ct.ID))
+	code, err := sandbox.Exec(ct.InitPID, ct.ID, spec, o, execBindsPath(ct.ID))
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", c.Container, err)
 	}

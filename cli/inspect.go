@@ -89,7 +89,7 @@ func describeContainer(ct *container.Container) inspectContainer {
 		}
 		return t.UTC().Format(time.RFC3339Nano)
 	}
-	ic := inspectContainer{Id: ct.ID, Created: ts(ct.Created), Image: "sha256:" + ct.ImageID,
+	ic := inspectContainer{Id: ct.ID, Created: ts(ct.Created), Image: "sha256:" + ct.Config.ImageID,
 		Name: "/" + ct.Name, RestartCount: ct.Restarts, LogPath: ct.LogPath()}
 	if len(ct.Command) > 0 {
 		ic.Path, ic.Args = ct.Command[0], ct.Command[1:]
@@ -101,10 +101,12 @@ func describeContainer(ct *container.Container) inspectContainer {
 	if live {
 		ic.State.Pid = ct.InitPID
 	}
-	ic.Config.Image, ic.Config.Cmd, ic.Config.Tty, ic.Config.OpenStdin = ct.Image, ct.Command, ct.Tty, ct.Interactive
-	policy, max, _ := parseRestart(ct.Restart)
-	ic.HostConfig.AutoRemove = ct.AutoRemove
-	ic.HostConfig.RestartPolicy.Name, ic.HostConfig.RestartPolicy.MaximumRetryCount = policy, max
-	ic.HostConfig.PortBindings = ct.Record.Ports
+	cfg := ct.Config
+	ic.Config.Image, ic.Config.Cmd, ic.Config.Tty, ic.Config.OpenStdin = cfg.Image, ct.Command, cfg.Terminal(), cfg.Interactive
+	ic.HostConfig.AutoRemove = cfg.AutoRemove
+	ic.HostConfig.RestartPolicy.Name, ic.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaximumRetryCount
+	for _, p := range cfg.Ports {
+		ic.HostConfig.PortBindings = append(ic.HostConfig.PortBindings, p.String())
+	}
 	return ic
 }

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	"husk/sandbox"
 	"husk/sandbox/attach"
 	"husk/sandbox/logfile"
@@ -51,7 +49,7 @@ func (m *MonitorCmd) Run(g *Globals) error {
 		mon.hub.WaitClient(10 * time.Second)
 	}
 	code := mon.run(ready)
-	if mon.c.AutoRemove {
+	if mon.c.Config.AutoRemove {
 		mon.close()
 		runHusk(g, "rm", "-f", mon.c.ID)
 	}
@@ -62,7 +60,6 @@ type monitor struct {
 	g    *Globals
 	cs   *container.Store
 	c    *container.Container
-	rc   *RunCmd
 	plan *userns.Plan
 	hub  *attach.Hub
 	log  *logfile.Writer
@@ -78,11 +75,10 @@ func newMonitor(g *Globals, id string) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := parseRunArgs(c.Argv)
-	if err != nil {
+	if err := c.Runnable(); err != nil {
 		return nil, err
 	}
-	plan, err := rc.plan()
+	plan, err := planFor(c.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +95,7 @@ func newMonitor(g *Globals, id string) (*monitor, error) {
 		hub.Close()
 		return nil, err
 	}
-	return &monitor{g: g, cs: cs, c: c, rc: rc, plan: plan, hub: hub, log: log}, nil
+	return &monitor{g: g, cs: cs, c: c, plan: plan, hub: hub, log: log}, nil
 }
 
 func (m *monitor) close() {
@@ -113,7 +109,7 @@ func (m *monitor) close() {
 // returns the last exit code. Between starts the container shows as
 // restarting, so wait and ps do not take it for ended.
 func (m *monitor) run(ready *os.File) int {
-	policy, max, _ := parseRestart(m.c.Restart)
+	policy, max := m.c.Config.Restart.Name, m.c.Config.Restart.MaximumRetryCount
 	for n := 0; ; n++ {
 		code, ran, msg := m.start(ready)
 		ready = nil // only the first start is reported
@@ -170,7 +166,7 @@ func backoff(n int) time.Duration {
 // user's process started at all; msg is the sandbox's error when it did not.
 func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	// The ports are bound for each start and freed when it ends.
-	nh, err := newNetHost(&m.rc.SandboxFlags, m.c.Exposed)
+	nh, err := newNetHost(m.c.Config)
 	if err != nil {
 		m.report(ready, ExitHusk, err.Error())
 		return ExitHusk, false, err.Error()
@@ -184,15 +180,9 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		m.report(ready, ExitHusk, err.Error())
 		return ExitHusk, false, err.Error()
 	}
-	o := m.rc.launchOptions()
+	o := launchOptions(m.c.Config)
 	o.Stdin, o.Stdout, o.Stderr = io.stdin, io.stdout, io.stderr
-	o.Args = m.sandboxArgs()
-	o.Env = []string{envContainer + "=" + m.c.ID}
-	mg := &Globals{StorageDriver: m.c.StorageDriver}
-	if v := parsedRunVar(mg, m.rc); v != "" {
-		o.Env = append(o.Env, v)
-	}
-	o.Dir = m.c.Cwd
+	o.Args = initArgs(m.c.ID)
 	o.Console = io.console
 	o.Started = func(pid int) {
 		io.closeChildEnds()
@@ -242,27 +232,6 @@ func (m *monitor) report(ready *os.File, code int, msg string) {
 	ready.Close()
 }
 
-// sandboxArgs are husk's arguments for the container's init: run, as the
-// container was created.
-func (m *monitor) sandboxArgs() []string {
-	return huskArgs(m.c.StorageDriver, append([]string{"run"}, m.c.Argv...)...)
-}
-
-// parseRunArgs reads a container's run arguments again.
-func parseRunArgs(argv []string) (*RunCmd, error) {
-	var cli struct {
-		Run RunCmd `cmd:""`
-	}
-	p, err := newParser(&cli)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := p.Parse(hostnameShort(p.Model, append([]string{"run"}, argv...))); err != nil {
-		return nil, fmt.Errorf("reading the container's arguments: %w: remove it and create it again", err)
-	}
-	return &cli.Run, nil
-}
-
 // readReady reads one line of the monitor's ready pipe: "" for ok.
 func readReady(r *bufio.Reader) (word string, code int, msg string) {
 	line, err := r.ReadString('\n')
@@ -277,9 +246,4 @@ func readReady(r *bufio.Reader) (word string, code int, msg string) {
 	c, msg, _ := strings.Cut(rest, " ")
 	code, _ = strconv.Atoi(c)
 	return word, code, msg
-}
-
-// newParser is a parser of husk's own arguments that never exits.
-func newParser(grammar any) (*kong.Kong, error) {
-	return kong.New(grammar, kong.Name("husk"), kong.Exit(func(int) {}), keepCommas())
 }

@@ -37,16 +37,16 @@ func (m *monitor) streams() (*streams, error) {
 	s.copy(errR, m.hub.Output(attach.Stderr, m.log.Stream("stderr")))
 	m.hub.SetInput(nil, nil)
 	switch {
-	case m.c.Tty:
+	case m.c.Config.Terminal():
 		s.console = func(master *os.File) {
 			var in io.WriteCloser
-			if m.c.Interactive {
+			if m.c.Config.Interactive {
 				in = master
 			}
 			m.hub.SetInput(in, master)
 			s.copy(master, m.hub.Output(attach.Stdout, m.log.Stream("stdout")))
 		}
-	case m.c.Interactive:
+	case m.c.Config.Interactive:
 		inR, inW, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("creating the container's input pipe: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,30 +69,6 @@ func (f *SandboxFlags) netMode() (mode string, opts map[string]string, err error
 	return mode, opts, nil
 }
 
-// netSpec is the sandbox's network as the init sets it up; nil for none
-// and host.
-func (f *SandboxFlags) netSpec() (*sandbox.NetSpec, error) {
-	mode, opts, err := f.netMode()
-	if err != nil || mode == "none" || mode == "host" {
-		return nil, err
-	}
-	cfg := network.Config{AllowHostLoopback: opts["allow_host_loopback"] == "true"}
-	for _, d := range f.DNS {
-		if _, err := netip.ParseAddrPort(d); err != nil {
-			if _, err := netip.ParseAddr(d); err != nil {
-				return nil, fmt.Errorf("invalid --dns %q: give an IP address, optionally with :PORT", d)
-			}
-			d = net.JoinHostPort(d, "53")
-		}
-		cfg.DNSUpstreams = append(cfg.DNSUpstreams, d)
-	}
-	if cfg, err = cfg.WithDefaults(); err != nil {
-		return nil, err
-	}
-	publish := len(f.Publish) > 0 || f.PublishAll
-	return &sandbox.NetSpec{Mode: mode, Config: cfg, Dials: publish, DirectPorts: publish && opts["port_handler"] == "direct"}, nil
-}
-
 // netHost is the host side of a sandbox's network, in the process that
 // supervises it (a foreground run, or a container's monitor): the
 // published ports' listeners, the builtin stack, or slirp4netns or pasta.
@@ -113,16 +88,12 @@ type netHost struct {
 
 // newNetHost binds the published ports first: a port in use fails here,
 // before anything starts.
-func newNetHost(f *SandboxFlags, exposed []string) (*netHost, error) {
-	spec, err := f.netSpec()
+func newNetHost(c *sandbox.Config) (*netHost, error) {
+	spec, err := c.NetSpec()
 	if err != nil || spec == nil {
 		return nil, err
 	}
-	specs := append([]string{}, f.Publish...)
-	if f.PublishAll {
-		specs = append(specs, exposed...)
-	}
-	ports, err := network.ParsePorts(specs)
+	ports, err := c.PublishedPorts()
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +125,8 @@ func (h *netHost) Ports() []string {
 
 // adoptNet is the host side of a prelaunched sandbox's network, whose
 // socket the prelaunch made (pre.Net, this side's end).
-func adoptNet(f *SandboxFlags, pre *reaper.Prelaunch) (*netHost, error) {
-	h, err := newNetHost(f, nil)
+func adoptNet(cfg *sandbox.Config, pre *reaper.Prelaunch) (*netHost, error) {
+	h, err := newNetHost(cfg)
 	if err != nil || h == nil {
 		pre.Net.Close()
 		return nil, fmt.Errorf("the network of a prelaunched sandbox: %v", err)

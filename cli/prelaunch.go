@@ -231,9 +231,13 @@ func launchRecords(b []byte) map[abi.LaunchTag][]byte {
 func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 	l := launchRecords(pre.File)
 	js, args, err := adoptedSpec(l, pre.ID, c.Cmd)
+	var cfg *sandbox.Config
+	if err == nil {
+		cfg, err = c.config(c.Image, c.Cmd, false)
+	}
 	var fg *foreground
 	if err == nil {
-		fg, err = newForegroundID(g, &c.ContainerFlags, c.Image, nil, pre.ID)
+		fg, err = newForeground(g, cfg, c.Name, nil, pre.ID)
 	}
 	if err == nil {
 		rec := &ownContainer{Container: fg.c, cs: fg.cs}
@@ -250,7 +254,7 @@ func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
 	if pre.Net != nil {
 		// The builtin network's stack, on the TAP device the init sent
 		// (or sends) on this socket.
-		nh, err := adoptNet(&c.SandboxFlags, pre)
+		nh, err := adoptNet(cfg, pre)
 		if err == nil {
 			err = nh.start(pre.Pid)
 		}

@@ -68,7 +68,7 @@ func (c *PsCmd) row(ct *container.Container) psRow {
 	} else if len(cmd) > 22 {
 		cmd = cmd[:21] + "…\""
 	}
-	return psRow{ID: id, Image: ct.Image, Command: cmd,
+	return psRow{ID: id, Image: ct.Config.Image, Command: cmd,
 		CreatedAt:  ct.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: units.HumanDuration(time.Since(ct.Created)) + " ago",
 		Status:     statusText(ct), State: ct.State.Status,
@@ -116,7 +116,7 @@ func psFilter(specs []string) (func(*container.Container) bool, error) {
 		"name":   func(c *container.Container, v string) bool { return regexp.MustCompile(v).MatchString(c.Name) },
 		"status": func(c *container.Container, v string) bool { return c.State.Status == v },
 		"ancestor": func(c *container.Container, v string) bool {
-			return c.Image == v || strings.HasPrefix(c.ImageID, strings.TrimPrefix(v, "sha256:"))
+			return c.Config.Image == v || (c.Config.ImageID != "" && strings.HasPrefix(c.Config.ImageID, strings.TrimPrefix(v, "sha256:")))
 		},
 		"exited": func(c *container.Container, v string) bool {
 			return c.State.Status == container.Exited && strconv.Itoa(c.ExitCode) == v

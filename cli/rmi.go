@@ -76,10 +76,10 @@ func notUsedByContainers(imageID string) error {
 		return err
 	}
 	for _, ct := range all {
-		if ct.ImageID == imageID && ct.Live() {
+		if ct.Config.ImageID == imageID && ct.Live() {
 			return fmt.Errorf("image %.12s is used by running container %s (%.12s): stop it first (husk stop %s; this cannot be forced)", imageID, ct.Name, ct.ID, ct.Name)
 		}
-		if ct.ImageID == imageID {
+		if ct.Config.ImageID == imageID {
 			return fmt.Errorf("image %.12s is used by container %s (%.12s): remove the container first (husk rm -f %s)", imageID, ct.Name, ct.ID, ct.Name)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	storage "go.podman.io/storage"
@@ -19,9 +20,11 @@ import (
 
 // RunCmd is `husk run`: an image's process in a rootless sandbox.
 //
-// It runs twice: on the host it checks the flags and launches itself as
-// the sandbox's PID 1 (sandbox.Launch); there, inside every namespace, it
-// finds the image, builds the Spec and becomes the sandbox.
+// On the host it resolves the flags into the container's config, writes
+// the record and launches husk again as the sandbox's PID 1 (sandbox.Launch)
+// with argv `husk container-init ID`; there, inside every namespace,
+// becomeInit finds the image, builds the Spec from the config and becomes
+// the sandbox.
 type RunCmd struct {
 	ContainerFlags
 	Detach bool     `short:"d" help:"Run in the background and print the container ID."`
@@ -30,13 +33,6 @@ type RunCmd struct {
 }
 
 func (c *RunCmd) Run(g *Globals) error {
-	if sandbox.InSandbox() {
-		sandbox.CatchSignals()
-		// It returns only when it failed before it became the sandbox.
-		err := c.becomeSandbox(g)
-		sandbox.Ask("error", err.Error())
-		return err
-	}
 	if c.Detach {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}
@@ -44,19 +40,20 @@ func (c *RunCmd) Run(g *Globals) error {
 		return c.adopt(g, pre)
 	}
 	// Everything that can be checked on the host is, before any clone.
-	if err := c.checkContainer(false); err != nil {
-		return err
-	}
-	plan, err := c.plan()
+	cfg, err := c.foregroundConfig(g)
 	if err != nil {
 		return err
 	}
-	nh, err := newNetHost(&c.SandboxFlags, c.exposed(g))
+	plan, err := planFor(cfg)
+	if err != nil {
+		return err
+	}
+	nh, err := newNetHost(cfg)
 	if err != nil {
 		return err
 	}
 	defer nh.close()
-	fg, err := newForeground(g, &c.ContainerFlags, c.Image, nh.Ports())
+	fg, err := newForeground(g, cfg, c.Name, nh.Ports(), "")
 	if err != nil {
 		return err
 	}
@@ -68,16 +65,18 @@ func (c *RunCmd) Run(g *Globals) error {
 	return err
 }
 
-// exposed are the image's EXPOSE ports, for -P (which needs the image now).
-func (c *RunCmd) exposed(g *Globals) []string {
-	if !c.PublishAll {
-		return nil
+// foregroundConfig is the run's config. The image is found in the sandbox,
+// after the launch; only -P needs it (its EXPOSE ports) now.
+func (c *RunCmd) foregroundConfig(g *Globals) (*sandbox.Config, error) {
+	cfg, err := c.config(c.Image, c.Cmd, false)
+	if err != nil || !c.PublishAll {
+		return cfg, err
 	}
 	img, err := findOrPull(g, c.Image)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	return exposedPorts(img)
+	return cfg, withImage(cfg, img)
 }
 
 func exposedPorts(img *inspectImage) []string {
@@ -92,14 +91,14 @@ func exposedPorts(img *inspectImage) []string {
 // the way, and returns its exit code.
 func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHost) (int, error) {
 	for pulled := false; ; pulled = true {
-		o := fg.options(g, c, c.launchOptions())
+		o := fg.options(launchOptions(fg.c.Config))
 		if plan != nil {
 			o.Env = append(o.Env, envPlanKey+"="+planKey(g, c.Image, plan))
 		}
 		var hl *hostLaunch
 		if !pulled {
 			var err error
-			if hl, err = c.hostSpec(g, plan, fg); err != nil {
+			if hl, err = hostSpec(g, plan, fg); err != nil {
 				return ExitHusk, err
 			}
 		}
@@ -136,35 +135,38 @@ func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHo
 	}
 }
 
-// becomeSandbox is the sandbox side: PID 1 in the new namespaces.
-func (c *RunCmd) becomeSandbox(g *Globals) error {
+// becomeInit is the sandbox side of container id: PID 1 in the new
+// namespaces. It returns only when it failed before it became the sandbox.
+func becomeInit(g *Globals, id string) error {
+	rec, err := ownRecord(id)
+	if err != nil {
+		return err
+	}
+	cfg := rec.Config
+	g.StorageDriver = rec.StorageDriver
 	s, err := store.Open(g.StorageDriver)
 	if err != nil {
 		return err
 	}
-	rec, err := ownRecord()
-	if err != nil {
-		return err
-	}
-	ref, stamp := c.Image, ""
-	if rec.ImageID != "" {
-		ref = rec.ImageID // the image it was created from, even if retagged
+	ref, stamp := cfg.Image, ""
+	if cfg.ImageID != "" {
+		ref = cfg.ImageID // the image it was created from, even if retagged
 	} else {
 		_, graphroot, _, _ := store.Paths()
 		stamp = store.StoreStamp(graphroot)
 	}
-	img, err := c.holdImage(s, ref)
+	img, err := holdImage(s, ref)
 	if errors.Is(err, store.ErrNoSuchImage) {
-		if _, perr := store.ParseReference(c.Image); perr != nil {
+		if _, perr := store.ParseReference(cfg.Image); perr != nil {
 			return perr
 		}
-		sandbox.Ask("pull", c.Image)
+		sandbox.Ask("pull", cfg.Image)
 		return &ExitError{Code: ExitHusk}
 	}
 	if err != nil {
 		return err
 	}
-	spec, err := c.spec(s, img, rec)
+	spec, err := initSpec(s, img, rec)
 	if err == nil {
 		recordPlan(s, img, stamp)
 	}
@@ -189,7 +191,7 @@ func (c *RunCmd) becomeSandbox(g *Globals) error {
 // holdImage finds the image and marks it in use for the sandbox's life.
 // It looks again once the mark is held: an rmi that won the race has
 // removed the image by then, and the image counts as missing.
-func (c *RunCmd) holdImage(s *store.Store, ref string) (*storage.Image, error) {
+func holdImage(s *store.Store, ref string) (*storage.Image, error) {
 	img, err := s.Lookup(ref)
 	if err != nil {
 		return nil, err
@@ -203,7 +205,9 @@ func (c *RunCmd) holdImage(s *store.Store, ref string) (*storage.Image, error) {
 	return img, nil
 }
 
-func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*sandbox.Spec, error) {
+// initSpec is the spec of one start: the container's config on the
+// image's, with its root.
+func initSpec(s *store.Store, img *storage.Image, rec *ownContainer) (*sandbox.Spec, error) {
 	cfg, err := imageConfig(s, img)
 	if err != nil {
 		return nil, err
@@ -215,7 +219,7 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*s
 	// A container that outlives this start keeps its upper layer in its
 	// directory in the store; a --rm one in the scratch tmpfs.
 	rw, keep := scratch, ""
-	if !c.Rm && rec.cs != nil {
+	if !rec.Config.AutoRemove {
 		if rw, err = rec.upperBase(); err != nil {
 			return nil, err
 		}
@@ -225,11 +229,11 @@ func (c *RunCmd) spec(s *store.Store, img *storage.Image, rec *ownContainer) (*s
 	if err != nil {
 		return nil, err
 	}
-	opts, err := c.runOptions(c.Cmd, runroot, scratch, rootOps, userns.Mode() == userns.ModeSingle)
+	opts, err := rec.Config.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"))
 	if err != nil {
 		return nil, err
 	}
-	opts.ID = rec.ID
+	opts.Scratch, opts.RootOps, opts.NoSetGroups = scratch, rootOps, userns.Mode() == userns.ModeSingle
 	return sandbox.ContainerSpec(cfg.Config, opts)
 }
 

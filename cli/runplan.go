@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	storage "go.podman.io/storage"
@@ -41,11 +42,12 @@ type hostLaunch struct {
 
 // hostSpec is the C init's spec for this run, or nil when the run takes
 // the Go init (no plan, a vfs store, real root, an old kernel).
-func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error) {
+func hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error) {
 	if plan == nil {
 		return nil, nil
 	}
-	p := store.ReadPlan(planKey(g, c.Image, plan))
+	cfg := fg.c.Config
+	p := store.ReadPlan(planKey(g, cfg.Image, plan))
 	if p == nil {
 		return nil, nil
 	}
@@ -55,7 +57,7 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostL
 	}
 	rec := &ownContainer{Container: fg.c, cs: fg.cs}
 	rw := scratch
-	if !c.Rm {
+	if !cfg.AutoRemove {
 		if rw, err = rec.upperBase(); err != nil {
 			return nil, err
 		}
@@ -73,11 +75,11 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostL
 	default:
 		return nil, nil
 	}
-	opts, err := c.runOptions(c.Cmd, runroot, scratch, rootOps, plan.Mode == userns.ModeSingle)
+	opts, err := cfg.RunOptions(fg.c.ID, filepath.Join(runroot, "seccomp"))
 	if err != nil {
 		return nil, err
 	}
-	opts.ID = fg.c.ID
+	opts.Scratch, opts.RootOps, opts.NoSetGroups = scratch, rootOps, plan.Mode == userns.ModeSingle
 	spec, err := sandbox.ContainerSpec(p.Config, opts)
 	if err != nil {
 		return nil, err

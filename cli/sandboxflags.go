@@ -4,19 +4,15 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-
-	"golang.org/x/term"
 
 	"husk/profiles"
 	"husk/sandbox"
-	"husk/seccomp"
 	"husk/userns"
 )
 
-// SandboxFlags are the flags that shape a sandbox, shared by the verbs
-// that make one (run now; create later).
+// SandboxFlags are the flags that shape a sandbox, shared by run and
+// create, which resolve them once into the container's config (config.go).
 type SandboxFlags struct {
 	Interactive bool     `short:"i" help:"Keep standard input open."`
 	TTY         bool     `short:"t" name:"tty" help:"Allocate a pseudo-terminal."`
@@ -38,46 +34,6 @@ type SandboxFlags struct {
 	CapDrop     []string `name:"cap-drop" help:"Drop a capability."`
 	Privileged  bool     `help:"All capabilities and no seccomp, inside the user namespace."`
 	ReadOnly    bool     `name:"read-only" help:"Mount the root filesystem read-only."`
-}
-
-// checkFor finds bad input before any namespace or mount exists. A
-// detached sandbox's terminal is its monitor's pty, so the caller's stdin
-// need not be one.
-func (f *SandboxFlags) checkFor(detached bool) error {
-	if _, err := f.netSpec(); err != nil {
-		return err
-	}
-	if f.Network == "host" && f.Hostname != "" {
-		return fmt.Errorf("conflicting options: --hostname and --network host (the host's name is used): drop one")
-	}
-	if !detached && f.TTY && f.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
-		return fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
-	}
-	for _, v := range f.Volume {
-		if _, err := sandbox.VolumeOp(v); err != nil {
-			return err
-		}
-	}
-	for _, t := range f.Tmpfs {
-		if _, err := sandbox.TmpfsOp(t); err != nil {
-			return err
-		}
-	}
-	caps, err := f.caps()
-	if err != nil {
-		return err
-	}
-	// A profile file is compiled here too, so a bad one fails before any
-	// namespace exists.
-	if profile, _, err := f.securityOpts(); err != nil {
-		return err
-	} else if profile != "default" && profile != "unconfined" {
-		if _, err := f.seccompFilter(caps, ""); err != nil {
-			return err
-		}
-	}
-	_, err = f.env()
-	return err
 }
 
 // caps is Docker's default set with --cap-add and --cap-drop applied, or
@@ -143,32 +99,6 @@ func (f *SandboxFlags) securityOpts() (profile string, nnp bool, err error) {
 	return profile, nnp, nil
 }
 
-// seccompFilter is the BPF for caps (nil when unconfined). Docker's profile
-// depends on the capabilities; cache "" compiles without the cache.
-func (f *SandboxFlags) seccompFilter(caps []string, cache string) ([]byte, error) {
-	profile, _, err := f.securityOpts()
-	if err != nil || profile == "unconfined" {
-		return nil, err
-	}
-	p, err := seccomp.Default(caps)
-	if profile != "default" {
-		p, err = seccomp.FromFile(profile, caps)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var bpf []byte
-	if cache == "" {
-		bpf, err = seccomp.CompileBPF(p)
-	} else {
-		bpf, err = seccomp.CachedBPF(p, cache)
-	}
-	if err != nil && profile != "default" {
-		return nil, fmt.Errorf("seccomp profile %s: %w: fix the profile or use seccomp=unconfined", profile, err)
-	}
-	return bpf, err
-}
-
 // env is -e and --env-file, in order; KEY alone takes the host's value.
 func (f *SandboxFlags) env() ([]string, error) {
 	var out []string
@@ -218,58 +148,20 @@ func expandEnv(e string) []string {
 	return nil
 }
 
-// runOptions turns the flags into the sandbox's options.
-// single: husk's user namespace has the single mapping.
-func (f *SandboxFlags) runOptions(cmd []string, runroot, scratch string, rootOps []sandbox.Op, single bool) (sandbox.RunOptions, error) {
-	o := sandbox.RunOptions{
-		Cmd: cmd, Entrypoint: f.Entrypoint, Workdir: f.Workdir, User: f.User,
-		Hostname: f.Hostname, HostNet: f.Network == "host", Terminal: f.TTY,
-		ReadOnly: f.ReadOnly, KeepID: f.Userns == "keep-id", Privileged: f.Privileged,
-		ID: sandbox.NewID(), Scratch: scratch, RootOps: rootOps,
-		// The single mapping forbids setgroups(2) in the namespace.
-		NoSetGroups: single,
-	}
-	var err error
-	if o.Net, err = f.netSpec(); err != nil {
-		return o, err
-	}
-	if o.Env, err = f.env(); err != nil {
-		return o, err
-	}
-	for _, v := range f.Volume {
-		op, err := sandbox.VolumeOp(v)
-		if err != nil {
-			return o, err
-		}
-		o.Volumes = append(o.Volumes, op)
-	}
-	for _, t := range f.Tmpfs {
-		op, _ := sandbox.TmpfsOp(t)
-		o.Tmpfs = append(o.Tmpfs, op)
-	}
-	if o.Caps, err = f.caps(); err != nil {
-		return o, err
-	}
-	if _, o.NoNewPrivs, err = f.securityOpts(); err != nil {
-		return o, err
-	}
-	o.SeccompBPF, err = f.seccompFilter(o.Caps, filepath.Join(runroot, "seccomp"))
-	return o, err
-}
-
 // launchOptions: the network namespace, standard input, the terminal.
-func (f *SandboxFlags) launchOptions() sandbox.Options {
-	o := sandbox.Options{NewNet: f.Network != "host", Terminal: f.TTY}
-	if f.Interactive {
+func launchOptions(c *sandbox.Config) sandbox.Options {
+	o := sandbox.Options{NewNet: !c.HostNetwork(), Terminal: c.Terminal()}
+	if c.Interactive {
 		o.Stdin = os.Stdin
 	}
 	return o
 }
 
-// plan is the ID mapping of the sandbox's user namespace: husk's usual one,
-// or with keep-id the user's own uid and gid mapped to themselves.
-func (f *SandboxFlags) plan() (*userns.Plan, error) {
-	if f.Userns == "keep-id" {
+// planFor is the ID mapping of the container's user namespace: husk's
+// usual one, or with keep-id the user's own uid and gid mapped to
+// themselves.
+func planFor(c *sandbox.Config) (*userns.Plan, error) {
+	if c.KeepID {
 		return keepID(), nil
 	}
 	if os.Geteuid() == 0 {

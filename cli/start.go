@@ -61,6 +61,9 @@ type monitorStart struct {
 // launchMonitor starts the container's monitor, detached from this
 // process and its terminal, and waits until its attach socket listens.
 func launchMonitor(g *Globals, ct *container.Container, waitAttach bool) (*monitorStart, error) {
+	if err := ct.Runnable(); err != nil {
+		return nil, err
+	}
 	dir, err := makeRunDir(ct.ID)
 	if err != nil {
 		return nil, err

@@ -61,7 +61,7 @@ func stopContainer(cs *container.Store, ct *container.Container, signal string, 
 		return nil
 	}
 	if signal == "" {
-		signal = ct.StopSignal
+		signal = ct.Config.StopSignal
 	}
 	sig, err := parseSignal(signal, unix.SIGTERM)
 	if err != nil {

@@ -49,7 +49,7 @@ func (c *SystemDfCmd) Run(g *Globals) error {
 	var cTotal, cFree int64
 	active := 0
 	for _, ct := range cts {
-		used[ct.ImageID] = true
+		used[ct.Config.ImageID] = true
 		n := diskUsage(ct.Dir())
 		cTotal += n
 		if ct.Live() {

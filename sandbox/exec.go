@@ -35,7 +35,11 @@ func InExec() bool { return os.Getenv(envExec) == "1" && nsenter.Joined() }
 // pid, relaying the terminal and signals as Launch does, and returns its
 // exit code. binds, when not empty, is the socket where the container's
 // supervisor takes the process's bind listener (port_handler=direct).
-func Exec(pid int, s *Spec, o Options, binds string) (int, error) {
+//
+// The process joining the container is named by the container alone: what
+// it runs comes on a pipe, since argv is readable by every local user and
+// by the container.
+func Exec(pid int, id string, s *Spec, o Options, binds string) (int, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 125, fmt.Errorf("creating the exec spec pipe: %w", err)
@@ -49,8 +53,8 @@ func Exec(pid int, s *Spec, o Options, binds string) (int, error) {
 		}
 		defer con.close()
 	}
-	cmd := nsenter.Command(pid, "/proc/self/exe", os.Args[1:]...)
-	cmd.Args[0] = os.Args[0]
+	cmd := nsenter.Command(pid, "/proc/self/exe", "exec-process", id)
+	cmd.Args[0] = "husk"
 	cmd.Env = append(cmd.Env, envExec+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if o.Stdin != nil && con == nil {

@@ -45,11 +45,12 @@ type Options struct {
 	// Terminal: the process gets a pty, which this side relays.
 	Terminal bool
 
+	// Args are husk's arguments for the sandbox: a container's init is
+	// named by the container alone (nil: this process's own arguments).
+	Args []string
 	// The rest serve a container's monitor; zero values mean this
-	// process's own arguments, directory and stdio.
-	Args   []string // husk's arguments for the sandbox
+	// process's own stdio.
 	Env    []string // added to this process's environment
-	Dir    string
 	Stdout *os.File
 	Stderr *os.File
 	// Console takes the pty's master instead of relaying it to this
@@ -169,13 +170,12 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 // runs in its own session, so a terminal's signals reach only this side,
 // which relays them once.
 func sandboxCommand(o Options, statusW *os.File, con *console) (*exec.Cmd, error) {
-	args := o.Args
-	if args == nil {
-		args = os.Args[1:]
+	cmd := exec.Command("/proc/self/exe", o.Args...)
+	cmd.Args[0] = "husk"
+	if o.Args == nil {
+		// husk shell's sandbox: the user's own command line again.
+		cmd.Args = os.Args
 	}
-	cmd := exec.Command("/proc/self/exe", args...)
-	cmd.Args[0] = os.Args[0]
-	cmd.Dir = o.Dir
 	cmd.Env = append(append(os.Environ(), o.Env...), EnvSandbox+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if o.Stdout != nil {

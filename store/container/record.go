@@ -6,35 +6,26 @@ package container
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"husk/sandbox"
 )
 
-// Record is what `create` decides; only the name changes afterwards.
+// Record is a container's books: what names it and what it runs, as ps
+// shows it. Only the name changes afterwards (and the image and command
+// once, when a run's init first resolves them). What the container is made
+// of is its config (sandbox.Config), a document of its own beside it.
 type Record struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
-	Image   string    `json:"image"` // as the user gave it
-	ImageID string    `json:"imageID"`
 	Created time.Time `json:"created"`
 	// Command is the entrypoint and cmd, as ps shows them.
-	Command []string `json:"command"`
-	// Argv are the arguments of `husk run` that made the container, which
-	// its init parses again each time it starts; Dir is where they were
-	// given (Cwd), for relative paths.
-	Argv          []string `json:"argv"`
-	Cwd           string   `json:"cwd"`
+	Command       []string `json:"command"`
 	StorageDriver string   `json:"storageDriver,omitempty"`
-
-	Tty         bool     `json:"tty"`
-	Interactive bool     `json:"interactive"`
-	AutoRemove  bool     `json:"autoRemove"`
-	Restart     string   `json:"restart,omitempty"`
-	StopSignal  string   `json:"stopSignal,omitempty"`
-	Ports       []string `json:"ports,omitempty"`   // -p as given
-	Exposed     []string `json:"exposed,omitempty"` // the image's EXPOSE, for -P
 }
 
 // State is what changes while the container lives.
@@ -69,8 +60,18 @@ const (
 type Container struct {
 	Record
 	State
+	// Config is never nil: a record an earlier husk wrote, with no config,
+	// has an empty one (Version 0) and configErr says what to do.
+	Config    *sandbox.Config
+	configErr error
 	dir       string
 	abandoned bool
+}
+
+// Runnable is nil when the container's config can be started and exec'd
+// into; else the one line that says to re-create the container.
+func (c *Container) Runnable() error {
+	return c.configErr
 }
 
 // Dir is the container's directory in the store (its log, its overlay
@@ -114,4 +115,31 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// errEarlier is a record an earlier husk wrote: it kept the command line,
+// which that husk parsed again at each start, and no config.
+var errEarlier = errors.New("created by an earlier husk, which kept its command line instead of a config")
+
+// readConfig reads the container's config beside its record. A record
+// without one stays listed, with what ps and rm need of it, and refuses
+// to start.
+func (c *Container) readConfig() {
+	b, err := os.ReadFile(filepath.Join(c.dir, "config.json"))
+	if err == nil {
+		c.Config, c.configErr = sandbox.DecodeConfig(b)
+		if c.configErr == nil {
+			return
+		}
+	}
+	var earlier struct {
+		Image      string `json:"image"`
+		ImageID    string `json:"imageID"`
+		AutoRemove bool   `json:"autoRemove"`
+	}
+	_ = readJSON(filepath.Join(c.dir, "record.json"), &earlier)
+	c.Config = &sandbox.Config{Image: earlier.Image, ImageID: earlier.ImageID, AutoRemove: earlier.AutoRemove}
+	if c.configErr == nil {
+		c.configErr = fmt.Errorf("container %s was %w: remove it (husk rm %s) and create it again", c.Name, errEarlier, c.Name)
+	}
 }

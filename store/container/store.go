@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox"
 )
 
 // Store is the containers directory <root>/containers.
@@ -50,9 +52,9 @@ func flock(path string) (func(), error) {
 	return func() { unix.Close(fd) }, nil
 }
 
-// Create writes a new container's record with the state "created". An
-// empty name gets a generated one; a taken name is refused.
-func (s *Store) Create(r *Record) (*Container, error) {
+// Create writes a new container's record and config with the state
+// "created". An empty name gets a generated one; a taken name is refused.
+func (s *Store) Create(r *Record, cfg *sandbox.Config) (*Container, error) {
 	if r.Name != "" && !validName.MatchString(r.Name) {
 		return nil, fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", r.Name)
 	}
@@ -80,13 +82,16 @@ func (s *Store) Create(r *Record) (*Container, error) {
 		r.Name = generateName(taken)
 	}
 	r.Created = time.Now().UTC()
-	c := &Container{Record: *r, State: State{Status: Created}, dir: filepath.Join(s.dir, r.ID)}
+	cfg.Version = sandbox.ConfigVersion
+	c := &Container{Record: *r, State: State{Status: Created}, Config: cfg, dir: filepath.Join(s.dir, r.ID)}
 	if err := os.Mkdir(c.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the container directory %s: %w", c.dir, err)
 	}
-	if err := writeJSON(filepath.Join(c.dir, "state.json"), &c.State); err != nil {
-		os.RemoveAll(c.dir)
-		return nil, err
+	for name, v := range map[string]any{"config.json": cfg, "state.json": &c.State} {
+		if err := writeJSON(filepath.Join(c.dir, name), v); err != nil {
+			os.RemoveAll(c.dir)
+			return nil, err
+		}
 	}
 	// The record last: a directory without one is not a container yet.
 	if err := writeJSON(filepath.Join(c.dir, "record.json"), &c.Record); err != nil {
@@ -131,6 +136,7 @@ func (s *Store) load(id string) (*Container, error) {
 	if err := readJSON(filepath.Join(c.dir, "state.json"), &c.State); err != nil {
 		return nil, err
 	}
+	c.readConfig()
 	c.settle()
 	return c, nil
 }
@@ -141,7 +147,7 @@ func (c *Container) settle() {
 	if (c.State.Status == Running || c.State.Status == Restarting) && !alive(c.MonitorPID, c.MonitorStart) {
 		// A --rm container keeps nothing outside its record (its upper
 		// layer was in its sandbox's tmpfs): it is as good as removed.
-		c.abandoned = c.AutoRemove
+		c.abandoned = c.Config.AutoRemove
 		c.State.Status = Exited
 		if c.FinishedAt.IsZero() {
 			c.ExitCode = 137
@@ -226,7 +232,13 @@ func (s *Store) Describe(id, imageID string, command []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %.12s was removed", ErrNoSuchContainer, id)
 	}
-	c.ImageID, c.Command = imageID, command
+	if err := c.Runnable(); err != nil {
+		return err
+	}
+	c.Config.ImageID, c.Command = imageID, command
+	if err := writeJSON(filepath.Join(c.dir, "config.json"), c.Config); err != nil {
+		return err
+	}
 	return writeJSON(filepath.Join(c.dir, "record.json"), &c.Record)
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"husk/sandbox"
 )
 
 func TestCreateFindRename(t *testing.T) {
@@ -13,17 +15,17 @@ func TestCreateFindRename(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Create(&Record{Name: "web", Image: "busybox"})
+	a, err := s.Create(&Record{Name: "web"}, &sandbox.Config{Image: "busybox"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(a.ID) != 64 || a.State.Status != Created {
 		t.Fatalf("created %+v", a)
 	}
-	if _, err := s.Create(&Record{Name: "web"}); err == nil || !strings.Contains(err.Error(), "already in use") {
+	if _, err := s.Create(&Record{Name: "web"}, &sandbox.Config{}); err == nil || !strings.Contains(err.Error(), "already in use") {
 		t.Errorf("a taken name: got %v", err)
 	}
-	if _, err := s.Create(&Record{Name: "-bad"}); err == nil {
+	if _, err := s.Create(&Record{Name: "-bad"}, &sandbox.Config{}); err == nil {
 		t.Error("an invalid name was accepted")
 	}
 	for _, q := range []string{a.ID, "web", a.ID[:5]} {
@@ -34,7 +36,7 @@ func TestCreateFindRename(t *testing.T) {
 	if _, err := s.Find("nosuch"); !errors.Is(err, ErrNoSuchContainer) {
 		t.Errorf("Find(nosuch) = %v", err)
 	}
-	b, _ := s.Create(&Record{})
+	b, _ := s.Create(&Record{}, &sandbox.Config{})
 	if b.Name == "" {
 		t.Error("no generated name")
 	}
@@ -59,7 +61,7 @@ func TestAmbiguousPrefix(t *testing.T) {
 	s, _ := Open(t.TempDir())
 	seen := map[byte]string{}
 	for i := 0; i < 40; i++ {
-		c, _ := s.Create(&Record{})
+		c, _ := s.Create(&Record{}, &sandbox.Config{})
 		if _, ok := seen[c.ID[0]]; ok {
 			if _, err := s.Find(c.ID[:1]); err == nil || !strings.Contains(err.Error(), "ambiguous") {
 				t.Errorf("Find(%q) with two matches = %v", c.ID[:1], err)
@@ -75,8 +77,8 @@ func TestAmbiguousPrefix(t *testing.T) {
 // as removed.
 func TestSettle(t *testing.T) {
 	s, _ := Open(t.TempDir())
-	c, _ := s.Create(&Record{Name: "dead"})
-	r, _ := s.Create(&Record{Name: "gone", AutoRemove: true})
+	c, _ := s.Create(&Record{Name: "dead"}, &sandbox.Config{})
+	r, _ := s.Create(&Record{Name: "gone"}, &sandbox.Config{AutoRemove: true})
 	for _, id := range []string{c.ID, r.ID} {
 		_, err := s.Update(id, func(st *State) error {
 			st.Status, st.MonitorPID, st.MonitorStart = Running, 1<<30, 42
@@ -94,7 +96,7 @@ func TestSettle(t *testing.T) {
 		t.Error("a --rm container with a dead monitor is still found")
 	}
 	// Its record goes at the next create.
-	s.Create(&Record{})
+	s.Create(&Record{}, &sandbox.Config{})
 	if _, err := os.Stat(r.Dir()); !os.IsNotExist(err) {
 		t.Errorf("the abandoned --rm record is still there")
 	}
@@ -116,7 +118,7 @@ func TestConcurrentCreateUniqueNames(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.Create(&Record{Name: "same"})
+			_, err := s.Create(&Record{Name: "same"}, &sandbox.Config{})
 			errs <- err
 		}()
 	}
@@ -130,5 +132,52 @@ func TestConcurrentCreateUniqueNames(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Errorf("%d creates of one name succeeded, want 1", ok)
+	}
+}
+
+// The config written at create is the one every later reader gets.
+func TestConfigKept(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	cfg := &sandbox.Config{Image: "busybox", User: "nobody", Restart: sandbox.RestartPolicy{Name: "always"}}
+	c, err := s.Create(&Record{Name: "kept"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Describe(c.ID, "abc", []string{"sh"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Find("kept")
+	if err != nil || got.Runnable() != nil {
+		t.Fatalf("Find: %v %v", err, got.Runnable())
+	}
+	if got.Config.Version != sandbox.ConfigVersion || got.Config.User != "nobody" || got.Config.Restart.Name != "always" || got.Config.ImageID != "abc" {
+		t.Errorf("config read back: %+v", got.Config)
+	}
+}
+
+// A record of an earlier husk (its command line, no config) is listed and
+// removable, and refuses to start with one line that says what to do.
+func TestEarlierRecordRefused(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	id := strings.Repeat("ab", 32)
+	dir := s.dir + "/" + id
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(dir+"/record.json", []byte(`{"id":"`+id+`","name":"old","image":"busybox","argv":["-e","A=1","busybox"],"cwd":"/"}`), 0o600)
+	os.WriteFile(dir+"/state.json", []byte(`{"status":"exited"}`), 0o600)
+	c, err := s.Find("old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Runnable()
+	if err == nil || !strings.Contains(err.Error(), "husk rm") || !strings.Contains(err.Error(), "create it again") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("an earlier record: want one line saying to remove and re-create it, got %v", err)
+	}
+	if c.Config.Image != "busybox" {
+		t.Errorf("an earlier record's image for ps: %q", c.Config.Image)
+	}
+	if err := s.Forget(c.ID); err != nil {
+		t.Errorf("an earlier record cannot be removed: %v", err)
 	}
 }

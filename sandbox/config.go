@@ -1,0 +1,249 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"husk/network"
+	"husk/seccomp"
+)
+
+// ConfigVersion is the version of Config this husk writes and reads.
+const ConfigVersion = 1
+
+// Config is a container's configuration, resolved once when `create` or
+// `run` is typed and kept in its record: what the OCI runtime spec
+// expresses in OCI, the rest in husk's own fields. Every start (the
+// monitor, the init, the host-built spec), exec, inspect and ps read it;
+// nothing reads a command line again. The image's own config (its
+// entrypoint, cmd, environment, working directory and user) applies at
+// each start from the image pinned by ImageID, as Docker's does.
+type Config struct {
+	Version int `json:"version"`
+
+	// OCI holds the process (Args: the command given after the image,
+	// empty for the image's; Env: -e and --env-file as they were read at
+	// create; Cwd: -w, empty for the image's; Terminal; Capabilities;
+	// NoNewPrivileges), Hostname, Mounts (-v with absolute host paths,
+	// --tmpfs), Root.Readonly and, for a profile file, Linux.Seccomp.
+	OCI specs.Spec `json:"oci"`
+
+	Image   string `json:"image"`             // as the user gave it
+	ImageID string `json:"imageID,omitempty"` // once known: at create, or at a run's first start
+	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
+	Entrypoint *string `json:"entrypoint,omitempty"`
+	// User is -u as given: it is resolved in the image's passwd at start.
+	User string `json:"user,omitempty"`
+	// Seccomp is "default", "unconfined", or "profile" for the profile
+	// file's content in OCI.Linux.Seccomp.
+	Seccomp    string `json:"seccomp"`
+	KeepID     bool   `json:"keepID,omitempty"`
+	Privileged bool   `json:"privileged,omitempty"`
+
+	Network NetworkConfig `json:"network"`
+	// Ports are -p, parsed; with PublishAll the image's Exposed ports too.
+	Ports      []network.Port `json:"ports,omitempty"`
+	PublishAll bool           `json:"publishAll,omitempty"`
+	Exposed    []string       `json:"exposed,omitempty"`
+
+	Interactive bool          `json:"interactive,omitempty"`
+	AutoRemove  bool          `json:"autoRemove,omitempty"`
+	Restart     RestartPolicy `json:"restart"`
+	StopSignal  string        `json:"stopSignal,omitempty"` // the image's
+}
+
+// NetworkConfig is --network MODE[:OPTIONS] and --dns.
+type NetworkConfig struct {
+	Mode              string   `json:"mode"` // builtin, slirp4netns, pasta, none, host
+	AllowHostLoopback bool     `json:"allowHostLoopback,omitempty"`
+	DirectPorts       bool     `json:"directPorts,omitempty"` // port_handler=direct
+	DNS               []string `json:"dns,omitempty"`         // host:port
+}
+
+// RestartPolicy is --restart: no, always, unless-stopped, on-failure[:N].
+type RestartPolicy struct {
+	Name              string `json:"name"`
+	MaximumRetryCount int    `json:"maximumRetryCount,omitempty"`
+}
+
+// Seccomp markers.
+const (
+	SeccompDefault    = "default"
+	SeccompUnconfined = "unconfined"
+	SeccompProfile    = "profile"
+)
+
+// DecodeConfig reads a container's config, refusing a version this husk
+// does not know.
+func DecodeConfig(b []byte) (*Config, error) {
+	var probe struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("reading the container's config: %w: remove the container and create it again", err)
+	}
+	if probe.Version != ConfigVersion {
+		return nil, fmt.Errorf("the container's config is version %d, and this husk reads version %d: remove the container and create it again", probe.Version, ConfigVersion)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("reading the container's config: %w: remove the container and create it again", err)
+	}
+	return &c, nil
+}
+
+// Terminal reports -t.
+func (c *Config) Terminal() bool { return c.OCI.Process != nil && c.OCI.Process.Terminal }
+
+// HostNetwork reports --network host.
+func (c *Config) HostNetwork() bool { return c.Network.Mode == "host" }
+
+// NetSpec is the sandbox's network as the init sets it up; nil for none
+// and host.
+func (c *Config) NetSpec() (*NetSpec, error) {
+	if c.Network.Mode == "none" || c.Network.Mode == "host" {
+		return nil, nil
+	}
+	cfg, err := network.Config{AllowHostLoopback: c.Network.AllowHostLoopback, DNSUpstreams: c.Network.DNS}.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	publish := len(c.Ports) > 0 || c.PublishAll
+	return &NetSpec{Mode: c.Network.Mode, Config: cfg, Dials: publish, DirectPorts: publish && c.Network.DirectPorts}, nil
+}
+
+// PublishedPorts are the ports each start binds: -p and, with -P, the
+// image's exposed ports on free host ports.
+func (c *Config) PublishedPorts() ([]network.Port, error) {
+	ports := slices.Clone(c.Ports)
+	if !c.PublishAll {
+		return ports, nil
+	}
+	exposed, err := network.ParsePorts(c.Exposed)
+	return append(ports, exposed...), err
+}
+
+// DNSUpstream reads --dns IP[:PORT] as host:port.
+func DNSUpstream(d string) (string, error) {
+	if _, err := netip.ParseAddrPort(d); err == nil {
+		return d, nil
+	}
+	if _, err := netip.ParseAddr(d); err != nil {
+		return "", fmt.Errorf("invalid --dns %q: give an IP address, optionally with :PORT", d)
+	}
+	return net.JoinHostPort(d, "53"), nil
+}
+
+// RunOptions are the parts of a start that come from the config; the
+// caller adds the root (Scratch, RootOps) and NoSetGroups. seccompCache
+// is where compiled filters are kept ("" compiles without the cache).
+func (c *Config) RunOptions(id, seccompCache string) (RunOptions, error) {
+	p := c.OCI.Process
+	if p == nil {
+		p = &specs.Process{}
+	}
+	o := RunOptions{
+		ID: id, Cmd: p.Args, Entrypoint: c.Entrypoint, Env: p.Env, Workdir: p.Cwd, User: c.User,
+		Hostname: c.OCI.Hostname, HostNet: c.HostNetwork(), Terminal: p.Terminal,
+		KeepID: c.KeepID, Privileged: c.Privileged, NoNewPrivs: p.NoNewPrivileges,
+		ReadOnly: c.OCI.Root != nil && c.OCI.Root.Readonly,
+	}
+	if p.Capabilities != nil {
+		o.Caps = p.Capabilities.Bounding
+	}
+	for _, m := range c.OCI.Mounts {
+		if m.Type == "tmpfs" {
+			o.Tmpfs = append(o.Tmpfs, OpOf(m))
+		} else {
+			o.Volumes = append(o.Volumes, OpOf(m))
+		}
+	}
+	var err error
+	if o.Net, err = c.NetSpec(); err != nil {
+		return o, err
+	}
+	o.SeccompBPF, err = c.SeccompBPF(seccompCache)
+	return o, err
+}
+
+// SeccompBPF is the container's filter (nil when unconfined). Docker's
+// profile depends on the capabilities, which the config fixes.
+func (c *Config) SeccompBPF(cache string) ([]byte, error) {
+	var caps []string
+	if p := c.OCI.Process; p != nil && p.Capabilities != nil {
+		caps = p.Capabilities.Bounding
+	}
+	var prof *specs.LinuxSeccomp
+	switch c.Seccomp {
+	case SeccompUnconfined:
+		return nil, nil
+	case SeccompProfile:
+		if c.OCI.Linux != nil {
+			prof = c.OCI.Linux.Seccomp
+		}
+		if prof == nil {
+			return nil, fmt.Errorf("the container's config names a seccomp profile but holds none: remove the container and create it again")
+		}
+	default:
+		var err error
+		if prof, err = seccomp.Default(caps); err != nil {
+			return nil, err
+		}
+	}
+	if cache == "" {
+		return seccomp.CompileBPF(prof)
+	}
+	return seccomp.CachedBPF(prof, cache)
+}
+
+// mountFlags are the flags a mount's OCI options name.
+type mountFlag struct {
+	name string
+	flag uintptr
+}
+
+var mountFlags = []mountFlag{{"ro", unix.MS_RDONLY}, {"nosuid", unix.MS_NOSUID}, {"nodev", unix.MS_NODEV}, {"noexec", unix.MS_NOEXEC}}
+
+// MountOf is a volume's or tmpfs's Op (VolumeOp, TmpfsOp) in OCI form.
+func MountOf(op Op) specs.Mount {
+	m := specs.Mount{Destination: op.Target, Source: op.Source, Type: op.FSType}
+	if op.Kind == KindBind {
+		m.Type, m.Options = "bind", []string{"rbind"}
+	}
+	for _, f := range mountFlags {
+		if op.Flags&f.flag != 0 {
+			m.Options = append(m.Options, f.name)
+		}
+	}
+	if op.Data != "" {
+		m.Options = append(m.Options, strings.Split(op.Data, ",")...)
+	}
+	return m
+}
+
+// OpOf is MountOf's inverse: the Op the init applies for a mount.
+func OpOf(m specs.Mount) Op {
+	op := Op{Kind: KindMount, Source: m.Source, Target: m.Destination, FSType: m.Type}
+	if m.Type == "bind" {
+		op.Kind, op.FSType = KindBind, ""
+	}
+	var data []string
+	for _, o := range m.Options {
+		i := slices.IndexFunc(mountFlags, func(f mountFlag) bool { return f.name == o })
+		switch {
+		case i >= 0:
+			op.Flags |= mountFlags[i].flag
+		case o != "rbind":
+			data = append(data, o)
+		}
+	}
+	op.Data = strings.Join(data, ",")
+	return op
+}
