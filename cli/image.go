@@ -17,6 +17,7 @@ import (
 type ImageCmd struct {
 	Ls      ImagesCmd       `cmd:"" aliases:"list" help:"List images."`
 	Pull    PullCmd         `cmd:"" help:"Pull an image from a registry."`
+	Push    PushCmd         `cmd:"" help:"Push an image to a registry."`
 	Tag     TagCmd          `cmd:"" help:"Give an image another name."`
 	Rm      RmiCmd          `cmd:"" aliases:"remove" help:"Remove one or more images."`
 	Inspect ImageInspectCmd `cmd:"" help:"Show an image's details as JSON."`

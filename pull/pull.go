@@ -151,7 +151,7 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 	defer cancel()
 	var downloads []chan downloaded
 	if len(missing) > 1 {
-		dir, err := tempDir(s.GraphRoot())
+		dir, err := s.TempDir("pull-")
 		if err != nil {
 			return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
 		}
