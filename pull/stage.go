@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"husk/store"
+	"husk/transfer"
 )
 
 // stageLayer unpacks the compressed blob of layer l into a staging
@@ -16,7 +17,7 @@ import (
 // diff ID on the way. Nothing reaches the store until Commit.
 func stageLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (*store.Staged, error) {
 	blob = ctxReader{ctx, blob}
-	tarStream, closeZ, err := decompress(blob)
+	tarStream, closeZ, err := transfer.Decompress(blob)
 	if err != nil {
 		return nil, &BlobError{Digest: l.Compressed, Err: err}
 	}
