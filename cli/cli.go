@@ -99,6 +99,7 @@ type CLI struct {
 	Push       PushCmd       `cmd:"" help:"Push an image to a registry."`
 	Save       SaveCmd       `cmd:"" help:"Write images to an archive (docker-archive, oci-archive) or an OCI layout."`
 	Load       LoadCmd       `cmd:"" help:"Load images from an archive or an OCI layout."`
+	History    HistoryCmd    `cmd:"" help:"Show the steps that made an image."`
 	Images     ImagesCmd     `cmd:"" help:"List images."`
 	Rmi        RmiCmd        `cmd:"" help:"Remove one or more images."`
 	Tag        TagCmd        `cmd:"" help:"Give an image another name."`
