@@ -12,19 +12,6 @@ import (
 	"husk/transfer"
 )
 
-// ctxReader stops a long extraction soon after Ctrl-C.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // drainAtEOF passes a decompressed stream through and, at its end, reads
 // the compressed blob to its own end, so that whatever checks the blob
 // there (go-containerregistry's digest and size) has spoken before the
@@ -47,7 +34,7 @@ func (d drainAtEOF) Read(p []byte) (int, error) {
 // checked entry by entry and against its diff ID on the way into the store.
 // created is false when a concurrent pull stored it first.
 func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (created bool, err error) {
-	blob = ctxReader{ctx, blob}
+	blob = transfer.WithContext(ctx, blob)
 	tarStream, closeZ, err := transfer.Decompress(blob)
 	if err != nil {
 		return false, &BlobError{Digest: l.Compressed, Err: err}

@@ -12,6 +12,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"husk/store"
+	"husk/transfer"
 )
 
 // BlobError is a blob that is not what its digest says (corrupted in the
@@ -51,7 +52,7 @@ func download(ctx context.Context, rc io.Reader, d digest.Digest, dir string, co
 	if err != nil {
 		return "", fmt.Errorf("creating a download file in %s: %w", dir, err)
 	}
-	_, err = io.CopyBuffer(f, &countingReader{ctxReader{ctx, rc}, count}, make([]byte, 256<<10))
+	_, err = io.CopyBuffer(f, &countingReader{transfer.WithContext(ctx, rc), count}, make([]byte, 256<<10))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

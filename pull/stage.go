@@ -16,7 +16,7 @@ import (
 // directory, decompressed once and checked entry by entry and against its
 // diff ID on the way. Nothing reaches the store until Commit.
 func stageLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (*store.Staged, error) {
-	blob = ctxReader{ctx, blob}
+	blob = transfer.WithContext(ctx, blob)
 	tarStream, closeZ, err := transfer.Decompress(blob)
 	if err != nil {
 		return nil, &BlobError{Digest: l.Compressed, Err: err}

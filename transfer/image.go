@@ -181,7 +181,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxReader stops a long copy soon after Ctrl-C.
+// WithContext is r that stops a long copy or extraction soon after Ctrl-C.
+func WithContext(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
