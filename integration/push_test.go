@@ -33,27 +33,43 @@ func (e *env) imageID(ref string) string {
 	return strings.TrimSpace(e.ok("image", "inspect", "-f", "{{.Id}}", ref).stdout)
 }
 
-// A pushed image comes back whole in another store: the same ID, the
-// registry serving the printed digest, and it runs. Pushing it again gives
-// the same digest, and sends no layer again.
+// login logs e in to the TLS registry.
+func (e *env) login() {
+	e.t.Helper()
+	e.trustCA()
+	if r := e.runInput(secure.Password, "login", "-u", secure.User, "--password-stdin", secure.Addr); r.code != 0 {
+		e.t.Fatalf("login: %s", r)
+	}
+}
+
+// An image pushed to a registry it did not come from has its layers
+// rebuilt and sent; it comes back whole in another store: the same ID, the
+// registry serving the printed digest, the content a user checks. Pushing
+// it again gives the same digest and sends no layer again.
 func TestPushPullBack(t *testing.T) {
 	e := newEnv(t)
+	e.login()
 	e.pull(plain.Ref("layers:latest"))
-	ref := plain.Ref("pushed/layers-" + me.Name + ":v1")
+	repo := "pushed/layers-" + me.Name + ":v1"
+	ref := secure.Ref(repo)
 	e.ok("tag", plain.Ref("layers:latest"), ref)
 	digestFile := filepath.Join(e.home, "digest")
-	first := e.pushDigest(ref, "--digestfile", digestFile)
+	r := e.ok("push", "--digestfile", digestFile, ref)
+	if !strings.Contains(r.stderr, "Copying blob") {
+		t.Errorf("first push to a registry without the layers: want them sent: %s", r)
+	}
+	first := e.pushDigest(ref)
 	if b, err := os.ReadFile(digestFile); err != nil || string(b) != first {
 		t.Errorf("--digestfile: want %s, got %q (%v)", first, b, err)
 	}
-	desc, err := plain.Get("pushed/layers-" + me.Name + ":v1")
+	desc, err := secure.Get(repo)
 	if err != nil {
 		t.Fatalf("the registry does not serve the pushed tag: %v", err)
 	}
 	if desc.Digest.String() != first {
 		t.Errorf("registry serves %s, push printed %s", desc.Digest, first)
 	}
-	r := e.ok("push", ref)
+	r = e.ok("push", ref)
 	if m := pushedLine.FindStringSubmatch(lines(r.stdout)[0]); m == nil || m[2] != first {
 		t.Errorf("second push: want the same digest %s: %s", first, r)
 	}
@@ -62,6 +78,7 @@ func TestPushPullBack(t *testing.T) {
 	}
 
 	e2 := newEnv(t)
+	e2.login()
 	e2.pull(ref)
 	if a, b := e.imageID(ref), e2.imageID(ref); a != b {
 		t.Errorf("pulled back as %s, pushed %s", b, a)
@@ -89,18 +106,27 @@ func TestPushAllTagsQuiet(t *testing.T) {
 	e.wantError(e.run("push", "--all-tags", repo+":a"), "without a tag")
 }
 
-// The TLS registry takes a push after login and refuses one without: one
-// line naming the registry and the fix; the image stays.
+// An image pulled from the registry it is pushed to goes as it was
+// pulled: the pulled digest, its blobs mounted, none sent. Without the
+// login the TLS registry refuses: one line naming the registry and the
+// fix; the image stays.
 func TestPushTLSLogin(t *testing.T) {
 	e := newEnv(t)
-	e.trustCA()
-	e.runInput(secure.Password, "login", "-u", secure.User, "--password-stdin", secure.Addr)
+	e.login()
 	e.pull(secure.Ref("busybox:latest"))
-	ref := secure.Ref("pushed/tls-" + me.Name + ":1")
+	pulled, err := secure.Get("busybox:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := "pushed/tls-" + me.Name + ":1"
+	ref := secure.Ref(repo)
 	e.ok("tag", secure.Ref("busybox:latest"), ref)
-	d := e.pushDigest(ref)
-	if desc, err := secure.Get("pushed/tls-" + me.Name + ":1"); err != nil || desc.Digest.String() != d {
-		t.Errorf("registry: %v %v, want %s", desc, err, d)
+	r := e.ok("push", ref)
+	if d := e.pushDigest(ref); d != pulled.Digest.String() || strings.Contains(r.stderr, "Copying blob") {
+		t.Errorf("push of a re-tagged image: want the pulled digest %s and no blob sent: %s", pulled.Digest, r)
+	}
+	if desc, err := secure.Get(repo); err != nil || desc.Digest != pulled.Digest {
+		t.Errorf("registry: %v %v, want %s", desc, err, pulled.Digest)
 	}
 	id := e.imageID(ref)
 	e.ok("logout", secure.Addr)

@@ -38,10 +38,12 @@ type Pushed struct {
 	Size   int64   // of the manifest
 }
 
-// Push sends the image named opts.Ref to its registry: its layers rebuilt
-// from the store and gzipped, all at once, each blob sent only when the
-// registry lacks it (remote.Write asks first), the manifest last. The
-// store is only read: a failed push leaves the image as it was.
+// Push sends the image named opts.Ref to its registry, the manifest last.
+// An image pulled from that registry goes as it was pulled, its blobs
+// mounted there (reuse); any other has its layers rebuilt from the store
+// and gzipped, all at once, each blob sent only when the registry lacks it
+// (remote.Write asks first). The store is only read: a failed push leaves
+// the image as it was.
 func Push(ctx context.Context, s *store.Store, opts PushOptions) (*Pushed, error) {
 	ref, err := store.ParseReference(opts.Ref, nameOptions(opts.TLSVerify)...)
 	if err != nil {
@@ -82,24 +84,28 @@ func push(ctx context.Context, s *store.Store, img *storage.Image, ref name.Refe
 	if err != nil {
 		return nil, err
 	}
-	exp, err := transfer.Export(ctx, s, img, transfer.Form{OCI: storedOCI(s, img), Compress: true})
-	if err != nil {
-		return nil, err
-	}
-	defer exp.Close()
 	out := io.Discard
 	if !opts.Quiet {
 		out = opts.Stderr
 	}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(rt), remote.WithJobs(4)}
-	if err := remote.Write(ref, &announced{exp, out}, ropts...); err != nil {
+	var sent v1.Image = reuse(s, img, ref, ropts)
+	if sent == nil {
+		exp, err := transfer.Export(ctx, s, img, transfer.Form{OCI: storedOCI(s, img), Compress: true})
+		if err != nil {
+			return nil, err
+		}
+		defer exp.Close()
+		sent = &announced{exp, out}
+	}
+	if err := remote.Write(ref, sent, ropts...); err != nil {
 		return nil, explainPush(err, reg, ref.Context().RepositoryStr(), auth != authn.Anonymous)
 	}
-	d, err := exp.Digest()
+	d, err := sent.Digest()
 	if err != nil {
 		return nil, err
 	}
-	raw, err := exp.RawManifest()
+	raw, err := sent.RawManifest()
 	if err != nil {
 		return nil, err
 	}
