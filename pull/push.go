@@ -89,7 +89,7 @@ func push(ctx context.Context, s *store.Store, img *storage.Image, ref name.Refe
 		out = opts.Stderr
 	}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(rt), remote.WithJobs(4)}
-	var sent v1.Image = reuse(s, img, ref, ropts)
+	var sent v1.Image = reuse(s, img, ref, opts.TLSVerify, ropts)
 	if sent == nil {
 		exp, err := transfer.Export(ctx, s, img, transfer.Form{OCI: storedOCI(s, img), Compress: true})
 		if err != nil {

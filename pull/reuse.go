@@ -20,7 +20,7 @@ import (
 // the pushed digest is the pulled one, as Docker and podman push a
 // re-tagged image. It is nil when the image has no name on that registry,
 // or that repository lacks one of its blobs (a loaded image).
-func reuse(s *store.Store, img *storage.Image, target name.Reference, ropts []remote.Option) v1.Image {
+func reuse(s *store.Store, img *storage.Image, target name.Reference, tlsVerify bool, ropts []remote.Option) v1.Image {
 	raw, err := s.ImageBigData(img.ID, store.ManifestKey)
 	if err != nil {
 		return nil
@@ -34,7 +34,7 @@ func reuse(s *store.Store, img *storage.Image, target name.Reference, ropts []re
 		return nil
 	}
 	for _, n := range img.Names {
-		src, err := store.ParseReference(n, name.Insecure)
+		src, err := store.ParseReference(n, nameOptions(tlsVerify)...)
 		if err != nil || src.Context().RegistryStr() != target.Context().RegistryStr() {
 			continue
 		}
