@@ -107,6 +107,10 @@ type CLI struct {
 	Version        VersionCmd    `cmd:"" help:"Show husk's version."`
 	Completion     CompletionCmd `cmd:"" help:"Print the shell code that completes husk's commands and flags: bash, zsh or fish."`
 	Pull           PullCmd       `cmd:"" help:"Pull an image from a registry."`
+	Push           PushCmd       `cmd:"" help:"Push an image to a registry."`
+	Save           SaveCmd       `cmd:"" help:"Write images to an archive (docker-archive, oci-archive) or an OCI layout."`
+	Load           LoadCmd       `cmd:"" help:"Load images from an archive or an OCI layout."`
+	History        HistoryCmd    `cmd:"" help:"Show the steps that made an image."`
 	Images         ImagesCmd     `cmd:"" help:"List images."`
 	Rmi            RmiCmd        `cmd:"" help:"Remove one or more images."`
 	Tag            TagCmd        `cmd:"" help:"Give an image another name."`

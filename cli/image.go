@@ -17,6 +17,11 @@ import (
 type ImageCmd struct {
 	Ls      ImagesCmd       `cmd:"" aliases:"list" help:"List images."`
 	Pull    PullCmd         `cmd:"" help:"Pull an image from a registry."`
+	Push    PushCmd         `cmd:"" help:"Push an image to a registry."`
+	Save    SaveCmd         `cmd:"" help:"Write images to an archive (docker-archive, oci-archive) or an OCI layout."`
+	Load    LoadCmd         `cmd:"" help:"Load images from an archive or an OCI layout."`
+	History HistoryCmd      `cmd:"" help:"Show the steps that made an image."`
+	Prune   ImagePruneCmd   `cmd:"" help:"Remove dangling images (-a: every image no container uses)."`
 	Tag     TagCmd          `cmd:"" help:"Give an image another name."`
 	Rm      RmiCmd          `cmd:"" aliases:"remove" help:"Remove one or more images."`
 	Inspect ImageInspectCmd `cmd:"" help:"Show an image's details as JSON."`

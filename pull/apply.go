@@ -1,56 +1,16 @@
 package pull
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 
 	"husk/store"
+	"husk/transfer"
 )
-
-// decompress picks the decompressor by the stream's magic bytes, not the
-// media type: registries and tools disagree on the names, never on these.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 256<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		// pgzip inflates ahead in its own goroutine, overlapping with the
-		// extraction that consumes the tar.
-		zr, err := pgzip.NewReaderN(br, 1<<20, 4)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the gzip header: %w", err)
-		}
-		return zr, func() { zr.Close() }, nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the zstd header: %w", err)
-		}
-		return zr, zr.Close, nil
-	}
-	return br, func() {}, nil
-}
-
-// ctxReader stops a long extraction soon after Ctrl-C.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
 
 // drainAtEOF passes a decompressed stream through and, at its end, reads
 // the compressed blob to its own end, so that whatever checks the blob
@@ -74,8 +34,8 @@ func (d drainAtEOF) Read(p []byte) (int, error) {
 // checked entry by entry and against its diff ID on the way into the store.
 // created is false when a concurrent pull stored it first.
 func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (created bool, err error) {
-	blob = ctxReader{ctx, blob}
-	tarStream, closeZ, err := decompress(blob)
+	blob = transfer.WithContext(ctx, blob)
+	tarStream, closeZ, err := transfer.Decompress(blob)
 	if err != nil {
 		return false, &BlobError{Digest: l.Compressed, Err: err}
 	}

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
 
 	"husk/store"
+	"husk/transfer"
 )
 
 // BlobError is a blob that is not what its digest says (corrupted in the
@@ -53,7 +52,7 @@ func download(ctx context.Context, rc io.Reader, d digest.Digest, dir string, co
 	if err != nil {
 		return "", fmt.Errorf("creating a download file in %s: %w", dir, err)
 	}
-	_, err = io.CopyBuffer(f, &countingReader{ctxReader{ctx, rc}, count}, make([]byte, 256<<10))
+	_, err = io.CopyBuffer(f, &countingReader{transfer.WithContext(ctx, rc), count}, make([]byte, 256<<10))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -117,23 +116,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.count(int64(n))
 	}
 	return n, err
-}
-
-// tempDir makes this pull's download directory inside the store, on the
-// same file system as the layers (so a full disk shows here first, and
-// /tmp, often a small tmpfs, is spared). It removes directories that
-// pulls killed long ago left behind.
-func tempDir(graphroot string) (string, error) {
-	base := filepath.Join(graphroot, "husk-tmp")
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", err
-	}
-	if old, _ := os.ReadDir(base); len(old) > 0 {
-		for _, e := range old {
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
-				os.RemoveAll(filepath.Join(base, e.Name()))
-			}
-		}
-	}
-	return os.MkdirTemp(base, "pull-")
 }

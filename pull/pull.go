@@ -72,7 +72,7 @@ func pull(ctx context.Context, s *store.Store, ref name.Reference, display strin
 		return explain(err, reg, tagOf(ref), loggedIn)
 	}
 	p := newProgress(opts.Stderr, opts.Quiet, opts.TTY)
-	err = fetchImage(ctx, s, img, display, p, opts)
+	err = fetchImage(ctx, s, img, []string{display}, p, opts)
 	p.Wait()
 	if err != nil {
 		return explain(err, reg, tagOf(ref), loggedIn)
@@ -84,8 +84,19 @@ func tagOf(ref name.Reference) string {
 	return ref.Identifier()
 }
 
+// StoreImage stores an image read from an archive or a layout under
+// names (none: a <none> image), as a pull stores one: every layer checked
+// entry by entry and against the config's diff IDs, the record last,
+// nothing left of a failure.
+func StoreImage(ctx context.Context, s *store.Store, img v1.Image, names []string, quiet bool, stderr io.Writer) error {
+	p := newProgress(stderr, true, false)
+	err := fetchImage(ctx, s, img, names, p, Options{Quiet: quiet, Stderr: stderr})
+	p.Wait()
+	return err
+}
+
 // fetchImage stores img's layers and then its record.
-func fetchImage(ctx context.Context, s *store.Store, img v1.Image, display string, p progress, opts Options) error {
+func fetchImage(ctx context.Context, s *store.Store, img v1.Image, names []string, p progress, opts Options) error {
 	manifest, err := img.RawManifest()
 	if err != nil {
 		return err
@@ -121,7 +132,7 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, display strin
 		return err
 	}
 	return s.CommitImage(store.ImageRecord{
-		ID: m.Config.Digest.Hex, Names: []string{display}, TopLayer: top,
+		ID: m.Config.Digest.Hex, Names: names, TopLayer: top,
 		Manifest: manifest, ManifestDigest: digestOf(mdigest), Config: rawCfg, Created: cfg.Created.Time,
 	})
 }
@@ -151,7 +162,7 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 	defer cancel()
 	var downloads []chan downloaded
 	if len(missing) > 1 {
-		dir, err := tempDir(s.GraphRoot())
+		dir, err := s.TempDir("pull-")
 		if err != nil {
 			return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
 		}

@@ -9,14 +9,15 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"husk/store"
+	"husk/transfer"
 )
 
 // stageLayer unpacks the compressed blob of layer l into a staging
 // directory, decompressed once and checked entry by entry and against its
 // diff ID on the way. Nothing reaches the store until Commit.
 func stageLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.Reader) (*store.Staged, error) {
-	blob = ctxReader{ctx, blob}
-	tarStream, closeZ, err := decompress(blob)
+	blob = transfer.WithContext(ctx, blob)
+	tarStream, closeZ, err := transfer.Decompress(blob)
 	if err != nil {
 		return nil, &BlobError{Digest: l.Compressed, Err: err}
 	}

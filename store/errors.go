@@ -36,3 +36,7 @@ func annotateDisk(err error, path string) error {
 	}
 	return &DiskFullError{Path: path, Err: err}
 }
+
+// AnnotateDisk is annotateDisk for work outside the store's own calls (an
+// export's layer files in the store's work directory).
+func AnnotateDisk(err error, path string) error { return annotateDisk(err, path) }

@@ -40,8 +40,8 @@ func (s *Store) hold(id string) error {
 	return nil // held, on purpose, for the life of the process
 }
 
-// errImageRunning is an image a running sandbox uses.
-var errImageRunning = errors.New("a running container uses it: end the husk run that uses it first (this cannot be forced)")
+// ErrImageRunning is an image a running sandbox uses.
+var ErrImageRunning = errors.New("a running container uses it: end the husk run that uses it first (this cannot be forced)")
 
 // lockImageForRemoval fails while a sandbox holds the image. The lock it
 // takes is released with the returned function, which also removes the
@@ -58,7 +58,7 @@ func (s *Store) lockForRemoval(id string) (func(removed bool), error) {
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errImageRunning
+			return nil, ErrImageRunning
 		}
 		return nil, fmt.Errorf("checking whether image %.12s is in use: %w", id, err)
 	}

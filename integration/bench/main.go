@@ -120,6 +120,8 @@ func run(husk, work string, runs int) error {
 			}
 			fmt.Printf("  goal husk <= 0.5 x podman: %s\n", verdict)
 		}
+		// Store k*runs holds this image for every tool.
+		reportPushes(tools, ref, reg.Addr, k*runs, runs)
 	}
 	return benchStart(husk, work, reg)
 }
@@ -214,6 +216,9 @@ type tool struct {
 	pull    func(ref string, i int) error
 	clean   func(i int)
 	close   func()
+	// push sends ref from store i to dst and says how long the push took.
+	push     func(ref, dst string, i int) (time.Duration, error)
+	pushNote string // how its push differs from husk's
 }
 
 // command runs name args in env, returning its output in the error.
@@ -253,6 +258,12 @@ func newHusk(bin, work string) *tool {
 	return &tool{
 		name: "husk",
 		pull: func(ref string, i int) error { return command(env(i), bin, "pull", "-q", ref) },
+		push: func(ref, dst string, i int) (time.Duration, error) {
+			if err := command(env(i), bin, "tag", ref, dst); err != nil {
+				return 0, err
+			}
+			return timed(env(i), bin, "push", "-q", dst)
+		},
 		clean: func(i int) {
 			if err := command(env(i), bin, "system", "reset", "-f"); err != nil {
 				fmt.Fprintln(os.Stderr, "bench: cleaning husk's store:", err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // newPodman: rootless podman with the overlay driver, a cold --root per
@@ -46,6 +47,9 @@ func newPodman(work string) *tool {
 	t.pull = func(ref string, i int) error {
 		return command(env, bin, append(root(i), "pull", "-q", "--tls-verify=false", ref)...)
 	}
+	t.push = func(ref, dst string, i int) (time.Duration, error) {
+		return timed(env, bin, append(root(i), "push", "-q", "--tls-verify=false", ref, "docker://"+dst)...)
+	}
 	t.clean = func(i int) {
 		// Its layers belong to subordinate ids: remove them inside podman's
 		// user namespace.
@@ -81,6 +85,11 @@ func newSkopeo(work string) *tool {
 		return command(baseEnv(home), bin, "--insecure-policy", "copy", "-q", "--src-tls-verify=false",
 			"docker://"+ref, "dir:"+dir(i))
 	}
+	t.push = func(_, dst string, i int) (time.Duration, error) {
+		return timed(baseEnv(home), bin, "--insecure-policy", "copy", "-q", "--dest-tls-verify=false", "dir:"+dir(i), "docker://"+dst)
+	}
+	// Its directory holds the blobs as pulled, already compressed.
+	t.pushNote = " (from dir:, sends the blobs as pulled: no compression)"
 	t.clean = func(i int) { _ = os.RemoveAll(dir(i)) }
 	return t
 }

@@ -1,0 +1,222 @@
+package integration
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// load runs husk load -i path (or stdin from path with -) and checks it
+// names ref as Docker does.
+func (e *env) load(path, ref string) {
+	e.t.Helper()
+	r := e.ok("load", "-i", path)
+	if !strings.Contains(r.stdout, "Loaded image: "+ref+"\n") {
+		e.t.Errorf("load: want 'Loaded image: %s': %s", ref, r)
+	}
+}
+
+// Each format round-trips into a fresh store: the same image ID, the
+// content a user checks, and the loaded image runs.
+func TestSaveLoadFormats(t *testing.T) {
+	e := newEnv(t)
+	layers, bb := plain.Ref("layers:latest"), plain.Ref("busybox:latest")
+	e.pull(layers)
+	e.pull(bb)
+	out := filepath.Join(e.home, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ format, ref string }{
+		{"docker-archive", layers}, {"oci-archive", bb}, {"oci-dir", bb},
+	}
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			path := filepath.Join(out, c.format)
+			e.ok("save", "--format", c.format, "-o", path, c.ref)
+			e2 := newEnv(t)
+			e2.load(path, c.ref)
+			if a, b := e.imageID(c.ref), e2.imageID(c.ref); a != b {
+				t.Errorf("%s: loaded as %s, saved %s", c.format, b, a)
+			}
+			if c.ref == layers {
+				checkLayersImage(t, e2, c.ref)
+			} else if got := e2.out("run", "--rm", c.ref, "echo", "loaded"); got != "loaded" {
+				t.Errorf("%s: the loaded image's run printed %q", c.format, got)
+			}
+		})
+	}
+}
+
+// husk save to stdout, compressed by gzip or zstd, loads from stdin.
+func TestLoadCompressedStdin(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	archive := filepath.Join(e.home, "bb.tar")
+	e.ok("save", "-o", archive, ref)
+	for _, z := range []string{"gzip", "zstd"} {
+		comp, err := exec.Command(z, "-c", archive).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", z, err)
+		}
+		e2 := newEnv(t)
+		r := e2.runInput(string(comp), "load")
+		if r.code != 0 || !strings.Contains(r.stdout, "Loaded image: "+ref) {
+			t.Errorf("load of a %s archive from stdin: %s", z, r)
+		}
+		if a, b := e.imageID(ref), e2.imageID(ref); a != b {
+			t.Errorf("%s: loaded as %s, saved %s", z, b, a)
+		}
+	}
+}
+
+// skopeo is the other side: its docker-archive and oci-archive load in
+// husk, and it reads husk's docker-archive.
+func TestSaveLoadWithSkopeo(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	// Converting to OCI, skopeo rewrites the config (so the ID changes):
+	// the layers stay, and the image runs.
+	layers := e.layerIDs(ref)
+	same := func(e2 *env, what string) {
+		t.Helper()
+		if got := e2.layerIDs(ref); got != layers {
+			t.Errorf("%s loaded with layers %s, want %s", what, got, layers)
+		}
+		if got := e2.out("run", "--rm", ref, "echo", "loaded"); got != "loaded" {
+			t.Errorf("%s: the loaded image's run printed %q", what, got)
+		}
+	}
+	for _, kind := range []string{"docker-archive", "oci-archive"} {
+		path := filepath.Join(e.home, "skopeo-"+kind+".tar")
+		e.skopeo("copy", "--src-tls-verify=false", "docker://"+ref, kind+":"+path+":"+ref)
+		e2 := newEnv(t)
+		e2.load(path, ref)
+		same(e2, "skopeo's "+kind)
+	}
+	saved := filepath.Join(e.home, "husk.tar")
+	e.ok("save", "-o", saved, ref)
+	layout := filepath.Join(e.home, "from-husk")
+	e.skopeo("copy", "docker-archive:"+saved, "oci:"+layout+":"+ref)
+	e2 := newEnv(t)
+	e2.load(layout, ref)
+	same(e2, "husk's archive through skopeo")
+}
+
+// layerIDs are the image's diff IDs, as inspect shows them.
+func (e *env) layerIDs(ref string) string {
+	e.t.Helper()
+	return strings.TrimSpace(e.ok("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref).stdout)
+}
+
+// skopeo runs with the test's HOME, so it leaves nothing behind.
+func (e *env) skopeo(args ...string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "skopeo", args...)
+	cmd.Env = e.environ()
+	cmd.Dir = e.home
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// A truncated archive, a layer whose bytes changed, an OCI archive entry
+// that leaves its root and a layer entry that does: one line, exit 125,
+// no image.
+func TestLoadFaults(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	archive, ociArchive := filepath.Join(e.home, "bb.tar"), filepath.Join(e.home, "bb-oci.tar")
+	e.ok("save", "-o", archive, ref)
+	e.ok("save", "--format", "oci-archive", "-o", ociArchive, ref)
+	good, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oci, err := os.ReadFile(ociArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string][]byte{
+		"truncated": good[:len(good)/2],
+		"corrupt":   rewriteTar(t, good, corruptLayer),
+		"escaping":  withEntry(t, oci, "../husk-escape-archive"),
+	}
+	var esc bytes.Buffer
+	tag, _ := name.NewTag("escape:latest")
+	if err := tarball.Write(tag, images.Escapes["escape-dotdot"], &esc); err != nil {
+		t.Fatal(err)
+	}
+	bad["escaping-layer"] = esc.Bytes()
+	for what, data := range bad {
+		t.Run(what, func(t *testing.T) {
+			e2 := newEnv(t)
+			path := e2.writeFile(what+".tar", data, 0o644)
+			e2.wantFault(e2.run("load", "-i", path), "load "+path)
+			noEscapedFiles(t, e2.home)
+		})
+	}
+}
+
+// rewriteTar copies a tar, letting edit change each entry.
+func rewriteTar(t *testing.T, data []byte, edit func(h *tar.Header, body []byte) []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	tr, tw := tar.NewReader(bytes.NewReader(data)), tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = edit(h, body)
+		h.Size = int64(len(body))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	tw.Close()
+	return out.Bytes()
+}
+
+// corruptLayer changes one byte of file content in the largest layer.
+func corruptLayer(h *tar.Header, body []byte) []byte {
+	if strings.HasSuffix(h.Name, ".tar") && len(body) > 64<<10 {
+		body = append([]byte{}, body...)
+		body[len(body)/2] ^= 0xff
+	}
+	return body
+}
+
+// withEntry is an archive with one more file, named name, first.
+func withEntry(t *testing.T, data []byte, name string) []byte {
+	t.Helper()
+	var head bytes.Buffer
+	tw := tar.NewWriter(&head)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 8, Typeflag: tar.TypeReg})
+	tw.Write([]byte("escaped\n"))
+	tw.Flush() // no end-of-archive marker: the original entries follow
+	return append(head.Bytes(), data...)
+}
