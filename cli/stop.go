@@ -70,19 +70,27 @@ func stopContainer(cs *container.Store, ct *container.Container, signal string, 
 	if _, err := cs.Update(ct.ID, func(st *container.State) error { st.Stopped = true; return nil }); err != nil {
 		return err
 	}
-	if ct.InitAlive() {
-		_ = unix.Kill(ct.InitPID, sig)
-	}
+	signalInit(cs, ct.ID, sig)
 	if waitStopped(cs, ct.ID, timeout) {
 		return nil
 	}
-	if ct.InitAlive() {
-		_ = unix.Kill(ct.InitPID, unix.SIGKILL)
-	}
+	pid := signalInit(cs, ct.ID, unix.SIGKILL)
 	if !waitStopped(cs, ct.ID, 10*time.Second) {
-		return fmt.Errorf("the container did not stop after SIGKILL to its init (pid %d)", ct.InitPID)
+		return fmt.Errorf("the container did not stop after SIGKILL to its init (pid %d)", pid)
 	}
 	return nil
+}
+
+// signalInit signals the init the record names now, not the one the caller
+// saw: a restart policy may have started another since. Once Stopped is
+// recorded, the monitor starts no more.
+func signalInit(cs *container.Store, id string, sig unix.Signal) int {
+	ct, err := cs.Find(id)
+	if err != nil || !ct.InitAlive() {
+		return 0
+	}
+	_ = unix.Kill(ct.InitPID, sig)
+	return ct.InitPID
 }
 
 // waitStopped waits until the monitor has recorded the exit (or is gone).
