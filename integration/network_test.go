@@ -351,6 +351,101 @@ func TestEgressToHostLoopback(t *testing.T) {
 	e.noLeftovers()
 }
 
+// The helper of --network slirp4netns or pasta, found by its PID, ends
+// with its container: at stop, when the restart policy starts the next
+// run under the same monitor, and after kill -9 of the monitor.
+func TestExternalNetworkHelperEnds(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	for _, mode := range []string{"slirp4netns", "pasta"} {
+		name := "again-" + mode
+		e.detached([]string{"--name", name, "--restart", "always", "--network", mode}, ref, "sh", "-c", "sleep 1; exit 1")
+		first := networkHelper(t, e, name, mode)
+		var next int
+		if !eventually(10*time.Second, func() bool { next = networkHelper(t, e, name, mode); return next != first }) {
+			t.Errorf("%s: no restart within 10s", mode)
+		} else if processAlive(first) {
+			t.Errorf("%s: the first run's process %d still runs in the second run", mode, first)
+		}
+		e.out("rm", "-f", name)
+
+		name = "ext-" + mode
+		e.detached([]string{"--name", name, "--network", mode}, ref, "sleep", "1000")
+		helper := networkHelper(t, e, name, mode)
+		e.out("stop", name)
+		if !eventually(5*time.Second, func() bool { return !processAlive(helper) }) {
+			t.Errorf("%s: its process %d still runs after stop", mode, helper)
+		}
+		e.out("start", name)
+		helper = networkHelper(t, e, name, mode)
+		syscall.Kill(monitorOf(t, e, name), syscall.SIGKILL)
+		if !eventually(10*time.Second, func() bool { return !processAlive(helper) }) {
+			t.Errorf("%s: its process %d still runs after kill -9 of the monitor", mode, helper)
+		}
+		e.out("rm", "-f", name)
+	}
+	e.noLeftovers()
+}
+
+// networkHelper is the PID of the one slirp4netns or pasta the container's
+// monitor runs, found by its parent and name: pasta makes itself
+// undumpable, so its command line and environment are unreadable, and it
+// runs as passt.avx2 where the CPU has AVX2.
+func networkHelper(t *testing.T, e *env, name, mode string) int {
+	t.Helper()
+	monitor := monitorOf(t, e, name)
+	prefix := map[string]string{"slirp4netns": "slirp4netns", "pasta": "pas"}[mode]
+	var found []int
+	eventually(5*time.Second, func() bool {
+		found = nil
+		ents, _ := os.ReadDir("/proc")
+		for _, d := range ents {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			comm, ppid, ok := procStat(pid)
+			if ok && ppid == monitor && strings.HasPrefix(comm, prefix) && processAlive(pid) {
+				found = append(found, pid)
+			}
+		}
+		return len(found) == 1
+	})
+	if len(found) != 1 {
+		t.Fatalf("%s: want one child of the monitor %d running it, found %v", mode, monitor, found)
+	}
+	return found[0]
+}
+
+// procStat is a process's name and parent from /proc/PID/stat, which
+// every user can read.
+func procStat(pid int) (comm string, ppid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j < i {
+		return "", 0, false
+	}
+	f := strings.Fields(s[j+1:])
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return s[i+1 : j], ppid, err == nil
+}
+
+// processAlive: pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
 func lookPathIn(tool string) (string, error) {
 	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
 		if _, err := os.Stat(filepath.Join(d, tool)); err == nil {
