@@ -27,7 +27,7 @@ FULLDISK=${1:-}
 #   busybox-static  the test images' userland, made by the harness
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
-#   iproute2        ip: rootlesskit's slirp4netns driver makes the sandbox's tap device with it
+#   iproute2        ip, for the network tests of later issues
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
 NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev busybox-static docker-registry gcc make iproute2"
 BENCH="bubblewrap podman skopeo iperf3 runc"

@@ -2,15 +2,14 @@
 // creates a TAP device in the sandbox's network namespace (SetupTap) and
 // passes it to the monitor, which runs gvisor's userspace stack on it
 // (RunStack), as rootlesskit's gvisor-tap-vsock driver does but with no
-// process of its own between. slirp4netns (through rootlesskit's parent
-// driver) or pasta, when asked, are run by the monitor (StartExternal).
-// Published ports are the monitor's listeners, spliced to sockets the init
-// connects inside (Listen, Serve, Dialer, ServeDialer), after rootlesskit's
-// builtin port driver. That driver itself cannot serve husk: its child
-// half runs in rootlesskit's own child process, a Go process in the
-// sandbox answering on a socket file in a state directory, where husk's
-// sandbox has the C init, which answers the dials on the socket it
-// inherited.
+// process of its own between. slirp4netns or pasta, when asked, are run
+// by the monitor (StartExternal). Published ports are the monitor's
+// listeners, spliced to sockets the init connects inside (Listen, Serve,
+// Dialer, ServeDialer), after rootlesskit's builtin port driver. That
+// driver itself cannot serve husk: its child half runs in rootlesskit's
+// own child process, a Go process in the sandbox answering on a socket
+// file in a state directory, where husk's sandbox has the C init, which
+// answers the dials on the socket it inherited.
 package network
 
 import (
@@ -46,29 +45,20 @@ func (p *Problem) FixHint() string { return p.Fix }
 
 // Backends checks each backend: all three put a tap device into the
 // sandbox's network namespace, so they need /dev/net/tun; the two helpers
-// also need their binary, and rootlesskit's slirp4netns driver nsenter
-// and ip to make the tap device.
+// also need their binary.
 func Backends() []Backend {
 	tun := devTun()
 	bs := []Backend{{Name: Builtin, Err: tun}}
-	for _, h := range []struct {
-		name string
-		bins [][2]string // binary, Debian package
-	}{
-		{Slirp4netns, [][2]string{{Slirp4netns, "slirp4netns"}, {"nsenter", "util-linux"}, {"ip", "iproute2"}}},
-		{Pasta, [][2]string{{Pasta, "passt"}}},
-	} {
-		b := Backend{Name: h.name, Err: tun}
-		for i, bin := range h.bins {
-			p, err := exec.LookPath(bin[0])
-			if err != nil {
-				b.Err = &Problem{bin[0] + " is not installed", fmt.Sprintf("install it (sudo apt-get install %s), or use the builtin network", bin[1])}
-				break
-			}
-			if i == 0 {
-				b.Path = p
-			}
+	for _, h := range []struct{ name, pkg string }{{Slirp4netns, "slirp4netns"}, {Pasta, "passt"}} {
+		b := Backend{Name: h.name}
+		p, err := exec.LookPath(h.name)
+		switch {
+		case err != nil:
+			b.Err = &Problem{h.name + " is not installed", fmt.Sprintf("install it (sudo apt-get install %s), or use the builtin network", h.pkg)}
+		case tun != nil:
+			b.Err = tun
 		}
+		b.Path = p
 		bs = append(bs, b)
 	}
 	return bs

@@ -5,10 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -16,7 +14,7 @@ import (
 // with the monitor: daemonized, it would keep the namespace alive. In the
 // foreground it writes its pid file once the namespace is configured.
 func startPasta(pid int, cfg Config) (func(), error) {
-	bin, err := lookHelper(Pasta, Pasta, "passt")
+	bin, err := lookHelper(Pasta, "passt")
 	if err != nil {
 		return nil, err
 	}
@@ -66,54 +64,6 @@ func pastaArgs(pid int, cfg Config, pidFile string) []string {
 	return args
 }
 
-// helperProc is a running pasta.
-type helperProc struct {
-	cmd  *exec.Cmd
-	out  lockedBuffer
-	done chan struct{} // closed once it exited
-}
-
-// startHelper starts the helper from a thread that lives exactly as long
-// as the helper, so that its parent-death signal fires when the monitor
-// dies and never because Go retired the thread that forked it.
-func startHelper(bin string, args []string) (*helperProc, error) {
-	h := &helperProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	h.cmd.Stdout, h.cmd.Stderr = &h.out, &h.out
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := h.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		h.cmd.Wait()
-		close(h.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting %s: %w", filepath.Base(bin), err)
-	}
-	return h, nil
-}
-
-// stop asks the helper to end, and kills it if it does not.
-func (h *helperProc) stop() {
-	h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.done:
-	case <-time.After(2 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-	}
-}
-
-// failed is the helper's error once it gave up: its own last words.
-func (h *helperProc) failed(what string) error {
-	h.stop()
-	return fmt.Errorf("%s did not configure the sandbox's network: %s", what, lastLine(h.out.String()))
-}
-
 // sendBufferMax caps net.ipv4.tcp_wmem in pasta's namespace. pasta
 // acknowledges the sandbox's data once its own socket to the peer took it,
 // and drops a segment that socket has no room for, for the sandbox to send
@@ -129,9 +79,10 @@ const sendBufferMax = 512 << 10
 
 // capSendBuffer lowers the maximum of net.ipv4.tcp_wmem in the network
 // namespace of pid to sendBufferMax. A new namespace starts with the
-// host's values, so the host's minimum and default are kept. Without
-// nsenter, or where /proc/sys is read-only, the kernel's default stays,
-// which costs only speed.
+// host's values, so the host's minimum and default are kept. Joining a
+// user namespace takes a single-threaded process: nsenter (util-linux)
+// does it. Without nsenter, or where /proc/sys is read-only, the kernel's
+// default stays, which costs only speed.
 func capSendBuffer(pid int) {
 	const path = "/proc/sys/net/ipv4/tcp_wmem"
 	b, err := os.ReadFile(path)
@@ -149,5 +100,7 @@ func capSendBuffer(pid int) {
 	if err != nil {
 		return
 	}
-	nsenter(bin, pid, "/bin/sh", "-c", fmt.Sprintf("echo %s %s %d > %s", f[0], f[1], sendBufferMax, path)).Run()
+	userNS, netNS := nsPaths(pid)
+	exec.Command(bin, "--user="+userNS, "--net="+netNS, "--", "/bin/sh", "-c",
+		fmt.Sprintf("echo %s %s %d > %s", f[0], f[1], sendBufferMax, path)).Run()
 }

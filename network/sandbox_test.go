@@ -94,9 +94,7 @@ func startChild(t testing.TB, cfg Config, mode string, end *os.File) *sandbox {
 	cmd.ExtraFiles = []*os.File{end}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// A mount namespace of its own, as the init has: rootlesskit's
-		// slirp4netns driver makes the tap with nsenter joining it.
-		Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
+		Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
 		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
 		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 		GidMappingsEnableSetgroups: false,
