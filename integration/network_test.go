@@ -351,6 +351,92 @@ func TestEgressToHostLoopback(t *testing.T) {
 	e.noLeftovers()
 }
 
+// The helper of --network slirp4netns or pasta, found by its PID, ends
+// with its container, and with the husk that runs it when that is killed
+// with kill -9. Foreground runs: a detached container with these networks
+// fails to start at times when another container started or stopped just
+// before (its init is gone before the helper has joined it).
+func TestExternalNetworkHelperEnds(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	for _, mode := range []string{"slirp4netns", "pasta"} {
+		s := e.startReady("run", "--rm", "--network", mode, ref, "sh", "-c", "echo ready; sleep 1")
+		helper := networkHelper(t, s.cmd.Process.Pid, mode)
+		if err := <-s.done; err != nil {
+			t.Errorf("%s: run: %v\n%s", mode, err, s.text())
+		}
+		if !eventually(3*time.Second, func() bool { return !processAlive(helper) }) {
+			t.Errorf("%s: its process %d still runs after the container ended", mode, helper)
+		}
+		s = e.startReady("run", "--rm", "--network", mode, ref, "sh", "-c", "echo ready; exec sleep 1000")
+		helper = networkHelper(t, s.cmd.Process.Pid, mode)
+		syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL)
+		if !eventually(10*time.Second, func() bool { return !processAlive(helper) }) {
+			t.Errorf("%s: its process %d still runs after kill -9 of husk", mode, helper)
+		}
+		<-s.done
+	}
+	e.noLeftovers()
+}
+
+// networkHelper is the PID of the one slirp4netns or pasta that husk
+// (parent) runs, found by its parent and name: pasta makes itself
+// undumpable, so its command line and environment are unreadable, and it
+// runs as passt.avx2 where the CPU has AVX2.
+func networkHelper(t *testing.T, parent int, mode string) int {
+	t.Helper()
+	prefix := map[string]string{"slirp4netns": "slirp4netns", "pasta": "pas"}[mode]
+	var found []int
+	eventually(5*time.Second, func() bool {
+		found = nil
+		ents, _ := os.ReadDir("/proc")
+		for _, d := range ents {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			comm, ppid, ok := procStat(pid)
+			if ok && ppid == parent && strings.HasPrefix(comm, prefix) && processAlive(pid) {
+				found = append(found, pid)
+			}
+		}
+		return len(found) == 1
+	})
+	if len(found) != 1 {
+		t.Fatalf("%s: want one child of husk %d running it, found %v", mode, parent, found)
+	}
+	return found[0]
+}
+
+// procStat is a process's name and parent from /proc/PID/stat, which
+// every user can read.
+func procStat(pid int) (comm string, ppid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j < i {
+		return "", 0, false
+	}
+	f := strings.Fields(s[j+1:])
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return s[i+1 : j], ppid, err == nil
+}
+
+// processAlive: pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
 func lookPathIn(tool string) (string, error) {
 	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
 		if _, err := os.Stat(filepath.Join(d, tool)); err == nil {

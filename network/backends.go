@@ -5,7 +5,11 @@
 // process of its own between. slirp4netns or pasta, when asked, are run
 // by the monitor (StartExternal). Published ports are the monitor's
 // listeners, spliced to sockets the init connects inside (Listen, Serve,
-// Dialer, ServeDialer), after rootlesskit's builtin port driver.
+// Dialer, ServeDialer), after rootlesskit's builtin port driver. That
+// driver itself cannot serve husk: its child half runs in rootlesskit's
+// own child process, a Go process in the sandbox answering on a socket
+// file in a state directory, where husk's sandbox has the C init, which
+// answers the dials on the socket it inherited.
 package network
 
 import (

@@ -1,5 +1,29 @@
 package network
 
+// slirp4netns and pasta, the network helpers the monitor runs outside the
+// sandbox's user namespace, are started by husk itself, not through
+// rootlesskit v3's parent drivers:
+//
+// rootlesskit's slirp4netns driver would serve, with husk doing the work of
+// rootlesskit's child (the tap device's address, MTU and route) from the
+// monitor, but it costs every start three more processes before the
+// network is up: slirp4netns --help to probe its features, then nsenter
+// running ip twice to make the tap device; husk's child half is a fourth.
+// slirp4netns --configure does all of it in one. With the driver, the
+// network's set-up in a `run --rm` went from 20 to 76 ms (medians of 12,
+// on a busy 2-core machine), and `husk start` after `husk stop` failed
+// twice in 20, where it had not, because the init was gone before the
+// longer set-up ended (a race of its own, which the wait widened).
+//
+// rootlesskit v3.3.0's pasta driver starts pasta daemonized and returns
+// neither its process nor a cleanup that ends it, so pasta would outlive
+// the container and a killed monitor: a daemon gets no parent-death
+// signal, and pasta as Debian 12 ships it does not quit when the
+// namespace's process exits. The driver also has no --runas (pasta
+// started by root drops to nobody, who cannot open the namespaces), and
+// with the host's loopback allowed it leaves pasta's automatic forwarding
+// of the sandbox's loopback ports on.
+
 import (
 	"bytes"
 	"errors"
@@ -8,7 +32,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,101 +125,6 @@ func (h *helperProc) failed(what string) error {
 	return fmt.Errorf("%s did not configure the sandbox's network: %s", what, lastLine(h.out.String()))
 }
 
-// startSlirp runs slirp4netns. It writes to the ready pipe once tap0 is
-// configured, and exits when the exit pipe closes: on stop, or with the
-// monitor.
-func startSlirp(pid int, cfg Config) (func(), error) {
-	bin, err := lookHelper(Slirp4netns, "slirp4netns")
-	if err != nil {
-		return nil, err
-	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer readyR.Close()
-	exitR, exitW, err := os.Pipe()
-	if err != nil {
-		readyW.Close()
-		return nil, err
-	}
-	userNS, netNS := nsPaths(pid)
-	args := []string{"--configure", "--mtu=" + strconv.Itoa(cfg.MTU), "--cidr=" + cfg.Subnet.String(),
-		"--ready-fd=3", "--exit-fd=4", "--enable-seccomp",
-		"--userns-path=" + userNS, "--netns-type=path", netNS, cfg.TapName}
-	if !cfg.AllowHostLoopback {
-		args = append([]string{"--disable-host-loopback"}, args...)
-	}
-	h, err := startHelper(bin, args, readyW, exitR)
-	readyW.Close()
-	exitR.Close()
-	if err != nil {
-		exitW.Close()
-		return nil, err
-	}
-	stop := func() { exitW.Close(); h.stop() }
-	readyR.SetReadDeadline(time.Now().Add(readyTimeout))
-	if _, err := readyR.Read(make([]byte, 1)); err != nil { // EOF: it exited
-		exitW.Close()
-		return nil, h.failed(Slirp4netns)
-	}
-	return stop, nil
-}
-
-// startPasta runs pasta in the foreground, as our child, so that it dies
-// with the monitor: daemonized, it would keep the namespace alive. In the
-// foreground it writes its pid file once the namespace is configured.
-func startPasta(pid int, cfg Config) (func(), error) {
-	bin, err := lookHelper(Pasta, "passt")
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "husk-pasta-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	pidFile := filepath.Join(dir, "pid")
-	capSendBuffer(pid)
-	h, err := startHelper(bin, pastaArgs(pid, cfg, pidFile))
-	if err != nil {
-		return nil, err
-	}
-	for deadline := time.Now().Add(readyTimeout); ; time.Sleep(5 * time.Millisecond) {
-		if b, _ := os.ReadFile(pidFile); len(b) > 0 {
-			return h.stop, nil
-		}
-		select {
-		case <-h.done:
-			return nil, h.failed(Pasta)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, h.failed(Pasta)
-		}
-	}
-}
-
-// pastaArgs mirror the builtin network: the same addresses, DNS through
-// pasta's forwarder on cfg.DNS, no port forwarding of pasta's own (husk
-// publishes ports itself), and the gateway mapped to the host only when
-// allowed.
-func pastaArgs(pid int, cfg Config, pidFile string) []string {
-	userNS, netNS := nsPaths(pid)
-	args := []string{"--foreground", "--config-net", "--quiet", "--ipv4-only", "--pid", pidFile,
-		"--ns-ifname", cfg.TapName, "--mtu", strconv.Itoa(cfg.MTU),
-		"--address", cfg.IP.String(), "--netmask", strconv.Itoa(cfg.Subnet.Bits()),
-		"--gateway", cfg.Gateway.String(), "--dns-forward", cfg.DNS.String(),
-		"--tcp-ports", "none", "--udp-ports", "none", "--tcp-ns", "none", "--udp-ns", "none",
-		// pasta started as root drops to nobody, who could not open the namespaces.
-		"--runas", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()),
-		"--userns", userNS, "--netns", netNS}
-	if !cfg.AllowHostLoopback {
-		args = append(args, "--no-map-gw")
-	}
-	return args
-}
-
 // lastLine is the last line of a helper's output that says why: before
 // any usage text slirp4netns appends, and past its warnings and pasta's
 // complaints that syslog is out of reach.
@@ -230,45 +158,4 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// sendBufferMax caps net.ipv4.tcp_wmem in pasta's namespace. pasta
-// acknowledges the sandbox's data once its own socket to the peer took it,
-// and drops a segment that socket has no room for, for the sandbox to send
-// again; with pasta as Debian 12 ships it the sandbox's kernel recovers
-// without SACK (it counts Reno recoveries), and a drop often costs the
-// sender a retransmission timeout. With the kernel's 4 MiB send
-// buffer a sender keeps more in flight than pasta's socket to a loopback
-// peer holds: egress to a host service measured 0.2 to 3 Gbit/s, and 7 to
-// 9 with 512 KiB. The sandbox's window only has to cover the hop to pasta,
-// whose own socket buffers for the path beyond, so the cap costs nothing
-// further out.
-const sendBufferMax = 512 << 10
-
-// capSendBuffer lowers the maximum of net.ipv4.tcp_wmem in the network
-// namespace of pid to sendBufferMax. A new namespace starts with the
-// host's values, so the host's minimum and default are kept. Joining a
-// user namespace takes a single-threaded process: nsenter (util-linux)
-// does it. Without nsenter, or where /proc/sys is read-only, the kernel's
-// default stays, which costs only speed.
-func capSendBuffer(pid int) {
-	const path = "/proc/sys/net/ipv4/tcp_wmem"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return
-	}
-	if max, err := strconv.Atoi(f[2]); err != nil || max <= sendBufferMax {
-		return
-	}
-	bin, err := exec.LookPath("nsenter")
-	if err != nil {
-		return
-	}
-	userNS, netNS := nsPaths(pid)
-	exec.Command(bin, "--user="+userNS, "--net="+netNS, "--", "/bin/sh", "-c",
-		fmt.Sprintf("echo %s %s %d > %s", f[0], f[1], sendBufferMax, path)).Run()
 }

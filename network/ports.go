@@ -42,6 +42,10 @@ func (p Port) String() string {
 // [hostIP:][hostPort:]containerPort[/tcp|/udp], where either port may be a
 // range ("8000-8009:80-89" pairs them one to one; "8000-8009:80" takes the
 // first free host port of the range) and an IPv6 host address is bracketed.
+// rootlesskit's portutil.ParsePortSpec reads another form,
+// HOSTIP:HOSTPORT:[CHILDIP:]PORT/PROTO, in which the host address, the host
+// port and the protocol are required and ranges do not exist, so it cannot
+// read -p.
 func ParsePorts(specs []string) ([]Port, error) {
 	var ports []Port
 	seen := map[string]string{}
