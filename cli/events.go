@@ -159,6 +159,13 @@ func changes(before, after map[string]*container.Container) []event {
 	}
 	for id, ct := range before {
 		if _, ok := after[id]; !ok {
+			// Ended and removed between two reads: its death, without the
+			// code the record took with it, then its removal.
+			if ct.State.Status != container.Exited && !ct.StartedAt.IsZero() {
+				die := newEvent(ct, "die", time.Now())
+				delete(die.Actor.Attributes, "exitCode")
+				evs = append(evs, die)
+			}
 			evs = append(evs, newEvent(ct, "destroy", time.Now()))
 		}
 	}

@@ -34,6 +34,9 @@ func TestEvents(t *testing.T) {
 	time.Sleep(time.Second)
 	e.detached([]string{"--name", "ev2"}, ref, "sh", "-c", "exit 3")
 	e.out("wait", "ev2")
+	// events reads the records every 200 ms: give it one read of the end
+	// before the record goes.
+	time.Sleep(time.Second)
 	e.out("rm", "ev2")
 	r := <-done
 	got := strings.Join(lines(r.stdout), "|")
