@@ -57,3 +57,18 @@ func headers(row any) map[string]string {
 	}
 	return out
 }
+
+// printRows is a listing verb's output: the IDs alone with -q, else the
+// user's --format, else the verb's own table.
+func printRows[T any](w io.Writer, quiet bool, format, table string, rows []T, id func(T) string) error {
+	if quiet {
+		for _, r := range rows {
+			fmt.Fprintln(w, id(r))
+		}
+		return nil
+	}
+	if format == "" {
+		format = table
+	}
+	return printFormatted(w, format, rows)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -127,20 +126,8 @@ func layerSizes(s *store.Store, img *storage.Image) []int64 {
 	return out
 }
 
+const historyTable = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+
 func (c *HistoryCmd) print(w io.Writer, rows []historyRow) error {
-	switch {
-	case c.Quiet:
-		for _, r := range rows {
-			fmt.Fprintln(w, r.ID)
-		}
-		return nil
-	case c.Format != "":
-		return printFormatted(w, c.Format, rows)
-	}
-	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment)
-	}
-	return tw.Flush()
+	return printRows(w, c.Quiet, c.Format, historyTable, rows, func(r historyRow) string { return r.ID })
 }

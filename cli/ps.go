@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -136,22 +135,10 @@ func psFilter(specs []string) (func(*container.Container) bool, error) {
 	}, nil
 }
 
+const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
 func (c *PsCmd) print(w io.Writer, rows []psRow) error {
-	switch {
-	case c.Quiet:
-		for _, r := range rows {
-			fmt.Fprintln(w, r.ID)
-		}
-		return nil
-	case c.Format != "":
-		return printFormatted(w, c.Format, rows)
-	}
-	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
-	}
-	return tw.Flush()
+	return printRows(w, c.Quiet, c.Format, psTable, rows, func(r psRow) string { return r.ID })
 }
 
 // portsShown are the bound ports as Docker shows them: 0.0.0.0:8080->80/tcp.
