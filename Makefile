@@ -11,15 +11,15 @@ export CGO_ENABLED := 1
 PKG_CONFIG    ?= pkg-config
 SECCOMP_LIBDIR = $(shell $(PKG_CONFIG) --variable=libdir libseccomp 2>/dev/null)
 
-# The C executor (sandbox/reaper) and its unit tests: warnings are errors.
+# The C executor (sandbox/executor) and its unit tests: warnings are errors.
 # cgo builds the same files with CGO_WARN, the #cgo CFLAGS of
-# sandbox/reaper/reaper.go (make lint checks that they agree); cgo's own
+# sandbox/executor/executor.go (make lint checks that they agree); cgo's own
 # generated code would fail -Wmissing-prototypes.
 CC       ?= cc
 CGO_WARN := -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CWARN    := $(CGO_WARN) -Wmissing-prototypes
-CSRC   := $(wildcard sandbox/reaper/*.c)
-CTEST  := sandbox/reaper/spec.c sandbox/reaper/paths.c sandbox/reaper/user.c sandbox/reaper/launch.c $(wildcard sandbox/reaper/ctest/*.c)
+CSRC   := $(wildcard sandbox/executor/*.c)
+CTEST  := sandbox/executor/spec.c sandbox/executor/paths.c sandbox/executor/user.c sandbox/executor/launch.c $(wildcard sandbox/executor/ctest/*.c)
 CSAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 .PHONY: husk all run test unit ctest fuzz integration bench vet lint prepare
@@ -55,9 +55,9 @@ ctest:
 	echo "ctest: ok under -fsanitize=address,undefined"
 
 # A few seconds of fuzzing the C init's spec decoder from its seed corpus
-# (sandbox/reaper/testdata/fuzz), on one worker.
+# (sandbox/executor/testdata/fuzz), on one worker.
 fuzz:
-	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 5s -parallel 1 ./sandbox/reaper
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 5s -parallel 1 ./sandbox/executor
 
 bench: husk
 	GO='$(GO)' TAGS='$(TAGS)' bash integration/bench.sh
@@ -68,8 +68,8 @@ vet:
 # Go and C: go vet with the build's tags, gofmt, the C with every warning
 # (as the build and ctest) and cppcheck.
 lint: vet
-	@grep -qF -- '$(CGO_WARN)' sandbox/reaper/reaper.go || { echo "make lint: the #cgo CFLAGS of sandbox/reaper/reaper.go are not CGO_WARN: $(CGO_WARN)" >&2; exit 1; }
+	@grep -qF -- '$(CGO_WARN)' sandbox/executor/executor.go || { echo "make lint: the #cgo CFLAGS of sandbox/executor/executor.go are not CGO_WARN: $(CGO_WARN)" >&2; exit 1; }
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); test -z "$$out" || { echo "gofmt -l: not formatted:" >&2; echo "$$out" >&2; exit 1; }
-	$(CC) $(CWARN) -fsyntax-only -Isandbox/abi $(CSRC) $(wildcard sandbox/reaper/ctest/*.c)
+	$(CC) $(CWARN) -fsyntax-only -Isandbox/abi $(CSRC) $(wildcard sandbox/executor/ctest/*.c)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability --inline-suppr \
-		-D__GNUC__ -D__linux__ -D__x86_64__ -Isandbox/abi -Isandbox/reaper $(CSRC) $(wildcard sandbox/reaper/ctest/*.c)
+		-D__GNUC__ -D__linux__ -D__x86_64__ -Isandbox/abi -Isandbox/executor $(CSRC) $(wildcard sandbox/executor/ctest/*.c)

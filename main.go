@@ -16,7 +16,7 @@ import (
 	_ "husk/sandbox/nsenter"
 	// Its constructors are a container's init: from the start when its
 	// spec is complete, or once the Go init has built it or hands over.
-	_ "husk/sandbox/reaper"
+	_ "husk/sandbox/executor"
 	"husk/userns"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"husk/network"
 	"husk/sandbox"
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 )
 
 // netOptions are the --network options and their values.
@@ -125,7 +125,7 @@ func (h *netHost) Ports() []string {
 
 // adoptNet is the host side of a prelaunched sandbox's network, whose
 // socket the prelaunch made (pre.Net, this side's end).
-func adoptNet(cfg *sandbox.Config, pre *reaper.Prelaunch) (*netHost, error) {
+func adoptNet(cfg *sandbox.Config, pre *executor.Prelaunch) (*netHost, error) {
 	h, err := newNetHost(cfg)
 	if err != nil || h == nil {
 		pre.Net.Close()

@@ -16,7 +16,7 @@ import (
 	"husk/network"
 	"husk/sandbox"
 	"husk/sandbox/abi"
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 	"husk/store"
 	"husk/userns"
 )
@@ -26,7 +26,7 @@ import (
 // invocation up to the image (uid, gid, directory, the arguments up to
 // and including the image, environment). The next such invocation, with
 // any command after the image, starts that launch in C before the Go
-// runtime does (sandbox/reaper/prelaunch.c), with its own container ID
+// runtime does (sandbox/executor/prelaunch.c), with its own container ID
 // and command, and the Go side only keeps the books once it runs: the
 // record, signals, the exit. The launch names every file whose change
 // could change it, with its identity; one changed file, and the run takes
@@ -56,7 +56,7 @@ func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, i
 	if k < 0 || !c.prelaunchable(plan) {
 		return
 	}
-	key := reaper.LaunchKey(k)
+	key := executor.LaunchKey(k)
 	if key == nil {
 		return
 	}
@@ -184,7 +184,7 @@ func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 	var b bytes.Buffer
 	for _, f := range files {
 		if f != "" {
-			b.WriteString(f + "\x00" + reaper.FileIdentity(f) + "\x00")
+			b.WriteString(f + "\x00" + executor.FileIdentity(f) + "\x00")
 		}
 	}
 	// The scratch directory, whose removal (a /tmp cleaner) the usual path
@@ -198,7 +198,7 @@ func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 		dirs = append(dirs, src)
 	}
 	for _, d := range dirs {
-		if id := strings.SplitAfterN(reaper.FileIdentity(d), ":", 3); len(id) == 3 {
+		if id := strings.SplitAfterN(executor.FileIdentity(d), ":", 3); len(id) == 3 {
 			b.WriteString(d + "\x00" + id[0] + id[1] + "\x00")
 		}
 	}
@@ -228,7 +228,7 @@ func launchRecords(b []byte) map[abi.LaunchTag][]byte {
 
 // adopt is `husk run` for a sandbox the prelaunch started and mapped: the
 // books a launch keeps, around a process that may have ended already.
-func (c *RunCmd) adopt(g *Globals, pre *reaper.Prelaunch) error {
+func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
 	l := launchRecords(pre.File)
 	js, args, err := adoptedSpec(l, pre.ID, c.Cmd)
 	var cfg *sandbox.Config

@@ -13,7 +13,7 @@ import (
 
 	"husk/fuse"
 	"husk/sandbox"
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 	"husk/store"
 	"husk/userns"
 )
@@ -36,7 +36,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if c.Detach {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}
-	if pre := reaper.Prelaunched(); pre != nil {
+	if pre := executor.Prelaunched(); pre != nil {
 		return c.adopt(g, pre)
 	}
 	// Everything that can be checked on the host is, before any clone.

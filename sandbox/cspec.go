@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/sandbox/abi"
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 )
 
-// The C init (package reaper's init.c) takes a Spec that the host side
+// The C init (package executor's init.c) takes a Spec that the host side
 // has completed: no store to open, nothing to parse but a list of
 // NUL-terminated tokens, each record a one-letter tag and its fields, in
 // the versioned format abi.h defines. It runs the Go init's steps (see
@@ -185,7 +185,7 @@ func BecomeC(c *CSpec) error {
 		return fmt.Errorf("writing the sandbox's spec: %w", err)
 	}
 	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvCInit, fd))
-	err = reaper.ExecBlocked(os.Args, env)
+	err = executor.ExecBlocked(os.Args, env)
 	unix.Close(fd)
 	return fmt.Errorf("starting the sandbox's init: %w", err)
 }

@@ -10,7 +10,7 @@ import (
 
 	"husk/network"
 	"husk/sandbox/abi"
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 )
 
 // The C init's decoder reads what the Go encoder writes: every field of
@@ -49,7 +49,7 @@ func TestSpecRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := reaper.DecodeSpec(b)
+			got, err := executor.DecodeSpec(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,9 +61,9 @@ func TestSpecRoundTrip(t *testing.T) {
 }
 
 // want is what the decoder must find in c's encoding.
-func want(t *testing.T, c *CSpec) *reaper.Decoded {
+func want(t *testing.T, c *CSpec) *executor.Decoded {
 	s := c.Spec
-	d := &reaper.Decoded{Hostname: s.Hostname, Cwd: s.Cwd, User: s.User, Scratch: s.Scratch, InUse: c.InUse,
+	d := &executor.Decoded{Hostname: s.Hostname, Cwd: s.Cwd, User: s.User, Scratch: s.Scratch, InUse: c.InUse,
 		ImageDir: c.ImageDir, Args: s.Args, Env: s.Env, KeepID: s.KeepID, NoSetGroups: s.NoSetGroups,
 		Loopback: s.Loopback, ReadOnly: s.ReadOnly, NoNewPrivs: s.NoNewPrivs, Tty: s.Terminal, Seccomp: s.SeccompBPF}
 	for _, o := range s.RootOps {
@@ -83,14 +83,14 @@ func want(t *testing.T, c *CSpec) *reaper.Decoded {
 		d.Caps = append(d.Caps, int(cp))
 	}
 	if s.Net != nil {
-		d.Net = &reaper.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
+		d.Net = &executor.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
 			Gateway: "10.0.2.2", MTU: 65520, Dials: s.Net.Dials, Direct: s.Net.DirectPorts}
 	}
 	return d
 }
 
-func wantOp(o Op) reaper.DecodedOp {
-	return reaper.DecodedOp{Kind: int(opKinds[o.Kind]), Source: o.Source, Target: o.Target, FSType: o.FSType,
+func wantOp(o Op) executor.DecodedOp {
+	return executor.DecodedOp{Kind: int(opKinds[o.Kind]), Source: o.Source, Target: o.Target, FSType: o.FSType,
 		Data: o.Data, Flags: uint64(o.Flags), Optional: o.Optional}
 }
 
@@ -171,7 +171,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := reaper.DecodeSpec(tc.b)
+			_, err := executor.DecodeSpec(tc.b)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error with %q", err, tc.want)
 			}
@@ -188,7 +188,7 @@ func TestDecodeTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := 0; n < len(good); n++ {
-		d, err := reaper.DecodeSpec(good[:n])
+		d, err := executor.DecodeSpec(good[:n])
 		if err == nil && (good[n-1] != 0 || len(d.Args) == 0) {
 			t.Fatalf("cut at %d of %d: decoded", n, len(good))
 		}

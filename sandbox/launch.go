@@ -127,7 +127,7 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 }
 
 // Adopt follows a sandbox that started before this process's Go runtime
-// did (reaper.Prelaunched): its init is pid, its status pipe status. It
+// did (executor.Prelaunched): its init is pid, its status pipe status. It
 // relays signals like Launch and returns the same.
 func Adopt(pid int, status *os.File, o Options) (int, Status, error) {
 	defer status.Close()

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 )
 
 // reap is PID 1's loop: forward every signal to the user's process, reap
@@ -17,7 +17,7 @@ import (
 //
 // A process that is still running after handOverAfter gets a smaller init,
 // which goes on serving published ports' dials on dialFD (-1: none):
-// this one execs husk as the C reaper (package reaper), which does the
+// this one execs husk as the C reaper (package executor), which does the
 // same without a Go runtime, so that an idle container costs little.
 func reap(child, dialFD int) int {
 	CatchSignals()
@@ -34,10 +34,10 @@ func reap(child, dialFD int) int {
 				return code
 			}
 		case <-later:
-			// Signals already here are relayed first; reaper.Exec blocks
+			// Signals already here are relayed first; executor.Exec blocks
 			// the rest, for the C side to take.
 			drainSignals(child)
-			_ = reaper.Exec(child, dialFD) // returns only when the exec failed
+			_ = executor.Exec(child, dialFD) // returns only when the exec failed
 			later = nil
 		}
 	}

@@ -1,5 +1,5 @@
 // Package abi is the boundary between husk's Go and its C executor
-// (package reaper): the spec's encoding, tags and operation kinds, the
+// (package executor): the spec's encoding, tags and operation kinds, the
 // inherited descriptors, the environment variables that choose a
 // pre-runtime entry, the status words, the launch file's records and the
 // dial protocol. abi.h defines each value once; this package gives Go the

@@ -3,7 +3,7 @@
 //
 // Go cannot join a user namespace once its runtime has started threads, so
 // the work happens in C before the runtime starts: the exec entry of
-// husk's one pre-runtime constructor (package reaper, nsenter.c), as
+// husk's one pre-runtime constructor (package executor, nsenter.c), as
 // runc's nsexec does. Importing this package installs it.
 //
 // The entry does nothing unless HUSK_NSENTER_PID is set. When it is set to
@@ -32,7 +32,7 @@ import (
 	"strconv"
 
 	"husk/sandbox/abi"
-	"husk/sandbox/reaper"
+	"husk/sandbox/executor"
 )
 
 // EnvPid names the environment variable that asks the exec entry to join
@@ -53,5 +53,5 @@ func Command(pid int, name string, args ...string) *exec.Cmd {
 // container's namespaces. An exec entry point should refuse to run when it
 // is false, or it would run the user's command on the host.
 func Joined() bool {
-	return reaper.Joined()
+	return executor.Joined()
 }

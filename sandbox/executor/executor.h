@@ -62,6 +62,24 @@ void husk_split(const char *path, char *dir, char *base, size_t n);
 void husk_make_dirs(const char *path);
 void husk_make_file(const char *path);
 
+// ---- the init's steps (mounts.c, net.c, process.c) ----
+
+// The directory where the root is built, then pivoted into.
+extern char husk_root_path[4096];
+void husk_make_private(void);
+void husk_mount_scratch(const struct husk_spec *s);
+void husk_build_root(const struct husk_spec *s);
+void husk_write_files(const struct husk_spec *s);
+void husk_apply_op(const struct husk_op *o);
+void husk_remount_readonly(const char *target, const char *shown);
+void husk_pivot(void);
+void husk_setup_net(const struct husk_spec *s);
+void husk_watch_binds(const struct husk_spec *s);
+void husk_loopback_up(void);
+// husk_start_user starts the user's process and waits for its execve; it
+// returns the pid, or ends the process with Docker's code for what failed.
+pid_t husk_start_user(struct husk_spec *s);
+
 // ---- users and groups (user.c) ----
 
 struct husk_cred {

@@ -1,4 +1,4 @@
-// Package reaper is husk's C executor and its pre-runtime entries. One
+// Package executor is husk's C executor and its pre-runtime entries. One
 // constructor (entry.c) runs before the Go runtime and dispatches on the
 // environment (abi.h names the variables): init.c runs a spec the host
 // side or the Go init built (sandbox.CSpec) as PID 1 and stays as the
@@ -11,7 +11,7 @@
 // husk's main imports it for its side effect. The reaper forwards every
 // signal to the container's process, reaps all children and exits with
 // that process's code (128+N after signal N); it never returns to Go.
-package reaper
+package executor
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../abi -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers

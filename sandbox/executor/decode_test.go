@@ -1,4 +1,4 @@
-package reaper
+package executor
 
 import (
 	"strings"

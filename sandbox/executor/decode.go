@@ -1,4 +1,4 @@
-package reaper
+package executor
 
 /*
 #include <stdlib.h>

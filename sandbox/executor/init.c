@@ -1,0 +1,189 @@
+// The sandbox's init in C: when the host side has decided everything (the
+// Spec, encoded by sandbox.CSpec.Encode), husk is executed as PID 1 of the
+// new namespaces with HUSK_CINIT naming the spec's descriptor, and the
+// init entry (entry.c) builds the root, starts the user's process and
+// becomes its reaper, all before (and instead of) the Go runtime: a Go
+// runtime's start costs several times what the rest of the init does.
+//
+// The steps and their messages are those of the Go init (sandbox.run).
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <linux/audit.h>
+#include <stddef.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/file.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "executor.h"
+
+// ---- errors: one line to stderr and the host side, exit 125 ----
+
+static void status(const char *what, const char *msg)
+{
+	dprintf(HUSK_FD_STATUS, "%s %s\n", what, msg);
+}
+
+void husk_fail(int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	dprintf(2, "husk: %s\n", msg);
+	status(HUSK_STATUS_ERROR, msg);
+	_exit(code);
+}
+
+static void hold_image(const struct husk_spec *s)
+{
+	if (s->inuse == NULL || *s->inuse == 0)
+		return;
+	int fd = open(s->inuse, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_SH) != 0)
+		husk_fail(125, "marking the image in use (%s): %s", s->inuse, strerror(errno));
+	struct stat st;
+	if (s->image_dir && *s->image_dir && stat(s->image_dir, &st) != 0)
+		husk_fail(125, "the image was removed while the container started: pull it again");
+}
+
+static void wait_mapped(void)
+{
+	const char *v = getenv(HUSK_ENV_USERNS_SYNC);
+	if (v == NULL)
+		return;
+	int fd = atoi(v);
+	char m = 0;
+	while (read(fd, &m, 1) < 0 && errno == EINTR)
+		;
+	if (m != HUSK_USERNS_MAPPED)
+		_exit(125);
+	close(fd);
+	unsetenv(HUSK_ENV_USERNS_SYNC);
+}
+
+__attribute__((noreturn)) static void cinit_run(char *buf, size_t len);
+
+static void init_begin(void)
+{
+	// Signals wait until the reaper's loop takes them.
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	wait_mapped();
+}
+
+// read_spec reads the spec from fd, refusing more than a spec may hold.
+static char *read_spec(int fd, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+	for (;;) {
+		if (b == NULL)
+			husk_fail(125, "reading the sandbox's spec: out of memory");
+		if (n == cap) {
+			if (cap > HUSK_SPEC_MAX)
+				husk_fail(125, "reading the sandbox's spec: it is larger than %d bytes: this is husk's own error",
+					  HUSK_SPEC_MAX);
+			char *more = realloc(b, cap *= 2);
+			if (more == NULL)
+				free(b);
+			b = more;
+			continue;
+		}
+		ssize_t r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			husk_fail(125, "reading the sandbox's spec: %s", strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return b;
+}
+
+// husk_cinit_main is the init from an exec, its spec in the descriptor
+// HUSK_CINIT names. It never returns.
+void husk_cinit_main(const char *fd)
+{
+	init_begin();
+	size_t len;
+	char *buf = read_spec(atoi(fd), &len);
+	cinit_run(buf, len);
+}
+
+// husk_cinit_spec is the init in a prelaunch's clone (prelaunch.c), whose
+// memory holds the spec already. It never returns.
+void husk_cinit_spec(char *buf, size_t len)
+{
+	init_begin();
+	cinit_run(buf, len);
+}
+
+// cinit_run builds the sandbox that buf, the encoded spec, describes.
+static void cinit_run(char *buf, size_t len)
+{
+	static struct husk_spec s;
+	char err[512];
+	if (husk_spec_decode(buf, len, &s, err, sizeof err) != 0)
+		husk_fail(125, "reading the sandbox's spec: %s: this is husk's own error", err);
+	const char *net = getenv(HUSK_ENV_SANDBOX_NET);
+	s.net.fd = net ? atoi(net) : -1;
+
+	hold_image(&s);
+	husk_make_private();
+	husk_mount_scratch(&s);
+	husk_build_root(&s);
+	husk_write_files(&s);
+	husk_setup_net(&s);
+	for (int i = 0; i < s.nops; i++)
+		husk_apply_op(&s.ops[i]);
+	// Last of the mounts: only the root itself, not /dev/shm and the
+	// volumes below it.
+	if (s.readonly)
+		husk_remount_readonly(husk_root_path, "/");
+	husk_pivot();
+	if (sethostname(s.hostname, strlen(s.hostname)) != 0)
+		husk_fail(125, "setting the hostname: %s", strerror(errno));
+	if (s.loopback && !s.has_net)
+		husk_loopback_up();
+	// Other processes in the sandbox must not reach husk's binary through
+	// /proc/1/exe (CVE-2019-5736).
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	husk_watch_binds(&s);
+	pid_t child = husk_start_user(&s);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)child);
+	status(HUSK_STATUS_RUNNING, pid);
+	husk_reap_loop(child, s.has_net && s.net.dials ? s.net.fd : -1);
+}
