@@ -20,10 +20,6 @@ type ShellCmd struct {
 }
 
 func (c *ShellCmd) Run(g *Globals) error {
-	if sandbox.InSandbox() {
-		sandbox.CatchSignals()
-		return c.becomeSandbox()
-	}
 	if c.Overlay {
 		if err := checkOverlay(); err != nil {
 			return err
@@ -32,9 +28,14 @@ func (c *ShellCmd) Run(g *Globals) error {
 	if cwd, err := os.Getwd(); err == nil && sandbox.SharedWorkdir(cwd, os.Getenv("HOME")) {
 		fmt.Fprintf(g.Stderr, "husk shell: %s is not yours alone, so it stays read-only (under /tmp: the shell's private, empty /tmp); start the shell in a directory of your own to write there\n", cwd)
 	}
+	terminal := term.IsTerminal(int(os.Stdin.Fd()))
+	spec, err := c.spec(terminal)
+	if err != nil {
+		return err
+	}
 	code, _, err := sandbox.Launch(keepID(), sandbox.Options{
-		NewNet: c.Network != "host", Stdin: os.Stdin,
-		Terminal: term.IsTerminal(int(os.Stdin.Fd())),
+		NewNet: c.Network != "host", Stdin: os.Stdin, Terminal: terminal,
+		Args: []string{"shell-init"}, CInit: spec,
 	})
 	if err != nil {
 		return err
@@ -42,23 +43,23 @@ func (c *ShellCmd) Run(g *Globals) error {
 	return &ExitError{Code: code}
 }
 
-func (c *ShellCmd) becomeSandbox() error {
+// spec is the shell's spec, built here and run by the executor's init.
+func (c *ShellCmd) spec(terminal bool) ([]byte, error) {
 	_, _, runroot, err := store.Paths()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	o := sandbox.ShellOptions{Cmd: c.Cmd, NoHome: c.NoHome, HostNet: c.Network == "host", RunRoot: runroot}
+	o := sandbox.ShellOptions{Cmd: c.Cmd, NoHome: c.NoHome, HostNet: c.Network == "host", RunRoot: runroot, Terminal: terminal}
 	if c.Overlay {
 		if o.Overlay, err = fuse.FuseOverlayfsPath(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	s, err := sandbox.ShellSpec(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sandbox.Become(s)
-	return nil
+	return (&sandbox.CSpec{Spec: s}).Encode()
 }
 
 // checkOverlay: --overlay needs fuse-overlayfs and /dev/fuse.

@@ -266,3 +266,58 @@ func hostTmpFile(t *testing.T) string {
 	t.Cleanup(func() { os.Remove(f.Name()) })
 	return f.Name()
 }
+
+// The shell runs through the same executor as a container: its PID 1 is
+// the C init (one thread, no Go runtime, an argv naming only itself), and
+// the kernel filesystems and masks it mounts have the same shape as a
+// run's.
+func TestShellRunsTheExecutor(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	script := `tr '\0' ' ' < /proc/1/cmdline; echo; grep '^Threads:' /proc/1/status; ` +
+		`awk '{ for (i = 7; $i != "-"; i++) ; print $5, $(i+1) }' /proc/self/mountinfo`
+	shell := lines(e.shellOut("", nil, script))
+	r := e.run("run", "--rm", ref, "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("husk run: %s", r)
+	}
+	run := lines(r.stdout)
+	if len(shell) < 2 || len(run) < 2 {
+		t.Fatalf("unexpected output: shell %q, run %q", shell, run)
+	}
+	if strings.TrimSpace(shell[0]) != "husk shell-init" {
+		t.Errorf("the shell's PID 1 argv is %q, want only the init's name", shell[0])
+	}
+	if shell[1] != "Threads:\t1" || run[1] != "Threads:\t1" {
+		t.Errorf("PID 1 threads: shell %q, run %q: want the C init's one thread in both", shell[1], run[1])
+	}
+	// Only what is seen counts: a mount is hidden by a later one on the
+	// same directory or above it (the shell's root is a bind of the
+	// host's, whose own /dev, /proc and /sys lie under the sandbox's).
+	kernel := func(mounts []string) []string {
+		var out []string
+		for i, m := range mounts {
+			f := strings.Fields(m)
+			if len(f) != 2 || !(f[0] == "/sys" || within(f[0], "/dev") || within(f[0], "/proc")) {
+				continue
+			}
+			hidden := slices.ContainsFunc(mounts[i+1:], func(later string) bool {
+				lf := strings.Fields(later)
+				return len(lf) == 2 && within(f[0], lf[0])
+			})
+			if !hidden {
+				out = append(out, m)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	ks, kr := kernel(shell[2:]), kernel(run[2:])
+	if len(ks) == 0 || !slices.Equal(ks, kr) {
+		t.Errorf("kernel filesystems and masks differ:\nshell %q\nrun   %q", ks, kr)
+	}
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}

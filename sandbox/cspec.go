@@ -44,13 +44,6 @@ type CSpec struct {
 // inside the root with openat2 (Linux 5.6); older kernels keep the Go
 // init.
 func CInitSupports(s *Spec) bool {
-	for _, op := range s.RootOps {
-		// A vfs root (a bind of a copy) stays with the Go init, which
-		// holds the copy in use for the sandbox's life.
-		if op.Kind != KindMount && op.Kind != KindFuseOverlay {
-			return false
-		}
-	}
 	return openat2Works()
 }
 

@@ -24,6 +24,8 @@ type ShellOptions struct {
 	NoHome  bool
 	HostNet bool
 	RunRoot string
+	// Terminal: the host side relays a pty.
+	Terminal bool
 }
 
 // ShellSpec is an isolated shell over the host: its root read-only (or
@@ -45,7 +47,7 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 		Env:           shellEnv(),
 		Cwd:           cwd,
 		KeepID:        true,
-		Terminal:      HasConsole(),
+		Terminal:      o.Terminal,
 		Scratch:       scratch,
 		RootOps:       []Op{{Kind: KindBind, Source: "/", Target: "/", Flags: unix.MS_RDONLY}},
 		Mounts:        shellMounts(cwd, o.NoHome),

@@ -250,8 +250,13 @@ void husk_build_root(const struct husk_spec *s)
 		const struct husk_op *o = &s->root_ops[i];
 		if (o->kind == HUSK_OP_FUSE_OVERLAY)
 			fuse_overlay(o, husk_root_path);
-		else if (o->kind == HUSK_OP_BIND)
+		else if (o->kind == HUSK_OP_BIND) {
+			// A vfs copy, or the host's own root for husk shell, which
+			// stays read-only down to every mount below it.
 			do_mount(o->source, husk_root_path, "/", "", MS_BIND | MS_REC, "");
+			if (o->flags & MS_RDONLY)
+				set_readonly(husk_root_path, "/");
+		}
 		else
 			do_mount(o->source, husk_root_path, "/", o->fstype, o->flags, o->data);
 	}
