@@ -166,14 +166,14 @@ func backoff(n int) time.Duration {
 // user's process started at all; msg is the sandbox's error when it did not.
 func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	// The ports are bound for each start and freed when it ends.
-	nh, err := newNetHost(m.c.Config)
+	nh, err := m.c.Config.NetHost()
 	if err != nil {
 		m.report(ready, ExitHusk, err.Error())
 		return ExitHusk, false, err.Error()
 	}
-	defer nh.close()
+	defer nh.Close()
 	if nh != nil {
-		nh.execBinds = execBindsPath(m.c.ID)
+		nh.ExecBinds = execBindsPath(m.c.ID)
 	}
 	io, err := m.streams()
 	if err != nil {
@@ -194,7 +194,7 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		sandbox.TrimWhileIdle()
 	}
 	var netErr error
-	if err := withNet(&o, nh, &netErr); err != nil {
+	if err := sandbox.WithNet(&o, nh, &netErr); err != nil {
 		m.report(ready, ExitHusk, err.Error())
 		return ExitHusk, false, err.Error()
 	}

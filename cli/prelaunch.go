@@ -256,9 +256,9 @@ func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
 		// (or sends) on this socket.
 		nh, err := adoptNet(cfg, pre)
 		if err == nil {
-			err = nh.start(pre.Pid)
+			err = nh.Start(pre.Pid)
 		}
-		defer nh.close()
+		defer nh.Close()
 		if err != nil {
 			pre.Abandon()
 			fg.finish(g, ExitHusk)
@@ -304,4 +304,15 @@ func splitTokens(b []byte) []string {
 		out = out[:len(out)-1] // after the last NUL
 	}
 	return out
+}
+
+// adoptNet is the host side of a prelaunched sandbox's network, whose
+// socket the prelaunch made (pre.Net, this side's end).
+func adoptNet(cfg *sandbox.Config, pre *executor.Prelaunch) (*network.Host, error) {
+	h, err := cfg.NetHost()
+	if err != nil || h == nil {
+		pre.Net.Close()
+		return nil, fmt.Errorf("the network of a prelaunched sandbox: %v", err)
+	}
+	return h, h.Adopt(pre.Net, pre.Tap)
 }

@@ -12,6 +12,7 @@ import (
 	storage "go.podman.io/storage"
 
 	"husk/fuse"
+	"husk/network"
 	"husk/sandbox"
 	"husk/sandbox/executor"
 	"husk/store"
@@ -48,17 +49,17 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	nh, err := newNetHost(cfg)
+	nh, err := cfg.NetHost()
 	if err != nil {
 		return err
 	}
-	defer nh.close()
+	defer nh.Close()
 	fg, err := newForeground(g, cfg, c.Name, nh.Ports(), "")
 	if err != nil {
 		return err
 	}
 	if nh != nil {
-		nh.execBinds = execBindsPath(fg.c.ID)
+		nh.ExecBinds = execBindsPath(fg.c.ID)
 	}
 	code, err := c.launch(g, plan, fg, nh)
 	fg.finish(g, code)
@@ -89,7 +90,7 @@ func exposedPorts(img *inspectImage) []string {
 
 // launch runs the sandbox in the foreground, pulling a missing image on
 // the way, and returns its exit code.
-func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHost) (int, error) {
+func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *network.Host) (int, error) {
 	for pulled := false; ; pulled = true {
 		o := fg.options(launchOptions(fg.c.Config))
 		if plan != nil {
@@ -103,7 +104,7 @@ func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netHo
 			}
 		}
 		var netErr error
-		if err := withNet(&o, nh, &netErr); err != nil {
+		if err := sandbox.WithNet(&o, nh, &netErr); err != nil {
 			return ExitHusk, err
 		}
 		if hl != nil {

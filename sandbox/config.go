@@ -119,6 +119,21 @@ func (c *Config) NetSpec() (*NetSpec, error) {
 	return &NetSpec{Mode: c.Network.Mode, Config: cfg, Dials: publish, DirectPorts: publish && c.Network.DirectPorts}, nil
 }
 
+// NetHost is the host side of the container's network for one start or
+// several, its published ports bound (nil: no network of its own). A port
+// in use fails here, before anything starts.
+func (c *Config) NetHost() (*network.Host, error) {
+	spec, err := c.NetSpec()
+	if err != nil || spec == nil {
+		return nil, err
+	}
+	ports, err := c.PublishedPorts()
+	if err != nil {
+		return nil, err
+	}
+	return network.NewHost(spec, ports)
+}
+
 // PublishedPorts are the ports each start binds: -p and, with -P, the
 // image's exposed ports on free host ports.
 func (c *Config) PublishedPorts() ([]network.Port, error) {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"husk/network"
 	"husk/sandbox/abi"
 	"husk/userns"
 )
@@ -312,4 +313,29 @@ func ExitCode(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+// WithNet adds the network's host side to a launch: the init's socket, and
+// the start once the sandbox exists. A failed start is kept in *errp, and
+// the init, whose socket then closes, gives up too.
+func WithNet(o *Options, h *network.Host, errp *error) error {
+	if h == nil {
+		return nil
+	}
+	sock, err := h.InitSocket()
+	if err != nil {
+		return err
+	}
+	o.NetConn = sock
+	started := o.Started
+	o.Started = func(pid int) {
+		if started != nil {
+			started(pid)
+		}
+		if err := h.Start(pid); err != nil {
+			*errp = err
+			h.Abort()
+		}
+	}
+	return nil
 }

@@ -13,17 +13,8 @@ import (
 	"husk/sandbox/abi"
 )
 
-// NetSpec is a sandbox network beyond lo: the builtin userspace stack, or
-// slirp4netns or pasta, which the host side runs.
-type NetSpec struct {
-	Mode   string         `json:"mode"`
-	Config network.Config `json:"config"`
-	// Dials: ports are published, so the init dials for the host side.
-	Dials bool `json:"dials,omitempty"`
-	// DirectPorts: the init reports binds, for published TCP ports to be
-	// handed to their servers (--network MODE:port_handler=direct).
-	DirectPorts bool `json:"direct_ports,omitempty"`
-}
+// NetSpec is a sandbox's network beyond lo (network.Spec).
+type NetSpec = network.Spec
 
 // envNet names the descriptor of the init's end of the network socket:
 // the TAP device goes out on it, dial requests for published ports come in.
