@@ -2,6 +2,10 @@
 package main
 
 import (
+	// Its constructor moves `husk exec` into a container's namespaces
+	// Its constructors are a container's init: from the start when its
+	// before the Go runtime starts, when asked to.
+	// spec is complete, or once the Go init has built it or hands over.
 	"context"
 	"fmt"
 	"os"
@@ -11,12 +15,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"husk/cli"
-	// Its constructor moves `husk exec` into a container's namespaces
-	// before the Go runtime starts, when asked to.
-	_ "husk/sandbox/nsenter"
-	// Its constructors are a container's init: from the start when its
-	// spec is complete, or once the Go init has built it or hands over.
+	"husk/reexec"
 	_ "husk/sandbox/executor"
+	_ "husk/sandbox/nsenter"
 	"husk/userns"
 )
 
@@ -39,6 +40,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// One of husk's functions that another husk process asked for: a
+	// container's monitor, or a step in husk's user namespace.
+	reexec.Called(ctx)
 	// The first Ctrl-C lets a command clean up; the second ends husk, even
 	// at a prompt that does not watch ctx.
 	go func() { <-ctx.Done(); stop() }()

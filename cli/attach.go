@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"husk/sandbox/attach"
+	"husk/monitor/attach"
 	"husk/store/container"
 )
 
@@ -22,7 +22,7 @@ func (c *AttachCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func (c *AttachCmd) Run(g *Globals) error {
 }
 
 func dialAttach(ct *container.Container) (*net.UnixConn, error) {
-	dir, err := runDir(ct.ID)
+	dir, err := container.RunDir(ct.ID)
 	if err != nil {
 		return nil, err
 	}

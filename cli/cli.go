@@ -124,8 +124,6 @@ type CLI struct {
 	Ps             PsCmd        `cmd:"" help:"List containers."`
 	Events         EventsCmd    `cmd:"" help:"Show container lifecycle events."`
 	Container      ContainerCmd `cmd:"" help:"Manage containers."`
-
-	Monitor MonitorCmd `cmd:"" hidden:"" help:"A detached container's monitor (husk's own)."`
 }
 
 // ExitError carries a process exit code through kong's Run.
@@ -147,15 +145,8 @@ func (e *ExitError) ExitCode() int { return e.Code }
 // a command that ran, or an error to print once.
 func Main(ctx context.Context, args []string, b Build) (int, error) {
 	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
-	// husk's own processes in a container: its init, and exec's process,
-	// each of which reads what it runs from the record or a pipe, never
+	// exec's process in a container reads what it runs from a pipe, never
 	// from its arguments.
-	if len(args) == 2 && args[0] == initVerb && sandbox.InSandbox() {
-		sandbox.CatchSignals()
-		err := becomeInit(g, args[1])
-		sandbox.Ask("error", err.Error())
-		return exitOf(err)
-	}
 	if sandbox.InExec() {
 		sandbox.BecomeExec()
 	}

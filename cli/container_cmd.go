@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"husk/store/container"
 	"husk/userns"
 )
 
@@ -54,7 +55,7 @@ func (c *PruneCmd) Run(g *Globals) error {
 	if err := userns.Enter(g.Ctx); err != nil {
 		return err
 	}
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (c *PruneCmd) Run(g *Globals) error {
 		if ct.Live() {
 			continue
 		}
-		if err := removeContainer(g, cs, ct, false); err != nil {
+		if err := cs.Remove(ct, false, g.StorageDriver); err != nil {
 			return fmt.Errorf("container prune: %s: %w", ct.Name, err)
 		}
 		fmt.Fprintln(g.Stdout, ct.ID)

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
+	"husk/pull"
 	"husk/store/container"
+	"husk/userns"
 )
 
 // CreateCmd is `husk create`: a container record, ready for start.
@@ -32,7 +35,7 @@ func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) erro
 	if err != nil {
 		return err
 	}
-	if err := startMonitor(g, ct, false); err != nil {
+	if err := startMonitor(ct); err != nil {
 		// run -d that could not start leaves no container behind.
 		forgetAll(g, ct.ID)
 		return err
@@ -56,7 +59,7 @@ func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) 
 	if err := withImage(cfg, img); err != nil {
 		return nil, err
 	}
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return nil, err
 	}
@@ -80,30 +83,43 @@ func commandLine(entry, cmd []string, newEntry *string, args []string) []string 
 	return append(append([]string{}, entry...), cmd...)
 }
 
-// findOrPull inspects the image through husk itself (in its namespace),
-// pulling it first when missing, as docker create does.
+// findOrPull describes the image (in husk's namespace), pulling it first
+// when missing, as docker create does.
 func findOrPull(g *Globals, image string) (*inspectImage, error) {
 	img, err := inspectOne(g, image)
 	if err == nil {
 		return img, nil
 	}
 	fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", image)
-	if code := runHusk(g, "pull", image); code != 0 {
-		return nil, &ExitError{Code: code}
+	if err := pullImage(g, image); err != nil {
+		return nil, err
 	}
 	return inspectOne(g, image)
 }
 
+// pullImage pulls a missing image, its progress and name on stderr: a
+// run's stdout belongs to its container.
+func pullImage(g *Globals, image string) error {
+	code, err := userns.Call(g.Ctx, os.Stderr, pull.CallPull, g.StorageDriver, image)
+	if err == nil && code != 0 {
+		err = &ExitError{Code: code}
+	}
+	return err
+}
+
 func inspectOne(g *Globals, image string) (*inspectImage, error) {
-	cmd := newHusk(huskArgs(g.StorageDriver, "image", "inspect", image)...)
-	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, &out, &errb
-	if err := cmd.Run(); err != nil {
+	var out bytes.Buffer
+	var errb strings.Builder
+	code, err := userns.CallWith(g.Ctx, &out, &errb, callImageInspect, g.StorageDriver, "", image)
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
 		return nil, fmt.Errorf("%s", strings.TrimPrefix(strings.TrimSpace(errb.String()), "husk: "))
 	}
 	var imgs []inspectImage
 	if err := json.Unmarshal(out.Bytes(), &imgs); err != nil || len(imgs) != 1 {
-		return nil, fmt.Errorf("inspecting image %s: unexpected answer from husk image inspect", image)
+		return nil, fmt.Errorf("inspecting image %s: unexpected answer from husk's image inspect", image)
 	}
 	return &imgs[0], nil
 }

@@ -54,7 +54,7 @@ func (c *EventsCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

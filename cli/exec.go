@@ -11,8 +11,9 @@ import (
 
 	"golang.org/x/term"
 
+	"husk/monitor/attach"
 	"husk/sandbox"
-	"husk/sandbox/attach"
+	"husk/store/container"
 )
 
 // ExecCmd is `husk exec`: a further process in a running container, with
@@ -35,7 +36,7 @@ func (c *ExecCmd) Run(g *Globals) error {
 	if c.TTY && c.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
 	}
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func (c *ExecCmd) Run(g *Globals) error {
 		return fmt.Errorf("exec %s: %w", c.Container, err)
 	}
 	if !ct.Live() || !ct.InitAlive() {
-		return fmt.Errorf("exec %s: %w", c.Container, errNotRunning)
+		return fmt.Errorf("exec %s: %w", c.Container, container.ErrNotRunning)
 	}
 	spec, err := c.spec(ct.ID)
 	if err != nil {
@@ -57,7 +58,7 @@ func (c *ExecCmd) Run(g *Globals) error {
 	if c.Interactive {
 		o.Stdin = os.Stdin
 	}
-	code, err := sandbox.Exec(ct.InitPID, ct.ID, spec, o, execBindsPath(ct.ID))
+	code, err := sandbox.Exec(ct.InitPID, ct.ID, spec, o, container.ExecBindsPath(ct.ID))
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", c.Container, err)
 	}
@@ -67,7 +68,7 @@ func (c *ExecCmd) Run(g *Globals) error {
 // spec is the container's own process spec, as its init recorded it,
 // with exec's flags on top.
 func (c *ExecCmd) spec(id string) (*sandbox.Spec, error) {
-	dir, err := runDir(id)
+	dir, err := container.RunDir(id)
 	if err != nil {
 		return nil, err
 	}

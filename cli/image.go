@@ -65,24 +65,10 @@ type inspectImage struct {
 }
 
 func (c *ImageInspectCmd) Run(g *Globals) error {
-	s, err := openStore(g)
-	if err != nil {
+	if err := userns.Enter(g.Ctx); err != nil {
 		return err
 	}
-	defer s.Close()
-	var out []inspectImage
-	for _, q := range c.Images {
-		img, err := s.Lookup(q)
-		if err == nil {
-			var ii *inspectImage
-			if ii, err = describe(s, img); err == nil {
-				out = append(out, *ii)
-				continue
-			}
-		}
-		return fmt.Errorf("image inspect %s: %w", q, err)
-	}
-	return printInspect(g.Stdout, c.Format, out)
+	return inspectImages(g.StorageDriver, c.Format, c.Images, g.Stdout)
 }
 
 func describe(s *store.Store, img *storage.Image) (*inspectImage, error) {

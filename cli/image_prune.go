@@ -8,6 +8,7 @@ import (
 	storage "go.podman.io/storage"
 
 	"husk/store"
+	"husk/store/container"
 	"husk/userns"
 )
 
@@ -84,7 +85,7 @@ func (c *ImagePruneCmd) remove(s *store.Store, img *storage.Image) (int64, error
 // imagesInUse are the IDs of images that containers, running or not,
 // were created from.
 func imagesInUse() (map[string]bool, error) {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"husk/store/container"
+	"husk/userns"
 )
 
 // InspectCmd is `husk inspect`: containers as Docker shows them, or
@@ -53,7 +54,7 @@ type inspectContainer struct {
 }
 
 func (c *InspectCmd) Run(g *Globals) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}
@@ -62,11 +63,11 @@ func (c *InspectCmd) Run(g *Globals) error {
 		ct, err := cs.Find(q)
 		if errors.Is(err, container.ErrNoSuchContainer) {
 			// Docker's inspect takes images too.
-			args := []string{"image", "inspect"}
-			if c.Format != "" {
-				args = append(args, "--format", c.Format)
+			code, err := userns.Call(g.Ctx, g.Stdout, callImageInspect, g.StorageDriver, c.Format, q)
+			if err != nil {
+				return err
 			}
-			if code := runHusk(g, append(args, q)...); code != 0 {
+			if code != 0 {
 				return &ExitError{Code: code}
 			}
 			continue

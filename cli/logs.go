@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"husk/sandbox/logfile"
+	"husk/monitor/logfile"
 	"husk/store/container"
 )
 
@@ -36,7 +36,7 @@ func (c *LogsCmd) Run(g *Globals) error {
 		}
 		o.Since = t
 	}
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

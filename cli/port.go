@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"strings"
+
+	"husk/store/container"
 )
 
 // PortCmd is `husk port`: a running container's published ports.
@@ -12,7 +14,7 @@ type PortCmd struct {
 }
 
 func (c *PortCmd) Run(g *Globals) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

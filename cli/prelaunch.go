@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,9 +14,10 @@ import (
 	"husk/fuse"
 	"husk/network"
 	"husk/sandbox"
-	"husk/sandbox/abi"
 	"husk/sandbox/executor"
+	"husk/start"
 	"husk/store"
+	"husk/store/container"
 	"husk/userns"
 )
 
@@ -38,8 +38,6 @@ import (
 // network qualifies: its stack starts with the Go side, and packets wait
 // in the TAP device's queue until then.
 
-const launchMagic = abi.LaunchMagic
-
 // prelaunchable says whether this run's launch may be written down.
 func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 	mode, _, err := c.netMode()
@@ -51,54 +49,24 @@ func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 // writeLaunch records the launch o of container id for the next run with
 // the same arguments up to the image. It is best effort: without it, the
 // next run is only slower.
-func (c *RunCmd) writeLaunch(g *Globals, plan *userns.Plan, o sandbox.Options, id string, hl *hostLaunch) {
+func (c *RunCmd) writeLaunch(plan *userns.Plan, o sandbox.Options, id string, hl *start.HostLaunch) {
 	k := c.imageArg()
 	if k < 0 || !c.prelaunchable(plan) {
 		return
 	}
 	key := executor.LaunchKey(k)
-	if key == nil {
-		return
-	}
-	path, err := launchPath(key)
-	if err != nil {
+	root, _, _, err := store.Paths()
+	if key == nil || err != nil {
 		return
 	}
 	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
 	if o.NewNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	uids, gids := mapLines(plan.UIDMap), mapLines(plan.GIDMap)
-	if plan.Mode == userns.ModeSubuid {
-		uids, gids = helperArgs(plan.NewUIDMap, plan.UIDMap), helperArgs(plan.NewGIDMap, plan.GIDMap)
-	}
-	stdin, net := "0", "0"
-	if o.Stdin != nil {
-		stdin = "1"
-	}
-	if o.NetConn != nil {
-		net = "1"
-	}
-	var b bytes.Buffer
-	b.WriteString(launchMagic)
-	for _, r := range []struct {
-		tag abi.LaunchTag
-		v   []byte
-	}{
-		{abi.LaunchKey, key}, {abi.LaunchWatch, c.watched(plan, hl.strategy)}, {abi.LaunchFlags, []byte(fmt.Sprint(flags))},
-		{abi.LaunchMode, []byte(plan.Mode)}, {abi.LaunchUIDMap, uids}, {abi.LaunchGIDMap, gids}, {abi.LaunchID, []byte(id)},
-		{abi.LaunchStdin, []byte(stdin)}, {abi.LaunchNet, []byte(net)}, {abi.LaunchSpec, hl.bare},
-		{abi.LaunchEntry, tokens(hl.entry)}, {abi.LaunchDefault, tokens(hl.dflt)}, {abi.LaunchJSON, hl.json},
-		{abi.LaunchImage, []byte(hl.imageID)},
-	} {
-		fmt.Fprintf(&b, "%c%d\n", r.tag, len(r.v))
-		b.Write(r.v)
-		b.WriteByte('\n')
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if os.WriteFile(tmp, b.Bytes(), 0o600) != nil || os.Rename(tmp, path) != nil {
-		os.Remove(tmp)
-	}
+	l := &executor.Launch{Key: key, Watch: c.watched(plan, hl.Strategy), Flags: flags, Mapping: plan, ID: id,
+		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
+		JSON: hl.JSON, ImageID: hl.ImageID}
+	_ = l.Write(root)
 }
 
 // imageArg is the index in os.Args of the image argument, the last of the
@@ -110,50 +78,6 @@ func (c *RunCmd) imageArg() int {
 		return -1
 	}
 	return k
-}
-
-func tokens(list []string) []byte {
-	var b bytes.Buffer
-	for _, t := range list {
-		b.WriteString(t)
-		b.WriteByte(0)
-	}
-	return b.Bytes()
-}
-
-// launchPath is prelaunch.c's launch_path: plans/launch-FNV64(key).
-func launchPath(key []byte) (string, error) {
-	root, _, _, err := store.Paths()
-	if err != nil {
-		return "", err
-	}
-	h := fnv.New64a()
-	h.Write(key)
-	dir := filepath.Join(root, abi.LaunchDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, fmt.Sprintf("%s%016x", abi.LaunchPrefix, h.Sum64())), nil
-}
-
-func mapLines(m []userns.IDMap) []byte {
-	var b bytes.Buffer
-	for _, l := range m {
-		fmt.Fprintf(&b, "%d %d %d\n", l.ContainerID, l.HostID, l.Size)
-	}
-	return b.Bytes()
-}
-
-// helperArgs are newuidmap's or newgidmap's path and ranges, NUL-separated;
-// the pid goes in after the path.
-func helperArgs(bin string, m []userns.IDMap) []byte {
-	var b bytes.Buffer
-	b.WriteString(bin)
-	b.WriteByte(0)
-	for _, l := range m {
-		fmt.Fprintf(&b, "%d\x00%d\x00%d\x00", l.ContainerID, l.HostID, l.Size)
-	}
-	return b.Bytes()
 }
 
 // watched lists each file this run's launch depends on beyond the key,
@@ -190,7 +114,7 @@ func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 	// The scratch directory, whose removal (a /tmp cleaner) the usual path
 	// mends, and the volumes' sources.
 	var dirs []string
-	if _, scratch, err := scratchDir(); err == nil {
+	if _, scratch, err := start.ScratchDir(); err == nil {
 		dirs = append(dirs, scratch)
 	}
 	for _, v := range c.Volume {
@@ -205,31 +129,10 @@ func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
 	return b.Bytes()
 }
 
-// launchRecords reads a launch file's records by tag.
-func launchRecords(b []byte) map[abi.LaunchTag][]byte {
-	out := map[abi.LaunchTag][]byte{}
-	b, ok := bytes.CutPrefix(b, []byte(launchMagic))
-	for ok && len(b) > 0 {
-		tag := abi.LaunchTag(b[0])
-		n, rest := 0, b[1:]
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			break
-		}
-		if _, err := fmt.Sscan(string(rest[:i]), &n); err != nil || n+1 > len(rest)-i-1 {
-			break
-		}
-		out[tag] = rest[i+1 : i+1+n]
-		// prelaunch.c ended each record with a NUL where the newline was.
-		b = rest[i+1+n+1:]
-	}
-	return out
-}
-
 // adopt is `husk run` for a sandbox the prelaunch started and mapped: the
 // books a launch keeps, around a process that may have ended already.
 func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
-	l := launchRecords(pre.File)
+	l := executor.ParseLaunch(pre.File)
 	js, args, err := adoptedSpec(l, pre.ID, c.Cmd)
 	var cfg *sandbox.Config
 	if err == nil {
@@ -240,8 +143,8 @@ func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
 		fg, err = newForeground(g, cfg, c.Name, nil, pre.ID)
 	}
 	if err == nil {
-		rec := &ownContainer{Container: fg.c, cs: fg.cs}
-		err = rec.rememberJSON(string(l[abi.LaunchImage]), args, js)
+		rec := start.NewRecord(fg.cs, fg.c)
+		err = rec.RememberJSON(l.ImageID, args, js)
 	}
 	if err != nil {
 		// The books cannot be kept: the sandbox must not run unseen.
@@ -265,7 +168,7 @@ func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
 			return err
 		}
 	}
-	_, _ = fg.cs.Update(fg.c.ID, running(os.Getpid(), pre.Pid, nil))
+	_, _ = fg.cs.Update(fg.c.ID, container.MarkRunning(os.Getpid(), pre.Pid, nil))
 	code, _, err := sandbox.Adopt(pre.Pid, pre.Status, sandbox.Options{Running: func() { fg.ran = true }})
 	fg.finish(g, code)
 	if err != nil {
@@ -276,34 +179,22 @@ func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
 
 // adoptedSpec is the launch's spec in JSON for container id, with its
 // arguments: the entrypoint and cmd, or the default when cmd is empty.
-func adoptedSpec(l map[abi.LaunchTag][]byte, id string, cmd []string) ([]byte, []string, error) {
-	old := string(l[abi.LaunchID])
-	if len(old) < 12 {
+func adoptedSpec(l *executor.Launch, id string, cmd []string) ([]byte, []string, error) {
+	if len(l.ID) < 12 {
 		return nil, nil, fmt.Errorf("reading the prelaunch's spec: no container ID")
 	}
-	js := bytes.ReplaceAll(l[abi.LaunchJSON], []byte(old), []byte(id))
-	js = bytes.ReplaceAll(js, []byte(old[:12]), []byte(id[:12]))
+	js := bytes.ReplaceAll(l.JSON, []byte(l.ID), []byte(id))
+	js = bytes.ReplaceAll(js, []byte(l.ID[:12]), []byte(id[:12]))
 	var s sandbox.Spec
 	if err := json.Unmarshal(js, &s); err != nil {
 		return nil, nil, fmt.Errorf("reading the prelaunch's spec: %w", err)
 	}
-	s.Args = splitTokens(l[abi.LaunchDefault])
+	s.Args = l.Default
 	if len(cmd) > 0 {
-		s.Args = append(splitTokens(l[abi.LaunchEntry]), cmd...)
+		s.Args = append(slices.Clone(l.Entry), cmd...)
 	}
 	js, err := json.Marshal(&s)
 	return js, s.Args, err
-}
-
-func splitTokens(b []byte) []string {
-	var out []string
-	for _, t := range bytes.Split(b, []byte{0}) {
-		out = append(out, string(t))
-	}
-	if len(out) > 0 {
-		out = out[:len(out)-1] // after the last NUL
-	}
-	return out
 }
 
 // adoptNet is the host side of a prelaunched sandbox's network, whose

@@ -37,7 +37,7 @@ type psRow struct {
 }
 
 func (c *PsCmd) Run(g *Globals) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

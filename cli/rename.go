@@ -1,6 +1,10 @@
 package cli
 
-import "fmt"
+import (
+	"fmt"
+
+	"husk/store/container"
+)
 
 // RenameCmd is `husk rename`.
 type RenameCmd struct {
@@ -9,7 +13,7 @@ type RenameCmd struct {
 }
 
 func (c *RenameCmd) Run(g *Globals) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

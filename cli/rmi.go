@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"husk/store"
+	"husk/store/container"
 )
 
 // RmiCmd is `husk rmi`.
@@ -67,7 +68,7 @@ func (c *RmiCmd) remove(g *Globals, s *store.Store, q string) error {
 // notUsedByContainers refuses to remove an image that a container, even a
 // stopped one, was created from: its upper layer or copy needs it.
 func notUsedByContainers(imageID string) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

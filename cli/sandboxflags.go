@@ -8,7 +8,6 @@ import (
 
 	"husk/profiles"
 	"husk/sandbox"
-	"husk/userns"
 )
 
 // SandboxFlags are the flags that shape a sandbox, shared by run and
@@ -146,37 +145,6 @@ func expandEnv(e string) []string {
 		return []string{e + "=" + v}
 	}
 	return nil
-}
-
-// launchOptions: the network namespace, standard input, the terminal.
-func launchOptions(c *sandbox.Config) sandbox.Options {
-	o := sandbox.Options{NewNet: !c.HostNetwork(), Terminal: c.Terminal()}
-	if c.Interactive {
-		o.Stdin = os.Stdin
-	}
-	return o
-}
-
-// planFor is the ID mapping of the container's user namespace: husk's
-// usual one, or with keep-id the user's own uid and gid mapped to
-// themselves.
-func planFor(c *sandbox.Config) (*userns.Plan, error) {
-	if c.KeepID {
-		return keepID(), nil
-	}
-	if os.Geteuid() == 0 {
-		return nil, nil
-	}
-	return userns.Detect()
-}
-
-// keepID maps only the user's own ids, to themselves (Apptainer's way):
-// files of the store's root appear as the user's.
-func keepID() *userns.Plan {
-	uid, gid := os.Getuid(), os.Getgid()
-	return &userns.Plan{Mode: userns.ModeKeepID, UID: uid, GID: gid,
-		UIDMap: []userns.IDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GIDMap: []userns.IDMap{{ContainerID: gid, HostID: gid, Size: 1}}}
 }
 
 func contains(list []string, s string) bool {

@@ -9,6 +9,7 @@ import (
 	"husk/fuse"
 	"husk/sandbox"
 	"husk/store"
+	"husk/userns"
 )
 
 // ShellCmd is `husk shell`: an isolated shell over the host, with no image.
@@ -33,7 +34,7 @@ func (c *ShellCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	code, _, err := sandbox.Launch(keepID(), sandbox.Options{
+	code, _, err := sandbox.Launch(userns.KeepID(), sandbox.Options{
 		NewNet: c.Network != "host", Stdin: os.Stdin, Terminal: terminal,
 		Args: []string{"shell-init"}, CInit: spec,
 	})

@@ -76,7 +76,7 @@ func (c *StatsCmd) Run(g *Globals) error {
 }
 
 func (c *StatsCmd) containers() ([]*container.Container, error) {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return nil, err
 	}

@@ -5,29 +5,14 @@ import (
 	"strings"
 
 	"husk/store"
+	"husk/store/container"
 	"husk/userns"
 )
 
 // SystemCmd is `husk system`.
 type SystemCmd struct {
-	Df         SystemDfCmd         `cmd:"" help:"Show what images and containers take on disk."`
-	Reset      SystemResetCmd      `cmd:"" help:"Remove every image and container and the whole store."`
-	RemoveCopy SystemRemoveCopyCmd `cmd:"" name:"remove-copy" hidden:"" help:"Remove a sandbox's vfs copy (husk runs this itself)."`
-}
-
-// SystemRemoveCopyCmd removes the writable copy a vfs sandbox ran on: the
-// sandbox asks for it, since it cannot reach the store after its pivot.
-type SystemRemoveCopyCmd struct {
-	ID string `arg:""`
-}
-
-func (c *SystemRemoveCopyCmd) Run(g *Globals) error {
-	s, err := openStore(g)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.RemoveCopy(c.ID)
+	Df    SystemDfCmd    `cmd:"" help:"Show what images and containers take on disk."`
+	Reset SystemResetCmd `cmd:"" help:"Remove every image and container and the whole store."`
 }
 
 // SystemResetCmd is `husk system reset`.
@@ -49,10 +34,10 @@ func (c *SystemResetCmd) Run(g *Globals) error {
 		return err
 	}
 	// Containers first: a running one is killed, as podman's reset does.
-	if cs, err := openContainers(); err == nil {
+	if cs, err := container.OpenDefault(); err == nil {
 		if all, err := cs.List(); err == nil {
 			for _, ct := range all {
-				_ = removeContainer(g, cs, ct, true)
+				_ = cs.Remove(ct, true, g.StorageDriver)
 			}
 		}
 	}

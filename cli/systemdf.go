@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	units "github.com/docker/go-units"
+
+	"husk/store/container"
 )
 
 // SystemDfCmd is `husk system df`: what images and containers take on
@@ -33,7 +35,7 @@ func (c *SystemDfCmd) Run(g *Globals) error {
 		return err
 	}
 	defer s.Close()
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

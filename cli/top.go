@@ -18,7 +18,7 @@ type TopCmd struct {
 }
 
 func (c *TopCmd) Run(g *Globals) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func (c *TopCmd) Run(g *Globals) error {
 		return fmt.Errorf("top %s: %w", c.Container, err)
 	}
 	if !ct.Live() || !ct.InitAlive() {
-		return fmt.Errorf("top %s: %w", c.Container, errNotRunning)
+		return fmt.Errorf("top %s: %w", c.Container, container.ErrNotRunning)
 	}
 	pids := map[string]bool{}
 	for _, p := range container.Processes(ct.InitPID) {

@@ -13,7 +13,7 @@ type WaitCmd struct {
 }
 
 func (c *WaitCmd) Run(g *Globals) error {
-	cs, err := openContainers()
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 
 	"husk/network"
 	"husk/seccomp"
+	"husk/userns"
 )
 
 // ConfigVersion is the version of Config this husk writes and reads.
@@ -261,4 +263,27 @@ func OpOf(m specs.Mount) Op {
 	}
 	op.Data = strings.Join(data, ",")
 	return op
+}
+
+// LaunchOptions are what a start of the container takes from its config:
+// the network namespace, standard input, the terminal.
+func (c *Config) LaunchOptions() Options {
+	o := Options{NewNet: !c.HostNetwork(), Terminal: c.Terminal()}
+	if c.Interactive {
+		o.Stdin = os.Stdin
+	}
+	return o
+}
+
+// Mapping is the ID mapping of the container's user namespace: husk's
+// usual one, or with keep-id the user's own uid and gid mapped to
+// themselves; nil for real root, which needs none.
+func (c *Config) Mapping() (*userns.Plan, error) {
+	if c.KeepID {
+		return userns.KeepID(), nil
+	}
+	if os.Geteuid() == 0 {
+		return nil, nil
+	}
+	return userns.Detect()
 }

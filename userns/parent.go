@@ -37,11 +37,14 @@ func start(plan *Plan, args []string, io stdio) (*exec.Cmd, error) {
 	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append([]string{os.Args[0]}, args...)}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in, io.out, io.err
 	cmd.Env = os.Environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// A husk parent killed with SIGKILL must not leave its child behind.
-		Pdeathsig: syscall.SIGKILL,
-	}
-	return cmd, Start(plan, cmd, 0)
+	return cmd, startCmd(plan, cmd)
+}
+
+// startCmd starts cmd, a husk, in a new user and mount namespace.
+func startCmd(plan *Plan, cmd *exec.Cmd) error {
+	// A husk parent killed with SIGKILL must not leave its child behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return Start(plan, cmd, 0)
 }
 
 // Start starts cmd, a re-execution of husk whose main calls ChildInit

@@ -106,3 +106,12 @@ func Enter(ctx context.Context) error {
 	os.Exit(exitCode(cmd.Wait()))
 	return nil
 }
+
+// KeepID maps only the user's own ids, to themselves (Apptainer's way):
+// files of the store's root appear as the user's.
+func KeepID() *Plan {
+	uid, gid := os.Getuid(), os.Getgid()
+	return &Plan{Mode: ModeKeepID, UID: uid, GID: gid,
+		UIDMap: []IDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+		GIDMap: []IDMap{{ContainerID: gid, HostID: gid, Size: 1}}}
+}

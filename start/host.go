@@ -1,4 +1,4 @@
-package cli
+package start
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	storage "go.podman.io/storage"
+	"go.podman.io/storage"
 
 	"husk/fuse"
 	"husk/sandbox"
@@ -21,44 +21,45 @@ import (
 // no Go runtime and no store inside the sandbox. Without a plan the Go
 // init finds the image in the store as before, and records the plan.
 
-// envPlanKey tells the Go init under which key to record the run plan.
-const envPlanKey = "HUSK_PLAN_KEY"
+// EnvPlanKey tells the Go init under which key to record the run plan.
+const EnvPlanKey = "HUSK_PLAN_KEY"
 
-func planKey(g *Globals, image string, plan *userns.Plan) string {
-	return store.PlanKey(image, g.StorageDriver, fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap))
+// PlanKey is where the run plan of image is kept, for store driver driver
+// and the mapping plan.
+func PlanKey(driver, image string, plan *userns.Plan) string {
+	return store.PlanKey(image, driver, fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap))
 }
 
-// hostLaunch is what hostSpec built: the C init's encoded spec, the spec
+// HostLaunch is what HostSpec built: the C init's encoded spec, the spec
 // in JSON as the container records it, and where its root comes from.
-type hostLaunch struct {
-	cspec, json []byte
-	// bare is cspec without the process's arguments, which are entry and
-	// the command given, or dflt.
-	bare        []byte
-	entry, dflt []string
-	imageID     string
-	strategy    fuse.Strategy
+type HostLaunch struct {
+	CSpec, JSON []byte
+	// Bare is CSpec without the process's arguments, which are Entry and
+	// the command given, or Default.
+	Bare           []byte
+	Entry, Default []string
+	ImageID        string
+	Strategy       fuse.Strategy
 }
 
-// hostSpec is the C init's spec for this run, or nil when the run takes
+// HostSpec is the C init's spec for this run, or nil when the run takes
 // the Go init (no plan, a vfs store, real root, an old kernel).
-func hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error) {
+func HostSpec(driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error) {
 	if plan == nil {
 		return nil, nil
 	}
-	cfg := fg.c.Config
-	p := store.ReadPlan(planKey(g, cfg.Image, plan))
+	cfg := rec.Config
+	p := store.ReadPlan(PlanKey(driver, cfg.Image, plan))
 	if p == nil {
 		return nil, nil
 	}
-	runroot, scratch, err := scratchDir()
+	runroot, scratch, err := ScratchDir()
 	if err != nil {
 		return nil, err
 	}
-	rec := &ownContainer{Container: fg.c, cs: fg.cs}
 	rw := scratch
 	if !cfg.AutoRemove {
-		if rw, err = rec.upperBase(); err != nil {
+		if rw, err = rec.UpperBase(); err != nil {
 			return nil, err
 		}
 	}
@@ -75,7 +76,7 @@ func hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error
 	default:
 		return nil, nil
 	}
-	opts, err := cfg.RunOptions(fg.c.ID, filepath.Join(runroot, "seccomp"))
+	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"))
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +92,7 @@ func hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error
 	if err != nil {
 		return nil, err
 	}
-	if err := rec.rememberJSON(p.ImageID, spec.Args, js); err != nil {
+	if err := rec.RememberJSON(p.ImageID, spec.Args, js); err != nil {
 		return nil, err
 	}
 	cs, err := cSpec(spec, p.ImageID)
@@ -102,12 +103,12 @@ func hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*hostLaunch, error
 	if err != nil {
 		return nil, err
 	}
-	hl := &hostLaunch{cspec: enc, json: js, imageID: p.ImageID, strategy: p.Strategy}
-	hl.entry, hl.dflt = sandbox.CommandParts(p.Config, opts)
+	hl := &HostLaunch{CSpec: enc, JSON: js, ImageID: p.ImageID, Strategy: p.Strategy}
+	hl.Entry, hl.Default = sandbox.CommandParts(p.Config, opts)
 	bare := *spec
 	bare.Args = nil
 	cs.Spec = &bare
-	if hl.bare, err = cs.Encode(); err != nil {
+	if hl.Bare, err = cs.Encode(); err != nil {
 		return nil, err
 	}
 	return hl, nil
@@ -134,7 +135,7 @@ func cSpec(spec *sandbox.Spec, imageID string) (*sandbox.CSpec, error) {
 // next run of the same reference. stamp was taken before the store was
 // read, so a change made meanwhile leaves the plan stale, never wrong.
 func recordPlan(s *store.Store, img *storage.Image, stamp string) {
-	key := os.Getenv(envPlanKey)
+	key := os.Getenv(EnvPlanKey)
 	if key == "" || stamp == "" || (s.Strategy != fuse.Overlay && s.Strategy != fuse.FuseOverlayfs) {
 		return
 	}

@@ -1,8 +1,15 @@
-package cli
+// Package monitor supervises a detached container: one husk process per
+// container, outside it, that holds the pty or pipes, writes the log
+// (logfile), serves attach (attach), records each start's exit, and
+// applies --restart and --rm. It is husk's function "monitor" (reexec):
+// Launch starts it, detached, and waits until it runs the container.
+package monitor
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,9 +17,12 @@ import (
 	"sync"
 	"time"
 
+	"husk/monitor/attach"
+	"husk/monitor/logfile"
+	"husk/reexec"
 	"husk/sandbox"
-	"husk/sandbox/attach"
-	"husk/sandbox/logfile"
+	"husk/start"
+	"husk/store"
 	"husk/store/container"
 	"husk/userns"
 )
@@ -24,50 +34,67 @@ const (
 	logKeep    = 1
 )
 
-// MonitorCmd is husk's own, never typed by a user: the one process that
-// supervises a detached container. It holds the pty or pipes, writes the
-// log, serves attach, records the exit and applies --restart and --rm.
-type MonitorCmd struct {
-	WaitAttach bool   `name:"wait-attach" help:"Start the container once a client has attached."`
-	ID         string `arg:""`
-}
+// Call is the function (reexec) that is a container's monitor. Its
+// arguments are the container's ID, then "driver=NAME" for a store driver
+// chosen by flag, and "wait-attach" to start the container only once a
+// client has attached: `ps` shows `husk monitor ID`.
+const Call = "monitor"
 
-// The ready pipe: the monitor tells the verb that started it "attach" once
-// its socket listens, then "ok" once the process runs, or "error CODE MSG".
+// exitHusk is husk's own failure, as Docker's 125.
+const exitHusk = 125
+
+// The ready pipe: the monitor tells Launch "attach" once its socket
+// listens, then "ok" once the process runs, or "error CODE MSG".
 const fdReady = 3
 
-func (m *MonitorCmd) Run(g *Globals) error {
+func init() { reexec.Register(Call, run) }
+
+func run(_ context.Context, _, errw io.Writer, args []string) int {
+	if len(args) < 1 {
+		fmt.Fprintf(errw, "husk: %s takes the container's ID: this is husk's own error\n", Call)
+		return exitHusk
+	}
+	id, driver, waitAttach := args[0], "", false
+	for _, a := range args[1:] {
+		if v, ok := strings.CutPrefix(a, "driver="); ok {
+			driver = v
+		}
+		waitAttach = waitAttach || a == "wait-attach"
+	}
 	ready := os.NewFile(fdReady, "ready")
-	mon, err := newMonitor(g, m.ID)
+	mon, err := newMonitor(id, driver)
 	if err != nil {
-		fmt.Fprintf(ready, "error %d %s\n", ExitHusk, err)
-		return err
+		fmt.Fprintf(ready, "error %d %s\n", exitHusk, err)
+		fmt.Fprintln(errw, "husk: "+err.Error())
+		return exitHusk
 	}
 	defer mon.close()
 	fmt.Fprintln(ready, "attach")
-	if m.WaitAttach {
+	if waitAttach {
 		mon.hub.WaitClient(10 * time.Second)
 	}
 	code := mon.run(ready)
 	if mon.c.Config.AutoRemove {
 		mon.close()
-		runHusk(g, "rm", "-f", mon.c.ID)
+		// Not ctx: a stop's signal ended the container, and its removal
+		// must still happen.
+		_, _ = userns.Call(context.Background(), io.Discard, container.CallRemove, driver, mon.c.ID)
 	}
-	return &ExitError{Code: code}
+	return code
 }
 
 type monitor struct {
-	g    *Globals
-	cs   *container.Store
-	c    *container.Container
-	plan *userns.Plan
-	hub  *attach.Hub
-	log  *logfile.Writer
-	once sync.Once
+	driver string
+	cs     *container.Store
+	c      *container.Container
+	plan   *userns.Plan
+	hub    *attach.Hub
+	log    *logfile.Writer
+	once   sync.Once
 }
 
-func newMonitor(g *Globals, id string) (*monitor, error) {
-	cs, err := openContainers()
+func newMonitor(id, driver string) (*monitor, error) {
+	cs, err := container.OpenDefault()
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +105,11 @@ func newMonitor(g *Globals, id string) (*monitor, error) {
 	if err := c.Runnable(); err != nil {
 		return nil, err
 	}
-	plan, err := planFor(c.Config)
+	plan, err := c.Config.Mapping()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeRunDir(c.ID)
+	dir, err := container.MakeRunDir(c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +122,7 @@ func newMonitor(g *Globals, id string) (*monitor, error) {
 		hub.Close()
 		return nil, err
 	}
-	return &monitor{g: g, cs: cs, c: c, plan: plan, hub: hub, log: log}, nil
+	return &monitor{driver: driver, cs: cs, c: c, plan: plan, hub: hub, log: log}, nil
 }
 
 func (m *monitor) close() {
@@ -115,7 +142,7 @@ func (m *monitor) run(ready *os.File) int {
 		ready = nil // only the first start is reported
 		again := false
 		_, _ = m.cs.Update(m.c.ID, func(st *container.State) error {
-			_ = exited(code, msg)(st)
+			_ = container.MarkExited(code, msg)(st)
 			if again = ran && restart(policy, max, code, n, st.Stopped); again {
 				st.Status = container.Restarting
 				st.Restarts++
@@ -168,25 +195,26 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	// The ports are bound for each start and freed when it ends.
 	nh, err := m.c.Config.NetHost()
 	if err != nil {
-		m.report(ready, ExitHusk, err.Error())
-		return ExitHusk, false, err.Error()
+		m.report(ready, exitHusk, err.Error())
+		return exitHusk, false, err.Error()
 	}
 	defer nh.Close()
 	if nh != nil {
-		nh.ExecBinds = execBindsPath(m.c.ID)
+		nh.ExecBinds = container.ExecBindsPath(m.c.ID)
 	}
-	io, err := m.streams()
+	ios, err := m.streams()
 	if err != nil {
-		m.report(ready, ExitHusk, err.Error())
-		return ExitHusk, false, err.Error()
+		m.report(ready, exitHusk, err.Error())
+		return exitHusk, false, err.Error()
 	}
-	o := launchOptions(m.c.Config)
-	o.Stdin, o.Stdout, o.Stderr = io.stdin, io.stdout, io.stderr
-	o.Args = initArgs(m.c.ID)
-	o.Console = io.console
+	o := m.c.Config.LaunchOptions()
+	o.Stdin, o.Stdout, o.Stderr = ios.stdin, ios.stdout, ios.stderr
+	args, env := start.InitCommand(m.c.ID)
+	o.Args, o.Env = args, append(o.Env, env...)
+	o.Console = ios.console
 	o.Started = func(pid int) {
-		io.closeChildEnds()
-		_, _ = m.cs.Update(m.c.ID, running(os.Getpid(), pid, nh.Ports()))
+		ios.closeChildEnds()
+		_, _ = m.cs.Update(m.c.ID, container.MarkRunning(os.Getpid(), pid, nh.Ports()))
 	}
 	o.Running = func() {
 		ran = true
@@ -195,19 +223,19 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	}
 	var netErr error
 	if err := sandbox.WithNet(&o, nh, &netErr); err != nil {
-		m.report(ready, ExitHusk, err.Error())
-		return ExitHusk, false, err.Error()
+		m.report(ready, exitHusk, err.Error())
+		return exitHusk, false, err.Error()
 	}
 	code, st, err := sandbox.Launch(m.plan, o)
 	if err == nil {
 		err = netErr
 	}
 	if st.Cleanup != "" {
-		runHusk(m.g, "system", "remove-copy", st.Cleanup)
+		_, _ = userns.Call(context.Background(), io.Discard, store.CallRemoveCopy, m.driver, st.Cleanup)
 	}
-	io.closeChildEnds()
-	io.wait()
-	io.closeNear()
+	ios.closeChildEnds()
+	ios.wait()
+	ios.closeNear()
 	if err != nil {
 		st.Error = err.Error()
 	}
@@ -237,7 +265,7 @@ func readReady(r *bufio.Reader) (word string, code int, msg string) {
 	line, err := r.ReadString('\n')
 	line = strings.TrimSuffix(line, "\n")
 	if err != nil && line == "" {
-		return "error", ExitHusk, "the container's monitor ended before it started the container: see 'husk logs'"
+		return "error", exitHusk, "the container's monitor ended before it started the container: see 'husk logs'"
 	}
 	word, rest, _ := strings.Cut(line, " ")
 	if word != "error" {

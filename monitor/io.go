@@ -1,4 +1,4 @@
-package cli
+package monitor
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"husk/sandbox/attach"
+	"husk/monitor/attach"
 )
 
 // streams are one start's standard streams: pipes whose far ends the

@@ -1,0 +1,149 @@
+package executor
+
+import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+
+	"husk/sandbox/abi"
+	"husk/userns"
+)
+
+// Launch is a prelaunch's written-down launch: the file prelaunch.c reads
+// (launch.c parses it) to start the next `husk run` with the same
+// arguments up to the image before the Go runtime does. Its records are
+// abi.h's launch tags, each a length and its bytes.
+type Launch struct {
+	Key     []byte // the invocation up to the image (LaunchKey)
+	Watch   []byte // files whose change voids the launch, with their identities (Watch)
+	Flags   int    // the clone flags
+	Mapping *userns.Plan
+	ID      string // the container ID this launch was written for
+	Stdin   bool
+	Net     bool   // the builtin network's socket
+	Spec    []byte // the C init's spec without the process's arguments
+	Entry   []string
+	Default []string // the arguments when the run gives no command
+	JSON    []byte   // the spec as the container records it
+	ImageID string
+}
+
+// Encode is the launch file's bytes.
+func (l *Launch) Encode() []byte {
+	uids, gids := mapLines(l.Mapping.UIDMap), mapLines(l.Mapping.GIDMap)
+	if l.Mapping.Mode == userns.ModeSubuid {
+		uids, gids = helperArgs(l.Mapping.NewUIDMap, l.Mapping.UIDMap), helperArgs(l.Mapping.NewGIDMap, l.Mapping.GIDMap)
+	}
+	var b bytes.Buffer
+	b.WriteString(abi.LaunchMagic)
+	for _, r := range []struct {
+		tag abi.LaunchTag
+		v   []byte
+	}{
+		{abi.LaunchKey, l.Key}, {abi.LaunchWatch, l.Watch}, {abi.LaunchFlags, []byte(fmt.Sprint(l.Flags))},
+		{abi.LaunchMode, []byte(l.Mapping.Mode)}, {abi.LaunchUIDMap, uids}, {abi.LaunchGIDMap, gids}, {abi.LaunchID, []byte(l.ID)},
+		{abi.LaunchStdin, bit(l.Stdin)}, {abi.LaunchNet, bit(l.Net)}, {abi.LaunchSpec, l.Spec},
+		{abi.LaunchEntry, tokens(l.Entry)}, {abi.LaunchDefault, tokens(l.Default)}, {abi.LaunchJSON, l.JSON},
+		{abi.LaunchImage, []byte(l.ImageID)},
+	} {
+		fmt.Fprintf(&b, "%c%d\n", r.tag, len(r.v))
+		b.Write(r.v)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// Write puts the launch where prelaunch.c looks for its key under the
+// store's root, whole or not at all.
+func (l *Launch) Write(root string) error {
+	h := fnv.New64a()
+	h.Write(l.Key)
+	dir := filepath.Join(root, abi.LaunchDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s%016x", abi.LaunchPrefix, h.Sum64()))
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, l.Encode(), 0o600); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// ParseLaunch reads what the Go side needs back of a launch the prelaunch
+// followed: the ID it was written for, the spec in JSON, the arguments and
+// the image.
+func ParseLaunch(b []byte) *Launch {
+	r := map[abi.LaunchTag][]byte{}
+	b, ok := bytes.CutPrefix(b, []byte(abi.LaunchMagic))
+	for ok && len(b) > 0 {
+		tag := abi.LaunchTag(b[0])
+		n, rest := 0, b[1:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		if _, err := fmt.Sscan(string(rest[:i]), &n); err != nil || n+1 > len(rest)-i-1 {
+			break
+		}
+		r[tag] = rest[i+1 : i+1+n]
+		// prelaunch.c ended each record with a NUL where the newline was.
+		b = rest[i+1+n+1:]
+	}
+	return &Launch{ID: string(r[abi.LaunchID]), JSON: r[abi.LaunchJSON], Entry: splitTokens(r[abi.LaunchEntry]),
+		Default: splitTokens(r[abi.LaunchDefault]), ImageID: string(r[abi.LaunchImage])}
+}
+
+func bit(on bool) []byte {
+	if on {
+		return []byte("1")
+	}
+	return []byte("0")
+}
+
+func tokens(list []string) []byte {
+	var b bytes.Buffer
+	for _, t := range list {
+		b.WriteString(t)
+		b.WriteByte(0)
+	}
+	return b.Bytes()
+}
+
+func splitTokens(b []byte) []string {
+	var out []string
+	for _, t := range bytes.Split(b, []byte{0}) {
+		out = append(out, string(t))
+	}
+	if len(out) > 0 {
+		out = out[:len(out)-1] // after the last NUL
+	}
+	return out
+}
+
+func mapLines(m []userns.IDMap) []byte {
+	var b bytes.Buffer
+	for _, l := range m {
+		fmt.Fprintf(&b, "%d %d %d\n", l.ContainerID, l.HostID, l.Size)
+	}
+	return b.Bytes()
+}
+
+// helperArgs are newuidmap's or newgidmap's path and ranges, NUL-separated;
+// the pid goes in after the path.
+func helperArgs(bin string, m []userns.IDMap) []byte {
+	var b bytes.Buffer
+	b.WriteString(bin)
+	b.WriteByte(0)
+	for _, l := range m {
+		fmt.Fprintf(&b, "%d\x00%d\x00%d\x00", l.ContainerID, l.HostID, l.Size)
+	}
+	return b.Bytes()
+}

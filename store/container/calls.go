@@ -1,0 +1,36 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"husk/reexec"
+)
+
+// CallRemove is the function (reexec) that removes a container by ID in
+// husk's user namespace, running or not: a --rm container's monitor, and
+// a run whose process never started, ask for it. Its arguments are the
+// store driver ("" as recorded) and the ID.
+const CallRemove = "remove-container"
+
+func init() {
+	reexec.Register(CallRemove, func(_ context.Context, _, errw io.Writer, args []string) int {
+		if len(args) != 2 {
+			fmt.Fprintf(errw, "husk: %s takes the store driver and an ID: this is husk's own error\n", CallRemove)
+			return 125
+		}
+		cs, err := OpenDefault()
+		if err == nil {
+			var ct *Container
+			if ct, err = cs.Find(args[1]); err == nil {
+				err = cs.Remove(ct, true, args[0])
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(errw, "husk: removing container %s: %v\n", args[1], err)
+			return 125
+		}
+		return 0
+	})
+}
