@@ -47,9 +47,14 @@ int husk_resolve(const char *path, int flags)
 // A walk's state: the directory reached, how deep below the root it is,
 // the identity of each directory on the way down (to check what ".."
 // leads to), the path left to walk, and the links followed so far.
+struct ident {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct walk {
 	int cur, depth, cap, links;
-	struct stat *up;
+	struct ident *up;
 	char rest[PATH_MAX];
 };
 
@@ -62,9 +67,10 @@ static int walk_err(struct walk *w, int e)
 	return -1;
 }
 
-static int same(const struct stat *a, const struct stat *b)
+static struct ident ident_of(const struct stat *st)
 {
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+	struct ident id = {st->st_dev, st->st_ino};
+	return id;
 }
 
 // to_root starts over at the root, as "/" and an absolute symlink do.
@@ -82,17 +88,18 @@ static int down(struct walk *w, int fd, const struct stat *st)
 {
 	if (w->depth + 1 >= w->cap) {
 		int cap = w->cap * 2;
-		struct stat *up = realloc(w->up, (size_t)cap * sizeof *up);
+		struct ident *up = realloc(w->up, (size_t)cap * sizeof *up);
 		if (up == NULL) {
 			close(fd);
 			errno = ENOMEM;
 			return -1;
 		}
-		w->up = up, w->cap = cap;
+		w->up = up;
+		w->cap = cap;
 	}
 	close(w->cur);
 	w->cur = fd;
-	w->up[++w->depth] = *st;
+	w->up[++w->depth] = ident_of(st);
 	return 0;
 }
 
@@ -109,7 +116,7 @@ static int dotdot(struct walk *w)
 	int fd = openat(w->cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || !same(&st, &w->up[w->depth - 1])) {
+	if (fstat(fd, &st) != 0 || st.st_dev != w->up[w->depth - 1].dev || st.st_ino != w->up[w->depth - 1].ino) {
 		close(fd);
 		errno = EXDEV;
 		return -1;
@@ -191,8 +198,10 @@ static int walk_run(struct walk *w, const char *path, int flags)
 	char name[NAME_MAX + 1];
 	if (w->up == NULL)
 		return walk_err(w, ENOMEM);
-	if (to_root(w) != 0 || fstat(w->cur, &w->up[0]) != 0)
+	struct stat st;
+	if (to_root(w) != 0 || fstat(w->cur, &st) != 0)
 		return walk_err(w, errno);
+	w->up[0] = ident_of(&st);
 	memcpy(w->rest, path, strlen(path) + 1);
 	const char *p = w->rest;
 	for (;;) {
@@ -211,7 +220,6 @@ static int walk_run(struct walk *w, const char *path, int flags)
 		if (r > 0)
 			p = w->rest;
 	}
-	struct stat st;
 	if ((flags & O_DIRECTORY) && (fstat(w->cur, &st) != 0 || !S_ISDIR(st.st_mode)))
 		return walk_err(w, ENOTDIR);
 	free(w->up);
