@@ -9,8 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../executor.h"
@@ -104,6 +109,48 @@ static void check_one(const struct lookup *c, int openat2, const char *shown)
 		close(fd);
 }
 
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+// refused runs husk_resolve in a child whose kernel answers openat2 with
+// err, as one without it (ENOSYS) or an older seccomp profile (EPERM)
+// does: the lookup must still resolve, by the walk, and stay on it.
+static void refused(int err)
+{
+#ifdef NATIVE_ARCH
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4), // seccomp_data.arch
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 3),
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+			_exit(3);
+		husk_openat2 = -1;
+		struct stat got, want;
+		char p[512];
+		snprintf(p, sizeof p, "%s/a/b/c", root);
+		int fd = husk_resolve("/abs/c", 0);
+		int ok = fd >= 0 && fstat(fd, &got) == 0 && stat(p, &want) == 0 && got.st_ino == want.st_ino;
+		ok = ok && husk_openat2 == 0 && husk_resolve("/esc/a/missing", 0) < 0 && errno == ENOENT;
+		_exit(ok ? 0 : 1);
+	}
+	int st = -1;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "openat2 refused with %s: the lookup did not take the walk (status %#x)", strerror(err), st);
+#else
+	(void)err;
+#endif
+}
+
 void test_in_root(int openat2)
 {
 	char outside[256];
@@ -163,6 +210,8 @@ void test_in_root(int openat2)
 		check_one(&cases[i], 0, cases[i].path);
 	}
 	CHECK(husk_openat2 == (openat2 ? 1 : -1), "openat2 was given up: %d", husk_openat2);
+	refused(ENOSYS);
+	refused(EPERM);
 	close(husk_root_fd);
 	husk_root_fd = -1;
 	husk_openat2 = -1;
