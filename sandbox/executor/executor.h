@@ -57,7 +57,13 @@ __attribute__((noreturn, format(printf, 2, 3))) void husk_fail(int code, const c
 
 // The root being built: every path below resolves inside it.
 extern int husk_root_fd;
+// Whether the kernel has openat2: -1 not known yet, 0 no (every lookup
+// walks), 1 yes. Tests set it to drive either way.
+extern int husk_openat2;
 int husk_resolve(const char *path, int flags);
+// husk_resolve_walk is husk_resolve without openat2; flags: O_DIRECTORY,
+// O_NOFOLLOW.
+int husk_resolve_walk(const char *path, int flags);
 void husk_split(const char *path, char *dir, char *base, size_t n);
 void husk_make_dirs(const char *path);
 void husk_make_file(const char *path);

@@ -54,6 +54,8 @@ extern char check_message[1024];
 
 void test_spec(void);
 void test_paths(void);
+void test_in_root(int openat2);
+int has_openat2(void);
 void test_user(void);
 void test_launch(void);
 

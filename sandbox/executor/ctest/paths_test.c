@@ -72,9 +72,10 @@ static void test_deep(const char *root)
 	CHECK(exists(root, path), "the deep file was not made");
 }
 
-void test_paths(void)
+// making runs the making tests in a fresh root, through openat2 or the
+// walk.
+static void making(int openat2)
 {
-	test_split();
 	char root[256], outside[256], link[512];
 	snprintf(root, sizeof root, "%s", make_temp());
 	snprintf(outside, sizeof outside, "%s", make_temp());
@@ -92,6 +93,7 @@ void test_paths(void)
 	write_file(link, "");
 	husk_root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	CHECK(husk_root_fd >= 0, "opening %s", root);
+	husk_openat2 = openat2;
 
 	husk_make_dirs("/a/b/c");
 	CHECK(exists(root, "/a/b/c"), "/a/b/c not made");
@@ -117,6 +119,20 @@ void test_paths(void)
 	EXPECT_FAIL(husk_make_dirs("/file/sub"), "making /file/sub inside the root: Not a directory");
 	test_dangling(root);
 	test_deep(root);
+	CHECK(husk_openat2 == openat2, "the lookups went the other way: %d", husk_openat2);
 	close(husk_root_fd);
 	husk_root_fd = -1;
+	husk_openat2 = -1;
+}
+
+void test_paths(void)
+{
+	test_split();
+	int openat2 = has_openat2();
+	if (openat2)
+		making(1);
+	else
+		fprintf(stderr, "ctest: this kernel has no openat2: the walk alone is tested\n");
+	making(0);
+	test_in_root(openat2);
 }
