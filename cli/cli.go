@@ -147,17 +147,13 @@ func (e *ExitError) ExitCode() int { return e.Code }
 // a command that ran, or an error to print once.
 func Main(ctx context.Context, args []string, b Build) (int, error) {
 	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
-	// husk's own processes in a container: its init, and exec's process,
-	// each of which reads what it runs from the record or a pipe, never
-	// from its arguments.
+	// husk's own process in a container, its init, reads what it runs
+	// from the record, never from its arguments.
 	if len(args) == 2 && args[0] == initVerb && sandbox.InSandbox() {
 		sandbox.CatchSignals()
 		err := becomeInit(g, args[1])
 		sandbox.Ask("error", err.Error())
 		return exitOf(err)
-	}
-	if sandbox.InExec() {
-		sandbox.BecomeExec()
 	}
 	if len(args) == 0 {
 		// Bare husk prints its usage and succeeds, as docker does.
