@@ -11,8 +11,6 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-
-	"husk/sandbox"
 )
 
 // Docker's exit codes for failures of the tool itself.
@@ -145,11 +143,6 @@ func (e *ExitError) ExitCode() int { return e.Code }
 // a command that ran, or an error to print once.
 func Main(ctx context.Context, args []string, b Build) (int, error) {
 	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
-	// exec's process in a container reads what it runs from a pipe, never
-	// from its arguments.
-	if sandbox.InExec() {
-		sandbox.BecomeExec()
-	}
 	if len(args) == 0 {
 		// Bare husk prints its usage and succeeds, as docker does.
 		args = []string{"--help"}

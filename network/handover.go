@@ -14,8 +14,8 @@ import (
 // The published ports' direct path (--network MODE:port_handler=direct;
 // cli's netOptions says what it costs in isolation). The sandbox's init
 // reports every bind(2) of its processes through a seccomp listener
-// (init.c's watch_binds), and so does a process husk exec starts
-// (seccomp.ListenBinds). When a server binds a published TCP port,
+// (net.c's husk_watch_binds), and so does a process husk exec starts,
+// with the same function. When a server binds a published TCP port,
 // ServeBinds binds the server's own socket inside the sandbox as asked,
 // then puts the host's listening socket in its place
 // (SECCOMP_IOCTL_NOTIF_ADDFD). The server accepts the host's connections

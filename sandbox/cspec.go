@@ -173,3 +173,40 @@ func BecomeC(c *CSpec) error {
 	unix.Close(fd)
 	return fmt.Errorf("starting the sandbox's init: %w", err)
 }
+
+// EncodeExec turns s's process into exec's input: an exec spec (abi.h),
+// the process alone, which the C exec entry starts inside a running
+// container with the init's own functions. watchBinds has it send its
+// bind listener on abi.FdExecBinds (port_handler=direct).
+func (s *Spec) EncodeExec(watchBinds bool) ([]byte, error) {
+	caps, err := ParseCaps(s.Caps)
+	if err != nil {
+		return nil, err
+	}
+	var e encoder
+	e.rec(abi.TagVersion, strconv.Itoa(abi.SpecVersion))
+	e.rec(abi.TagExec)
+	e.rec(abi.TagCwd, s.Cwd)
+	e.rec(abi.TagUser, s.User)
+	for _, a := range s.Args {
+		e.rec(abi.TagArg, a)
+	}
+	for _, v := range s.Env {
+		e.rec(abi.TagEnv, v)
+	}
+	e.flag(abi.TagKeepID, s.KeepID)
+	e.flag(abi.TagNoSetgroups, s.NoSetGroups)
+	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
+	e.flag(abi.TagTerminal, s.Terminal)
+	for _, cp := range caps {
+		e.rec(abi.TagCap, strconv.Itoa(int(cp)))
+	}
+	if len(s.SeccompBPF) > 0 {
+		e.rec(abi.TagSeccomp, hex.EncodeToString(s.SeccompBPF))
+	}
+	e.flag(abi.TagWatchBinds, watchBinds)
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.Bytes(), nil
+}

@@ -194,3 +194,42 @@ func TestDecodeTruncated(t *testing.T) {
 		}
 	}
 }
+
+// An exec spec round-trips too: the process's records alone, read by
+// exec's decoder, which the init's refuses.
+func TestExecSpecRoundTrip(t *testing.T) {
+	for name, c := range roundTripSpecs() {
+		for _, binds := range []bool{false, true} {
+			b, err := c.Spec.EncodeExec(binds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := executor.DecodeExecSpec(b)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			s := c.Spec
+			w := &executor.Decoded{Cwd: s.Cwd, User: s.User, Args: s.Args, Env: s.Env, KeepID: s.KeepID,
+				NoSetGroups: s.NoSetGroups, NoNewPrivs: s.NoNewPrivs, Tty: s.Terminal, Seccomp: s.SeccompBPF,
+				Caps: want(t, c).Caps, Exec: true, WatchBinds: binds}
+			if !reflect.DeepEqual(w, got) {
+				t.Errorf("%s, binds %v: decoded exec spec differs:\nencoded %+v\ndecoded %+v", name, binds, w, got)
+			}
+			if _, err := executor.DecodeSpec(b); err == nil || !strings.Contains(err.Error(), "exec spec") {
+				t.Errorf("%s: the init's decoder took an exec spec: %v", name, err)
+			}
+			for n := 0; n < len(b); n++ {
+				if d, err := executor.DecodeExecSpec(b[:n]); err == nil && (b[n-1] != 0 || len(d.Args) == 0) {
+					t.Fatalf("%s: cut at %d of %d: decoded", name, n, len(b))
+				}
+			}
+		}
+	}
+	init, err := roundTripSpecs()["full"].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := executor.DecodeExecSpec(init); err == nil || !strings.Contains(err.Error(), "not an exec spec") {
+		t.Errorf("exec's decoder took an init's spec: %v", err)
+	}
+}

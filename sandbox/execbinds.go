@@ -4,94 +4,78 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"husk/network"
-	"husk/seccomp"
 )
 
 // With port_handler=direct, a server that husk exec starts gets the
-// published ports as the container's own servers do: the exec side
-// installs the C init's bind filter (seccomp.ListenBinds) and sends its
-// listener here, and this side passes it on to the container's supervisor
-// (network.ServeExecBinds). Without that, a server started by exec could
-// not bind a published port that a server of the container had taken.
+// published ports as the container's own servers do: the exec entry
+// installs the init's bind filter (husk_watch_binds, asked by the exec
+// spec's watch-binds record) and sends its listener here, and this side
+// passes it on to the container's supervisor (network.ServeExecBinds).
+// Without that, a server started by exec could not bind a published port
+// that a server of the container had taken.
 
-// relayBinds readies cmd to send its bind listener on to the supervisor's
-// socket at path. Where nothing listens there (no port_handler=direct, or
-// a container started by an older husk), the process is not watched:
-// every bind of a watched process waits for the supervisor's answer. Call
-// the function it returns with whether cmd started.
-func relayBinds(cmd *exec.Cmd, path string) (func(started bool), error) {
-	noop := func(bool) {}
+// bindsRelay is this side's part: the supervisor's socket, and a socket
+// pair whose far end the exec'd process sends its listener on.
+type bindsRelay struct {
+	sup         net.Conn
+	here, there *os.File
+}
+
+// dialBinds connects to the supervisor's socket at path. Where nothing
+// listens there (no port_handler=direct, or a container started by an
+// older husk) it returns nil, and the process is not watched: every bind
+// of a watched process waits for the supervisor's answer.
+func dialBinds(path string) (*bindsRelay, error) {
 	if path == "" {
-		return noop, nil
+		return nil, nil
 	}
 	sup, err := net.Dial("unix", path)
 	if err != nil {
-		return noop, nil
+		return nil, nil
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		sup.Close()
 		return nil, fmt.Errorf("creating the socket for the exec'd process's binds: %w", err)
 	}
-	here, there := os.NewFile(uintptr(fds[0]), "binds"), os.NewFile(uintptr(fds[1]), "binds-exec")
-	cmd.ExtraFiles = append(cmd.ExtraFiles, there)
-	cmd.Env = append(cmd.Env, envExecBinds+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
-	return func(started bool) {
-		there.Close()
-		if !started {
-			here.Close()
-			sup.Close()
-			return
-		}
-		go func() {
-			defer sup.Close()
-			defer here.Close()
-			hc, err := net.FileConn(here)
-			if err != nil {
-				return
-			}
-			defer hc.Close()
-			f, err := network.RecvFile(hc.(*net.UnixConn))
-			if err != nil {
-				return
-			}
-			defer f.Close()
-			network.SendFile(sup.(*net.UnixConn), f)
-		}()
-	}, nil
+	return &bindsRelay{sup: sup, here: os.NewFile(uintptr(fds[0]), "binds"),
+		there: os.NewFile(uintptr(fds[1]), "binds-exec")}, nil
 }
 
-// sendBinds, on the exec side, installs the bind filter on this locked
-// thread and sends its listener to the host side, when asked to.
-func sendBinds() error {
-	v := os.Getenv(envExecBinds)
-	if v == "" {
-		return nil
+// abandon closes b when the process did not start.
+func (b *bindsRelay) abandon() {
+	if b == nil {
+		return
 	}
-	fd, err := strconv.Atoi(v)
-	if err != nil {
-		return fmt.Errorf("%s=%q is not a descriptor", envExecBinds, v)
+	b.there.Close()
+	b.here.Close()
+	b.sup.Close()
+}
+
+// relay passes the listener on once the process sends it; the process's
+// end closing first (it failed, or the kernel has no listeners) ends it.
+func (b *bindsRelay) relay() {
+	if b == nil {
+		return
 	}
-	conn := os.NewFile(uintptr(fd), "binds")
-	defer conn.Close()
-	l, err := seccomp.ListenBinds()
-	if err != nil || l == nil {
-		return err
-	}
-	defer l.Close()
-	c, err := net.FileConn(conn)
-	if err != nil {
-		return fmt.Errorf("sending the bind listener: %w", err)
-	}
-	defer c.Close()
-	if err := network.SendFile(c.(*net.UnixConn), l); err != nil {
-		return fmt.Errorf("sending the bind listener: %w", err)
-	}
-	return nil
+	b.there.Close()
+	go func() {
+		defer b.sup.Close()
+		defer b.here.Close()
+		hc, err := net.FileConn(b.here)
+		if err != nil {
+			return
+		}
+		defer hc.Close()
+		f, err := network.RecvFile(hc.(*net.UnixConn))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		network.SendFile(b.sup.(*net.UnixConn), f)
+	}()
 }

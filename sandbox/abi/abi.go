@@ -45,6 +45,8 @@ const (
 	TagCap         Tag = C.HUSK_TAG_CAP
 	TagSeccomp     Tag = C.HUSK_TAG_SECCOMP
 	TagNet         Tag = C.HUSK_TAG_NET
+	TagExec        Tag = C.HUSK_TAG_EXEC
+	TagWatchBinds  Tag = C.HUSK_TAG_WATCH_BINDS
 )
 
 // Op is a setup operation's kind.
@@ -68,6 +70,8 @@ const (
 	FdConsole            = C.HUSK_FD_CONSOLE
 	FdPrelaunchSync      = C.HUSK_FD_PRELAUNCH_SYNC
 	FdPrelaunchNet       = C.HUSK_FD_PRELAUNCH_NET
+	FdExecSpec           = C.HUSK_FD_EXEC_SPEC
+	FdExecBinds          = C.HUSK_FD_EXEC_BINDS
 	StatusRunning        = C.HUSK_STATUS_RUNNING
 	StatusError          = C.HUSK_STATUS_ERROR
 	UsernsMapped    byte = C.HUSK_USERNS_MAPPED

@@ -43,6 +43,12 @@ enum husk_tag {
 	HUSK_TAG_CAP = 'p',          // a capability kept, by number
 	HUSK_TAG_SECCOMP = 'b',      // the seccomp program, hex
 	HUSK_TAG_NET = 'n',          // mode, tap, ip, netmask, gateway, mtu, dials (0/1), direct ports (0/1)
+	// An exec spec (husk exec: a process in a running container) has
+	// this record right after the version, then only the process's
+	// records: c u a e k g z t p b, and w. An init spec has neither E
+	// nor w; each decoder refuses the other's.
+	HUSK_TAG_EXEC = 'E',         // no fields: an exec spec
+	HUSK_TAG_WATCH_BINDS = 'w',  // no fields: send a bind listener on HUSK_FD_EXEC_BINDS (port_handler=direct)
 };
 
 // An operation's fields: kind (a number, enum husk_op_kind), source, target,
@@ -73,6 +79,15 @@ enum husk_op_kind {
 #define HUSK_FD_PRELAUNCH_SYNC 6
 #define HUSK_FD_PRELAUNCH_NET 7
 
+// ---- exec's descriptors: the joining process (HUSK_ENV_NSENTER_PID) has
+// its spec, read-only, where a sandbox's status pipe would be (so a
+// failure's status line goes nowhere: stderr has it), HUSK_FD_CONSOLE with
+// a pty, and the socket for its bind listener with HUSK_TAG_WATCH_BINDS.
+// Secrets in the environment travel there, never in argv. ----
+
+#define HUSK_FD_EXEC_SPEC HUSK_FD_STATUS
+#define HUSK_FD_EXEC_BINDS 5
+
 // The status pipe's lines: WORD SP TEXT NL.
 #define HUSK_STATUS_RUNNING "running" // the user's process started: its pid
 #define HUSK_STATUS_ERROR "error"     // why the sandbox failed
@@ -83,7 +98,7 @@ enum husk_op_kind {
 #define HUSK_ENV_CINIT "HUSK_CINIT"             // the C init: its spec's descriptor
 #define HUSK_ENV_REAP_PID "HUSK_REAP_PID"       // the C reaper of this pid, after the Go init
 #define HUSK_ENV_REAP_DIAL "HUSK_REAP_DIAL"     // the reaper's dial socket
-#define HUSK_ENV_NSENTER_PID "HUSK_NSENTER_PID" // exec: join this pid's namespaces
+#define HUSK_ENV_NSENTER_PID "HUSK_NSENTER_PID" // exec: join this pid's namespaces, run HUSK_FD_EXEC_SPEC
 #define HUSK_ENV_SANDBOX "HUSK_SANDBOX"         // husk as a sandbox's PID 1
 #define HUSK_ENV_SANDBOX_NET "HUSK_SANDBOX_NET" // the init's network socket's descriptor
 #define HUSK_ENV_CONTAINER "HUSK_CONTAINER"     // the container's ID

@@ -55,6 +55,9 @@ type Decoded struct {
 	Caps                                                     []int
 	Seccomp                                                  []byte
 	Net                                                      *DecodedNet
+	// Exec: an exec spec, whose process sends its bind listener when
+	// WatchBinds.
+	Exec, WatchBinds bool
 }
 
 // DecodedOp is one setup operation, its kind abi.h's number.
@@ -74,7 +77,12 @@ type DecodedNet struct {
 
 // DecodeSpec runs the C init's decoder on b, placed so that reading one
 // byte past it faults. It serves tests: the init decodes its own input.
-func DecodeSpec(b []byte) (*Decoded, error) {
+func DecodeSpec(b []byte) (*Decoded, error) { return decode(b, false) }
+
+// DecodeExecSpec is DecodeSpec with exec's decoder.
+func DecodeExecSpec(b []byte) (*Decoded, error) { return decode(b, true) }
+
+func decode(b []byte, exec bool) (*Decoded, error) {
 	var maplen C.size_t
 	var src unsafe.Pointer
 	if len(b) > 0 {
@@ -88,7 +96,13 @@ func DecodeSpec(b []byte) (*Decoded, error) {
 	var s C.struct_husk_spec
 	defer C.husk_spec_free(&s)
 	var msg [512]C.char
-	if C.husk_spec_decode(p, C.size_t(len(b)), &s, &msg[0], C.size_t(len(msg))) != 0 {
+	r := C.int(0)
+	if exec {
+		r = C.husk_exec_spec_decode(p, C.size_t(len(b)), &s, &msg[0], C.size_t(len(msg)))
+	} else {
+		r = C.husk_spec_decode(p, C.size_t(len(b)), &s, &msg[0], C.size_t(len(msg)))
+	}
+	if r != 0 {
 		return nil, fmt.Errorf("decoding the spec: %s", C.GoString(&msg[0]))
 	}
 	return decoded(&s), nil
@@ -122,7 +136,9 @@ func decoded(s *C.struct_husk_spec) *Decoded {
 	if s.seccomp_len > 0 {
 		d.Seccomp = C.GoBytes(unsafe.Pointer(s.seccomp), C.int(s.seccomp_len))
 	}
-	if s.has_net != 0 {
+	if s.exec != 0 {
+		d.Exec, d.WatchBinds = true, s.has_net != 0
+	} else if s.has_net != 0 {
 		n := &s.net
 		d.Net = &DecodedNet{Mode: C.GoString(n.mode), Tap: C.GoString(n.tap), IP: C.GoString(n.ip),
 			Mask: C.GoString(n.mask), Gateway: C.GoString(n.gw), MTU: int(n.mtu), Dials: n.dials != 0,

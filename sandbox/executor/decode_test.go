@@ -18,3 +18,14 @@ func FuzzDecodeSpec(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeExecSpec is FuzzDecodeSpec for exec's decoder.
+func FuzzDecodeExecSpec(f *testing.F) {
+	f.Add([]byte("V\x001\x00E\x00c\x00/\x00u\x00\x00a\x00true\x00e\x00A=1\x00w\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := DecodeExecSpec(b)
+		if err == nil && (!d.Exec || len(d.Args) == 0 || !strings.HasPrefix(d.Cwd, "/") || d.Scratch != "" || d.Hostname != "") {
+			t.Errorf("decoded an exec spec that is not one: %+v", d)
+		}
+	})
+}

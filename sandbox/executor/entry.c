@@ -1,9 +1,10 @@
 // The one pre-runtime entry point, as runc's nsexec: glibc runs this
 // constructor before the Go runtime starts, and the environment says which
-// part of husk this process is. Each entry but exec's never returns to Go.
+// part of husk this process is. Each entry but the prelaunch's never
+// returns to Go.
 //
-//   HUSK_NSENTER_PID  exec: join that process's namespaces, then Go runs
-//                     the exec side inside them (nsenter.c)
+//   HUSK_NSENTER_PID  exec: join that process's namespaces and run the
+//                     exec spec's process inside them (nsenter.c)
 //   HUSK_REAP_PID     the reaper of that process, after the Go init
 //                     handed over (reaper.c)
 //   HUSK_CINIT        the sandbox's init from a complete spec, whether the

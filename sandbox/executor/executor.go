@@ -3,8 +3,8 @@
 // environment (abi.h names the variables): init.c runs a spec the host
 // side or the Go init built (sandbox.CSpec) as PID 1 and stays as the
 // reaper; reaper.c lets the Go init hand over to the same small loop once
-// the container's process runs; nsenter.c joins a running container for
-// exec; prelaunch.c starts a repeated `husk run` from its written-down
+// the container's process runs; nsenter.c joins a running container and
+// starts exec's process there with the init's functions; prelaunch.c starts a repeated `husk run` from its written-down
 // launch. An idle container costs a few pages of memory for its init, not
 // a Go runtime's.
 //
@@ -139,10 +139,4 @@ func (p *Prelaunch) Abandon() {
 	if p.Tap != nil {
 		p.Tap.Close()
 	}
-}
-
-// Joined reports whether the exec entry (nsenter.c) moved this process
-// into a container's namespaces.
-func Joined() bool {
-	return C.husk_nsenter_joined != 0
 }

@@ -38,6 +38,7 @@ struct husk_spec {
 	int nfiles;
 	struct husk_net net;
 	int has_net, keep_id, no_setgroups, loopback, readonly, no_new_privs, terminal;
+	int exec; // an exec spec: a process in a running container
 	int caps[HUSK_MAX_CAPS];
 	int ncaps;
 };
@@ -46,6 +47,10 @@ struct husk_spec {
 // into buf; 0, or -1 with the reason in err. Either way s is released
 // with husk_spec_free.
 int husk_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen);
+// husk_exec_spec_decode is husk_spec_decode for an exec spec, which holds
+// the process alone; each refuses the other's.
+int husk_exec_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen);
+char *husk_spec_read(int fd, size_t *len, char *err, size_t errlen);
 void husk_spec_free(struct husk_spec *s);
 const char *husk_op_name(int kind);
 
@@ -85,6 +90,9 @@ void husk_loopback_up(void);
 // husk_start_user starts the user's process and waits for its execve; it
 // returns the pid, or ends the process with Docker's code for what failed.
 pid_t husk_start_user(struct husk_spec *s);
+// husk_exec_user becomes exec's process in this one, with the same steps
+// and codes: it never returns.
+__attribute__((noreturn)) void husk_exec_user(struct husk_spec *s);
 
 // ---- users and groups (user.c) ----
 
@@ -129,7 +137,7 @@ int husk_launch_parse(char *p, size_t len, struct husk_launch *l);
 __attribute__((noreturn)) void husk_cinit_main(const char *fd);
 __attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
 __attribute__((noreturn)) void husk_reaper_main(const char *pid);
-void husk_nsenter_main(const char *pid);
+__attribute__((noreturn)) void husk_nsenter_main(const char *pid);
 void husk_prelaunch_main(int argc, char **argv, char **envp);
 
 // husk_pre is what the prelaunch did: pid is the sandbox it started (-1:
@@ -145,6 +153,5 @@ struct husk_prelaunch {
 	size_t file_len;
 };
 extern struct husk_prelaunch husk_pre;
-extern int husk_nsenter_joined;
 
 #endif

@@ -1,8 +1,11 @@
 // The exec entry (husk exec, package nsenter): it joins a container's
-// namespaces before the Go runtime starts, because the kernel refuses setns(CLONE_NEWUSER) to
-// a multithreaded process and the Go runtime starts threads at once.
-// Same idea as runc's libcontainer/nsenter, much smaller: there is no
-// configuration to read but one pid, and no user namespace to create.
+// namespaces before the Go runtime starts, because the kernel refuses
+// setns(CLONE_NEWUSER) to a multithreaded process and the Go runtime
+// starts threads at once, then runs the process its spec describes with
+// the init's own functions (process.c). Same idea as runc's
+// libcontainer/nsenter, much smaller: no user namespace to create. It
+// never returns to Go: inside the container, husk is only ever this C,
+// undumpable, until the execve replaces it.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,15 +18,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "executor.h"
-
-// Set in the child that the constructor moved into the container; Go reads
-// it (Joined) so an exec entry point can refuse to run on the host.
-int husk_nsenter_joined;
 
 static long target; // the container's process, for messages
 
@@ -121,7 +121,7 @@ static void relay(int sig, siginfo_t *si, void *uc)
 
 // parent relays signals to the child until it ends, then exits the way a
 // shell reports it: its code, or 128+N for death by signal N.
-static void parent(const sigset_t *mask)
+__attribute__((noreturn)) static void parent(const sigset_t *mask)
 {
 	struct sigaction sa, old;
 	int status;
@@ -160,8 +160,27 @@ static void parent(const sigset_t *mask)
 	}
 }
 
+// run_spec is the child's part, inside the container: the process that
+// the spec on HUSK_FD_EXEC_SPEC describes, started as the init starts its
+// own. The spec's descriptor stays open, read-only, in the status pipe's
+// place (abi.h), until the execve closes it.
+__attribute__((noreturn)) static void run_spec(void)
+{
+	static struct husk_spec s;
+	char err[512];
+	size_t len;
+	char *buf = husk_spec_read(HUSK_FD_EXEC_SPEC, &len, err, sizeof err);
+	if (buf == NULL)
+		husk_fail(125, "reading the exec spec: %s: this is husk's own error", err);
+	if (husk_exec_spec_decode(buf, len, &s, err, sizeof err) != 0)
+		husk_fail(125, "reading the exec spec: %s: this is husk's own error", err);
+	husk_watch_binds(&s);
+	husk_exec_user(&s);
+}
+
 // husk_nsenter_main is the exec entry: env is HUSK_NSENTER_PID's value.
-// It returns in the child, inside the container, for the Go runtime.
+// The parent stays outside the container's pid namespace and relays; the
+// child, inside it, becomes the spec's process. Neither returns.
 void husk_nsenter_main(const char *env)
 {
 	int fds[NNS], joinedpid = 0;
@@ -190,6 +209,13 @@ void husk_nsenter_main(const char *env)
 			fail("reading /proc", errno);
 		}
 	}
+
+	// From here on, nothing in the container may open this process's
+	// /proc/PID/exe (the host's husk: CVE-2019-5736), trace it or read its
+	// memory, which holds the spec; the execve resets it for the user's
+	// program.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("making the process undumpable", errno);
 
 	// Every fd first: /proc is the host's only until the mount namespace
 	// changes.
@@ -231,6 +257,10 @@ void husk_nsenter_main(const char *env)
 		fail("forking into the container's pid namespace", errno);
 	if (pid > 0) {
 		child = pid;
+		// The spec, the console's and the binds' sockets are the
+		// child's: with them closed here, the host side sees the end of
+		// each when the child's execve or death closes it.
+		syscall(SYS_close_range, 3, ~0U, 0);
 		parent(&mask);
 	}
 
@@ -244,7 +274,5 @@ void husk_nsenter_main(const char *env)
 	// process was already reparented.
 	if (getppid() != (joinedpid ? 0 : self))
 		kill(getpid(), SIGKILL);
-	// A husk started from here must not join again.
-	unsetenv(HUSK_ENV_NSENTER_PID);
-	husk_nsenter_joined = 1;
+	run_spec();
 }

@@ -1,6 +1,7 @@
-// The user's process: its user and groups from the image's files, its
-// terminal, its command found in its own PATH, and the privilege drop in
-// runc's order before the execve; the 126/127 codes for what failed.
+// The user's process, for the init and for exec alike: its user and
+// groups from the image's files, its terminal, its command found in its
+// own PATH, and the privilege drop in runc's order before the execve; the
+// 126/127 codes for what failed.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -159,22 +160,54 @@ struct child_err {
 	char what[200];
 };
 
+__attribute__((noreturn)) static void user_failed(const struct husk_spec *s, const struct husk_cred *c,
+						  const struct child_err *ce);
+
+// What exec's process, which reports its own failures, was starting.
+static struct {
+	const struct husk_spec *s;
+	const struct husk_cred *c;
+} self_report;
+
+// child_fail ends the process on a failed step: the init's clone tells
+// the init on pipe; exec's process (pipe -1) says it itself.
 __attribute__((noreturn)) static void child_fail(int pipe, const char *what)
 {
 	struct child_err ce = {errno, ""};
 	snprintf(ce.what, sizeof ce.what, "%s", what);
+	if (pipe < 0)
+		user_failed(self_report.s, self_report.c, &ce);
 	if (write(pipe, &ce, sizeof ce) < 0) {
 	}
 	_exit(125);
 }
 
+// keep_parent_death sets again the parent-death signal that a change of
+// ids cleared: exec's process dies with husk's side outside the
+// container, as before, and at once if that side is gone already.
+static void keep_parent_death(int sig, pid_t ppid, int errp)
+{
+	if (sig == 0)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0)
+		child_fail(errp, "setting the parent-death signal");
+	if (getppid() != ppid)
+		kill(getpid(), SIGKILL);
+}
+
 // drop_and_exec is runc's order: no_new_privs, seccomp (before the
 // capabilities go, unless no_new_privs allows it without), the bounding
 // set, the ids, the rest of the capabilities, then execve.
-static void drop_and_exec(const struct husk_spec *s, const struct husk_cred *c, const char *path, int tty, int errp,
-			  int lastcap)
+__attribute__((noreturn)) static void drop_and_exec(const struct husk_spec *s, const struct husk_cred *c,
+						    const char *path, int tty, int errp, int lastcap)
 {
-	if (setsid() < 0)
+	int pdeath = 0;
+	pid_t ppid = getppid();
+	prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
+	// The init's process leads a session of its own. Exec's leads one only
+	// for its terminal: without, it stays in its caller's process group,
+	// where a terminal's signals reach it (nsenter.c's relay counts on it).
+	if ((tty >= 0 || !s->exec) && setsid() < 0)
 		child_fail(errp, "starting a session");
 	if (tty >= 0) {
 		if (ioctl(tty, TIOCSCTTY, 0) != 0)
@@ -197,6 +230,7 @@ static void drop_and_exec(const struct husk_spec *s, const struct husk_cred *c, 
 		if (setresuid(c->uid, c->uid, c->uid) != 0)
 			child_fail(errp, "setting the uid");
 	}
+	keep_parent_death(pdeath, ppid, errp);
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
 	if (syscall(SYS_capget, &h, d) != 0)
@@ -240,25 +274,57 @@ static int user_main(void *arg)
 	return 125;
 }
 
-// start_user starts the user's process and waits for its execve; it
-// returns the pid, or ends the init with Docker's code for what failed.
-pid_t husk_start_user(struct husk_spec *s)
+// prepare_user is what the init and exec do before the process's own
+// steps: its user and groups, HOME, its terminal, its command in its PATH
+// (127 when missing). It returns the terminal, or -1.
+static int prepare_user(struct husk_spec *s, struct husk_cred *c, char *path, size_t n)
 {
-	struct husk_cred c = {0};
 	if (!s->keep_id)
-		resolve_user(s, &c);
+		resolve_user(s, c);
 	if (!s->keep_id && env_get(s, "HOME") == NULL) {
 		char *home;
-		if (asprintf(&home, "HOME=%s", c.home) < 0)
+		if (asprintf(&home, "HOME=%s", c->home) < 0)
 			husk_fail(125, "starting the process: out of memory");
 		s->env[s->nenv++] = home;
 	}
 	s->env[s->nenv] = NULL;
 	s->args[s->nargs] = NULL;
-	int tty = s->terminal ? open_console(&c, s->keep_id) : -1;
-	char path[4096];
-	if (look_path(s, path, sizeof path) != 0)
+	int tty = s->terminal ? open_console(c, s->keep_id) : -1;
+	if (look_path(s, path, n) != 0)
 		husk_fail(127, "running \"%s\": executable file not found in $PATH", s->args[0]);
+	return tty;
+}
+
+// user_failed ends this process with Docker's code and one line for the
+// step of drop_and_exec that failed.
+static void user_failed(const struct husk_spec *s, const struct husk_cred *c, const struct child_err *ce)
+{
+	if (strcmp(ce->what, "exec") == 0) {
+		if (ce->err == ENOENT)
+			husk_fail(127, "running \"%s\": no such file or directory in the image", s->args[0]);
+		if (ce->err == EACCES || ce->err == ENOEXEC || ce->err == EISDIR)
+			husk_fail(126, "running \"%s\": %s", s->args[0], strerror(ce->err));
+		husk_fail(125, "running \"%s\": %s", s->args[0], strerror(ce->err));
+	}
+	if (strcmp(ce->what, "loading the seccomp filter") == 0)
+		husk_fail(125, "loading the seccomp filter: %s: use --security-opt seccomp=unconfined where seccomp is not allowed",
+		     strerror(ce->err));
+	if (strcmp(ce->what, "changing to the working directory") == 0)
+		husk_fail(125, "changing to the working directory %s: %s", s->cwd, strerror(ce->err));
+	if (strcmp(ce->what, "setting the uid") == 0)
+		husk_fail(125, "setting uid %d: %s", (int)c->uid, strerror(ce->err));
+	if (strcmp(ce->what, "setting the gid") == 0)
+		husk_fail(125, "setting gid %d: %s", (int)c->gid, strerror(ce->err));
+	husk_fail(125, "%s: %s", ce->what, strerror(ce->err));
+}
+
+// husk_start_user starts the user's process and waits for its execve; it
+// returns the pid, or ends the init with Docker's code for what failed.
+pid_t husk_start_user(struct husk_spec *s)
+{
+	struct husk_cred c = {0};
+	char path[4096];
+	int tty = prepare_user(s, &c, path, sizeof path);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		husk_fail(125, "starting the process: %s", strerror(errno));
@@ -282,23 +348,21 @@ pid_t husk_start_user(struct husk_spec *s)
 		return pid; // the exec closed the pipe: it ran
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (strcmp(ce.what, "exec") == 0) {
-		if (ce.err == ENOENT)
-			husk_fail(127, "running \"%s\": no such file or directory in the image", s->args[0]);
-		if (ce.err == EACCES || ce.err == ENOEXEC || ce.err == EISDIR)
-			husk_fail(126, "running \"%s\": %s", s->args[0], strerror(ce.err));
-		husk_fail(125, "running \"%s\": %s", s->args[0], strerror(ce.err));
-	}
-	if (strcmp(ce.what, "loading the seccomp filter") == 0)
-		husk_fail(125, "loading the seccomp filter: %s: use --security-opt seccomp=unconfined where seccomp is not allowed",
-		     strerror(ce.err));
-	if (strcmp(ce.what, "changing to the working directory") == 0)
-		husk_fail(125, "changing to the working directory %s: %s", s->cwd, strerror(ce.err));
-	if (strcmp(ce.what, "setting the uid") == 0)
-		husk_fail(125, "setting uid %d: %s", (int)c.uid, strerror(ce.err));
-	if (strcmp(ce.what, "setting the gid") == 0)
-		husk_fail(125, "setting gid %d: %s", (int)c.gid, strerror(ce.err));
-	husk_fail(125, "%s: %s", ce.what, strerror(ce.err));
+	user_failed(s, &c, &ce);
 }
 
-// hold_image marks the image in use for the init's life (store.HoldImage)
+// husk_exec_user is exec's process: the init's steps for its process,
+// here in this one, which the execve replaces (crun's shape: one set of
+// functions for the init and for exec).
+void husk_exec_user(struct husk_spec *s)
+{
+	static struct husk_cred c;
+	char path[4096];
+	int tty = prepare_user(s, &c, path, sizeof path);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	self_report.s = s;
+	self_report.c = &c;
+	drop_and_exec(s, &c, path, tty, -1, last_cap());
+}

@@ -1,16 +1,19 @@
-// The spec's decoder: the C init's only input, written by the Go encoder
-// (sandbox.CSpec.Encode) in the format abi.h defines. It reads nothing
+// The spec's decoder: the only input of the C init and of exec's joining
+// process, written by the Go encoder (sandbox.CSpec.Encode and
+// sandbox.Spec.EncodeExec) in the format abi.h defines. It reads nothing
 // outside [buf, buf+len), refuses what it does not know instead of
 // guessing, and leaves every string pointing into buf.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "executor.h"
 
@@ -191,10 +194,37 @@ static int flag(struct cursor *c, char tag, int *slot)
 	return 0;
 }
 
+// exec_record says whether an exec spec may hold a record: only what
+// starts a process, since the container exists already.
+static int exec_record(char tag)
+{
+	static const char tags[] = {HUSK_TAG_CWD, HUSK_TAG_USER, HUSK_TAG_ARG, HUSK_TAG_ENV, HUSK_TAG_KEEP_ID,
+				    HUSK_TAG_NO_SETGROUPS, HUSK_TAG_NO_NEW_PRIVS, HUSK_TAG_TERMINAL, HUSK_TAG_CAP,
+				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, 0};
+	return tag != 0 && strchr(tags, tag) != NULL;
+}
+
+// watch_binds marks an exec'd process's bind listener for the host side:
+// of the container's network, exec has only its direct ports to serve
+// (husk_watch_binds).
+static int watch_binds(struct cursor *c, struct husk_spec *s)
+{
+	if (!s->exec)
+		return refuse(c, "record %c has no place in an init's spec", HUSK_TAG_WATCH_BINDS);
+	if (s->has_net)
+		return refuse(c, "record %c appears twice", HUSK_TAG_WATCH_BINDS);
+	s->has_net = 1;
+	s->net.direct = 1;
+	s->net.fd = HUSK_FD_EXEC_BINDS;
+	return 0;
+}
+
 static int record(struct cursor *c, char tag, struct husk_spec *s)
 {
 	const char *f[2];
 	unsigned long cap;
+	if (s->exec && !exec_record(tag))
+		return refuse(c, "record %c has no place in an exec spec", tag);
 	switch (tag) {
 	case HUSK_TAG_HOSTNAME: return once(c, tag, &s->hostname);
 	case HUSK_TAG_CWD: return once(c, tag, &s->cwd);
@@ -236,6 +266,7 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 		if (s->seccomp != NULL)
 			return refuse(c, "record b appears twice");
 		return fields(c, tag, f, 1) != 0 ? -1 : read_seccomp(c, s, f[0]);
+	case HUSK_TAG_WATCH_BINDS: return watch_binds(c, s);
 	case HUSK_TAG_NET:
 		if (s->has_net)
 			return refuse(c, "record n appears twice");
@@ -256,8 +287,22 @@ static int version(struct cursor *c)
 	return 0;
 }
 
+// complete_exec checks an exec spec for what starting a process needs.
+static int complete_exec(struct cursor *c, const struct husk_spec *s)
+{
+	if (s->cwd == NULL || s->user == NULL)
+		return refuse(c, "record %c is missing", s->cwd == NULL ? HUSK_TAG_CWD : HUSK_TAG_USER);
+	if (s->cwd[0] != '/')
+		return refuse(c, "the working directory \"%.64s\" must be absolute", s->cwd);
+	if (s->nargs == 0)
+		return refuse(c, "the process has no command");
+	return 0;
+}
+
 static int complete(struct cursor *c, const struct husk_spec *s)
 {
+	if (s->exec)
+		return complete_exec(c, s);
 	static const char tags[] = {HUSK_TAG_HOSTNAME, HUSK_TAG_CWD, HUSK_TAG_USER, HUSK_TAG_SCRATCH,
 				    HUSK_TAG_INUSE, HUSK_TAG_IMAGE_DIR};
 	const char *const have[] = {s->hostname, s->cwd, s->user, s->scratch, s->inuse, s->image_dir};
@@ -274,7 +319,20 @@ static int complete(struct cursor *c, const struct husk_spec *s)
 	return 0;
 }
 
-int husk_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen)
+// kind takes the record that says an exec spec, which comes right after
+// the version, where exec wants one; an init's spec has none.
+static int kind(struct cursor *c, struct husk_spec *s, int exec)
+{
+	const char *save = c->p, *tag = next(c);
+	s->exec = tag != NULL && strcmp(tag, (char[]){HUSK_TAG_EXEC, 0}) == 0;
+	if (!s->exec)
+		c->p = save;
+	if (s->exec != exec)
+		return refuse(c, "%s", exec ? "it is not an exec spec" : "it is an exec spec, not an init's");
+	return 0;
+}
+
+static int decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen, int exec)
 {
 	struct cursor c = {buf, buf, buf + len, err, errlen};
 	memset(s, 0, sizeof *s);
@@ -293,7 +351,7 @@ int husk_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err
 	s->ops = calloc(tokens + 1, sizeof *s->ops);
 	if (s->args == NULL || s->env == NULL || s->ops == NULL)
 		return refuse(&c, "out of memory");
-	if (version(&c) != 0)
+	if (version(&c) != 0 || kind(&c, s, exec) != 0)
 		return -1;
 	const char *tag;
 	while ((tag = next(&c)) != NULL) {
@@ -304,6 +362,56 @@ int husk_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err
 			return -1;
 	}
 	return complete(&c, s);
+}
+
+int husk_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen)
+{
+	return decode(buf, len, s, err, errlen, 0);
+}
+
+int husk_exec_spec_decode(const char *buf, size_t len, struct husk_spec *s, char *err, size_t errlen)
+{
+	return decode(buf, len, s, err, errlen, 1);
+}
+
+// husk_spec_read reads a spec from fd to its end, refusing more than a
+// spec may hold: the buffer, its length in len, or NULL with the reason
+// in err. fd stays open.
+char *husk_spec_read(int fd, size_t *len, char *err, size_t errlen)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+	for (;;) {
+		if (b == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		if (n == cap && cap > HUSK_SPEC_MAX) {
+			free(b);
+			snprintf(err, errlen, "it is larger than %d bytes", HUSK_SPEC_MAX);
+			return NULL;
+		}
+		if (n == cap) {
+			char *more = realloc(b, cap *= 2);
+			if (more == NULL)
+				free(b);
+			b = more;
+			continue;
+		}
+		ssize_t r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			free(b);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*len = n;
+	return b;
 }
 
 void husk_spec_free(struct husk_spec *s)

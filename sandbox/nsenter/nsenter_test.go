@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"husk/sandbox"
 	"husk/sandbox/nsenter"
 )
 
@@ -38,10 +40,6 @@ func TestMain(m *testing.M) {
 	case "target":
 		target()
 	default:
-		if !nsenter.Joined() {
-			fmt.Fprintln(os.Stderr, "helper: the constructor did not join")
-			os.Exit(100)
-		}
 		helper(mode)
 	}
 }
@@ -80,7 +78,8 @@ type report struct {
 	Uid      int
 	Hostname string
 	Cwd      string
-	Env      []string // HUSK_NSENTER_PID entries left in the environment
+	Env      []string // the whole environment: the spec's alone
+	Args     []string
 }
 
 // helper is a process started with nsenter.Command: it reports, or shows
@@ -95,11 +94,7 @@ func helper(mode string) {
 		r.ProcSelf, _ = os.Readlink("/proc/self")
 		r.Hostname, _ = os.Hostname()
 		r.Cwd, _ = os.Getwd()
-		for _, kv := range os.Environ() {
-			if strings.HasPrefix(kv, nsenter.EnvPid+"=") {
-				r.Env = append(r.Env, kv)
-			}
-		}
+		r.Env, r.Args = os.Environ(), os.Args[1:]
 		json.NewEncoder(os.Stdout).Encode(r)
 		os.Exit(7)
 	case "sigterm":
@@ -202,15 +197,30 @@ func readLine(t *testing.T, r io.Reader) string {
 	}
 }
 
-// command is nsenter.Command(pid, this test binary) in the helper mode.
+// command is nsenter.Command(pid) running this test binary in the helper
+// mode, with the caller's ids.
 func command(t *testing.T, pid int, mode string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := nsenter.Command(pid, exe)
-	cmd.Env = append(cmd.Env, envMode+"="+mode)
+	return specCommand(t, pid, &sandbox.Spec{Args: []string{exe, "arg one", ""}, Env: []string{envMode + "=" + mode},
+		Cwd: "/", KeepID: true})
+}
+
+// specCommand is nsenter.Command(pid) running s.
+func specCommand(t *testing.T, pid int, s *sandbox.Spec) *exec.Cmd {
+	t.Helper()
+	b, err := s.EncodeExec(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := nsenter.Command(pid, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.ExtraFiles[0].Close() })
 	return cmd
 }
 
@@ -278,8 +288,11 @@ func TestExec(t *testing.T) {
 		if r.Cwd != "/" {
 			t.Errorf("cwd %q, want /", r.Cwd)
 		}
-		if len(r.Env) != 0 {
-			t.Errorf("environment still has %q", r.Env)
+		if want := []string{envMode + "=report"}; !reflect.DeepEqual(r.Env, want) {
+			t.Errorf("environment %q, want the spec's alone, %q", r.Env, want)
+		}
+		if want := []string{"arg one", ""}; !reflect.DeepEqual(r.Args, want) {
+			t.Errorf("arguments %q, want the spec's, %q", r.Args, want)
 		}
 	})
 
@@ -477,15 +490,6 @@ func failing(t *testing.T, cmd *exec.Cmd) (int, string) {
 	return exitCode(t, cmd), stderr.String()
 }
 
-func TestNoop(t *testing.T) {
-	if nsenter.Joined() {
-		t.Error("Joined in a process started without " + nsenter.EnvPid)
-	}
-	if os.Getenv(nsenter.EnvPid) != "" {
-		t.Skip(nsenter.EnvPid + " is set in the test's environment")
-	}
-}
-
 // TestAsNobody runs the other tests again as an unprivileged user, when
 // run as root: a rootless `husk exec` is the case that matters.
 func TestAsNobody(t *testing.T) {
@@ -516,7 +520,7 @@ func TestAsNobody(t *testing.T) {
 	if err := os.WriteFile(copy, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(copy, "-test.v", "-test.count=1", "-test.run", "^(TestExec|TestGone|TestZombie|TestNotAPid|TestForeign|TestNoop)$")
+	cmd := exec.Command(copy, "-test.v", "-test.count=1", "-test.run", "^(TestExec|TestGone|TestZombie|TestNotAPid|TestForeign|TestCodes)$")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), envMode+"_NOBODY=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -525,4 +529,57 @@ func TestAsNobody(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as nobody: %v", err)
 	}
+}
+
+// TestCodes: what fails inside the container ends the command with
+// Docker's code and one line, as a container's own process does.
+func TestCodes(t *testing.T) {
+	pid := startTarget(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		spec sandbox.Spec
+		code int
+		want string
+	}{
+		{"missing", sandbox.Spec{Args: []string{"/no/such"}}, 127,
+			`husk: running "/no/such": no such file or directory in the image`},
+		{"not in PATH", sandbox.Spec{Args: []string{"no-such-command"}, Env: []string{"PATH=/no:/nowhere"}}, 127,
+			`husk: running "no-such-command": executable file not found in $PATH`},
+		{"not executable", sandbox.Spec{Args: []string{plain}}, 126,
+			fmt.Sprintf("husk: running %q: Permission denied", plain)},
+		{"no working directory", sandbox.Spec{Args: []string{"/bin/true"}, Cwd: "/no/such/dir"}, 125,
+			"husk: changing to the working directory /no/such/dir: No such file or directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.spec
+			s.KeepID = true
+			if s.Cwd == "" {
+				s.Cwd = "/"
+			}
+			code, stderr := failing(t, specCommand(t, pid, &s))
+			if code != c.code || stderr != c.want+"\n" {
+				t.Errorf("exit %d, stderr %q; want %d, %q", code, stderr, c.code, c.want)
+			}
+		})
+	}
+	t.Run("an init's spec", func(t *testing.T) {
+		cmd, err := nsenter.Command(pid, []byte("V\x001\x00c\x00/\x00u\x00\x00a\x00/bin/true\x00"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, stderr := failing(t, cmd)
+		want := "husk: reading the exec spec: it is not an exec spec: this is husk's own error\n"
+		if code != 125 || stderr != want {
+			t.Errorf("exit %d, stderr %q; want 125, %q", code, stderr, want)
+		}
+	})
 }

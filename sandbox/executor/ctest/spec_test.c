@@ -134,9 +134,84 @@ static void test_hostile(void)
 		T("") T("a") T("sh"), "must be absolute");
 }
 
+// An exec spec as sandbox.Spec.EncodeExec writes it.
+static const char exec_good[] = T("V") T("1") T("E") T("c") T("/w") T("u") T("app:staff") T("a") T("sh") T("a") T("-c")
+	T("e") T("SECRET=1") T("g") T("z") T("t") T("p") T("5") T("b") T("0600000000000000") T("w");
+
+static int exec_decode(const char *b, size_t n, struct husk_spec *s, char *err, size_t errlen)
+{
+	char *copy = malloc(n ? n : 1);
+	memcpy(copy, b, n);
+	int r = husk_exec_spec_decode(copy, n, s, err, errlen);
+	husk_spec_free(s);
+	free(copy);
+	return r;
+}
+
+static void exec_refused(const char *what, const char *b, size_t n, const char *want)
+{
+	struct husk_spec s;
+	char err[256] = "";
+	CHECK(exec_decode(b, n, &s, err, sizeof err) == -1, "%s: decoded", what);
+	CHECK(strstr(err, want) != NULL, "%s: \"%s\" lacks \"%s\"", what, err, want);
+}
+
+#define EXEC_REFUSED(what, lit, want) exec_refused(what, lit, sizeof lit - 1, want)
+
+static void test_exec_fields(void)
+{
+	struct husk_spec s;
+	char err[256];
+	char *copy = malloc(sizeof exec_good - 1);
+	memcpy(copy, exec_good, sizeof exec_good - 1);
+	CHECK(husk_exec_spec_decode(copy, sizeof exec_good - 1, &s, err, sizeof err) == 0, "%s", err);
+	CHECK(s.exec && strcmp(s.cwd, "/w") == 0 && strcmp(s.user, "app:staff") == 0, "%s %s", s.cwd, s.user);
+	CHECK(s.nargs == 2 && strcmp(s.args[1], "-c") == 0 && s.nenv == 1 && strcmp(s.env[0], "SECRET=1") == 0, "args");
+	CHECK(s.no_setgroups && s.no_new_privs && s.terminal && !s.keep_id, "flags");
+	CHECK(s.ncaps == 1 && s.caps[0] == 5 && s.seccomp_len == 8, "caps, seccomp");
+	CHECK(s.has_net && s.net.direct && s.net.fd == HUSK_FD_EXEC_BINDS, "watch binds");
+	CHECK(s.hostname == NULL && s.scratch == NULL && s.nroot == 0 && s.nops == 0, "init's records");
+	husk_spec_free(&s);
+	free(copy);
+}
+
+static void test_exec_hostile(void)
+{
+	struct husk_spec s;
+	char err[256];
+	// Each decoder refuses the other's spec: an exec spec never builds a
+	// root, and an init never runs without one.
+	CHECK(decode(exec_good, sizeof exec_good - 1, &s, err, sizeof err) == -1 &&
+		      strstr(err, "an exec spec, not an init's") != NULL,
+	      "the init took an exec spec: %s", err);
+	exec_refused("an init's spec", good, sizeof good - 1, "not an exec spec");
+	for (size_t n = 0; n < sizeof exec_good - 1; n++)
+		CHECK(exec_decode(exec_good, n, &s, err, sizeof err) != 0 || exec_good[n - 1] == 0, "cut at %zu decoded", n);
+	EXEC_REFUSED("E late", T("V") T("1") T("c") T("/") T("E") T("u") T("") T("a") T("sh"), "not an exec spec");
+	EXEC_REFUSED("E twice", T("V") T("1") T("E") T("E") T("c") T("/") T("u") T("") T("a") T("sh"),
+		     "record E has no place");
+	EXEC_REFUSED("hostname", T("V") T("1") T("E") T("h") T("box") T("c") T("/") T("u") T("") T("a") T("sh"),
+		     "record h has no place in an exec spec");
+	EXEC_REFUSED("a mount", T("V") T("1") T("E") T("o") T("1") T("proc") T("/proc") T("proc") T("0") T("") T("0"),
+		     "record o has no place in an exec spec");
+	EXEC_REFUSED("a network", T("V") T("1") T("E") T("n") T("builtin"), "record n has no place");
+	EXEC_REFUSED("unknown", T("V") T("1") T("E") T("Q"), "record Q has no place");
+	EXEC_REFUSED("w twice", T("V") T("1") T("E") T("w") T("w"), "record w appears twice");
+	EXEC_REFUSED("no cwd", T("V") T("1") T("E") T("u") T("") T("a") T("sh"), "record c is missing");
+	EXEC_REFUSED("no user", T("V") T("1") T("E") T("c") T("/") T("a") T("sh"), "record u is missing");
+	EXEC_REFUSED("relative cwd", T("V") T("1") T("E") T("c") T("w") T("u") T("") T("a") T("sh"), "must be absolute");
+	EXEC_REFUSED("no command", T("V") T("1") T("E") T("c") T("/") T("u") T(""), "no command");
+	EXEC_REFUSED("cut arg", T("V") T("1") T("E") T("c") T("/") T("u") T("") T("a"), "record a is cut short");
+	EXEC_REFUSED("no terminator", T("V") T("1") T("E") T("c") "/", "no terminator");
+	EXEC_REFUSED("wrong version", T("V") T("2") T("E"), "version 2");
+	REFUSED_WITH("w in an init's spec", T("w"), "record w has no place in an init's spec");
+}
+
 void test_spec(void)
 {
 	test_fields();
 	test_truncated();
 	test_hostile();
+	test_exec_fields();
+	test_exec_hostile();
 }
