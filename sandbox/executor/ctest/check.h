@@ -56,6 +56,7 @@ void test_spec(void);
 void test_paths(void);
 void test_user(void);
 void test_launch(void);
+void test_pid1(void);
 
 // make_temp makes a directory for a test and returns its path.
 const char *make_temp(void);
