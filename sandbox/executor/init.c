@@ -183,9 +183,8 @@ static void cinit_run(char *buf, size_t len)
 	// Other processes in the sandbox must not reach husk's binary through
 	// /proc/1/exe (CVE-2019-5736).
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	// /proc/1/cmdline and environ are the user's host command line and
-	// environment (-v host paths, -e values, their tokens): gone before
-	// the container's first process can read them.
+	// /proc/1/environ is the user's host environment (tokens and other
+	// secrets): gone before the container's first process can read it.
 	husk_hide_invocation();
 	husk_watch_binds(&s);
 	pid_t child = husk_start_user(&s);

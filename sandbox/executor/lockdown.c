@@ -54,10 +54,11 @@ void husk_pid1_lockdown(void)
 	load_filter();
 }
 
-// husk_hide_invocation blanks this process's command line and environment
-// where the kernel shows them (/proc/PID/cmdline, environ), leaving
-// "husk": the init was exec'd with, or cloned from, the user's own husk
-// invocation. The kernel's bounds of both are fields 48 to 51 of
+// husk_hide_invocation blanks this process's environment where the kernel
+// shows it (/proc/PID/environ): the init was exec'd with, or cloned from,
+// the user's own husk, whose variables may hold secrets. Its argv is
+// husk's own already ("husk container-init ID", or "husk" once the
+// prelaunch has cleared it). The kernel's bounds are fields 50 and 51 of
 // /proc/self/stat. Nothing reads the environment after this.
 void husk_hide_invocation(void)
 {
@@ -70,15 +71,13 @@ void husk_hide_invocation(void)
 		return;
 	buf[n] = 0;
 	char *p = strrchr(buf, ')');
-	unsigned long v[4];
-	// After the command's ")": fields 3 to 47, then the four bounds.
-	for (int field = 2; p && field < 48; field++)
+	unsigned long start, end;
+	// After the command's ")": fields 3 to 49, then the two bounds.
+	for (int field = 2; p && field < 50; field++)
 		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p, " %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) != 4 || v[1] <= v[0] || v[3] < v[2])
+	if (p == NULL || sscanf(p, " %lu %lu", &start, &end) != 2 || end < start)
 		return;
-	memset((char *)v[0], 0, v[1] - v[0]);
-	memset((char *)v[2], 0, v[3] - v[2]);
-	strncpy((char *)v[0], "husk", v[1] - v[0] - 1);
+	memset((char *)start, 0, end - start);
 }
 
 // husk_close_except closes every descriptor but the n in keep (a negative

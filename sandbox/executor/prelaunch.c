@@ -246,6 +246,16 @@ static int write_to(pid_t pid, const char *file, const char *s, size_t n)
 	return k == (ssize_t)n ? 0 : -1;
 }
 
+// hide_argv leaves the init's argv as "husk": it is this invocation's
+// memory, whose flags (-e values, -v host paths) every local user would
+// read in /proc/PID/cmdline, and the container at /proc/1/cmdline.
+static void hide_argv(void)
+{
+	char *end = inv_argv[inv_argc - 1] + strlen(inv_argv[inv_argc - 1]);
+	memset(inv_argv[0], 0, end - inv_argv[0]);
+	strncpy(inv_argv[0], "husk", end - inv_argv[0]);
+}
+
 // child is the sandbox's PID 1 before it becomes the C init: the file
 // descriptors and variables an exec'd init would have had. Without an
 // exec, close-on-exec closes nothing: the parent's ends close here, or a
@@ -254,6 +264,7 @@ static void child(const int *fd, int keep_stdin, char *spec, size_t spec_len)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	setsid();
+	hide_argv();
 	close(fd[FD_STATUS_R]);
 	close(fd[FD_SYNC_W]);
 	if (fd[FD_NET_HOST] >= 0)
