@@ -201,3 +201,17 @@ func TestPID1SignalsAnUnprivilegedProcess(t *testing.T) {
 		t.Errorf("stop took %v: the SIGTERM did not reach the process", d)
 	}
 }
+
+// A process that keeps CAP_SYS_ADMIN may still mount: its Landlock domain
+// scopes abstract sockets instead of handling file rights, which would
+// refuse every mount. PID 1 stays out of its reach all the same.
+func TestPID1DomainLeavesMountsToSysAdmin(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	res := helperResults(t, e, ref, []string{"--rm", "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"}, "mount", "ptrace-init")
+	if res["mount"] != "ok" {
+		t.Errorf("mount with CAP_SYS_ADMIN: want ok, got %q", res["mount"])
+	}
+	if p := res["ptrace-init"]; !strings.Contains(p, "operation not permitted") {
+		t.Errorf("ptrace attach to PID 1 with CAP_SYS_ADMIN and CAP_SYS_PTRACE: want operation not permitted, got %q", p)
+	}
+}
