@@ -19,7 +19,7 @@ CC       ?= cc
 CGO_WARN := -std=gnu11 -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wvla -Wstrict-prototypes -Wno-missing-field-initializers
 CWARN    := $(CGO_WARN) -Wmissing-prototypes
 CSRC   := $(wildcard sandbox/executor/*.c)
-CTEST  := sandbox/executor/spec.c sandbox/executor/paths.c sandbox/executor/user.c sandbox/executor/launch.c $(wildcard sandbox/executor/ctest/*.c)
+CTEST  := sandbox/executor/spec.c sandbox/executor/paths.c sandbox/executor/user.c sandbox/executor/launch.c sandbox/executor/filter.c sandbox/executor/landlock.c $(wildcard sandbox/executor/ctest/*.c)
 CSAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 .PHONY: husk all run test unit ctest fuzz integration bench vet lint prepare

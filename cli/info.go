@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"husk/fuse"
 	"husk/network"
 	"husk/sandbox"
+	"husk/sandbox/executor"
 	"husk/seccomp"
 	"husk/store"
 	"husk/userns"
@@ -209,6 +211,9 @@ func (r *infoReport) gatherSeccomp() {
 	s := seccomp.CheckSupport()
 	r.Seccomp = infoSeccomp{Enabled: s.Enabled, Mode: s.Mode, Libseccomp: s.Library}
 	r.problem("seccomp", s.Err)
+	if executor.LandlockABI() < 1 {
+		r.problem("landlock", errors.New("this kernel has no Landlock (Linux 5.13 or later, with landlock in its lsm= list): a container's process that holds CAP_SYS_PTRACE can trace the container's PID 1"))
+	}
 }
 
 func (r *infoReport) gatherCgroup() {

@@ -117,6 +117,24 @@ __attribute__((noreturn)) void husk_reap_loop(pid_t child, int dial);
 int husk_send_fd(int sock, const void *buf, size_t len, int fd);
 int husk_recv_fd(int sock);
 int husk_file_identity(const char *path, char *out, size_t n);
+
+// ---- PID 1's own exposure (lockdown.c, filter.c, landlock.c) ----
+
+// husk_allow is one system call a filter allows: any arguments (arg < 0),
+// or only with argument arg's low 32 bits equal to val.
+struct husk_allow {
+	int nr, arg;
+	unsigned long val;
+};
+extern const struct husk_allow husk_pid1_allow[];
+extern const int husk_pid1_nallow;
+struct sock_filter;
+int husk_filter_build(const struct husk_allow *list, int n, struct sock_filter *f, int max);
+void husk_pid1_lockdown(void);
+void husk_hide_invocation(void);
+void husk_close_except(const int *keep, int n);
+int husk_landlock(int may_mount);
+int husk_landlock_abi(void);
 char *husk_launch_key(int k, size_t *len);
 
 // ---- a prelaunch's launch file (launch.c) ----

@@ -61,16 +61,19 @@ void husk_fail(int code, const char *fmt, ...)
 	_exit(code);
 }
 
-static void hold_image(const struct husk_spec *s)
+// hold_image returns the lock's descriptor, which the init keeps open for
+// its life (-1: no image).
+static int hold_image(const struct husk_spec *s)
 {
 	if (s->inuse == NULL || *s->inuse == 0)
-		return;
+		return -1;
 	int fd = open(s->inuse, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_SH) != 0)
 		husk_fail(125, "marking the image in use (%s): %s", s->inuse, strerror(errno));
 	struct stat st;
 	if (s->image_dir && *s->image_dir && stat(s->image_dir, &st) != 0)
 		husk_fail(125, "the image was removed while the container started: pull it again");
+	return fd;
 }
 
 static void wait_mapped(void)
@@ -160,7 +163,7 @@ static void cinit_run(char *buf, size_t len)
 	const char *net = getenv(HUSK_ENV_SANDBOX_NET);
 	s.net.fd = net ? atoi(net) : -1;
 
-	hold_image(&s);
+	int inuse = hold_image(&s);
 	husk_make_private();
 	husk_mount_scratch(&s);
 	husk_build_root(&s);
@@ -180,10 +183,17 @@ static void cinit_run(char *buf, size_t len)
 	// Other processes in the sandbox must not reach husk's binary through
 	// /proc/1/exe (CVE-2019-5736).
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	// /proc/1/environ is the user's host environment (tokens and other
+	// secrets): gone before the container's first process can read it.
+	husk_hide_invocation();
 	husk_watch_binds(&s);
 	pid_t child = husk_start_user(&s);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)child);
 	status(HUSK_STATUS_RUNNING, pid);
+	// Nothing else the init inherited stays open: stdio, the status pipe,
+	// the network socket and the image's lock are what it still uses.
+	int keep[] = {0, 1, 2, HUSK_FD_STATUS, s.has_net ? s.net.fd : -1, inuse};
+	husk_close_except(keep, sizeof keep / sizeof keep[0]);
 	husk_reap_loop(child, s.has_net && s.net.dials ? s.net.fd : -1);
 }

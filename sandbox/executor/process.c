@@ -215,6 +215,8 @@ __attribute__((noreturn)) static void drop_and_exec(const struct husk_spec *s, c
 		for (int fd = 0; fd < 3; fd++)
 			dup2(tty, fd);
 	}
+	if (husk_landlock(keeps(s, CAP_SYS_ADMIN) || s->seccomp_len == 0) != 0)
+		child_fail(errp, "entering a Landlock domain");
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail(errp, "setting no_new_privs");
 	if (!s->no_new_privs && load_seccomp(s) != 0)

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -160,26 +161,49 @@ static int serve_dial(int conn)
 	return 0;
 }
 
+// The binary's pages, found before the lockdown: the init opens no file
+// once its filter is loaded, so it reads its maps through a descriptor
+// opened before.
+struct trim {
+	int maps;
+	unsigned long ino;
+};
+
+static struct trim trim_prepare(void)
+{
+	struct trim t = {-1, 0};
+	struct stat exe;
+	if (stat("/proc/self/exe", &exe) == 0) {
+		t.ino = (unsigned long)exe.st_ino;
+		t.maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	}
+	return t;
+}
+
 // trim drops the pages of husk's binary that the exec and this set-up
 // touched: clean, read-only, and mostly never run again here (the loop
 // below is a few functions), so they need not stay resident.
-static void trim(void)
+static void trim(struct trim *t)
 {
-	struct stat exe;
-	if (stat("/proc/self/exe", &exe) != 0)
-		return;
-	FILE *f = fopen("/proc/self/maps", "r");
-	if (f == NULL)
-		return;
-	char line[512];
-	while (fgets(line, sizeof line, f)) {
-		unsigned long start, end, ino;
+	static char buf[64 << 10];
+	size_t n = 0;
+	ssize_t r;
+	while (t->maps >= 0 && n < sizeof buf - 1 && (r = read(t->maps, buf + n, sizeof buf - 1 - n)) > 0)
+		n += (size_t)r;
+	if (t->maps >= 0)
+		close(t->maps);
+	t->maps = -1;
+	buf[n] = 0;
+	for (char *line = buf, *end; *line; line = end + 1) {
+		end = strchrnul(line, '\n');
+		unsigned long start, stop, ino;
 		char perms[8];
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &end, perms, &ino) == 4 &&
-		    ino == (unsigned long)exe.st_ino && strchr(perms, 'w') == NULL)
-			madvise((void *)start, end - start, MADV_DONTNEED);
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &stop, perms, &ino) == 4 && ino == t->ino &&
+		    strchr(perms, 'w') == NULL)
+			madvise((void *)start, stop - start, MADV_DONTNEED);
+		if (*end == 0)
+			break;
 	}
-	fclose(f);
 }
 
 // husk_reap_loop is PID 1's loop from here on: every signal forwarded to
@@ -198,6 +222,9 @@ void husk_reap_loop(pid_t child, int dial)
 	sigset_t all;
 	sigfillset(&all);
 	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	struct trim t = trim_prepare();
+	// From here on the init needs no privilege and few system calls.
+	husk_pid1_lockdown();
 	// The binary's pages go once the process has run a second: most runs
 	// end sooner, and their init need not pay for it.
 	int trim_ms = 1000;
@@ -205,7 +232,7 @@ void husk_reap_loop(pid_t child, int dial)
 		struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {dial, POLLIN, 0}};
 		int n = poll(pfd, dial >= 0 ? 2 : 1, trim_ms);
 		if (n == 0 && trim_ms > 0) {
-			trim();
+			trim(&t);
 			trim_ms = -1;
 		}
 		if (n <= 0)
