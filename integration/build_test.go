@@ -246,3 +246,39 @@ func TestBuildErrors(t *testing.T) {
 	}
 	e.wantError(e.run("build", "--target", "nothing", e.buildCtx("t", map[string]string{"Dockerfile": "FROM scratch\n"})), "--target nothing")
 }
+
+// Each root-filesystem strategy builds: RUN over the mounted build layer,
+// a deletion, COPY, and the cache.
+func TestBuildStrategies(t *testing.T) {
+	for _, s := range strategies {
+		t.Run(s, func(t *testing.T) {
+			e := newEnv(t)
+			e.vars["HUSK_STORAGE_DRIVER"] = s
+			dir := e.buildCtx("ctx", map[string]string{
+				"Dockerfile": "FROM " + plain.Ref("busybox:latest") + "\nRUN echo hi > /hi && rm /etc/group\nCOPY f /f\n",
+				"f":          "data",
+			})
+			e.ok("build", "-t", "s", dir)
+			if out := e.ok("run", "--rm", "s", "sh", "-c", "cat /hi /f; test -e /etc/group || echo gone").stdout; out != "hi\ndatagone\n" {
+				t.Errorf("%s: %q", s, out)
+			}
+			if r := e.ok("build", "-t", "s", dir); strings.Count(r.stderr, "CACHED") != 2 {
+				t.Errorf("%s: second build not cached: %s", s, r)
+			}
+		})
+	}
+}
+
+// A built image pushes like a pulled one, and runs where it is pulled.
+func TestBuildPush(t *testing.T) {
+	e := newEnv(t)
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + plain.Ref("busybox:latest") + "\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n"})
+	ref := plain.Ref("built-" + me.Name + ":1")
+	e.ok("build", "-t", ref, dir)
+	e.ok("push", ref)
+	other := newEnv(t)
+	other.pull(ref)
+	if out := other.ok("run", "--rm", ref).stdout; out != "pushed\n" {
+		t.Errorf("the pushed image runs as %q", out)
+	}
+}
