@@ -74,6 +74,9 @@ func (c *Context) excluded(rel string) bool {
 // Sources resolves COPY or ADD sources (globs allowed) to paths relative
 // to the context, each existing and not excluded.
 func (c *Context) Sources(srcs []string) ([]string, error) {
+	if len(srcs) == 0 {
+		return nil, nil
+	}
 	if c.Dir == "" {
 		return nil, errors.New("there is no build context (the Dockerfile came from stdin with -): give a context directory")
 	}

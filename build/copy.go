@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +26,8 @@ type copySpec struct {
 	chown   string
 	chmod   string
 	unpack  bool // ADD: local tar archives are extracted
+	// contents are heredocs (COPY <<EOF /dest), written as files.
+	contents []instructions.SourceContent
 }
 
 // owner is who owns copied files: root unless --chown.
@@ -41,7 +44,7 @@ func (c *copySpec) apply(root string) error {
 		return err
 	}
 	w := &writer{root: root, own: own, mode: mode, links: map[uint64]string{}}
-	destDir := c.destDir || len(c.srcs) > 1
+	destDir := c.destDir || len(c.srcs)+len(c.contents) > 1
 	if !destDir {
 		if fi, err := w.stat(c.dest); err == nil && fi.IsDir() {
 			destDir = true
@@ -70,7 +73,34 @@ func (c *copySpec) apply(root string) error {
 			return err
 		}
 	}
+	for _, sc := range c.contents {
+		dst := c.dest
+		if destDir {
+			dst = path.Join(c.dest, sc.Path)
+		}
+		if err := w.write(dst, sc.Data); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// write makes a file of data at dst: 0644 unless --chmod.
+func (w *writer) write(dst, data string) error {
+	full, err := w.mkdirs(dst)
+	if err != nil {
+		return err
+	}
+	_ = os.RemoveAll(full)
+	mode := os.FileMode(0o644)
+	if w.mode != nil {
+		mode = *w.mode
+	}
+	if err := os.WriteFile(full, []byte(data), 0o600); err != nil {
+		return fmt.Errorf("writing %s in the image: %w", dst, err)
+	}
+	w.chown(full)
+	return os.Chmod(full, mode)
 }
 
 // writer creates files inside root, never outside it: every path is

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -165,7 +166,7 @@ func (st *stage) workdirStep(c *instructions.WorkdirCommand, n, total int) error
 }
 
 func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
-	args := st.command(c.ShellDependantCmdLine)
+	args := st.command(withHeredocs(c.ShellDependantCmdLine))
 	cfg := st.cfg.Config
 	env := st.env()
 	if !hasEnv(env, "PATH") {
@@ -191,6 +192,33 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 	})
 }
 
+// withHeredocs is a shell-form RUN with its heredocs, as BuildKit runs
+// it: a command that is only a heredoc runs the heredoc's text as the
+// script; otherwise the shell gets the command line and the documents
+// whole, and handles them itself.
+func withHeredocs(c instructions.ShellDependantCmdLine) instructions.ShellDependantCmdLine {
+	if len(c.Files) == 0 || len(c.CmdLine) != 1 {
+		return c
+	}
+	if h := parser.MustParseHeredoc(c.CmdLine[0]); h != nil {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		c.CmdLine = []string{data}
+		return c
+	}
+	var b strings.Builder
+	b.WriteString(c.CmdLine[0])
+	for _, f := range c.Files {
+		b.WriteByte('\n')
+		b.WriteString(f.Data)
+		b.WriteString(f.Name)
+	}
+	c.CmdLine = []string{b.String()}
+	return c
+}
+
 func orRoot(wd string) string {
 	if wd == "" {
 		return "/"
@@ -201,7 +229,12 @@ func orRoot(wd string) string {
 // copyStep is COPY or ADD: from the context, or with --from from a
 // stage or an image.
 func (st *stage) copyStep(c instructions.Command, n, total int, from string, sd instructions.SourcesAndDest, chown, chmod string, unpack bool) error {
-	spec := &copySpec{dest: st.workdir(sd.DestPath), destDir: isDirPath(sd.DestPath), chown: chown, chmod: chmod, unpack: unpack}
+	spec := &copySpec{dest: st.workdir(sd.DestPath), destDir: isDirPath(sd.DestPath), chown: chown, chmod: chmod, unpack: unpack, contents: sd.SourceContents}
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		if err := e.ExpandRaw(func(w string) (string, error) { return st.b.expand(w, st.env()) }); err != nil {
+			return err
+		}
+	}
 	if spec.dest == "/" {
 		spec.destDir = true
 	}
@@ -218,6 +251,9 @@ func (st *stage) copyStep(c instructions.Command, n, total int, from string, sd 
 			return err
 		}
 		spec.srcs, extra = srcs, []string{hash}
+		for _, sc := range spec.contents {
+			extra = append(extra, sc.Path, sc.Data)
+		}
 	} else {
 		ctx, key, done, err := st.b.fromRoot(from, st.index)
 		if err != nil {

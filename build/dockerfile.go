@@ -115,13 +115,10 @@ func (df *Dockerfile) checkCommand(c instructions.Command) error {
 		if len(instructions.GetMounts(c)) > 0 {
 			return at("RUN --mount is not supported by husk build yet: copy what the step needs with COPY instead")
 		}
-		if len(c.Files) > 0 {
-			return at("heredocs in RUN are not supported by husk build yet: write the script with COPY and run it")
+		if len(c.Files) > 0 && !c.PrependShell {
+			return at("a heredoc needs RUN's shell form: drop the JSON brackets")
 		}
 	case *instructions.CopyCommand:
-		if len(c.SourceContents) > 0 {
-			return at("heredocs in COPY are not supported by husk build yet: put the content in a context file")
-		}
 		if c.Parents || len(c.ExcludePatterns) > 0 {
 			return at("COPY --parents and --exclude are not supported by husk build yet: use .dockerignore")
 		}

@@ -138,13 +138,23 @@ RUN rm /etc/group && rm -r /d/e
 RUN ["sh", "-c", "echo exec-form > /exec"]
 ARG STAMP=arg-value
 RUN echo "$STAMP" > /stamp
+RUN <<EOF
+echo one > /h1
+echo two >> /h1
+EOF
+RUN cat > /h2 <<EOT
+doc
+EOT
+COPY <<EOF /etc/note
+note $STAMP
+EOF
 `})
 	r := e.ok("build", "-t", "ran", dir)
 	if !strings.Contains(r.stderr, "RUN echo made") {
 		t.Errorf("build output lacks the step line: %s", r)
 	}
-	out := e.ok("run", "--rm", "ran", "sh", "-c", "cat /made /exec /stamp; test -e /etc/group || echo gone; test -d /d && test ! -e /d/e && echo dir-gone; test -e /proc/1 && echo proc").stdout
-	if out != "made\nexec-form\narg-value\ngone\ndir-gone\nproc\n" {
+	out := e.ok("run", "--rm", "ran", "sh", "-c", "cat /made /exec /stamp /h1 /h2 /etc/note; test -e /etc/group || echo gone; test -d /d && test ! -e /d/e && echo dir-gone; test -e /proc/1 && echo proc").stdout
+	if out != "made\nexec-form\narg-value\none\ntwo\ndoc\nnote arg-value\ngone\ndir-gone\nproc\n" {
 		t.Errorf("RUN results: %q", out)
 	}
 	// The deletion travels as an OCI whiteout when the image is saved.
