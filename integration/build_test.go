@@ -172,6 +172,21 @@ EOF
 	if after := e.imageIDs(); !slices.Equal(before, after) {
 		t.Errorf("a failed build left an image: %q, was %q", after, before)
 	}
+	// Nor a build layer (every stored layer has its diff digest) or a mount.
+	layers := e.ok("unshare", "sh", "-c", "cat $HOME/.local/share/husk/storage/*-layers/layers.json; echo; grep -c husk/storage /proc/self/mountinfo || true").stdout
+	var ls []map[string]any
+	js, mounts, _ := strings.Cut(strings.TrimSpace(layers), "\n")
+	if err := json.Unmarshal([]byte(js), &ls); err != nil {
+		t.Fatalf("layers.json: %v: %q", err, layers)
+	}
+	for _, l := range ls {
+		if l["diff-digest"] == nil {
+			t.Errorf("a build layer was left: %v", l)
+		}
+	}
+	if strings.TrimSpace(mounts) != "0" {
+		t.Errorf("mounts of the store left: %q", mounts)
+	}
 }
 
 // A second build of the same Dockerfile and context reuses every step
