@@ -28,6 +28,8 @@ type Options struct {
 	Labels     map[string]string // --label
 	Target     string            // "" for the last stage
 	NoCache    bool
+	AlwaysPull bool // --pull: fetch FROM images even when the store has them
+	NoNetwork  bool // --network none: every RUN step gets loopback only
 	Quiet      bool
 	Out        io.Writer // progress and the steps' output
 	Runner     Runner

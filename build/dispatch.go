@@ -179,7 +179,7 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 		out := st.b.stepOutput()
 		code, err := st.b.o.Runner.Run(Process{
 			Root: root, Args: args, Env: env, Cwd: orRoot(cfg.WorkingDir), User: cfg.User,
-			Stdout: out, Stderr: out, NoNetwork: instructions.GetNetwork(c) == instructions.NetworkNone,
+			Stdout: out, Stderr: out, NoNetwork: st.b.o.NoNetwork || instructions.GetNetwork(c) == instructions.NetworkNone,
 		})
 		removeMountPoints(root, made)
 		if err != nil {

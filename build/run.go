@@ -67,6 +67,10 @@ func (SandboxRunner) Run(p Process) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	// The step runs in husk's user namespace, which does not own the
+	// host's network namespace, and may not mount a sysfs of its own
+	// there: the host's /sys is bound read-only instead.
+	spec.HostSys = true
 	if !sandbox.CInitSupports(spec) {
 		return 125, errors.New("RUN needs openat2 (Linux 5.6 or later) for husk's executor: build on a newer kernel")
 	}
@@ -74,7 +78,7 @@ func (SandboxRunner) Run(p Process) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	code, st, err := sandbox.Launch(nil, sandbox.Options{Args: []string{"build-step"}, CInit: enc, Stdout: p.Stdout, Stderr: p.Stderr})
+	code, st, err := sandbox.Launch(nil, sandbox.Options{Args: []string{"build-step"}, CInit: enc, NewNet: p.NoNetwork, Stdout: p.Stdout, Stderr: p.Stderr})
 	if err == nil && st.Error != "" {
 		err = errors.New(st.Error)
 	}

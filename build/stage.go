@@ -104,6 +104,9 @@ func parseTrigger(expr string) (instructions.Command, error) {
 // config.
 func (b *builder) image(ref string) (*imageRef, *v1.ConfigFile, error) {
 	img, err := b.s.Lookup(ref)
+	if b.o.AlwaysPull && b.o.Pull != nil {
+		err = store.ErrNoSuchImage
+	}
 	if errors.Is(err, store.ErrNoSuchImage) && b.o.Pull != nil {
 		if err = b.o.Pull(ref); err == nil {
 			img, err = b.s.Lookup(ref)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"husk/build"
@@ -21,6 +22,9 @@ type BuildCmd struct {
 	Labels    []string `name:"label" help:"Add a label K=V to the image." placeholder:"K=V"`
 	Target    string   `help:"Build up to this stage (FROM ... AS NAME)." placeholder:"STAGE"`
 	NoCache   bool     `name:"no-cache" help:"Run every step again, ignoring the layer cache."`
+	Pull      bool     `help:"Pull FROM images even when the store has them."`
+	Network   string   `default:"default" enum:"default,host,none" help:"RUN steps' network: the host's (default, host) or none (loopback only)."`
+	Platform  string   `help:"Only this host's platform (linux/amd64 here) can be built." placeholder:"OS/ARCH"`
 	Quiet     bool     `short:"q" help:"Print only the image ID."`
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
 	Progress  string   `default:"plain" enum:"auto,plain,tty,quiet" help:"Progress output: plain lines (auto and tty too), or quiet."`
@@ -71,7 +75,10 @@ func (c *BuildCmd) report(g *Globals, o build.Options, id string) error {
 
 // options reads the Dockerfile and the context and resolves the flags.
 func (c *BuildCmd) options(g *Globals) (build.Options, error) {
-	o := build.Options{Target: c.Target, NoCache: c.NoCache, Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{}}
+	if c.Platform != "" && c.Platform != "linux/"+runtime.GOARCH {
+		return build.Options{}, fmt.Errorf("--platform %s: husk builds for this host's platform, linux/%s, only: drop the flag", c.Platform, runtime.GOARCH)
+	}
+	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, NoNetwork: c.Network == "none", Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{}}
 	ctxDir, file := c.Context, c.File
 	if ctxDir == "-" {
 		ctxDir, file = "", "-"

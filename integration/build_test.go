@@ -307,3 +307,23 @@ func TestBuildPush(t *testing.T) {
 		t.Errorf("the pushed image runs as %q", out)
 	}
 }
+
+// --network none leaves RUN steps loopback only; --pull fetches the FROM
+// image though the store has it; --label lands in the config.
+func TestBuildFlags(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + ref + "\nRUN ip -o link | cut -d: -f2 | tr -d ' ' > /links\n"})
+	r := e.ok("build", "--pull", "--network", "none", "--label", "built.by=test", "-t", "flags", dir)
+	if !strings.Contains(r.stderr, "Copying") {
+		t.Errorf("--pull did not pull: %s", r)
+	}
+	if out := e.ok("run", "--rm", "flags", "cat", "/links").stdout; out != "lo\n" {
+		t.Errorf("--network none: RUN saw links %q", out)
+	}
+	if got := e.imageConfig("flags")["Labels"].(map[string]any)["built.by"]; got != "test" {
+		t.Errorf("--label: %v", got)
+	}
+	e.wantError(e.run("build", "--platform", "linux/s390x", dir), "--platform")
+}
