@@ -104,6 +104,7 @@ type CLI struct {
 	Info           InfoCmd       `cmd:"" help:"Show what husk will use on this machine and what is missing."`
 	Version        VersionCmd    `cmd:"" help:"Show husk's version."`
 	Completion     CompletionCmd `cmd:"" help:"Print the shell code that completes husk's commands and flags: bash, zsh or fish."`
+	Build          BuildCmd      `cmd:"" help:"Build an image from a Dockerfile."`
 	Pull           PullCmd       `cmd:"" help:"Pull an image from a registry."`
 	Push           PushCmd       `cmd:"" help:"Push an image to a registry."`
 	Save           SaveCmd       `cmd:"" help:"Write images to an archive (docker-archive, oci-archive) or an OCI layout."`

@@ -44,6 +44,11 @@ type inspectConfig struct {
 	Labels       map[string]string
 	ExposedPorts map[string]struct{}
 	StopSignal   string
+	// What a Dockerfile build may set, shown when set.
+	Volumes     map[string]struct{} `json:",omitempty"`
+	Healthcheck *v1.HealthConfig    `json:",omitempty"`
+	OnBuild     []string            `json:",omitempty"`
+	Shell       []string            `json:",omitempty"`
 }
 
 type inspectRootFS struct {
@@ -96,7 +101,8 @@ func describe(s *store.Store, img *storage.Image) (*inspectImage, error) {
 	}
 	cc := cfg.Config
 	ii.Config = inspectConfig{Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint, WorkingDir: cc.WorkingDir,
-		User: cc.User, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal}
+		User: cc.User, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal,
+		Volumes: cc.Volumes, Healthcheck: cc.Healthcheck, OnBuild: cc.OnBuild, Shell: cc.Shell}
 	for _, d := range cfg.RootFS.DiffIDs {
 		ii.RootFS.Layers = append(ii.RootFS.Layers, d.String())
 	}

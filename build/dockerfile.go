@@ -1,0 +1,140 @@
+// Package build builds images from Dockerfiles: buildkit's parser, its
+// instructions package and its shell lexer read the file; each instruction
+// then changes the image's config or adds a layer to husk's store (COPY and
+// ADD from the context, RUN in a sandbox over the image built so far).
+package build
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// Dockerfile is a parsed and checked Dockerfile.
+type Dockerfile struct {
+	Name     string // as the user named it, for errors
+	Stages   []instructions.Stage
+	MetaArgs []instructions.ArgCommand
+	Escape   rune
+}
+
+// UserError is a build that failed on its input (the Dockerfile, the
+// context, the flags): husk's own exit code, one line naming where.
+type UserError struct{ Msg string }
+
+func (e *UserError) Error() string { return e.Msg }
+
+func userErrorf(format string, args ...any) error {
+	return &UserError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Parse reads a Dockerfile whole and checks every instruction before any
+// step runs, so that an error names its line whatever comes before it.
+func Parse(name string, data []byte) (*Dockerfile, error) {
+	res, err := parser.Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, located(name, err, "fix the Dockerfile's syntax")
+	}
+	lint := linter.New(&linter.Config{})
+	stages, meta, err := instructions.Parse(res.AST, lint)
+	if err != nil {
+		return nil, located(name, err, "fix the instruction (see the Dockerfile reference)")
+	}
+	if len(stages) == 0 {
+		return nil, userErrorf("%s: no FROM instruction: a Dockerfile starts with FROM IMAGE (or FROM scratch)", name)
+	}
+	df := &Dockerfile{Name: name, Stages: stages, MetaArgs: meta, Escape: res.EscapeToken}
+	if err := df.check(); err != nil {
+		return nil, err
+	}
+	return df, nil
+}
+
+// located is err as one line: FILE:LINE: what: fix.
+func located(name string, err error, fix string) error {
+	line := 0
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		line = le.Locations[0][0].Start.Line
+	}
+	msg := strings.ReplaceAll(rootCause(err).Error(), "\n", " ")
+	if line > 0 {
+		return userErrorf("%s:%d: %s: %s", name, line, msg, fix)
+	}
+	return userErrorf("%s: %s: %s", name, msg, fix)
+}
+
+// rootCause drops the wrappers that only repeat the location.
+func rootCause(err error) error {
+	for {
+		var le *parser.LocationError
+		if errors.As(err, &le) && le.Unwrap() != nil {
+			err = le.Unwrap()
+			continue
+		}
+		if u := errors.Unwrap(err); u != nil && strings.HasSuffix(err.Error(), u.Error()) && err.Error() != u.Error() && strings.HasPrefix(err.Error(), "dockerfile parse error") {
+			err = u
+			continue
+		}
+		return err
+	}
+}
+
+// lineOf is the first line of an instruction.
+func lineOf(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
+}
+
+// check refuses what husk does not do, naming the line, before anything
+// runs.
+func (df *Dockerfile) check() error {
+	for i := range df.Stages {
+		for _, c := range df.Stages[i].Commands {
+			if err := df.checkCommand(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (df *Dockerfile) checkCommand(c instructions.Command) error {
+	at := func(format string, args ...any) error {
+		return userErrorf("%s:%d: %s", df.Name, lineOf(c.Location()), fmt.Sprintf(format, args...))
+	}
+	switch c := c.(type) {
+	case *instructions.RunCommand:
+		if len(instructions.GetMounts(c)) > 0 {
+			return at("RUN --mount is not supported by husk build yet: copy what the step needs with COPY instead")
+		}
+		if len(c.Files) > 0 && !c.PrependShell {
+			return at("a heredoc needs RUN's shell form: drop the JSON brackets")
+		}
+	case *instructions.CopyCommand:
+		if c.Parents || len(c.ExcludePatterns) > 0 {
+			return at("COPY --parents and --exclude are not supported by husk build yet: use .dockerignore")
+		}
+	case *instructions.AddCommand:
+		if len(c.SourceContents) > 0 {
+			return at("heredocs in ADD are not supported by husk build yet: put the content in a context file")
+		}
+		for _, src := range c.SourcePaths {
+			if isURL(src) {
+				return at("ADD from a URL (%s) is not supported by husk build yet: download it first and ADD the file from the context", src)
+			}
+		}
+	}
+	return nil
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git@")
+}

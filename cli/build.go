@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"husk/build"
+	"husk/pull"
+	"husk/store"
+)
+
+// BuildCmd is `husk build`: an image from a Dockerfile.
+type BuildCmd struct {
+	Tags      []string `short:"t" name:"tag" help:"Name the image NAME[:TAG] (repeatable)." placeholder:"NAME"`
+	File      string   `short:"f" help:"The Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin." placeholder:"FILE"`
+	BuildArgs []string `name:"build-arg" help:"Set a build arg K=V; K alone takes the value from the environment." placeholder:"K=V"`
+	Labels    []string `name:"label" help:"Add a label K=V to the image." placeholder:"K=V"`
+	Target    string   `help:"Build up to this stage (FROM ... AS NAME)." placeholder:"STAGE"`
+	NoCache   bool     `name:"no-cache" help:"Run every step again, ignoring the layer cache."`
+	Pull      bool     `help:"Pull FROM images even when the store has them."`
+	Network   string   `default:"default" enum:"default,host,none" help:"RUN steps' network: the host's (default, host) or none (loopback only)."`
+	Platform  string   `help:"Only this host's platform (linux/amd64 here) can be built." placeholder:"OS/ARCH"`
+	Quiet     bool     `short:"q" help:"Print only the image ID."`
+	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
+	Progress  string   `default:"plain" enum:"auto,plain,tty,quiet" help:"Progress output: plain lines (auto and tty too), or quiet."`
+	Context   string   `arg:"" help:"The build context directory, or - for a Dockerfile on stdin and no context."`
+}
+
+func (c *BuildCmd) Run(g *Globals) error {
+	s, err := openStore(g)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	o, err := c.options(g)
+	if err != nil {
+		return err
+	}
+	o.Pull = func(ref string) error {
+		_, err := pull.Pull(g.Ctx, s, pull.Options{Ref: ref, TLSVerify: true, Quiet: o.Quiet, Stderr: g.Stderr})
+		return err
+	}
+	id, err := build.Build(g.Ctx, s, o)
+	var failed interface{ StepFailed() bool }
+	if errors.As(err, &failed) {
+		return &ExitError{Code: 1, Err: err} // a failed RUN: Docker's code
+	}
+	if err != nil {
+		return err
+	}
+	return c.report(g, o, id)
+}
+
+func (c *BuildCmd) report(g *Globals, o build.Options, id string) error {
+	if c.IIDFile != "" {
+		if err := os.WriteFile(c.IIDFile, []byte("sha256:"+id), 0o644); err != nil {
+			return fmt.Errorf("writing the image ID to %s: %w", c.IIDFile, err)
+		}
+	}
+	if o.Quiet {
+		fmt.Fprintln(g.Stdout, "sha256:"+id)
+		return nil
+	}
+	fmt.Fprintf(g.Stderr, "writing image sha256:%s\n", id)
+	for _, t := range o.Tags {
+		fmt.Fprintf(g.Stderr, "naming to %s\n", t)
+	}
+	return nil
+}
+
+// options reads the Dockerfile and the context and resolves the flags.
+func (c *BuildCmd) options(g *Globals) (build.Options, error) {
+	if c.Platform != "" && c.Platform != "linux/"+runtime.GOARCH {
+		return build.Options{}, fmt.Errorf("--platform %s: husk builds for this host's platform, linux/%s, only: drop the flag", c.Platform, runtime.GOARCH)
+	}
+	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, NoNetwork: c.Network == "none", Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{}}
+	ctxDir, file := c.Context, c.File
+	if ctxDir == "-" {
+		ctxDir, file = "", "-"
+	}
+	if file == "" {
+		file = filepath.Join(ctxDir, "Dockerfile")
+	}
+	data, name, err := readDockerfile(file)
+	if err != nil {
+		return o, err
+	}
+	if o.Dockerfile, err = build.Parse(name, data); err != nil {
+		return o, err
+	}
+	if o.Context, err = build.OpenContext(ctxDir, c.File); err != nil {
+		return o, err
+	}
+	for _, t := range c.Tags {
+		ref, err := store.ParseReference(t)
+		if err != nil {
+			return o, fmt.Errorf("-t %s: %w", t, err)
+		}
+		o.Tags = append(o.Tags, store.DisplayName(ref))
+	}
+	o.BuildArgs = map[string]string{}
+	for _, a := range c.BuildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				continue // Docker leaves an unset one out
+			}
+		}
+		o.BuildArgs[k] = v
+	}
+	o.Labels = map[string]string{}
+	for _, l := range c.Labels {
+		k, v, _ := strings.Cut(l, "=")
+		o.Labels[k] = v
+	}
+	return o, nil
+}
+
+func readDockerfile(file string) ([]byte, string, error) {
+	if file == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		return b, "Dockerfile", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the Dockerfile %s: %w: give its path with -f, or a context directory that holds one", file, err)
+	}
+	return b, file, nil
+}
