@@ -272,3 +272,6 @@ func TmpfsOp(spec string) (Op, error) {
 	}
 	return Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: path, Flags: flags, Data: strings.Join(data, ",")}, nil
 }
+
+// defaultPath is the PATH of a container whose image sets none, as Docker's.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

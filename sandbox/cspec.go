@@ -40,13 +40,6 @@ type CSpec struct {
 	ImageDir string
 }
 
-// CInitSupports reports whether the C init can run s: it resolves paths
-// inside the root with openat2 (Linux 5.6), else by its own walk of one
-// element at a time, so every kernel takes it.
-func CInitSupports(s *Spec) bool {
-	return true
-}
-
 type encoder struct {
 	bytes.Buffer
 	err error

@@ -85,9 +85,6 @@ func HostSpec(driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error
 	if err != nil {
 		return nil, err
 	}
-	if !sandbox.CInitSupports(spec) {
-		return nil, nil
-	}
 	js, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err

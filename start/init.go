@@ -88,15 +88,11 @@ func Init(id string) error {
 	if err := rec.Remember(img.ID, spec); err != nil {
 		return err
 	}
-	if sandbox.CInitSupports(spec) {
-		c, err := cSpec(spec, img.ID)
-		if err != nil {
-			return err
-		}
-		return sandbox.BecomeC(c)
+	c, err := cSpec(spec, img.ID)
+	if err != nil {
+		return err
 	}
-	sandbox.Become(spec)
-	return nil
+	return sandbox.BecomeC(c)
 }
 
 // holdImage finds the image and marks it in use for the sandbox's life.

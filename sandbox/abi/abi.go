@@ -81,8 +81,6 @@ const (
 const (
 	EnvRoot       = C.HUSK_ENV_ROOT
 	EnvCInit      = C.HUSK_ENV_CINIT
-	EnvReapPid    = C.HUSK_ENV_REAP_PID
-	EnvReapDial   = C.HUSK_ENV_REAP_DIAL
 	EnvNsenterPid = C.HUSK_ENV_NSENTER_PID
 	EnvSandbox    = C.HUSK_ENV_SANDBOX
 	EnvSandboxNet = C.HUSK_ENV_SANDBOX_NET

@@ -5,8 +5,6 @@
 //
 //   HUSK_NSENTER_PID  exec: join that process's namespaces and run the
 //                     exec spec's process inside them (nsenter.c)
-//   HUSK_REAP_PID     the reaper of that process, after the Go init
-//                     handed over (reaper.c)
 //   HUSK_CINIT        the sandbox's init from a complete spec, whether the
 //                     host side or the Go init built it (init.c)
 //   none of them      a `husk run` that may start from its written-down
@@ -25,8 +23,6 @@ __attribute__((constructor)) static void husk_entry(int argc, char **argv, char 
 		husk_nsenter_main(v);
 		return;
 	}
-	if ((v = getenv(HUSK_ENV_REAP_PID)) != NULL && *v != 0)
-		husk_reaper_main(v);
 	if ((v = getenv(HUSK_ENV_CINIT)) != NULL && *v != 0)
 		husk_cinit_main(v);
 	husk_prelaunch_main(argc, argv, envp);

@@ -28,29 +28,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"husk/sandbox/abi"
 )
-
-// Exec replaces this process with husk as the C reaper of child. The
-// calling goroutine's thread blocks every signal first, so that none
-// arriving during the exec is handled by Go and lost: the C side takes
-// them. It returns only when the exec failed, with signals unblocked.
-//
-// dial, when not negative, is the init's network socket: the C loop serves
-// the published ports' dials on it from then on.
-func Exec(child, dial int) error {
-	// The environment stays: it tells whose container this is (ps, tests).
-	env := append(os.Environ(), fmt.Sprintf("%s=%d", abi.EnvReapPid, child))
-	if dial >= 0 {
-		// The init marked every descriptor close-on-exec; this one stays.
-		if _, err := unix.FcntlInt(uintptr(dial), unix.F_SETFD, 0); err != nil {
-			return fmt.Errorf("handing the network socket over: %w", err)
-		}
-		env = append(env, fmt.Sprintf("%s=%d", abi.EnvReapDial, dial))
-	}
-	return fmt.Errorf("handing the init over: %w", ExecBlocked([]string{"husk-init"}, env))
-}
 
 // ExecBlocked execs husk again with every signal blocked on the calling
 // thread, so that none arriving meanwhile is taken by Go and lost: the C

@@ -154,7 +154,6 @@ int husk_launch_parse(char *p, size_t len, struct husk_launch *l);
 
 __attribute__((noreturn)) void husk_cinit_main(const char *fd);
 __attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
-__attribute__((noreturn)) void husk_reaper_main(const char *pid);
 __attribute__((noreturn)) void husk_nsenter_main(const char *pid);
 void husk_prelaunch_main(int argc, char **argv, char **envp);
 

@@ -103,45 +103,18 @@ static void init_begin(void)
 	wait_mapped();
 }
 
-// read_spec reads the spec from fd, refusing more than a spec may hold.
-static char *read_spec(int fd, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *b = malloc(cap);
-	for (;;) {
-		if (b == NULL)
-			husk_fail(125, "reading the sandbox's spec: out of memory");
-		if (n == cap) {
-			if (cap > HUSK_SPEC_MAX)
-				husk_fail(125, "reading the sandbox's spec: it is larger than %d bytes: this is husk's own error",
-					  HUSK_SPEC_MAX);
-			char *more = realloc(b, cap *= 2);
-			if (more == NULL)
-				free(b);
-			b = more;
-			continue;
-		}
-		ssize_t r = read(fd, b + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			husk_fail(125, "reading the sandbox's spec: %s", strerror(errno));
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	*len = n;
-	return b;
-}
-
 // husk_cinit_main is the init from an exec, its spec in the descriptor
 // HUSK_CINIT names. It never returns.
 void husk_cinit_main(const char *fd)
 {
 	init_begin();
 	size_t len;
-	char *buf = read_spec(atoi(fd), &len);
+	char err[256];
+	int in = atoi(fd);
+	char *buf = husk_spec_read(in, &len, err, sizeof err);
+	close(in);
+	if (buf == NULL)
+		husk_fail(125, "reading the sandbox's spec: %s", err);
 	cinit_run(buf, len);
 }
 

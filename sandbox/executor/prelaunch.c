@@ -475,7 +475,7 @@ static int ended(void)
 // namespace child) is never a prelaunch.
 static int reexecuted(void)
 {
-	static const char *marks[] = {HUSK_ENV_USERNS, HUSK_ENV_SANDBOX, HUSK_ENV_CINIT, HUSK_ENV_REAP_PID, NULL};
+	static const char *marks[] = {HUSK_ENV_USERNS, HUSK_ENV_SANDBOX, HUSK_ENV_CINIT, NULL};
 	for (int i = 0; marks[i]; i++)
 		if (getenv(marks[i]))
 			return 1;

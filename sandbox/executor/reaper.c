@@ -1,10 +1,7 @@
-// The reaper: PID 1's loop once the container's process runs, for the C
-// init and after the Go init's hand-off. Once the container's process has
-// run for a while, husk's Go init execs husk again with HUSK_REAP_PID set,
-// and the reaper entry (entry.c) takes over before the Go runtime starts:
-// it forwards signals to the process, reaps every child and exits with the
-// process's code. It holds a few pages instead of a Go runtime's heap and
-// the binary's pages.
+// The reaper: PID 1's loop once the container's process runs, on every
+// start path (the init from a spec, the prelaunch): it forwards signals to
+// the process, reaps every child, serves the published ports' dials and
+// exits with the process's code. It holds a few pages, not a Go runtime.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -253,26 +250,4 @@ void husk_reap_loop(pid_t child, int dial)
 			}
 		}
 	}
-}
-
-// husk_reaper_main is the reaper entry: the Go init handed over the
-// container's process pid, and HUSK_REAP_DIAL may name its dial socket.
-void husk_reaper_main(const char *pid)
-{
-	// Processes of the container must not reach husk's binary through
-	// /proc/1/exe (CVE-2019-5736): first thing after the exec.
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	// The exec may have cleared the parent-death signal: the sandbox must
-	// still end with the husk that supervises it.
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	pid_t child = (pid_t)atol(pid);
-	if (child <= 0)
-		_exit(125);
-	// The Go init execed with every signal blocked; they stay blocked and
-	// are taken one by one by the loop.
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
-	const char *d = getenv(HUSK_ENV_REAP_DIAL);
-	husk_reap_loop(child, d ? atoi(d) : -1);
 }
