@@ -94,15 +94,8 @@ type monitor struct {
 }
 
 func newMonitor(id, driver string) (*monitor, error) {
-	cs, err := container.OpenDefault()
+	cs, c, err := container.OpenRunnable(id)
 	if err != nil {
-		return nil, err
-	}
-	c, err := cs.Find(id)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Runnable(); err != nil {
 		return nil, err
 	}
 	plan, err := c.Config.Mapping()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
 
 	"husk/sandbox/abi"
@@ -83,6 +84,27 @@ func (e *encoder) op(tag abi.Tag, o Op) {
 	e.rec(tag, strconv.Itoa(int(kind)), o.Source, o.Target, o.FSType, strconv.FormatUint(uint64(o.Flags), 10), o.Data, bit(o.Optional))
 }
 
+// command is the process's records, shared by the init's spec and exec's.
+func (e *encoder) command(s *Spec) {
+	for _, a := range s.Args {
+		e.rec(abi.TagArg, a)
+	}
+	for _, v := range s.Env {
+		e.rec(abi.TagEnv, v)
+	}
+}
+
+// confinement is the capabilities kept and the seccomp filter, shared by
+// the init's spec and exec's.
+func (e *encoder) confinement(s *Spec, caps []capability.Cap) {
+	for _, cp := range caps {
+		e.rec(abi.TagCap, strconv.Itoa(int(cp)))
+	}
+	if len(s.SeccompBPF) > 0 {
+		e.rec(abi.TagSeccomp, hex.EncodeToString(s.SeccompBPF))
+	}
+}
+
 // Encode turns c into the C init's input.
 func (c *CSpec) Encode() ([]byte, error) {
 	s := c.Spec
@@ -98,12 +120,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 	e.rec(abi.TagScratch, s.Scratch)
 	e.rec(abi.TagInUse, c.InUse)
 	e.rec(abi.TagImageDir, c.ImageDir)
-	for _, a := range s.Args {
-		e.rec(abi.TagArg, a)
-	}
-	for _, v := range s.Env {
-		e.rec(abi.TagEnv, v)
-	}
+	e.command(s)
 	e.flag(abi.TagKeepID, s.KeepID)
 	e.flag(abi.TagNoSetgroups, s.NoSetGroups)
 	e.flag(abi.TagLoopback, s.Loopback)
@@ -119,12 +136,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 	for _, o := range s.Ops(s.Scratch) {
 		e.op(abi.TagOp, o)
 	}
-	for _, cp := range caps {
-		e.rec(abi.TagCap, strconv.Itoa(int(cp)))
-	}
-	if len(s.SeccompBPF) > 0 {
-		e.rec(abi.TagSeccomp, hex.EncodeToString(s.SeccompBPF))
-	}
+	e.confinement(s, caps)
 	if n := s.Net; n != nil {
 		cfg, err := n.Config.WithDefaults()
 		if err != nil {
@@ -181,22 +193,12 @@ func (s *Spec) EncodeExec(watchBinds bool) ([]byte, error) {
 	e.rec(abi.TagExec)
 	e.rec(abi.TagCwd, s.Cwd)
 	e.rec(abi.TagUser, s.User)
-	for _, a := range s.Args {
-		e.rec(abi.TagArg, a)
-	}
-	for _, v := range s.Env {
-		e.rec(abi.TagEnv, v)
-	}
+	e.command(s)
 	e.flag(abi.TagKeepID, s.KeepID)
 	e.flag(abi.TagNoSetgroups, s.NoSetGroups)
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
-	for _, cp := range caps {
-		e.rec(abi.TagCap, strconv.Itoa(int(cp)))
-	}
-	if len(s.SeccompBPF) > 0 {
-		e.rec(abi.TagSeccomp, hex.EncodeToString(s.SeccompBPF))
-	}
+	e.confinement(s, caps)
 	e.flag(abi.TagWatchBinds, watchBinds)
 	if e.err != nil {
 		return nil, e.err

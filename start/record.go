@@ -24,15 +24,8 @@ func NewRecord(cs *container.Store, c *container.Container) *Record {
 // OpenRecord finds container id, as its init does, refusing a record an
 // earlier husk wrote.
 func OpenRecord(id string) (*Record, error) {
-	cs, err := container.OpenDefault()
+	cs, c, err := container.OpenRunnable(id)
 	if err != nil {
-		return nil, err
-	}
-	c, err := cs.Find(id)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Runnable(); err != nil {
 		return nil, err
 	}
 	return &Record{Container: c, cs: cs}, nil

@@ -17,6 +17,23 @@ func OpenDefault() (*Store, error) {
 	return Open(root)
 }
 
+// OpenRunnable opens the records and finds container id, refusing a
+// record an earlier husk wrote: what a start of it reads first.
+func OpenRunnable(id string) (*Store, *Container, error) {
+	cs, err := OpenDefault()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cs.Find(id)
+	if err == nil {
+		err = c.Runnable()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, c, nil
+}
+
 // RunDir is the container's directory under the run root: its attach
 // socket, the spec that exec reuses, the monitor's error file.
 func RunDir(id string) (string, error) {
