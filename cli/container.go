@@ -37,8 +37,7 @@ func newForeground(g *Globals, cfg *sandbox.Config, name string, ports []string,
 }
 
 func (fg *foreground) options(o sandbox.Options) sandbox.Options {
-	args, env := start.InitCommand(fg.c.ID)
-	o.Args, o.Env = args, append(o.Env, env...)
+	o.Args = start.InitArgs(fg.c.ID)
 	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, container.MarkRunning(os.Getpid(), pid, fg.ports)) }
 	o.Running = func() { fg.ran = true }
 	return o

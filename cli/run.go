@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"husk/network"
 	"husk/sandbox"
@@ -17,10 +16,9 @@ import (
 // RunCmd is `husk run`: an image's process in a rootless sandbox.
 //
 // On the host it resolves the flags into the container's config, writes
-// the record and launches husk again as the sandbox's PID 1 (sandbox.Launch)
-// with argv `husk container-init ID`; there, inside every namespace,
-// start.Init finds the image, builds the Spec from the config and becomes
-// the sandbox.
+// the record, plans the start (start.HostSpec) and launches the C executor
+// as the sandbox's PID 1 (sandbox.Launch), with argv `husk container-init
+// ID`.
 type RunCmd struct {
 	ContainerFlags
 	Detach bool     `short:"d" help:"Run in the background and print the container ID."`
@@ -86,51 +84,52 @@ func exposedPorts(img *inspectImage) []string {
 // launch runs the sandbox in the foreground, pulling a missing image on
 // the way, and returns its exit code.
 func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *network.Host) (int, error) {
-	for pulled := false; ; pulled = true {
-		o := fg.options(fg.c.Config.LaunchOptions())
-		if plan != nil {
-			o.Env = append(o.Env, start.EnvPlanKey+"="+start.PlanKey(g.StorageDriver, c.Image, plan))
+	hl, err := c.hostSpec(g, plan, fg)
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			return ee.Code, err
 		}
-		var hl *start.HostLaunch
-		if !pulled {
-			var err error
-			if hl, err = start.HostSpec(g.StorageDriver, plan, start.NewRecord(fg.cs, fg.c)); err != nil {
-				return ExitHusk, err
-			}
-		}
-		var netErr error
-		if err := sandbox.WithNet(&o, nh, &netErr); err != nil {
-			return ExitHusk, err
-		}
-		if hl != nil {
-			o.CInit = hl.CSpec
-			c.writeLaunch(plan, o, fg.c.ID, hl)
-		}
-		code, st, err := sandbox.Launch(plan, o)
-		if err == nil {
-			err = netErr
-		}
-		if err != nil {
-			return ExitHusk, err
-		}
-		if st.Cleanup != "" {
-			_, _ = userns.Call(g.Ctx, io.Discard, store.CallRemoveCopy, g.StorageDriver, st.Cleanup)
-		}
-		if st.Pull != "" && pulled {
-			return ExitHusk, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
-		}
-		if st.Pull == "" {
-			return code, &ExitError{Code: code}
-		}
-		// Missing: pull on the host's network, as `docker run` does, then
-		// launch again.
-		fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
-		if err := pullImage(g, c.Image); err != nil {
-			var ee *ExitError
-			if errors.As(err, &ee) {
-				return ee.Code, err
-			}
-			return ExitHusk, err
-		}
+		return ExitHusk, err
 	}
+	defer hl.Done(g.Ctx)
+	o := fg.options(fg.c.Config.LaunchOptions())
+	var netErr error
+	if err := sandbox.WithNet(&o, nh, &netErr); err != nil {
+		return ExitHusk, err
+	}
+	o.CInit = hl.CSpec
+	if hl.Reusable() {
+		c.writeLaunch(plan, o, fg.c.ID, hl)
+	}
+	code, _, err := sandbox.Launch(plan, o)
+	if err == nil {
+		err = netErr
+	}
+	if err != nil {
+		return ExitHusk, err
+	}
+	return code, &ExitError{Code: code}
+}
+
+// hostSpec plans the start, pulling the image first when it is missing,
+// on the host's network, as `docker run` does.
+func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*start.HostLaunch, error) {
+	rec := start.NewRecord(fg.cs, fg.c)
+	hl, err := start.HostSpec(g.Ctx, g.StorageDriver, plan, rec)
+	if !errors.Is(err, start.ErrNoSuchImage) {
+		return hl, err
+	}
+	if _, perr := store.ParseReference(c.Image); perr != nil {
+		return nil, perr
+	}
+	fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
+	if err := pullImage(g, c.Image); err != nil {
+		return nil, err
+	}
+	hl, err = start.HostSpec(g.Ctx, g.StorageDriver, plan, rec)
+	if errors.Is(err, start.ErrNoSuchImage) {
+		return nil, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
+	}
+	return hl, err
 }
