@@ -152,12 +152,12 @@ func ShellSockets() (string, error) {
 	if _, err := HostSockets(); err != nil {
 		return "", fmt.Errorf("%w: husk shell hides only what is under /run, and the host's other unix sockets are reachable from it", err)
 	}
-	abi := executor.LandlockABI()
-	why := fmt.Sprintf("Landlock ABI %d has no right over connect()", abi)
-	if abi == 0 {
+	why := fmt.Sprintf("Landlock ABI %d cannot refuse connect()", executor.LandlockABI())
+	if executor.LandlockABI() == 0 {
 		why = "no Landlock"
 	}
-	return "/run private; the host's other sockets bound at start covered (" + why + "); sockets bound later outside /run stay reachable", nil
+	return "mounts (" + why + "): /run and /var/run private, /dev/null over each other host socket bound when the shell starts; " +
+		"sockets bound later outside /run stay reachable", nil
 }
 
 // GivenSockets are --socket's paths through SocketPath; the error names
