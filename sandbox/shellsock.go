@@ -112,10 +112,26 @@ func privateRun() []Op {
 	for _, d := range []string{"/run", "/var/run"} {
 		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
 			ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: d, Flags: nsd | unix.MS_NOEXEC, Data: "mode=0755"})
+			ops = append(ops, runLinks(d)...)
 		}
 	}
 	if r, err := filepath.EvalSymlinks("/etc/resolv.conf"); err == nil && (within(r, "/run") || within(r, "/var/run")) {
 		ops = append(ops, Op{Kind: KindBind, Source: r, Target: r, Flags: unix.MS_RDONLY, Optional: true})
+	}
+	return ops
+}
+
+// runLinks are dir's symlinks again in its private copy: NixOS keeps the
+// system's programs under /run/current-system, a link into /nix/store. A
+// link to a socket leads to the socket's path, hidden there or handed back.
+func runLinks(dir string) []Op {
+	entries, _ := os.ReadDir(dir)
+	var ops []Op
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if t, err := os.Readlink(p); err == nil && e.Type()&os.ModeSymlink != 0 {
+			ops = append(ops, Op{Kind: KindSymlink, Source: t, Target: p})
+		}
 	}
 	return ops
 }
@@ -184,7 +200,7 @@ var (
 		"writes: / is read-only (copy-on-write with --overlay) but for $HOME and the working directory",
 		"processes, IPC, hostname: namespaces of its own; no capabilities, no_new_privs, Docker's seccomp profile",
 		"the network (none unless --network host), and with it abstract unix sockets",
-		"/tmp, /run, /var/run and the session's runtime directory: private and empty",
+		"/tmp, /run, /var/run and the session's runtime directory: private and empty (/run keeps the host's symlinks there)",
 		"the host's unix sockets outside $HOME and the working directory, but for --socket",
 	}
 	ShellReaches = []string{

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -50,6 +51,20 @@ func TestShellSocketOps(t *testing.T) {
 	}
 	if !slices.Equal(bound, []string{"/run/given.sock"}) {
 		t.Errorf("bound %q, want the --socket under the private /run", bound)
+	}
+}
+
+func TestRunLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/nix/store/x-system", filepath.Join(dir, "current-system")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dbus"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ops := runLinks(dir)
+	if len(ops) != 1 || ops[0].Kind != KindSymlink || ops[0].Source != "/nix/store/x-system" || ops[0].Target != filepath.Join(dir, "current-system") {
+		t.Errorf("runLinks: want the one symlink again: %+v", ops)
 	}
 }
 
