@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"husk/store/container"
@@ -120,7 +122,10 @@ func (c *InspectCmd) describe(g *Globals, cts []*container.Container) []inspectC
 	for _, ct := range cts {
 		ids = append(ids, ct.Config.ImageID)
 	}
-	imgs := imageConfigs(g, ids)
+	imgs := map[string]inspectConfig{}
+	if needsImage(c.Format) {
+		imgs = imageConfigs(g, ids)
+	}
 	var sizes map[string]int64
 	if c.Size {
 		sizes = imageSizes(g)
@@ -136,6 +141,17 @@ func (c *InspectCmd) describe(g *Globals, cts []*container.Container) []inspectC
 		out = append(out, ic)
 	}
 	return out
+}
+
+// wholeObject is a template that prints the whole object: {{.}} or {{json .}}.
+var wholeObject = regexp.MustCompile(`\{\{-?\s*(json\s+)?\.\s*-?\}\}`)
+
+// needsImage reports whether the output may show what comes from the
+// image's config (its environment, labels, entrypoint, working
+// directory): reading it costs a call into husk's namespace, which a
+// script polling {{.State.Pid}} should not pay.
+func needsImage(format string) bool {
+	return format == "" || strings.Contains(format, "Config") || wholeObject.MatchString(format)
 }
 
 func describeContainer(ct *container.Container, img inspectConfig) inspectContainer {

@@ -49,3 +49,12 @@ func TestSizeText(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestNeedsImage(t *testing.T) {
+	for f, want := range map[string]bool{"": true, "{{.State.Pid}}": false, "{{json .Config.Env}}": true,
+		"{{json .}}": true, "{{ . }}": true, "{{.Name}} {{index .Config.Labels \"a\"}}": true, "{{json .Mounts}}": false} {
+		if got := needsImage(f); got != want {
+			t.Errorf("needsImage(%q) = %v, want %v", f, got, want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -147,6 +149,16 @@ func TestPauseUnpause(t *testing.T) {
 	if !eventually(5*time.Second, func() bool { return ticks() > 2 }) {
 		t.Fatalf("the ticker does not tick")
 	}
+	// A husk exec in the container stops with it and goes on after.
+	var execOut bytes.Buffer
+	ex := e.command(context.Background(), "exec", "ticker", "sh", "-c", "sleep 1; echo exec-done")
+	ex.Stdout = &execOut
+	if err := ex.Start(); err != nil {
+		t.Fatal(err)
+	}
+	execDone := make(chan error, 1)
+	go func() { execDone <- ex.Wait() }()
+	time.Sleep(300 * time.Millisecond)
 	if out := e.out("pause", "ticker"); out != "ticker" {
 		t.Errorf("pause: want the name back, got %q", out)
 	}
@@ -166,10 +178,24 @@ func TestPauseUnpause(t *testing.T) {
 		t.Errorf("ps --filter status=paused: got %q", got)
 	}
 	e.wantError(e.run("exec", "ticker", "true"), "paused", "unpause")
+	select {
+	case err := <-execDone:
+		t.Errorf("husk exec ended while its container was paused: %v %q", err, execOut.String())
+	default:
+	}
 	e.wantError(e.run("pause", "ticker"), "already paused")
 	e.out("container", "unpause", "ticker")
 	if !eventually(5*time.Second, func() bool { return ticks() > n+2 }) {
 		t.Errorf("unpause: the container did not go on")
+	}
+	select {
+	case err := <-execDone:
+		if err != nil || execOut.String() != "exec-done\n" {
+			t.Errorf("husk exec after unpause: %v %q", err, execOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		ex.Process.Kill()
+		t.Errorf("husk exec did not go on after unpause")
 	}
 	e.wantError(e.run("unpause", "ticker"), "not paused")
 	if got := e.out("inspect", "--format", "{{.State.Status}} {{.State.Paused}}", "ticker"); got != "running false" {
