@@ -38,7 +38,6 @@ func (c *ImagePruneCmd) Run(g *Globals) error {
 	return nil
 }
 
-
 // pruneImages removes the dangling images (with all, every image no
 // container uses), in husk's namespace, prints them as Docker does and
 // returns the space freed.
