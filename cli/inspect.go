@@ -202,6 +202,14 @@ func describeContainer(ct *container.Container, img inspectConfig) inspectContai
 	ic.HostConfig.PortBindings = portMapOf(portSpecs(cfg.Ports), false)
 	ic.HostConfig.PublishAllPorts = cfg.PublishAll
 	ic.NetworkSettings = networkSettings(ct)
+	if live {
+		// Docker lists the image's exposed ports too, unpublished ones as null.
+		for p := range img.ExposedPorts {
+			if _, ok := ic.NetworkSettings.Ports[p]; !ok {
+				ic.NetworkSettings.Ports[p] = nil
+			}
+		}
+	}
 	ic.Mounts = mountsOf(cfg)
 	return ic
 }

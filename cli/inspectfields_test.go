@@ -2,6 +2,7 @@ package cli
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"husk/sandbox"
@@ -56,5 +57,16 @@ func TestNeedsImage(t *testing.T) {
 		if got := needsImage(f); got != want {
 			t.Errorf("needsImage(%q) = %v, want %v", f, got, want)
 		}
+	}
+}
+
+func TestLabelColumn(t *testing.T) {
+	var b strings.Builder
+	rows := []psRow{{Names: "web", labels: map[string]string{"tier": "front"}}}
+	if err := printTemplate(&b, `table {{.Names}}\t{{.Label "tier"}}`, rows); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(b.String()); strings.Join(got, " ") != "NAMES LABEL web front" {
+		t.Errorf("got %q", b.String())
 	}
 }
