@@ -15,7 +15,7 @@ import (
 // images for names that are not containers.
 type InspectCmd struct {
 	Format  string   `short:"f" help:"Go template applied to each object."`
-	Type    string   `help:"Only look for this kind of object: container or image." enum:"container,image," default:""`
+	Type    string   `help:"Only look for this kind of object: container or image."`
 	Size    bool     `short:"s" help:"Add the container's sizes (SizeRw, SizeRootFs)."`
 	Objects []string `arg:"" name:"name" help:"Container or image names or IDs."`
 }
@@ -72,6 +72,9 @@ type inspectContainer struct {
 }
 
 func (c *InspectCmd) Run(g *Globals) error {
+	if c.Type != "" && c.Type != "container" && c.Type != "image" {
+		return fmt.Errorf("invalid --type %q: use container or image", c.Type)
+	}
 	if c.Type == "image" {
 		return c.images(g, c.Objects)
 	}

@@ -67,6 +67,7 @@ func TestInspectDockerFields(t *testing.T) {
 
 	// --type and -s.
 	e.wantError(e.run("inspect", "--type", "image", "web"), "web")
+	e.wantError(e.run("inspect", "--type", "volume", "web"), "--type", "container or image")
 	e.wantError(e.run("inspect", "--type", "container", ref), "no such container")
 	if got := e.out("inspect", "--type", "image", "--format", "{{index .Config.Labels \"org.husk.test\"}}", ref); got != "busybox" {
 		t.Errorf("inspect --type image: got %q", got)
