@@ -66,17 +66,7 @@ func (c *KillCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "kill", func(ct *container.Container) error {
-		if !ct.Live() || !ct.InitAlive() {
-			return container.ErrNotRunning
-		}
-		if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
-			// Docker counts a kill as a manual stop: no restart after it.
-			_, _ = cs.Update(ct.ID, func(st *container.State) error { st.Stopped = true; return nil })
-		}
-		if err := unix.Kill(ct.InitPID, sig); err != nil {
-			return fmt.Errorf("sending %v to the container's init (pid %d): %w", sig, ct.InitPID, err)
-		}
-		return nil
+		return cs.Kill(ct, sig)
 	})
 }
 
