@@ -40,9 +40,13 @@ type Runner interface {
 // the build runs, as its root), Docker's capabilities and seccomp profile,
 // the root bound from the mounted build layer. The step shares the host's
 // network, as `docker build --network host` does.
-type SandboxRunner struct{}
+type SandboxRunner struct {
+	// NoFakeIDs: with the single mapping, let id changes and chowns fail
+	// (husk build --security-opt fake-ids=false).
+	NoFakeIDs bool
+}
 
-func (SandboxRunner) Run(p Process) (int, error) {
+func (r SandboxRunner) Run(p Process) (int, error) {
 	_, _, runroot, err := store.Paths()
 	if err != nil {
 		return 125, err
@@ -55,6 +59,10 @@ func (SandboxRunner) Run(p Process) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	single := userns.Mode() == userns.ModeSingle
+	if single && !r.NoFakeIDs {
+		prof = seccomp.FakeIDs(prof)
+	}
 	bpf, err := seccomp.CachedBPF(prof, filepath.Join(runroot, "seccomp"))
 	if err != nil {
 		return 125, err
@@ -62,7 +70,7 @@ func (SandboxRunner) Run(p Process) (int, error) {
 	spec, err := sandbox.ContainerSpec(v1.Config{Env: p.Env, WorkingDir: p.Cwd, User: p.User}, sandbox.RunOptions{
 		Cmd: p.Args, ID: sandbox.NewID(), HostNet: !p.NoNetwork, Caps: profiles.DefaultCaps,
 		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root),
-		NoSetGroups: userns.Mode() == userns.ModeSingle,
+		NoSetGroups: single,
 	})
 	if err != nil {
 		return 125, err

@@ -76,11 +76,11 @@ func HostSpec(driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error
 	default:
 		return nil, nil
 	}
-	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"))
+	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"), plan.Mode == userns.ModeSingle)
 	if err != nil {
 		return nil, err
 	}
-	opts.Scratch, opts.RootOps, opts.NoSetGroups = scratch, rootOps, plan.Mode == userns.ModeSingle
+	opts.Scratch, opts.RootOps = scratch, rootOps
 	spec, err := sandbox.ContainerSpec(p.Config, opts)
 	if err != nil {
 		return nil, err

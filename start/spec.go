@@ -38,11 +38,11 @@ func initSpec(s *store.Store, img *storage.Image, rec *Record) (*sandbox.Spec, e
 	if err != nil {
 		return nil, err
 	}
-	opts, err := rec.Config.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"))
+	opts, err := rec.Config.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"), userns.Mode() == userns.ModeSingle)
 	if err != nil {
 		return nil, err
 	}
-	opts.Scratch, opts.RootOps, opts.NoSetGroups = scratch, rootOps, userns.Mode() == userns.ModeSingle
+	opts.Scratch, opts.RootOps = scratch, rootOps
 	return sandbox.ContainerSpec(cfg.Config, opts)
 }
 
