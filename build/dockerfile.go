@@ -112,8 +112,10 @@ func (df *Dockerfile) checkCommand(c instructions.Command) error {
 	}
 	switch c := c.(type) {
 	case *instructions.RunCommand:
-		if len(instructions.GetMounts(c)) > 0 {
-			return at("RUN --mount is not supported by husk build yet: copy what the step needs with COPY instead")
+		for _, m := range instructions.GetMounts(c) {
+			if m.Type == instructions.MountTypeSSH {
+				return at("RUN --mount=type=ssh is not supported by husk build: fetch with a --secret instead")
+			}
 		}
 		if len(c.Files) > 0 && !c.PrependShell {
 			return at("a heredoc needs RUN's shell form: drop the JSON brackets")

@@ -26,6 +26,8 @@ type Process struct {
 	Stderr *os.File
 	// NoNetwork: RUN --network=none, loopback only.
 	NoNetwork bool
+	// Mounts are RUN --mount's, over the root.
+	Mounts []sandbox.Op
 }
 
 // Runner runs a RUN step's process to its end and returns its exit code.
@@ -69,7 +71,7 @@ func (r SandboxRunner) Run(p Process) (int, error) {
 	}
 	spec, err := sandbox.ContainerSpec(v1.Config{Env: p.Env, WorkingDir: p.Cwd, User: p.User}, sandbox.RunOptions{
 		Cmd: p.Args, ID: sandbox.NewID(), HostNet: !p.NoNetwork, Caps: profiles.DefaultCaps,
-		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root),
+		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root), Volumes: p.Mounts,
 		NoSetGroups: single,
 	})
 	if err != nil {

@@ -27,6 +27,7 @@ type BuildCmd struct {
 	Platform  string   `help:"Only this host's platform (linux/amd64 here) can be built." placeholder:"OS/ARCH"`
 	Quiet     bool     `short:"q" help:"Print only the image ID."`
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
+	Secrets   []string `name:"secret" help:"Give RUN --mount=type=secret a secret: id=ID,src=FILE or id=ID,env=VAR." placeholder:"id=ID,src=FILE"`
 	Security  []string `name:"security-opt" help:"fake-ids=false: without subuid ranges, let RUN's id changes and chowns fail instead of faking them." placeholder:"OPT"`
 	Progress  string   `default:"plain" enum:"auto,plain,tty,quiet" help:"Progress output: plain lines (auto and tty too), or quiet."`
 	Context   string   `arg:"" help:"The build context directory, or - for a Dockerfile on stdin and no context."`
@@ -120,6 +121,9 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 			}
 		}
 		o.BuildArgs[k] = v
+	}
+	if o.Secrets, err = parseSecrets(c.Secrets); err != nil {
+		return o, err
 	}
 	o.Labels = map[string]string{}
 	for _, l := range c.Labels {
