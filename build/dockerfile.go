@@ -112,6 +112,11 @@ func (df *Dockerfile) checkCommand(c instructions.Command) error {
 	}
 	switch c := c.(type) {
 	case *instructions.RunCommand:
+		// The mounts are parsed only with an expander: the identity one
+		// reads them as written (the step expands them again).
+		if err := c.Expand(func(w string) (string, error) { return w, nil }); err != nil {
+			return at("RUN --mount: %v: fix the flag (type=cache|bind|tmpfs|secret,target=PATH,...)", err)
+		}
 		for _, m := range instructions.GetMounts(c) {
 			if m.Type == instructions.MountTypeSSH {
 				return at("RUN --mount=type=ssh is not supported by husk build: fetch with a --secret instead")

@@ -3,6 +3,7 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -48,7 +49,8 @@ func (m *stepMounts) release(root string) {
 func (st *stage) mountsKey(c *instructions.RunCommand) ([]string, error) {
 	var out []string
 	for _, m := range instructions.GetMounts(c) {
-		out = append(out, fmt.Sprintf("%+v", *m))
+		js, _ := json.Marshal(m) // pointers as their values, unlike %v
+		out = append(out, string(js))
 		if m.Type != instructions.MountTypeBind {
 			continue
 		}
