@@ -96,6 +96,9 @@ func (st *stage) dispatch(c instructions.Command, n, total int) error {
 	case *instructions.CopyCommand:
 		return st.copyStep(c, n, total, c.From, c.SourcesAndDest, c.Chown, c.Chmod, false)
 	case *instructions.AddCommand:
+		if len(c.SourcePaths) > 0 && isHTTP(c.SourcePaths[0]) {
+			return st.addURLs(c, n, total)
+		}
 		return st.copyStep(c, n, total, "", c.SourcesAndDest, c.Chown, c.Chmod, true)
 	default:
 		return fmt.Errorf("%s is not supported by husk build: remove it", strings.ToUpper(c.Name()))

@@ -78,3 +78,40 @@ RUN --network=host test "$(grep -c : /proc/net/dev)" -gt 1
 		t.Errorf("--secret with a missing file: want exit 125 naming it: %s", r)
 	}
 }
+
+// Every RUN appends a line to a cache mount, so the file counts the
+// sandboxes the builds started: a second identical build starts none, and
+// a changed context file reruns only the steps from its COPY on.
+func TestBuildCacheNoSandbox(t *testing.T) {
+	e := newEnv(t)
+	dir := e.buildCtx("ctx", map[string]string{
+		"src.txt": "one\n",
+		"Dockerfile": "FROM " + plain.Ref("busybox:latest") + `
+RUN --mount=type=cache,id=count,target=/count echo first >> /count/runs
+COPY src.txt /src.txt
+RUN --mount=type=cache,id=count,target=/count echo second >> /count/runs
+`,
+	})
+	runs := func() string {
+		return strings.TrimSpace(e.ok("unshare", "sh", "-c", "cat $HOME/.local/share/husk/storage/husk-build-mounts/*/runs | tr '\\n' ' '").stdout)
+	}
+	e.ok("build", "-t", "counted", dir)
+	if got := runs(); got != "first second" {
+		t.Fatalf("the first build's sandboxes: %q, want both RUN steps", got)
+	}
+	r := e.ok("build", "-t", "counted", dir)
+	if got := runs(); got != "first second" {
+		t.Errorf("an identical build started a sandbox: runs %q", got)
+	}
+	if n := strings.Count(r.stderr, "CACHED"); n != 3 {
+		t.Errorf("an identical build: want 3 CACHED steps, got %d: %s", n, r)
+	}
+	e.writeFile("ctx/src.txt", []byte("two\n"), 0o644)
+	e.ok("build", "-t", "counted", dir)
+	if got := runs(); got != "first second second" {
+		t.Errorf("after a context change: runs %q, want only the RUN after the COPY again", got)
+	}
+	if got := e.shOut("counted", "cat /src.txt"); got != "two" {
+		t.Errorf("the rebuilt image has %q, want the changed file", got)
+	}
+}
