@@ -29,7 +29,7 @@ type BuildCmd struct {
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
 	Secrets   []string `name:"secret" help:"Give RUN --mount=type=secret a secret: id=ID,src=FILE or id=ID,env=VAR." placeholder:"id=ID,src=FILE"`
 	Security  []string `name:"security-opt" help:"fake-ids=false: without subuid ranges, let RUN's id changes and chowns fail instead of faking them." placeholder:"OPT"`
-	Progress  string   `default:"plain" enum:"auto,plain,tty,quiet" help:"Progress output: plain lines (auto and tty too), or quiet."`
+	Progress  string   `default:"auto" enum:"auto,plain,tty,quiet" help:"Progress output: plain #N lines and the steps' output (auto and tty print the same: no live view yet), or quiet (nothing but errors)."`
 	Context   string   `arg:"" help:"The build context directory, or - for a Dockerfile on stdin and no context."`
 }
 

@@ -62,3 +62,23 @@ ADD ` + base + `data.tgz /dl/
 		t.Errorf("failed builds left an image: %q, was %q", after, before)
 	}
 }
+
+// --progress: plain (and auto, tty) print the #N step lines and a RUN's
+// output; quiet prints neither; an unknown mode is refused.
+func TestBuildProgress(t *testing.T) {
+	e := newEnv(t)
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + plain.Ref("busybox:latest") + "\nRUN echo step-output\n"})
+	for _, mode := range []string{"plain", "auto", "tty"} {
+		r := e.ok("build", "--no-cache", "--progress", mode, dir)
+		if !strings.Contains(r.stderr, "#2 [stage-0 2/2] RUN echo step-output") || !strings.Contains(r.stderr, "\nstep-output\n") {
+			t.Errorf("--progress %s: want the step line and its output: %s", mode, r)
+		}
+	}
+	r := e.ok("build", "--no-cache", "--progress", "quiet", dir)
+	if strings.Contains(r.stderr, "#1") || strings.Contains(r.stderr, "step-output") {
+		t.Errorf("--progress quiet: want no step lines or output: %s", r)
+	}
+	if r := e.run("build", "--progress", "fancy", dir); r.code != 125 || !strings.Contains(r.stderr, "--progress") {
+		t.Errorf("--progress fancy: want exit 125 naming the flag: %s", r)
+	}
+}
