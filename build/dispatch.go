@@ -252,7 +252,7 @@ func (st *stage) copyStep(c instructions.Command, n, total int, from string, sd 
 		spec.destDir = true
 	}
 	var extra []string
-	var cleanup func()
+	fill := spec.apply
 	if from == "" {
 		spec.from = st.b.o.Context
 		srcs, err := spec.from.Sources(sd.SourcePaths)
@@ -268,22 +268,28 @@ func (st *stage) copyStep(c instructions.Command, n, total int, from string, sd 
 			extra = append(extra, sc.Path, sc.Data)
 		}
 	} else {
-		ctx, key, done, err := st.b.fromRoot(from, st.index)
+		// The source's key is enough for the cache: its root is mounted
+		// only when the step runs.
+		_, key, err := st.b.source(from, st.index)
 		if err != nil {
 			return err
 		}
-		cleanup = done
-		spec.from, extra = ctx, []string{key}
-		if spec.srcs, err = ctx.Sources(sd.SourcePaths); err != nil {
-			done()
-			return err
+		extra = []string{key}
+		fill = func(root string) error {
+			ctx, _, done, err := st.b.fromRoot(from, st.index)
+			if err != nil {
+				return err
+			}
+			defer done()
+			spec.from = ctx
+			if spec.srcs, err = ctx.Sources(sd.SourcePaths); err != nil {
+				return err
+			}
+			return spec.apply(root)
 		}
 	}
-	if cleanup != nil {
-		defer cleanup()
-	}
 	createdBy := fmt.Sprint(c) + " # buildkit"
-	return st.layerStep(c, n, total, createdBy, extra, true, spec.apply)
+	return st.layerStep(c, n, total, createdBy, extra, true, fill)
 }
 
 // fromRoot mounts the root of a stage or an image for COPY --from and
