@@ -63,7 +63,7 @@ func (r SandboxRunner) Run(p Process) (int, error) {
 	}
 	single := userns.Mode() == userns.ModeSingle
 	if single && !r.NoFakeIDs {
-		prof = seccomp.FakeIDs(prof)
+		prof = seccomp.FakeIDs(prof, profiles.DefaultCaps)
 	}
 	bpf, err := seccomp.CachedBPF(prof, filepath.Join(runroot, "seccomp"))
 	if err != nil {

@@ -221,7 +221,7 @@ func (c *Config) SeccompBPF(cache string, fakeIDs bool) ([]byte, error) {
 			return nil, err
 		}
 		if fakeIDs {
-			prof = seccomp.FakeIDs(prof)
+			prof = seccomp.FakeIDs(prof, caps)
 		}
 	}
 	if cache == "" {

@@ -20,7 +20,7 @@ func childFakeIDs(dir string) int {
 		println(err.Error())
 		return 2
 	}
-	prog, err := CompileBPF(FakeIDs(p))
+	prog, err := CompileBPF(FakeIDs(p, profiles.DefaultCaps))
 	if err != nil {
 		println(err.Error())
 		return 2
@@ -83,8 +83,8 @@ func TestFakeIDs(t *testing.T) {
 // filter cache would grow without end.
 func TestFakeIDsStable(t *testing.T) {
 	p, _ := Default(profiles.DefaultCaps)
-	a, _ := cacheKey(FakeIDs(p))
-	b, _ := cacheKey(FakeIDs(p))
+	a, _ := cacheKey(FakeIDs(p, profiles.DefaultCaps))
+	b, _ := cacheKey(FakeIDs(p, profiles.DefaultCaps))
 	if a != b {
 		t.Fatal("two FakeIDs profiles of one profile differ")
 	}
@@ -103,4 +103,24 @@ func errnoOrNil(e unix.Errno) error {
 		return nil
 	}
 	return e
+}
+
+// A capability left out of the set leaves its calls to the profile.
+func TestFakeIDsFollowsCaps(t *testing.T) {
+	p, _ := Default(profiles.DefaultCaps)
+	var caps []string
+	for _, c := range profiles.DefaultCaps {
+		if c != "CAP_CHOWN" && c != "CAP_MKNOD" {
+			caps = append(caps, c)
+		}
+	}
+	for _, r := range FakeIDs(p, caps).Syscalls {
+		if r.ErrnoRet != nil && *r.ErrnoRet == 0 {
+			for _, n := range r.Names {
+				if n == "chown" || n == "mknod" {
+					t.Errorf("%s is faked without its capability", n)
+				}
+			}
+		}
+	}
 }
