@@ -182,6 +182,9 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 		return err
 	}
 	extra = append(extra, mkey...)
+	if k, ok := st.b.o.Runner.(interface{ CacheKey() string }); ok && k.CacheKey() != "" {
+		extra = append(extra, k.CacheKey())
+	}
 	return st.layerStep(c, n, total, createdBy, extra, true, func(root string) error {
 		made := missing(root)
 		mounts, err := st.prepareMounts(c, root)

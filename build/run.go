@@ -48,6 +48,15 @@ type SandboxRunner struct {
 	NoFakeIDs bool
 }
 
+// CacheKey is what the runner adds to a RUN step's cache key: a step run
+// with real id failures may end otherwise than a faked one.
+func (r SandboxRunner) CacheKey() string {
+	if r.NoFakeIDs && userns.Mode() == userns.ModeSingle {
+		return "no-fake-ids"
+	}
+	return ""
+}
+
 func (r SandboxRunner) Run(p Process) (int, error) {
 	_, _, runroot, err := store.Paths()
 	if err != nil {
