@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,6 +77,23 @@ RUN --network=host test "$(grep -c : /proc/net/dev)" -gt 1
 	}
 	if r := e.run("build", "--secret", "id=x,src=/nonexistent", bad); r.code != 125 || !strings.Contains(r.stderr, "/nonexistent") {
 		t.Errorf("--secret with a missing file: want exit 125 naming it: %s", r)
+	}
+	// A failing step with mounts leaves no image and no copy of the secret.
+	failing := e.buildCtx("failing", map[string]string{"Dockerfile": "FROM " + base + "\nRUN --mount=type=secret,id=tok --mount=type=tmpfs,target=/new/t exit 3\n"})
+	if r := e.run("build", "--secret", "id=tok,src="+secret, "-t", "failing", failing); r.code != 1 {
+		t.Errorf("a failing RUN with mounts: want exit 1: %s", r)
+	}
+	if after := e.imageIDs(); !slices.Equal(before, after) {
+		t.Errorf("a failed build left an image: %q, was %q", after, before)
+	}
+	var info struct {
+		Store struct{ Runroot string } `json:"store"`
+	}
+	if err := json.Unmarshal([]byte(e.ok("info", "--format", "json").stdout), &info); err != nil || info.Store.Runroot == "" {
+		t.Fatalf("husk info: no store.runroot (%v)", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(info.Store.Runroot, ".secret-*")); len(left) > 0 {
+		t.Errorf("copies of a secret were left: %q", left)
 	}
 }
 
