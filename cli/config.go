@@ -148,6 +148,7 @@ func (f *SandboxFlags) seccompConfig(c *sandbox.Config) error {
 	if err != nil {
 		return err
 	}
+	c.NoFakeIDs = !fakeIDs(f.SecurityOpt)
 	switch profile {
 	case sandbox.SeccompDefault, sandbox.SeccompUnconfined:
 		c.Seccomp = profile

@@ -28,7 +28,7 @@ type SandboxFlags struct {
 	Publish     []string `short:"p" help:"Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed." placeholder:"PORTS"`
 	PublishAll  bool     `short:"P" name:"publish-all" help:"Publish the image's exposed ports on free host ports."`
 	DNS         []string `name:"dns" help:"DNS server the network's resolver forwards to (default: the host's)." placeholder:"IP[:PORT]"`
-	SecurityOpt []string `name:"security-opt" help:"seccomp=FILE, seccomp=unconfined, no-new-privileges."`
+	SecurityOpt []string `name:"security-opt" help:"seccomp=FILE, seccomp=unconfined, no-new-privileges, fake-ids=false (without subuid ranges: let id changes and chowns fail)."`
 	CapAdd      []string `name:"cap-add" help:"Add a capability (inside the user namespace)."`
 	CapDrop     []string `name:"cap-drop" help:"Drop a capability."`
 	Privileged  bool     `help:"All capabilities and no seccomp, inside the user namespace."`
@@ -85,11 +85,15 @@ func (f *SandboxFlags) securityOpts() (profile string, nnp bool, err error) {
 		case k == "no-new-privileges" && (v == "" || v == "true"):
 			nnp = true
 		case k == "no-new-privileges" && v == "false":
+		case k == "fake-ids": // read by fakeIDs
+			if _, err := parseFakeIDs(v); err != nil {
+				return "", false, err
+			}
 		// husk applies no SELinux label and no AppArmor profile, so turning
 		// them off asks nothing of it.
 		case k == "label" && v == "disable", k == "apparmor" && v == "unconfined":
 		default:
-			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined, no-new-privileges[=true|false], label=disable or apparmor=unconfined", o)
+			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined, no-new-privileges[=true|false], fake-ids=true|false, label=disable or apparmor=unconfined", o)
 		}
 	}
 	if f.Privileged {

@@ -45,9 +45,13 @@ type Config struct {
 	User string `json:"user,omitempty"`
 	// Seccomp is "default", "unconfined", or "profile" for the profile
 	// file's content in OCI.Linux.Seccomp.
-	Seccomp    string `json:"seccomp"`
-	KeepID     bool   `json:"keepID,omitempty"`
-	Privileged bool   `json:"privileged,omitempty"`
+	Seccomp string `json:"seccomp"`
+	KeepID  bool   `json:"keepID,omitempty"`
+	// NoFakeIDs is --security-opt fake-ids=false: with the single mapping,
+	// id changes and chowns fail as the kernel says instead of being faked
+	// (seccomp.FakeIDs).
+	NoFakeIDs  bool `json:"noFakeIDs,omitempty"`
+	Privileged bool `json:"privileged,omitempty"`
 
 	Network NetworkConfig `json:"network"`
 	// Ports are -p, parsed; with PublishAll the image's Exposed ports too.
@@ -159,9 +163,10 @@ func DNSUpstream(d string) (string, error) {
 }
 
 // RunOptions are the parts of a start that come from the config; the
-// caller adds the root (Scratch, RootOps) and NoSetGroups. seccompCache
-// is where compiled filters are kept ("" compiles without the cache).
-func (c *Config) RunOptions(id, seccompCache string) (RunOptions, error) {
+// caller adds the root (Scratch, RootOps). seccompCache is where compiled
+// filters are kept ("" compiles without the cache); single is the single
+// mapping, which forbids setgroups and fakes the id changes.
+func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, error) {
 	p := c.OCI.Process
 	if p == nil {
 		p = &specs.Process{}
@@ -186,13 +191,15 @@ func (c *Config) RunOptions(id, seccompCache string) (RunOptions, error) {
 	if o.Net, err = c.NetSpec(); err != nil {
 		return o, err
 	}
-	o.SeccompBPF, err = c.SeccompBPF(seccompCache)
+	o.NoSetGroups = single
+	o.SeccompBPF, err = c.SeccompBPF(seccompCache, single && !c.NoFakeIDs)
 	return o, err
 }
 
 // SeccompBPF is the container's filter (nil when unconfined). Docker's
-// profile depends on the capabilities, which the config fixes.
-func (c *Config) SeccompBPF(cache string) ([]byte, error) {
+// profile depends on the capabilities, which the config fixes; fakeIDs
+// adds seccomp.FakeIDs to it (not to a profile file the user gave).
+func (c *Config) SeccompBPF(cache string, fakeIDs bool) ([]byte, error) {
 	var caps []string
 	if p := c.OCI.Process; p != nil && p.Capabilities != nil {
 		caps = p.Capabilities.Bounding
@@ -212,6 +219,9 @@ func (c *Config) SeccompBPF(cache string) ([]byte, error) {
 		var err error
 		if prof, err = seccomp.Default(caps); err != nil {
 			return nil, err
+		}
+		if fakeIDs {
+			prof = seccomp.FakeIDs(prof, caps)
 		}
 	}
 	if cache == "" {
