@@ -83,7 +83,7 @@ func nextWord(args []string, i int) int {
 }
 
 // asksHelp: help lists every verb, so it needs the whole grammar. In run,
-// -h is --hostname (hostnameShort).
+// -h is --hostname (imageWord).
 func asksHelp(args []string) bool {
 	run := verbOf(args) == "run"
 	for _, a := range args {
@@ -168,7 +168,7 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 	var kctx *kong.Context
 	untilExit(func() {
 		completing(parser)
-		kctx, err = parser.Parse(hostnameShort(parser.Model, args))
+		kctx, err = parseWords(parser, args)
 	})
 	if exit >= 0 {
 		return exit, nil

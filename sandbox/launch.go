@@ -117,8 +117,11 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 // relays signals like Launch and returns the same.
 func Adopt(pid int, status *os.File, o Options) (int, Status, error) {
 	defer status.Close()
-	sigs := make(chan os.Signal, 64)
-	notifyRelayable(sigs)
+	sigs := held
+	if sigs == nil {
+		sigs = make(chan os.Signal, 64)
+		notifyRelayable(sigs)
+	}
 	defer signal.Stop(sigs)
 	p, err := os.FindProcess(pid)
 	if err != nil {
