@@ -41,6 +41,7 @@ type inspectContainer struct {
 		Cmd       []string
 		Tty       bool
 		OpenStdin bool
+		Labels    map[string]string
 	}
 	HostConfig struct {
 		AutoRemove    bool
@@ -104,6 +105,10 @@ func describeContainer(ct *container.Container) inspectContainer {
 	}
 	cfg := ct.Config
 	ic.Config.Image, ic.Config.Cmd, ic.Config.Tty, ic.Config.OpenStdin = cfg.Image, ct.Command, cfg.Terminal(), cfg.Interactive
+	ic.Config.Labels = cfg.Labels
+	if ic.Config.Labels == nil {
+		ic.Config.Labels = map[string]string{}
+	}
 	ic.HostConfig.AutoRemove = cfg.AutoRemove
 	ic.HostConfig.RestartPolicy.Name, ic.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaximumRetryCount
 	for _, p := range cfg.Ports {

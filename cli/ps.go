@@ -100,8 +100,8 @@ func psFilter(specs []string) (func(*container.Container) bool, error) {
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("invalid --filter %q: use KEY=VALUE", f)
-		case k != "id" && k != "name" && k != "status" && k != "ancestor" && k != "exited":
-			return nil, fmt.Errorf("invalid --filter %q: use id=, name=, status=, ancestor= or exited=", f)
+		case k != "id" && k != "name" && k != "status" && k != "ancestor" && k != "exited" && k != "label":
+			return nil, fmt.Errorf("invalid --filter %q: use id=, name=, status=, ancestor=, exited= or label=", f)
 		}
 		if k == "name" {
 			if _, err := regexp.Compile(v); err != nil {
@@ -117,15 +117,26 @@ func psFilter(specs []string) (func(*container.Container) bool, error) {
 		"ancestor": func(c *container.Container, v string) bool {
 			return c.Config.Image == v || (c.Config.ImageID != "" && strings.HasPrefix(c.Config.ImageID, strings.TrimPrefix(v, "sha256:")))
 		},
+		"label": func(c *container.Container, v string) bool {
+			k, want, hasValue := strings.Cut(v, "=")
+			got, ok := c.Config.Labels[k]
+			return ok && (!hasValue || got == want)
+		},
 		"exited": func(c *container.Container, v string) bool {
 			return c.State.Status == container.Exited && strconv.Itoa(c.ExitCode) == v
 		},
 	}
 	return func(c *container.Container) bool {
 		for k, vs := range by {
-			ok := false
+			// Labels must all be there, as in Docker; other keys' values
+			// are alternatives.
+			ok := k == "label"
 			for _, v := range vs {
-				ok = ok || test[k](c, v)
+				if k == "label" {
+					ok = ok && test[k](c, v)
+				} else {
+					ok = ok || test[k](c, v)
+				}
 			}
 			if !ok {
 				return false

@@ -32,7 +32,9 @@ func roundTripSpecs() map[string]*CSpec {
 		Loopback: true, MaskedPaths: []string{"/proc/kcore"}, ReadonlyPaths: []string{"/proc/sys"},
 		Caps: []string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"}, NoNewPrivs: true, SeccompBPF: bpf,
 		KeepID: true, NoSetGroups: true, Terminal: true,
-		Net: &NetSpec{Mode: network.Builtin, Dials: true, DirectPorts: true},
+		GroupAdd: []string{"tester", "4242"}, ShmSize: 1 << 27,
+		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}, {Resource: unix.RLIMIT_NPROC, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}},
+		Net:     &NetSpec{Mode: network.Builtin, Dials: true, DirectPorts: true},
 	}
 	bare := &Spec{Hostname: "h", Cwd: "/", Scratch: "/s", Args: []string{"true"},
 		RootOps: OverlayRoot([]string{"/lower"}, "/upper")}
@@ -81,6 +83,10 @@ func want(t *testing.T, c *CSpec) *executor.Decoded {
 	}
 	for _, cp := range caps {
 		d.Caps = append(d.Caps, int(cp))
+	}
+	d.Groups = s.GroupAdd
+	for _, r := range s.Rlimits {
+		d.Rlimits = append(d.Rlimits, [3]uint64{uint64(r.Resource), r.Soft, r.Hard})
 	}
 	if s.Net != nil {
 		d.Net = &executor.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
