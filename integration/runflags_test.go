@@ -163,6 +163,20 @@ func TestRunDockerFlagsRecord(t *testing.T) {
 		}
 		e.wantError(e.sbx([]string{"--rm", "--expose", "80:80"}, ref, "true"), "--expose")
 	})
+	t.Run("exec", func(t *testing.T) {
+		flags := []string{"--name", "lim", "--ulimit", "nofile=512:1024"}
+		if e.subuid() {
+			flags = append(flags, "--group-add", "4242")
+		}
+		e.detached(flags, ref, "sleep", "60")
+		defer e.out("rm", "-f", "lim")
+		if out := e.out("exec", "lim", "sh", "-c", "ulimit -n"); out != "512" {
+			t.Errorf("exec in a container run with --ulimit nofile=512:1024: want its limit, 512: %q", out)
+		}
+		if out := e.out("exec", "lim", "id", "-G"); e.subuid() && !contains(strings.Fields(out), "4242") {
+			t.Errorf("exec in a container run with --group-add 4242: want the group: %q", out)
+		}
+	})
 	t.Run("stop-signal", func(t *testing.T) {
 		e.detached([]string{"--name", "sig", "--stop-signal", "USR1"}, ref, "sh", "-c",
 			`trap 'echo got USR1; exit 3' USR1; echo ready; while :; do sleep 1; done`)

@@ -213,6 +213,7 @@ func (s *Spec) EncodeExec(watchBinds bool) ([]byte, error) {
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
 	e.confinement(s, caps)
+	e.limits(s)
 	e.flag(abi.TagWatchBinds, watchBinds)
 	if e.err != nil {
 		return nil, e.err

@@ -223,7 +223,7 @@ func TestExecSpecRoundTrip(t *testing.T) {
 			s := c.Spec
 			w := &executor.Decoded{Cwd: s.Cwd, User: s.User, Args: s.Args, Env: s.Env, KeepID: s.KeepID,
 				NoSetGroups: s.NoSetGroups, NoNewPrivs: s.NoNewPrivs, Tty: s.Terminal, Seccomp: s.SeccompBPF,
-				Caps: want(t, c).Caps, Exec: true, WatchBinds: binds}
+				Caps: want(t, c).Caps, Groups: want(t, c).Groups, Rlimits: want(t, c).Rlimits, Exec: true, WatchBinds: binds}
 			if !reflect.DeepEqual(w, got) {
 				t.Errorf("%s, binds %v: decoded exec spec differs:\nencoded %+v\ndecoded %+v", name, binds, w, got)
 			}

@@ -49,8 +49,9 @@ enum husk_tag {
 	HUSK_TAG_RLIMIT = 'R',       // resource (RLIMIT_*'s number), soft, hard (decimal; RLIM_INFINITY's value for none)
 	// An exec spec (husk exec: a process in a running container) has
 	// this record right after the version, then only the process's
-	// records: c u a e k g z t p b, and w. An init spec has neither E
-	// nor w; each decoder refuses the other's.
+	// records: c u a e k g z t p b G R, and w (an exec'd process gets
+	// the container's added groups and rlimits, as Docker's does). An
+	// init spec has neither E nor w; each decoder refuses the other's.
 	HUSK_TAG_EXEC = 'E',         // no fields: an exec spec
 	HUSK_TAG_WATCH_BINDS = 'w',  // no fields: send a bind listener on HUSK_FD_EXEC_BINDS (port_handler=direct)
 };

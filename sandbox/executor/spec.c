@@ -200,7 +200,7 @@ static int exec_record(char tag)
 {
 	static const char tags[] = {HUSK_TAG_CWD, HUSK_TAG_USER, HUSK_TAG_ARG, HUSK_TAG_ENV, HUSK_TAG_KEEP_ID,
 				    HUSK_TAG_NO_SETGROUPS, HUSK_TAG_NO_NEW_PRIVS, HUSK_TAG_TERMINAL, HUSK_TAG_CAP,
-				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, 0};
+				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, HUSK_TAG_GROUP_ADD, HUSK_TAG_RLIMIT, 0};
 	return tag != 0 && strchr(tags, tag) != NULL;
 }
 
