@@ -14,6 +14,7 @@ import (
 	"husk/pull"
 	"husk/sandbox"
 	"husk/store/container"
+	"husk/userns"
 )
 
 // DockerFlags are the rest of Docker's run and create flags: metadata,
@@ -123,7 +124,25 @@ func (f *DockerFlags) hostsAndGroups(c *sandbox.Config) error {
 			return fmt.Errorf("invalid --group-add %q: give a group name or a gid", g)
 		}
 	}
+	if len(f.GroupAdd) > 0 {
+		if err := groupsPossible(c); err != nil {
+			return err
+		}
+	}
 	c.GroupAdd = f.GroupAdd
+	return nil
+}
+
+// groupsPossible refuses --group-add where setgroups is denied: with
+// keep-id, and in the single-id user namespace (no subordinate range).
+func groupsPossible(c *sandbox.Config) error {
+	if c.KeepID {
+		return fmt.Errorf("--group-add with --userns keep-id: the process keeps your own groups: drop one of them")
+	}
+	plan, err := c.Mapping()
+	if err == nil && plan != nil && plan.Mode == userns.ModeSingle {
+		return fmt.Errorf("--group-add: supplementary groups need setgroups, which husk's single-id user namespace denies: ask the admin for a subordinate id range, or drop --group-add")
+	}
 	return nil
 }
 

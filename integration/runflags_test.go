@@ -47,6 +47,7 @@ func TestRunDockerFlagsProcess(t *testing.T) {
 		r := e.sbx([]string{"--rm", "--group-add", "tester", "--group-add", "4242"}, ref, "id", "-G")
 		if !e.subuid() {
 			e.wantRunError(r, "--group-add", "setgroups")
+			e.wantRunError(e.run("create", "--group-add", "4242", ref, "true"), "--group-add", "setgroups")
 			return
 		}
 		if f := strings.Fields(r.stdout); r.code != 0 || !contains(f, "1000") || !contains(f, "4242") {
