@@ -199,7 +199,7 @@ func describeContainer(ct *container.Container, img inspectConfig) inspectContai
 		}
 	}
 	ic.Config.Env = mergeEnv(img.Env, own)
-	ic.Config.Labels = containerLabels(img)
+	ic.Config.Labels = containerLabels(img, cfg.Labels)
 	ic.HostConfig.AutoRemove, ic.HostConfig.Privileged, ic.HostConfig.NetworkMode = cfg.AutoRemove, cfg.Privileged, cfg.Network.Mode
 	ic.HostConfig.RestartPolicy.Name, ic.HostConfig.RestartPolicy.MaximumRetryCount = cfg.Restart.Name, cfg.Restart.MaximumRetryCount
 	ic.HostConfig.PortBindings = portMapOf(portSpecs(cfg.Ports), false)

@@ -182,10 +182,13 @@ func imageConfigs(g *Globals, ids []string) map[string]inspectConfig {
 }
 
 // containerLabels are the labels Docker shows for a container: the
-// image's (the container's own -l labels go on top of these).
-func containerLabels(img inspectConfig) map[string]string {
+// image's, with the container's own (-l, --label-file) over them.
+func containerLabels(img inspectConfig, own map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range img.Labels {
+		out[k] = v
+	}
+	for k, v := range own {
 		out[k] = v
 	}
 	return out

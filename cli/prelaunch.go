@@ -41,6 +41,12 @@ import (
 // prelaunchable says whether this run's launch may be written down.
 func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 	mode, _, err := c.netMode()
+	// Nor do runs whose flags ask the Go side for something each time:
+	// a cidfile, a pull, a notice, a file or device read at create.
+	d := &c.DockerFlags
+	if d.CIDFile != "" || d.Pull == "always" || d.Memory != "" || d.CPUs != "" || len(d.LabelFile) > 0 || len(d.Device) > 0 {
+		return false
+	}
 	return c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
 		err == nil && (mode == "none" || mode == "host" || mode == network.Builtin) &&
 		plan != nil && (plan.Mode == userns.ModeSingle || plan.Mode == userns.ModeSubuid)

@@ -115,7 +115,7 @@ func (c *PsCmd) labels(g *Globals, all []*container.Container) map[string]map[st
 	}
 	imgs := imageConfigs(g, ids)
 	for _, ct := range all {
-		out[ct.ID] = containerLabels(imgs[ct.Config.ImageID])
+		out[ct.ID] = containerLabels(imgs[ct.Config.ImageID], ct.Config.Labels)
 	}
 	return out
 }
@@ -229,9 +229,15 @@ func psFilter(specs []string, labels map[string]map[string]string) (func(*contai
 	}
 	return func(c *container.Container) bool {
 		for k, vs := range by {
-			ok := false
+			// Labels must all be there, as in Docker; other keys' values
+			// are alternatives.
+			ok := k == "label"
 			for _, v := range vs {
-				ok = ok || test[k](c, v)
+				if k == "label" {
+					ok = ok && test[k](c, v)
+				} else {
+					ok = ok || test[k](c, v)
+				}
 			}
 			if !ok {
 				return false

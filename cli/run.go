@@ -54,19 +54,33 @@ func (c *RunCmd) Run(g *Globals) error {
 	if nh != nil {
 		nh.ExecBinds = container.ExecBindsPath(fg.c.ID)
 	}
+	if err := c.writeCIDFile(fg.c.ID); err != nil {
+		fg.finish(g, ExitHusk)
+		return err
+	}
+	if n := resourceNotice(cfg); n != "" {
+		fmt.Fprintln(g.Stderr, n)
+	}
 	code, err := c.launch(g, plan, fg, nh)
 	fg.finish(g, code)
 	return err
 }
 
-// foregroundConfig is the run's config. The image is found in the sandbox,
-// after the launch; only -P needs it (its EXPOSE ports) now.
+// foregroundConfig is the run's config. The image is found as the start is
+// planned (start.HostSpec); only -P needs it (its EXPOSE ports) now, and
+// --pull always pulls it first.
 func (c *RunCmd) foregroundConfig(g *Globals) (*sandbox.Config, error) {
 	cfg, err := c.config(c.Image, c.Cmd, false)
-	if err != nil || !c.PublishAll {
-		return cfg, err
+	if err != nil {
+		return nil, err
 	}
-	img, err := findOrPull(g, c.Image)
+	if c.Pull == "always" && !c.PublishAll {
+		return cfg, pullImage(g, c.Image)
+	}
+	if !c.PublishAll {
+		return cfg, nil
+	}
+	img, err := findImage(g, c.Image, c.Pull)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +136,9 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*start
 	}
 	if _, perr := store.ParseReference(c.Image); perr != nil {
 		return nil, perr
+	}
+	if c.Pull == "never" {
+		return nil, fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", c.Image, c.Image)
 	}
 	fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
 	if err := pullImage(g, c.Image); err != nil {

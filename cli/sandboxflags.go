@@ -24,7 +24,7 @@ type SandboxFlags struct {
 	Tmpfs       []string `help:"Mount a tmpfs: PATH[:OPTIONS]." placeholder:"PATH[:OPTIONS]"`
 	Userns      string   `help:"keep-id: your own uid and gid inside, as Apptainer does." enum:",keep-id" default:""`
 	Hostname    string   `short:"h" help:"Container host name (default: a short container ID)."`
-	Network     string   `help:"Network: builtin (the default: husk's own userspace network), slirp4netns, pasta, none or host; MODE:allow_host_loopback=true lets host.husk.internal reach the host's loopback; MODE:port_handler=direct gives a published TCP port's host socket to the server that binds it: loopback speed and the clients' own addresses, but that server can then reach what you reach from the host." placeholder:"MODE[:OPTIONS]"`
+	Network     string   `aliases:"net" help:"Network: builtin (the default: husk's own userspace network), slirp4netns, pasta, none or host; MODE:allow_host_loopback=true lets host.husk.internal reach the host's loopback; MODE:port_handler=direct gives a published TCP port's host socket to the server that binds it: loopback speed and the clients' own addresses, but that server can then reach what you reach from the host." placeholder:"MODE[:OPTIONS]"`
 	Publish     []string `short:"p" help:"Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed." placeholder:"PORTS"`
 	PublishAll  bool     `short:"P" name:"publish-all" help:"Publish the image's exposed ports on free host ports."`
 	DNS         []string `name:"dns" help:"DNS server the network's resolver forwards to (default: the host's)." placeholder:"IP[:PORT]"`

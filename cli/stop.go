@@ -11,7 +11,7 @@ import (
 
 // StopCmd is `husk stop`.
 type StopCmd struct {
-	Time       int      `short:"t" default:"10" help:"Seconds to wait before killing the container."`
+	Time       *int     `short:"t" help:"Seconds to wait before killing the container (default: its --stop-timeout, else 10; -1 waits forever)."`
 	Signal     string   `short:"s" help:"Signal to stop with (default: the image's STOPSIGNAL, else SIGTERM)."`
 	Containers []string `arg:"" name:"container" help:"Container names or IDs."`
 }
@@ -22,8 +22,23 @@ func (c *StopCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "stop", func(ct *container.Container) error {
-		return cs.Stop(ct, c.Signal, time.Duration(c.Time)*time.Second)
+		return cs.Stop(ct, c.Signal, stopTimeout(c.Time, ct))
 	})
+}
+
+// stopTimeout is -t, else the container's --stop-timeout, else Docker's
+// 10 seconds; -1 waits as long as the process takes.
+func stopTimeout(t *int, ct *container.Container) time.Duration {
+	if t == nil {
+		t = ct.Config.StopTimeout
+	}
+	switch {
+	case t == nil:
+		return 10 * time.Second
+	case *t < 0:
+		return 100 * 365 * 24 * time.Hour
+	}
+	return time.Duration(*t) * time.Second
 }
 
 // eachContainer applies fn to each named container and prints its name
@@ -72,7 +87,7 @@ func (c *KillCmd) Run(g *Globals) error {
 
 // RestartCmd is `husk restart`.
 type RestartCmd struct {
-	Time       int      `short:"t" default:"10" help:"Seconds to wait before killing the container."`
+	Time       *int     `short:"t" help:"Seconds to wait before killing the container (default: its --stop-timeout, else 10; -1 waits forever)."`
 	Containers []string `arg:"" name:"container" help:"Container names or IDs."`
 }
 
@@ -82,7 +97,7 @@ func (c *RestartCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "restart", func(ct *container.Container) error {
-		if err := cs.Stop(ct, "", time.Duration(c.Time)*time.Second); err != nil {
+		if err := cs.Stop(ct, "", stopTimeout(c.Time, ct)); err != nil {
 			return err
 		}
 		ct, err := cs.Find(ct.ID)

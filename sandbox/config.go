@@ -62,8 +62,39 @@ type Config struct {
 	Interactive bool          `json:"interactive,omitempty"`
 	AutoRemove  bool          `json:"autoRemove,omitempty"`
 	Restart     RestartPolicy `json:"restart"`
-	StopSignal  string        `json:"stopSignal,omitempty"` // the image's
+	// StopSignal is --stop-signal, else the image's STOPSIGNAL.
+	StopSignal string `json:"stopSignal,omitempty"`
+	// StopTimeout is --stop-timeout in seconds: husk stop's wait without -t.
+	StopTimeout *int `json:"stopTimeout,omitempty"`
+
+	// Labels are -l and --label-file.
+	Labels map[string]string `json:"labels,omitempty"`
+	// ExtraHosts are --add-host NAME:IP, IP possibly host-gateway.
+	ExtraHosts []string `json:"extraHosts,omitempty"`
+	// GroupAdd are --group-add, names resolved in the image's /etc/group
+	// at start, or numbers.
+	GroupAdd []string `json:"groupAdd,omitempty"`
+	Devices  []Device `json:"devices,omitempty"`
+	// ShmSize is --shm-size in bytes (0: Docker's 64 MiB).
+	ShmSize int64 `json:"shmSize,omitempty"`
+	// Init is --init: accepted; husk's own init is PID 1 anyway.
+	Init bool      `json:"init,omitempty"`
+	Log  LogConfig `json:"log"`
 }
+
+// LogConfig is --log-driver and --log-opt: json-file (with max-size and
+// max-file: the monitor's log rotation) or none.
+type LogConfig struct {
+	Driver  string `json:"driver,omitempty"` // "" is json-file
+	MaxSize int64  `json:"maxSize,omitempty"`
+	MaxFile int    `json:"maxFile,omitempty"`
+}
+
+// Log drivers.
+const (
+	LogJSONFile = "json-file"
+	LogNone     = "none"
+)
 
 // NetworkConfig is --network MODE[:OPTIONS] and --dns.
 type NetworkConfig struct {
@@ -175,7 +206,18 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 		ID: id, Cmd: p.Args, Entrypoint: c.Entrypoint, Env: p.Env, Workdir: p.Cwd, User: c.User,
 		Hostname: c.OCI.Hostname, HostNet: c.HostNetwork(), Terminal: p.Terminal,
 		KeepID: c.KeepID, Privileged: c.Privileged, NoNewPrivs: p.NoNewPrivileges,
-		ReadOnly: c.OCI.Root != nil && c.OCI.Root.Readonly,
+		ReadOnly:   c.OCI.Root != nil && c.OCI.Root.Readonly,
+		ExtraHosts: c.ExtraHosts, GroupAdd: c.GroupAdd, ShmSize: c.ShmSize, Devices: c.Devices,
+	}
+	// No cgroup holds a pids.max for the container, so a default guard
+	// does, unless --pids-limit or --ulimit nproc= set one.
+	rl := slices.Clone(p.Rlimits)
+	if !HasRlimit(rl, "RLIMIT_NPROC") {
+		rl = append(rl, PidsRlimit(DefaultPidsLimit))
+	}
+	var err error
+	if o.Rlimits, err = rlimitsOf(rl); err != nil {
+		return o, err
 	}
 	if p.Capabilities != nil {
 		o.Caps = p.Capabilities.Bounding
@@ -187,7 +229,6 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 			o.Volumes = append(o.Volumes, OpOf(m))
 		}
 	}
-	var err error
 	if o.Net, err = c.NetSpec(); err != nil {
 		return o, err
 	}

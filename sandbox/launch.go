@@ -49,7 +49,7 @@ type Options struct {
 	// once the user's process has started in it.
 	Started func(pid int)
 	Running func()
-	// NetConn is the init's end of the network socket (see NetSpec).
+	// NetConn is the init's end of the network socket (see network.Spec).
 	NetConn *os.File
 	// CInit, when set, is a complete spec (CSpec.Encode) for the C init,
 	// which then runs in place of husk's Go side.
