@@ -1,12 +1,15 @@
 package ctrfs
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"go.podman.io/storage/pkg/archive"
@@ -65,7 +68,38 @@ func SourceIn(root, src string, follow bool) (archive.CopyInfo, error) {
 
 // Tar is the tar stream of a source (Docker's rules: "dir/." is its
 // contents, else the entry itself under its base name).
-func Tar(src archive.CopyInfo) (io.ReadCloser, error) { return archive.TarResource(src) }
+func Tar(src archive.CopyInfo) (io.ReadCloser, error) {
+	if fi, err := os.Lstat(src.Path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		// containers/storage's walk stats its starting point, which
+		// follows a link: the link itself is one entry, written here.
+		return linkTar(src.Path, fi)
+	}
+	return archive.TarResource(src)
+}
+
+func linkTar(p string, fi os.FileInfo) (io.ReadCloser, error) {
+	target, err := os.Readlink(p)
+	if err != nil {
+		return nil, err
+	}
+	h, err := tar.FileInfoHeader(fi, target)
+	if err != nil {
+		return nil, err
+	}
+	h.Name, h.Uname, h.Gname = filepath.Base(p), "", ""
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		h.Uid, h.Gid = int(st.Uid), int(st.Gid)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&b), nil
+}
 
 // DestIn is dst of the container as a copy's destination: its last
 // element followed too (a link to a directory is that directory), all of
