@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -59,6 +60,7 @@ func (c *CommitCmd) commit(ctx context.Context, s *store.Store, ct *container.Co
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return "", fmt.Errorf("reading the config of image %.12s: %w", img.ID, err)
 	}
+	withRunConfig(&cfg.Config, ct)
 	if err := build.ApplyChanges(&cfg.Config, c.Change); err != nil {
 		return "", err
 	}
@@ -76,6 +78,34 @@ func (c *CommitCmd) commit(ctx context.Context, s *store.Store, ct *container.Co
 	return transfer.StoreNewImage(s, transfer.NewImage{Base: img, Config: cfg, Names: names, History: v1.History{
 		CreatedBy: strings.Join(ct.Command, " "), Comment: c.Message, Author: c.Author,
 	}}, l)
+}
+
+// withRunConfig makes what the container was run with the image's config,
+// as Docker's commit does: its command, --entrypoint, -e, -u and -w.
+func withRunConfig(cfg *v1.Config, ct *container.Container) {
+	rc := ct.Config
+	if p := rc.OCI.Process; p != nil {
+		if len(p.Args) > 0 {
+			cfg.Cmd = append([]string{}, p.Args...)
+		}
+		for _, kv := range p.Env {
+			k, _, _ := strings.Cut(kv, "=")
+			cfg.Env = slices.DeleteFunc(cfg.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") || e == k })
+			cfg.Env = append(cfg.Env, kv)
+		}
+		if p.Cwd != "" {
+			cfg.WorkingDir = p.Cwd
+		}
+	}
+	if rc.Entrypoint != nil {
+		cfg.Entrypoint = nil
+		if *rc.Entrypoint != "" {
+			cfg.Entrypoint = []string{*rc.Entrypoint}
+		}
+	}
+	if rc.User != "" {
+		cfg.User = rc.User
+	}
 }
 
 // pauseAll stops the container's processes (SIGSTOP) so that its files

@@ -32,6 +32,9 @@ func Changes(s *store.Store, c *container.Container) ([]archive.Change, error) {
 		}
 		out, err = s.Store.Changes("", cc.LayerID)
 	} else {
+		if _, serr := os.Stat(upperOf(c)); serr != nil {
+			return nil, nil // never started: no upper layer, no changes
+		}
 		var lower []string
 		if lower, err = s.LowerDirs(img); err == nil {
 			out, err = archive.OverlayChanges(lower, upperOf(c))

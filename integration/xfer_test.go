@@ -54,11 +54,19 @@ func TestCommitDiff(t *testing.T) {
 // pushes the result, which another store pulls and runs.
 func TestCommitRunning(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
-	e.ok("run", "-d", "--name", "live", ref, "sh", "-c", "echo live > /live; sleep 300")
+	e.ok("run", "-d", "--name", "live", "-e", "RUNENV=r", "-w", "/tmp", ref, "sh", "-c", "echo live > /live; sleep 300")
 	defer e.run("rm", "-f", "live")
 	waitFor(t, 10*time.Second, func() bool { return e.run("cp", "live:/live", "-").code == 0 })
 	target := plain.Ref("committed-" + me.Name + ":latest")
 	e.ok("commit", "-c", "ENV MARK=1", "live", target)
+	// As Docker's: the run's command, -e and -w become the image's.
+	got := e.ok("image", "inspect", "--format", "{{json .Config.Cmd}} {{.Config.WorkingDir}}", target).stdout
+	if strings.TrimSpace(got) != `["sh","-c","echo live \u003e /live; sleep 300"] /tmp` && strings.TrimSpace(got) != `["sh","-c","echo live > /live; sleep 300"] /tmp` {
+		t.Errorf("the committed config: want the run's command and -w: %q", got)
+	}
+	if out := e.shOut(target, "echo $RUNENV"); out != "r" {
+		t.Errorf("the committed config: want the run's -e: %q", out)
+	}
 	if out := e.shOut(target, "cat /live; echo $MARK"); out != "live\n1" {
 		t.Errorf("run of a running container's commit: got %q", out)
 	}
@@ -213,6 +221,8 @@ chmod 4751 /x/a; ln /x/a /x/hard; ln -s a /x/sym; chmod 700 /x`)
 	e.writeFile("junk", []byte("not a tar at all, not a tar at all"), 0o644)
 	e.wantError(e.run("import", "junk", "bad:1"), "tar")
 	e.wantError(e.run("import", "-c", "RUN true", "x.tar", "bad:2"), "RUN")
+	e.wantError(e.runInput(tarOf(t, "../escape", "x"), "import", "-", "bad:3"), "../escape")
+	e.wantError(e.runInput(tarOf(t, "f", "x")[:700], "import", "-", "bad:4"), "tar")
 	e.wantError(e.run("import", "x.tar", "Bad Name"), "image name")
 	e.wantError(e.run("export", "nosuch"), "nosuch")
 	if after := len(e.imageIDs()); after != before {
