@@ -222,7 +222,7 @@ chmod 4751 /x/a; ln /x/a /x/hard; ln -s a /x/sym; chmod 700 /x`)
 	e.wantError(e.run("import", "junk", "bad:1"), "tar")
 	e.wantError(e.run("import", "-c", "RUN true", "x.tar", "bad:2"), "RUN")
 	e.wantError(e.runInput(tarOf(t, "../escape", "x"), "import", "-", "bad:3"), "../escape")
-	e.wantError(e.runInput(tarOf(t, "f", "x")[:700], "import", "-", "bad:4"), "tar")
+	e.wantError(e.runInput(tarOf(t, "f", strings.Repeat("x", 2000))[:1200], "import", "-", "bad:4"), "tar")
 	e.wantError(e.run("import", "x.tar", "Bad Name"), "image name")
 	e.wantError(e.run("export", "nosuch"), "nosuch")
 	if after := len(e.imageIDs()); after != before {
