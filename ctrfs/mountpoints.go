@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"go.podman.io/storage/pkg/archive"
@@ -37,7 +38,22 @@ func withoutStartMounts(in []archive.Change) []archive.Change {
 			out = append(out, c)
 		}
 	}
-	return out
+	// A directory changed only by the mount points made in it (/etc for
+	// /etc/hosts) is not the container's change either.
+	return slices.DeleteFunc(out, func(c archive.Change) bool {
+		return c.Kind == archive.ChangeModify && holdsStartMount(c.Path) && !slices.ContainsFunc(out, func(o archive.Change) bool {
+			return strings.HasPrefix(o.Path, c.Path+"/")
+		})
+	})
+}
+
+func holdsStartMount(dir string) bool {
+	for _, m := range startMounts {
+		if path.Dir(m) == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // copyWithoutStartMounts copies a tar, leaving their entries out, and

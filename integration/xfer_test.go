@@ -28,6 +28,10 @@ func TestCommitDiff(t *testing.T) {
 		e.ok("run", "--name", "c1", ref, "sh", "-c", changeScript)
 		got := lines(e.ok("diff", "c1").stdout)
 		want := []string{"C /etc", "C /etc/passwd", "D /etc/group", "A /new", "A /new/f", "A /new/link"}
+		e.ok("run", "--name", "quiet", ref, "true")
+		if d := e.ok("diff", "quiet").stdout; d != "" {
+			t.Errorf("diff of a container that changed nothing: want nothing, got %q", d)
+		}
 		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
@@ -46,6 +50,13 @@ func TestCommitDiff(t *testing.T) {
 		}
 		if h := e.ok("history", "committed:1").stdout; !strings.Contains(h, "my change") {
 			t.Errorf("history: want the commit message: %s", h)
+		}
+		// A directory deleted and made again hides the image's files in it
+		// (an opaque directory in the layer).
+		e.ok("run", "--name", "opq", ref, "sh", "-c", "rm -rf /home && mkdir /home && touch /home/new")
+		e.ok("commit", "opq", "opaque:1")
+		if out := e.shOut("opaque:1", "ls /home"); out != "new" {
+			t.Errorf("a directory made again: want only its new file, got %q", out)
 		}
 	})
 }
