@@ -197,7 +197,7 @@ func TestExportImport(t *testing.T) {
 	// chown before chmod: chown clears the setuid bit.
 	e.ok("run", "--name", "x", ref, "sh", "-c", `set -e; mkdir /x; echo a > /x/a; chown `+owner+` /x/a
 chmod 4751 /x/a; ln /x/a /x/hard; ln -s a /x/sym; chmod 700 /x`)
-	e.ok("export", "-o", "x.tar", "x")
+	e.ok("container", "export", "-o", "x.tar", "x") // Docker's management form
 	f, err := os.Open(filepath.Join(e.home, "x.tar"))
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ chmod 4751 /x/a; ln /x/a /x/hard; ln -s a /x/sym; chmod 700 /x`)
 		t.Errorf("run of the imported image: want %q, got %q", want, out)
 	}
 	b, _ := os.ReadFile(filepath.Join(e.home, "x.tar"))
-	r := e.runInput(string(b), "import", "-", "imported:2")
+	r := e.runInput(string(b), "image", "import", "-", "imported:2") // Docker's management form
 	if r.code != 0 || !strings.Contains(e.ok("history", "imported:1").stdout, "imported") {
 		t.Errorf("import from stdin: %s", r)
 	}
