@@ -16,8 +16,12 @@ import (
 // same command as the short verb.
 type ContainerCmd struct {
 	ContainerVerbs `embed:""`
-	Ls             PsCmd    `cmd:"" aliases:"list,ps" help:"List containers."`
-	Prune          PruneCmd `cmd:"" help:"Remove all stopped containers."`
+	Ls             PsCmd     `cmd:"" aliases:"list,ps" help:"List containers."`
+	Prune          PruneCmd  `cmd:"" help:"Remove all stopped containers."`
+	Commit         CommitCmd `cmd:"" help:"Make an image of a container's changes."`
+	Cp             CpCmd     `cmd:"" help:"Copy files between a container and the host."`
+	Diff           DiffCmd   `cmd:"" help:"List the files a container added (A), changed (C) and deleted (D)."`
+	Export         ExportCmd `cmd:"" help:"Write a container's filesystem as a tar."`
 }
 
 // ContainerVerbs are the container commands, at the top (husk run) and
