@@ -1,12 +1,19 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
 )
 
 // A registry in the harness that lies, for the bounds husk keeps whatever
@@ -68,4 +75,48 @@ func TestHostileRegistry(t *testing.T) {
 	if out := strings.TrimSpace(e.ok("images", "-q").stdout); out != "" {
 		t.Errorf("refused pulls left images: %q", out)
 	}
+}
+
+// A layer whose files add up to far more than its blob (a sparse file, or
+// a bomb of zeros that zstd squeezes 30,000 to 1) is refused at its
+// header, before the file is written (issue 19, item 1).
+func TestLayerExpansionBounded(t *testing.T) {
+	var tarBuf bytes.Buffer
+	if err := writeTar(&tarBuf, []Entry{Generated("zeros", 64<<20, Zeros(64<<20))}); err != nil {
+		t.Fatal(err)
+	}
+	var blob bytes.Buffer
+	zw, err := zstd.NewWriter(&blob, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := blob.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		tarball.WithMediaType(types.OCILayerZStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := NewImage("amd64", v1.Config{Cmd: []string{"true"}}, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := "bomb-" + randomHex(4) + ":latest"
+	if err := plain.Push(repo, img); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.vars["HUSK_LAYER_EXPANSION"] = "16" // MiB: the 64 MiB file is over it, and over 2000 times its blob
+	e.wantError(e.run("pull", plain.Ref(repo)), "HUSK_LAYER_EXPANSION")
+	if out := strings.TrimSpace(e.ok("images", "-q").stdout); out != "" {
+		t.Errorf("a refused pull left images: %q", out)
+	}
+	// The same layer within the limit is pulled whole.
+	e.vars["HUSK_LAYER_EXPANSION"] = "128"
+	e.ok("pull", plain.Ref(repo))
 }

@@ -40,7 +40,7 @@ func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.
 		return false, &BlobError{Digest: l.Compressed, Err: err}
 	}
 	defer closeZ()
-	chk := newChecker(drainAtEOF{tarStream, blob}, l.DiffID)
+	chk := newLimitedChecker(drainAtEOF{tarStream, blob}, l.DiffID, l.Size)
 	created, err = s.PutLayer(l, chk)
 	if err == nil {
 		// containers/storage may stop at the end-of-archive marker: the

@@ -22,7 +22,7 @@ func stageLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.
 		return nil, &BlobError{Digest: l.Compressed, Err: err}
 	}
 	defer closeZ()
-	chk := newChecker(drainAtEOF{tarStream, blob}, l.DiffID)
+	chk := newLimitedChecker(drainAtEOF{tarStream, blob}, l.DiffID, l.Size)
 	st, err := s.Stage(l, chk)
 	if err == nil {
 		if err = chk.Finish(); err != nil {

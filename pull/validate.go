@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -52,10 +54,48 @@ type checker struct {
 	tarDone bool
 	err     error           // sticky: the end of the stream or the first failure
 	links   map[string]bool // symlinks seen so far in this layer
+	size    int64           // the files' sizes so far, holes of sparse ones included
+	limit   int64           // what they may add up to (0: no limit)
+	blob    int64           // the compressed blob's size, for the message
+}
+
+// ExpansionError is a layer whose files would take far more room than its
+// blob: a sparse file, which would be written whole, or a decompression
+// bomb. Legitimate layers stay far below it (gzip's ratio is at most 1032).
+type ExpansionError struct {
+	Name        string
+	Limit, Blob int64
+}
+
+func (e *ExpansionError) Error() string {
+	return fmt.Sprintf("refusing the layer: its files, up to %q, add up to more than %d MiB from a blob of %d bytes "+
+		"(a sparse or zero-filled file, written whole here): ask its publisher for a smaller image, or raise the limit "+
+		"with HUSK_LAYER_EXPANSION=MiB", e.Name, e.Limit>>20, e.Blob)
+}
+
+// expansionLimit is what a layer's files may add up to: a GiB, or 2000
+// times its blob's size, whichever is more; HUSK_LAYER_EXPANSION (MiB)
+// sets the first.
+func expansionLimit(blob int64) int64 {
+	floor := int64(1 << 30)
+	if mib, err := strconv.ParseInt(os.Getenv("HUSK_LAYER_EXPANSION"), 10, 64); err == nil && mib > 0 {
+		floor = mib << 20
+	}
+	return max(floor, 2000*blob)
 }
 
 func newChecker(r io.Reader, diffID digest.Digest) *checker {
-	c := &checker{hash: sha256.New(), want: diffID, links: map[string]bool{}}
+	return newLimitedChecker(r, diffID, 0)
+}
+
+// newLimitedChecker is newChecker for a blob of blobSize bytes, whose
+// files may add up to expansionLimit(blobSize): the check is on each
+// header, before its file is written.
+func newLimitedChecker(r io.Reader, diffID digest.Digest, blobSize int64) *checker {
+	c := &checker{hash: sha256.New(), want: diffID, links: map[string]bool{}, blob: blobSize}
+	if blobSize > 0 {
+		c.limit = expansionLimit(blobSize)
+	}
 	c.src = io.TeeReader(r, c.hash)
 	c.headers = teeSwitch{r: c.src, w: &c.pending, on: true}
 	c.tr = tar.NewReader(&c.headers)
@@ -150,6 +190,12 @@ func (c *checker) check(h *tar.Header) error {
 	name, err := c.clean(h.Name, "")
 	if err != nil {
 		return err
+	}
+	if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse {
+		c.size += h.Size
+		if c.limit > 0 && c.size > c.limit {
+			return &ExpansionError{Name: h.Name, Limit: c.limit, Blob: c.blob}
+		}
 	}
 	switch h.Typeflag {
 	case tar.TypeSymlink:

@@ -141,3 +141,28 @@ func TestLeaves(t *testing.T) {
 		}
 	}
 }
+
+// Files that add up to more than the limit are refused at the header that
+// crosses it; below it the stream passes unchanged.
+func TestCheckerBoundsExpansion(t *testing.T) {
+	t.Setenv("HUSK_LAYER_EXPANSION", "1") // MiB
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, size := range []int64{600 << 10, 600 << 10} {
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("f%d", buf.Len()), Typeflag: tar.TypeReg, Size: size, Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	_, err := io.ReadAll(newLimitedChecker(bytes.NewReader(buf.Bytes()), "", 10))
+	var ex *ExpansionError
+	if !errors.As(err, &ex) {
+		t.Fatalf("1.2 MiB of files from a 10-byte blob under a 1 MiB limit: %v", err)
+	}
+	if out, err := io.ReadAll(newLimitedChecker(bytes.NewReader(buf.Bytes()), "", 1<<20)); err != nil || !bytes.Equal(out, buf.Bytes()) {
+		t.Fatalf("within 2000 times a 1 MiB blob: %v", err)
+	}
+}
