@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -79,22 +78,12 @@ func (f *DockerFlags) labels(c *sandbox.Config) error {
 }
 
 func readLabelFile(path string) ([]string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--label-file %s: %w: give an existing file", path, err)
-	}
-	defer fh.Close()
+	lines, err := readListFile("--label-file", path)
 	var out []string
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
+	for _, l := range lines {
+		out = append(out, l.text)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--label-file %s: %w", path, err)
-	}
-	return out, nil
+	return out, err
 }
 
 func (f *DockerFlags) stopping(c *sandbox.Config) error {

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -119,24 +121,62 @@ func (f *SandboxFlags) env() ([]string, error) {
 }
 
 func readEnvFile(path string) ([]string, error) {
+	lines, err := readListFile("--env-file", path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l.text, "=") {
+			return nil, fmt.Errorf("--env-file %s line %d: no variable name before '=': write KEY=VALUE", path, l.n)
+		}
+		out = append(out, expandEnv(l.text)...)
+	}
+	return out, nil
+}
+
+// listLine is one line of a list file, with its number.
+type listLine struct {
+	n    int
+	text string
+}
+
+// Bounds of a list file (--env-file, --label-file): a line, and the
+// whole, so that /dev/zero or a stray binary is one line of error, not
+// memory.
+const (
+	maxListLine = 1 << 20
+	maxListFile = 16 << 20
+)
+
+// readListFile reads the lines of the file flag names, trimmed, without
+// blank lines and # comments.
+func readListFile(flag, path string) ([]listLine, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w: give an existing file", flag, path, err)
 	}
 	defer fh.Close()
-	var out []string
-	sc := bufio.NewScanner(fh)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	var out []listLine
+	sc := bufio.NewScanner(io.LimitReader(fh, maxListFile+1))
+	sc.Buffer(make([]byte, 0, 64<<10), maxListLine)
+	n, read := 0, 0
+	for sc.Scan() {
+		n++
+		read += len(sc.Bytes()) + 1
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, listLine{n, line})
 		}
-		if strings.HasPrefix(line, "=") {
-			return nil, fmt.Errorf("--env-file %s line %d: no variable name before '=': write KEY=VALUE", path, n)
-		}
-		out = append(out, expandEnv(line)...)
 	}
-	return out, sc.Err()
+	switch {
+	case errors.Is(sc.Err(), bufio.ErrTooLong):
+		return nil, fmt.Errorf("%s %s line %d: longer than %d KiB: give one KEY=VALUE per line", flag, path, n+1, maxListLine>>10)
+	case sc.Err() != nil:
+		return nil, fmt.Errorf("%s %s: %w", flag, path, sc.Err())
+	case read > maxListFile:
+		return nil, fmt.Errorf("%s %s: larger than %d MiB: give a file of KEY=VALUE lines", flag, path, maxListFile>>20)
+	}
+	return out, nil
 }
 
 // expandEnv: KEY=VALUE as is; KEY alone takes the host's value, or nothing

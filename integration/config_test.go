@@ -89,6 +89,7 @@ func TestNoSecretInArgv(t *testing.T) {
 func TestCreateRefusesBadFlags(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
 	bad := e.writeFile("profile.json", []byte("{not json"), 0o600)
+	long := e.writeFile("long.env", []byte("A=1\nB="+strings.Repeat("x", 2<<20)+"\n"), 0o600)
 	for _, c := range []struct {
 		flags []string
 		want  string
@@ -96,6 +97,8 @@ func TestCreateRefusesBadFlags(t *testing.T) {
 		{[]string{"-v", "relative-src:/x"}, "relative-src"},
 		{[]string{"-p", "99999:80"}, "99999"},
 		{[]string{"--security-opt", "seccomp=" + bad}, bad},
+		{[]string{"--env-file", long}, "line 2"},
+		{[]string{"--label-file", "/dev/zero"}, "/dev/zero"},
 	} {
 		for _, verb := range [][]string{{"create"}, {"run", "-d"}} {
 			args := append(append(append([]string{}, verb...), c.flags...), ref, "true")
