@@ -11,6 +11,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
@@ -119,4 +120,35 @@ func TestLayerExpansionBounded(t *testing.T) {
 	// The same layer within the limit is pulled whole.
 	e.vars["HUSK_LAYER_EXPANSION"] = "128"
 	e.ok("pull", plain.Ref(repo))
+}
+
+// An image with more layers than one overlay mount's options hold pulls,
+// and its run is refused with the fix, not a bare "No such file or
+// directory" from the mount; nothing of the run is left.
+func TestTooManyLayersForOverlay(t *testing.T) {
+	base, err := BusyboxImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := base
+	for i := 0; i < 120; i++ {
+		l, err := TarLayer([]Entry{File(fmt.Sprintf("f%03d", i), 0o644, 0, 0, "x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := "layers120-" + randomHex(4) + ":latest"
+	if err := plain.Push(repo, img); err != nil {
+		t.Fatal(err)
+	}
+	e := sandboxEnv(t, "overlay")
+	e.pull(plain.Ref(repo), "--storage-driver", "overlay")
+	e.wantError(e.run("run", "--rm", plain.Ref(repo), "true"), "121 layers", "flatten", "vfs")
+	if out := e.out("ps", "-aq"); out != "" {
+		t.Errorf("a refused run left a container: %q", out)
+	}
+	e.noLeftovers()
 }

@@ -201,6 +201,24 @@ func OverlayRoot(lower []string, rw string) []Op {
 	return []Op{{Kind: KindMount, FSType: "overlay", Source: "overlay", Target: "/", Data: overlayData(lower, rw) + ",userxattr"}}
 }
 
+// The kernel takes a mount's options in one page, and stacks at most 500
+// layers (OVL_MAX_STACK).
+const (
+	overlayMaxData  = 4095
+	overlayMaxStack = 500
+)
+
+// OverlayFits refuses, with the fix, an image whose layers one native
+// overlay mount cannot hold; the mount would fail with a bare ENOENT.
+func OverlayFits(image string, lower []string, rw string) error {
+	if n := len(overlayData(lower, rw) + ",userxattr"); n > overlayMaxData || len(lower) > overlayMaxStack {
+		return fmt.Errorf("image %s has %d layers, more than one overlay mount holds here (its options take %d bytes of %d, "+
+			"at most %d layers): flatten it (husk create, then husk export | husk import), or use the vfs strategy (--storage-driver vfs)",
+			image, len(lower), n, overlayMaxData, overlayMaxStack)
+	}
+	return nil
+}
+
 // FuseOverlayRoot mounts the same with fuse-overlayfs.
 func FuseOverlayRoot(prog string, lower []string, rw string) []Op {
 	return []Op{{Kind: KindFuseOverlay, Source: prog, Target: "/", Data: overlayData(lower, rw)}}

@@ -132,6 +132,9 @@ func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, re
 	var rootOps []sandbox.Op
 	switch p.Strategy {
 	case fuse.Overlay:
+		if err := sandbox.OverlayFits(rec.Config.Image, p.Lower, rw); err != nil {
+			return err
+		}
 		rootOps = sandbox.OverlayRoot(p.Lower, rw)
 	case fuse.FuseOverlayfs:
 		prog, err := fuse.FuseOverlayfsPath()
