@@ -47,6 +47,13 @@ func TestHostileRegistry(t *testing.T) {
 		case "/v2/bigconfig/manifests/latest":
 			w.Header().Set("Content-Type", ociManifest)
 			fmt.Fprint(w, manifest(256<<20))
+		case "/v2/malformed/manifests/latest":
+			w.Header().Set("Content-Type", ociManifest)
+			fmt.Fprint(w, `{"schemaVersion":2,"mediaType":"`+ociManifest+`","config":`)
+		case "/v2/cut/manifests/latest":
+			w.Header().Set("Content-Type", ociManifest)
+			w.Header().Set("Content-Length", "500")
+			fmt.Fprint(w, `{"schemaVersion":2`)
 		case "/v2/noblob/manifests/latest":
 			w.Header().Set("Content-Type", ociManifest)
 			fmt.Fprint(w, manifest(2))
@@ -66,6 +73,8 @@ func TestHostileRegistry(t *testing.T) {
 		"huge":      "over husk's 4 MiB bound",
 		"bigconfig": "over husk's 4 MiB bound",
 		"noblob":    "lacks the blob",
+		"malformed": "not a valid manifest",
+		"cut":       "cut the manifest",
 	} {
 		start := time.Now()
 		e.wantError(e.run("pull", host+"/"+repo), want)

@@ -3,6 +3,8 @@ package pull
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,10 +66,16 @@ func pull(ctx context.Context, s *store.Store, ref name.Reference, display strin
 	loggedIn := auth != authn.Anonymous
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(rt), remote.WithJobs(4)}
 	desc, err := remote.Get(ref, ropts...)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("registry %s cut the manifest of %s short: try again; if it persists, the registry is at fault", reg, display)
+	}
 	if err != nil {
 		return explain(err, reg, tagOf(ref), loggedIn)
 	}
 	img, err := resolveImage(desc, platform)
+	if malformed(err) {
+		err = fmt.Errorf("the manifest of %s from %s is not a valid manifest (%v): the registry serves a broken one; ask its operator", display, reg, err)
+	}
 	if err != nil {
 		return explain(err, reg, tagOf(ref), loggedIn)
 	}
@@ -297,3 +305,10 @@ func squashNotice() string {
 }
 
 func digestOf(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }
+
+// malformed says whether err is a manifest or index that does not parse.
+func malformed(err error) bool {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &syn) || errors.As(err, &typ)
+}

@@ -39,7 +39,12 @@ func ParsePlatform(s string) (v1.Platform, error) {
 // image itself when the reference names one.
 func resolveImage(desc *remote.Descriptor, platform v1.Platform) (v1.Image, error) {
 	if !desc.MediaType.IsIndex() {
-		return desc.Image()
+		img, err := desc.Image()
+		if err == nil {
+			// Parsed now, so that a broken one is named as such.
+			_, err = img.Manifest()
+		}
+		return img, err
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
