@@ -54,10 +54,16 @@ ctest:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$$dir/ctest-san" && \
 	echo "ctest: ok under -fsanitize=address,undefined"
 
-# A few seconds of fuzzing the C init's spec decoder from its seed corpus
-# (sandbox/executor/testdata/fuzz), on one worker.
+# A few seconds of fuzzing, one worker each, from their seed corpora: the C
+# init's spec decoder (sandbox/executor/testdata/fuzz), and the readers of
+# what users type: references, seccomp profiles, -p, -v and the other specs,
+# env and label files.
+FUZZ = FuzzDecodeSpec:./sandbox/executor FuzzParseReference:./store FuzzProfile:./seccomp \
+	FuzzParsePorts:./network FuzzUserSpecs:./sandbox FuzzListFile:./cli
 fuzz:
-	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 5s -parallel 1 ./sandbox/executor
+	@for f in $(FUZZ); do \
+		$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz "^$${f%%:*}\$$" -fuzztime 3s -parallel 1 "$${f#*:}" || exit 1; \
+	done
 
 bench: husk
 	GO='$(GO)' TAGS='$(TAGS)' bash integration/bench.sh

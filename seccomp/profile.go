@@ -31,6 +31,11 @@ func FromFile(path string, caps []string) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseProfile(path, body, caps)
+}
+
+// parseProfile is FromFile's reading of the profile body from path.
+func parseProfile(path string, body []byte, caps []string) (*specs.LinuxSeccomp, error) {
 	p, err := mobyseccomp.LoadProfile(string(body), specWithCaps(caps))
 	if err != nil {
 		return nil, fmt.Errorf("parsing seccomp profile %s: %v: fix the JSON (Docker's profile format) or use seccomp=unconfined", path, err)
