@@ -63,6 +63,8 @@ type Config struct {
 	AutoRemove  bool          `json:"autoRemove,omitempty"`
 	Restart     RestartPolicy `json:"restart"`
 	StopSignal  string        `json:"stopSignal,omitempty"` // the image's
+	// Volumes are the volumes among OCI.Mounts, by name.
+	Volumes []VolumeRef `json:"volumes,omitempty"`
 }
 
 // NetworkConfig is --network MODE[:OPTIONS] and --dns.
