@@ -34,7 +34,7 @@ type Config struct {
 	// empty for the image's; Env: -e and --env-file as they were read at
 	// create; Cwd: -w, empty for the image's; Terminal; Capabilities;
 	// NoNewPrivileges), Hostname, Mounts (-v with absolute host paths,
-	// --tmpfs), Root.Readonly and, for a profile file, Linux.Seccomp.
+	// --tmpfs, --mount, and the volumes' binds), Root.Readonly and, for a profile file, Linux.Seccomp.
 	OCI specs.Spec `json:"oci"`
 
 	Image   string `json:"image"`             // as the user gave it

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -110,10 +111,10 @@ func copyOne(from, to string, fi os.FileInfo, top bool) error {
 	default:
 		return nil // devices, fifos, sockets: not a volume's content
 	}
-	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		// An id the mapping lacks stays the namespace's root's.
 		_ = os.Lchown(to, int(st.Uid), int(st.Gid))
-		ts := []unix.Timespec{st.Atim, st.Mtim}
+		ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
 		defer func() { _ = unix.UtimesNanoAt(unix.AT_FDCWD, to, ts, unix.AT_SYMLINK_NOFOLLOW) }()
 	}
 	if fi.Mode()&os.ModeSymlink == 0 {
