@@ -168,3 +168,22 @@ func TestVolumeBadInput(t *testing.T) {
 		t.Errorf("bad input created containers %q", ps)
 	}
 }
+
+// The copy-up works on every root strategy (the image is mounted by the
+// store, in husk's user namespace), and leaves no mount behind; system df
+// counts the volume, --mount binds and tmpfs mounts work beside volumes.
+func TestVolumeEachStrategy(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, e *env, ref string) {
+		dir := e.buildCtx("host", map[string]string{"h": "host\n"})
+		flags := []string{"--rm", "-v", "etc:/etc", "--mount", "type=bind,src=" + dir + ",dst=/h,readonly",
+			"--mount", "type=tmpfs,dst=/t,tmpfs-size=1m"}
+		got := e.sbxOut(flags, ref, "sh", "-c", "grep -c ^root: /etc/passwd; cat /h/h; touch /h/x 2>/dev/null || echo ro; grep -c ' /t tmpfs' /proc/mounts")
+		if got != "1\nhost\nro\n1" {
+			t.Errorf("copy-up of /etc, bind and tmpfs mounts: %q", got)
+		}
+		if df := e.out("system", "df"); !strings.Contains(df, "Local Volumes   1") {
+			t.Errorf("system df: want one volume: %q", df)
+		}
+		e.noLeftovers()
+	})
+}
