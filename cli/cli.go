@@ -128,6 +128,7 @@ type CLI struct {
 	Ps             PsCmd        `cmd:"" help:"List containers."`
 	Events         EventsCmd    `cmd:"" help:"Show container lifecycle events."`
 	Container      ContainerCmd `cmd:"" help:"Manage containers."`
+	Volume         VolumeCmd    `cmd:"" help:"Manage volumes."`
 }
 
 // ExitError carries a process exit code through kong's Run.

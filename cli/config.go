@@ -53,6 +53,10 @@ func (f *ContainerFlags) config(image string, cmd []string, detached bool) (*san
 	if err := f.DockerFlags.apply(c); err != nil {
 		return nil, err
 	}
+	// Last: it creates the volumes missing.
+	if err := f.volumes(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -114,6 +118,9 @@ func (f *SandboxFlags) networkConfig() (sandbox.NetworkConfig, error) {
 func (f *SandboxFlags) mounts() ([]specs.Mount, error) {
 	var out []specs.Mount
 	for _, v := range f.Volume {
+		if !isHostBind(v) {
+			continue // a volume: volumes() has it
+		}
 		op, err := sandbox.VolumeOp(v)
 		if err != nil {
 			return nil, err

@@ -71,7 +71,7 @@ func TestConfigRefusesBadFlags(t *testing.T) {
 	os.WriteFile(bad, []byte("{not json"), 0o600)
 	for _, f := range []SandboxFlags{
 		{Volume: []string{dir + ":/"}},
-		{Volume: []string{"relative:/x"}},
+		{Volume: []string{"b@d:/x"}},
 		{Publish: []string{"99999:80"}},
 		{SecurityOpt: []string{"seccomp=" + bad}},
 		{Tmpfs: []string{"/t:bogus"}},

@@ -49,7 +49,10 @@ func (fg *foreground) finish(g *Globals, code int) {
 	switch {
 	case fg.ran && fg.c.Config.AutoRemove:
 		// Its upper layer was in the sandbox's scratch tmpfs: only the
-		// record is left.
+		// record is left, and its anonymous volumes.
+		if hasVolumes(fg.c) {
+			_, _ = userns.Call(g.Ctx, io.Discard, container.CallRemoveVolumes, fg.c.ID)
+		}
 		_ = fg.cs.Forget(fg.c.ID)
 		container.RemoveRunDir(fg.c.ID)
 	case fg.ran:

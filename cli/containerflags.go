@@ -11,6 +11,7 @@ import (
 type ContainerFlags struct {
 	SandboxFlags
 	DockerFlags
+	VolumeFlags
 	Rm      bool   `help:"Remove the container when it exits."`
 	Name    string `help:"Name of the container (default: a generated one)."`
 	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`

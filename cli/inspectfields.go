@@ -41,7 +41,9 @@ type inspectNetworkSettings struct {
 // inspectMount is Docker's .Mounts entry: husk's -v binds.
 type inspectMount struct {
 	Type        string
+	Name        string `json:",omitempty"`
 	Source      string
+	Driver      string `json:",omitempty"`
 	Destination string
 	Mode        string
 	RW          bool
@@ -110,11 +112,19 @@ func networkSettings(ct *container.Container) inspectNetworkSettings {
 // are not among Docker's .Mounts either).
 func mountsOf(cfg *sandbox.Config) []inspectMount {
 	out := []inspectMount{}
+	vols := map[string]string{}
+	for _, v := range cfg.Volumes {
+		vols[v.Destination] = v.Name
+	}
 	for _, m := range cfg.OCI.Mounts {
-		if m.Type != "bind" {
+		name, isVol := vols[m.Destination]
+		if m.Type != "bind" && !isVol {
 			continue
 		}
 		im := inspectMount{Type: "bind", Source: m.Source, Destination: m.Destination, RW: true, Propagation: "rprivate"}
+		if isVol {
+			im.Type, im.Name, im.Driver, im.Propagation = "volume", name, "local", ""
+		}
 		if slices.Contains(m.Options, "ro") {
 			im.Mode, im.RW = "ro", false
 		}

@@ -41,7 +41,7 @@ type psRow struct {
 	Labels     string
 	Mounts     string
 	Networks   string
-	// LocalVolumes: husk has no named volumes.
+	// LocalVolumes: how many named volumes the container mounts.
 	LocalVolumes string `header:"LOCAL VOLUMES"`
 	Size         string `json:",omitempty"`
 	labels       map[string]string
@@ -152,7 +152,7 @@ func (c *PsCmd) row(ct *container.Container) psRow {
 		RunningFor: units.HumanDuration(time.Since(ct.Created)) + " ago",
 		Status:     statusText(ct), State: stateOf(ct),
 		Ports: strings.Join(portsShown(ct), ", "), Names: ct.Name,
-		Mounts: mountsText(ct), Networks: ct.Config.Network.Mode, LocalVolumes: "0"}
+		Mounts: mountsText(ct), Networks: ct.Config.Network.Mode, LocalVolumes: fmt.Sprint(len(ct.Config.Volumes))}
 }
 
 // mountsText is Docker's ps Mounts column: each bind's host path.

@@ -8,7 +8,7 @@ import (
 // RmCmd is `husk rm`.
 type RmCmd struct {
 	Force      bool     `short:"f" help:"Kill and remove a running container."`
-	Volumes    bool     `short:"v" help:"Remove anonymous volumes too (husk makes none; accepted for Docker's sake)."`
+	Volumes    bool     `short:"v" help:"Remove the container's anonymous volumes too (those no other container mounts)."`
 	Containers []string `arg:"" name:"container" help:"Container names or IDs."`
 }
 
@@ -23,6 +23,9 @@ func (c *RmCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "rm", func(ct *container.Container) error {
-		return cs.Remove(ct, c.Force, g.StorageDriver)
+		if err := cs.Remove(ct, c.Force, g.StorageDriver); err != nil || !c.Volumes {
+			return err
+		}
+		return cs.RemoveVolumes(ct)
 	})
 }

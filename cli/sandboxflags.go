@@ -22,7 +22,7 @@ type SandboxFlags struct {
 	Workdir     string   `short:"w" help:"Working directory inside the container."`
 	User        string   `short:"u" help:"User (name or uid, with an optional :group)." placeholder:"USER[:GROUP]"`
 	Entrypoint  *string  `help:"Override the image's entrypoint."`
-	Volume      []string `short:"v" help:"Bind a host path: HOST:CONTAINER[:ro]." placeholder:"HOST:CONTAINER[:ro]"`
+	Volume      []string `short:"v" help:"Bind a host path or mount a volume: HOST:CONTAINER[:ro], NAME:CONTAINER[:ro], or CONTAINER for an anonymous volume." placeholder:"HOST|NAME:CONTAINER[:ro]"`
 	Tmpfs       []string `help:"Mount a tmpfs: PATH[:OPTIONS]." placeholder:"PATH[:OPTIONS]"`
 	Userns      string   `help:"keep-id: your own uid and gid inside, as Apptainer does." enum:",keep-id" default:""`
 	Hostname    string   `short:"h" help:"Container host name (default: a short container ID)."`

@@ -74,7 +74,7 @@ func (c *SystemDfCmd) Run(g *Globals) error {
 	rows := []dfRow{
 		newDfRow("Images", len(imgs), iActive, iTotal, iFree),
 		newDfRow("Containers", len(cts), active, cTotal, cFree),
-		newDfRow("Local Volumes", 0, 0, 0, 0),
+		volumesDfRow(),
 		newDfRow("Build Cache", 0, 0, 0, 0),
 	}
 	format := c.Format
@@ -116,4 +116,25 @@ func diskUsage(dir string) int64 {
 func statOf(fi fs.FileInfo) (*syscall.Stat_t, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return st, ok
+}
+
+// volumesDfRow counts the volumes, those in use by a container active.
+func volumesDfRow() dfRow {
+	vs, users, err := openVolumes()
+	if err != nil {
+		return newDfRow("Local Volumes", 0, 0, 0, 0)
+	}
+	all, _ := vs.List()
+	var total, free int64
+	active := 0
+	for _, v := range all {
+		n := diskUsage(v.Mountpoint)
+		total += n
+		if len(users[v.Name]) > 0 {
+			active++
+		} else {
+			free += n
+		}
+	}
+	return newDfRow("Local Volumes", len(all), active, total, free)
 }

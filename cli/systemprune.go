@@ -10,12 +10,11 @@ import (
 )
 
 // SystemPruneCmd is `husk system prune`: container prune, then image
-// prune, as Docker's. husk has no networks, volumes or build cache of
-// Docker's kind to prune: --volumes is accepted and finds none.
+// prune, and with --volumes the unused anonymous volumes, as Docker's.
 type SystemPruneCmd struct {
 	All     bool `short:"a" help:"Remove every image no container uses, not only dangling ones."`
 	Force   bool `short:"f" help:"Do not ask for confirmation."`
-	Volumes bool `help:"Accepted for Docker's sake: husk has no volumes of its own to prune."`
+	Volumes bool `help:"Remove the anonymous volumes no container uses too."`
 }
 
 func (c *SystemPruneCmd) Run(g *Globals) error {
@@ -24,6 +23,12 @@ func (c *SystemPruneCmd) Run(g *Globals) error {
 		images = "all images without at least one container associated to them"
 	}
 	// Asked once, on the host: the re-executed child skips it.
+	if c.Volumes {
+		images += "\n  - all anonymous volumes not used by at least one container"
+	}
+	if c.Volumes {
+		images += "\n  - all anonymous volumes not used by at least one container"
+	}
 	question := "WARNING! This will remove:\n  - all stopped containers\n  - " + images + "\n\nAre you sure you want to continue? [y/N] "
 	if !c.Force && !userns.Reexecuted() && !confirm(g, question) {
 		return nil
@@ -43,6 +48,13 @@ func (c *SystemPruneCmd) Run(g *Globals) error {
 	n, err := pruneImages(g, c.All)
 	if err != nil {
 		return fmt.Errorf("system prune: %w", err)
+	}
+	if c.Volumes {
+		_, v, err := pruneVolumes(false, nil)
+		if err != nil {
+			return fmt.Errorf("system prune: %w", err)
+		}
+		n += v
 	}
 	fmt.Fprintln(g.Stdout, "Total reclaimed space: "+units.HumanSizeWithPrecision(float64(freed+n), 3))
 	return nil

@@ -94,7 +94,7 @@ func TestCreateRefusesBadFlags(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{[]string{"-v", "relative-src:/x"}, "relative-src"},
+		{[]string{"-v", "b@d-name:/x"}, "b@d-name"},
 		{[]string{"-p", "99999:80"}, "99999"},
 		{[]string{"--security-opt", "seccomp=" + bad}, bad},
 		{[]string{"--env-file", long}, "line 2"},

@@ -34,7 +34,7 @@ type Config struct {
 	// empty for the image's; Env: -e and --env-file as they were read at
 	// create; Cwd: -w, empty for the image's; Terminal; Capabilities;
 	// NoNewPrivileges), Hostname, Mounts (-v with absolute host paths,
-	// --tmpfs), Root.Readonly and, for a profile file, Linux.Seccomp.
+	// --tmpfs, --mount, and the volumes' binds), Root.Readonly and, for a profile file, Linux.Seccomp.
 	OCI specs.Spec `json:"oci"`
 
 	Image   string `json:"image"`             // as the user gave it
@@ -80,6 +80,8 @@ type Config struct {
 	// Init is --init: accepted; husk's own init is PID 1 anyway.
 	Init bool      `json:"init,omitempty"`
 	Log  LogConfig `json:"log"`
+	// Volumes are the volumes among OCI.Mounts, by name.
+	Volumes []VolumeRef `json:"volumes,omitempty"`
 }
 
 // LogConfig is --log-driver and --log-opt: json-file (with max-size and

@@ -242,7 +242,7 @@ func VolumeOp(spec string) (Op, error) {
 	}
 	src, dst := parts[0], parts[1]
 	if !filepath.IsAbs(src) {
-		return Op{}, fmt.Errorf("volume %q: named volumes are not supported: give an absolute host path", spec)
+		return Op{}, fmt.Errorf("bind %q: the host path must be absolute", spec)
 	}
 	if !filepath.IsAbs(dst) {
 		return Op{}, fmt.Errorf("volume %q: the container path %s must be absolute", spec, dst)

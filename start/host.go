@@ -48,6 +48,9 @@ type HostLaunch struct {
 	release func()
 	copyID  string
 	driver  string
+	// noReuse: the start made or filled volumes, which a prelaunch of
+	// the same launch would not.
+	noReuse bool
 }
 
 // Done removes what the start made for one launch alone (a throw-away vfs
@@ -63,7 +66,9 @@ func (hl *HostLaunch) Done(ctx context.Context) {
 
 // Reusable says whether the launch may be started again as it is (the
 // prelaunch): not when its root is a copy made for it alone.
-func (hl *HostLaunch) Reusable() bool { return hl.copyID == "" && hl.Strategy != fuse.VFS }
+func (hl *HostLaunch) Reusable() bool {
+	return hl.copyID == "" && hl.Strategy != fuse.VFS && !hl.noReuse
+}
 
 // HostSpec is the C init's spec for this start of rec's container. An
 // image missing from the store is ErrNoSuchImage.
@@ -75,7 +80,7 @@ func HostSpec(ctx context.Context, driver string, plan *userns.Plan, rec *Record
 		hl.Done(ctx)
 		return nil, err
 	}
-	if err := hl.build(p, root, plan, rec, cfg); err != nil {
+	if err := hl.build(ctx, p, root, plan, rec, cfg); err != nil {
 		hl.Done(ctx)
 		return nil, err
 	}
@@ -118,7 +123,7 @@ func (hl *HostLaunch) find(ctx context.Context, plan *userns.Plan, rec *Record) 
 }
 
 // build makes the spec of p's image with the container's config.
-func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, rec *Record, cfg *sandbox.Config) error {
+func (hl *HostLaunch) build(ctx context.Context, p *store.RunPlan, root string, plan *userns.Plan, rec *Record, cfg *sandbox.Config) error {
 	runroot, scratch, err := ScratchDir()
 	if err != nil {
 		return err
@@ -150,6 +155,9 @@ func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, re
 		return err
 	}
 	opts.Scratch, opts.RootOps = scratch, rootOps
+	if err := hl.volumes(ctx, p, rec, &opts); err != nil {
+		return err
+	}
 	spec, err := sandbox.ContainerSpec(p.Config, opts)
 	if err != nil {
 		return err
