@@ -63,6 +63,9 @@ type Config struct {
 	AutoRemove  bool          `json:"autoRemove,omitempty"`
 	Restart     RestartPolicy `json:"restart"`
 	StopSignal  string        `json:"stopSignal,omitempty"` // the image's
+
+	// Slurm is the job step the container was created in, nil outside one.
+	Slurm *SlurmStep `json:"slurm,omitempty"`
 }
 
 // NetworkConfig is --network MODE[:OPTIONS] and --dns.
