@@ -130,13 +130,32 @@ func TestSlurmEnvHost(t *testing.T) {
 }
 
 // While a step runs, `scontrol listpids` lists husk and the container's
-// process; scancel ends them all and leaves no record and no mount.
+// process; scancel (SIGTERM, then SIGKILL after KillWait), scancel -s KILL
+// (husk gets no chance to clean up) and the step's time limit end them all
+// and leave no record and no mount.
 func TestSlurmScancel(t *testing.T) {
 	e, ref := slurmEnv(t)
+	for _, c := range []struct {
+		name string
+		srun []string // srun's own options
+		end  func(job string) error
+	}{
+		{"scancel", nil, func(job string) error { return exec.Command("scancel", job).Run() }},
+		{"scancel -s KILL", nil, func(job string) error { return exec.Command("scancel", "-s", "KILL", job).Run() }},
+		// Slurm's least limit is a minute, checked every 30 s or so.
+		{"time limit", []string{"-t", "1"}, func(string) error { return nil }},
+	} {
+		t.Run(c.name, func(t *testing.T) { endStep(t, e, ref, c.srun, c.end) })
+	}
+}
+
+// endStep runs `srun husk run REF sleep 2718` and ends it with end.
+func endStep(t *testing.T, e *env, ref string, opts []string, end func(job string) error) {
 	name := "husk-test-" + randomHex(4)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := e.srunCmd(ctx, nil, "-J", name, "husk", "run", ref, "sleep", "2718")
+	args := append(append([]string{"-J", name}, opts...), "husk", "run", ref, "sleep", "2718")
+	cmd := e.srunCmd(ctx, nil, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -150,13 +169,16 @@ func TestSlurmScancel(t *testing.T) {
 		t.Fatalf("scontrol listpids %s never listed the container's sleep 2718 (pids %v); srun said:\n%s", job, pids, out.String())
 	}
 	t.Logf("job %s: pids %v, the container's sleep is %d", job, pids, sleeper)
-	if r, err := exec.Command("scancel", job).CombinedOutput(); err != nil {
-		t.Fatalf("scancel %s: %v: %s", job, err, r)
+	if err := end(job); err != nil {
+		t.Fatalf("ending job %s: %v", job, err)
 	}
 	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("srun still running 60 s after scancel:\n%s", out.String())
+	case err := <-done:
+		if err == nil {
+			t.Errorf("srun exited 0 for an ended step: want a failure:\n%s", out.String())
+		}
+	case <-time.After(150 * time.Second):
+		t.Fatalf("srun still running 150 s after the step's end began:\n%s", out.String())
 	}
 	// Slurm waits for the step's processes before srun returns; allow
 	// a moment for any straggler it did not wait for.
@@ -166,12 +188,12 @@ func TestSlurmScancel(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		if alive(pid) {
-			t.Errorf("process %d of job %s (%s) outlived scancel", pid, job, cmdline(pid))
+			t.Errorf("process %d of job %s (%q) outlived the step", pid, job, cmdline(pid))
 		}
 	}
 	e.wantNoContainers()
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(mi), e.home) {
-		t.Errorf("mounts under %s are left after scancel:\n%s", e.home, mi)
+		t.Errorf("mounts under %s are left after the step:\n%s", e.home, mi)
 	}
 }
 
