@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,27 +131,28 @@ func TestSlurmEnvHost(t *testing.T) {
 }
 
 // While a step runs, `scontrol listpids` lists husk and the container's
-// process; scancel (SIGTERM, then SIGKILL after KillWait), scancel -s KILL
-// (husk gets no chance to clean up) and the step's time limit end them all
-// and leave no record and no mount.
+// process; scancel (SIGTERM, then SIGKILL after KillWait), the step's time
+// limit, and SIGKILL to husk alone (as Slurm sends when husk outlives
+// KillWait: husk gets no chance to clean up, its sandbox dies with it) end
+// them all and leave no record and no mount.
 func TestSlurmScancel(t *testing.T) {
 	e, ref := slurmEnv(t)
 	for _, c := range []struct {
 		name string
 		srun []string // srun's own options
-		end  func(job string) error
+		end  func(job string, pids []int) error
 	}{
-		{"scancel", nil, func(job string) error { return exec.Command("scancel", job).Run() }},
-		{"scancel -s KILL", nil, func(job string) error { return exec.Command("scancel", "-s", "KILL", job).Run() }},
+		{"scancel", nil, func(job string, _ []int) error { return exec.Command("scancel", job).Run() }},
+		{"SIGKILL to husk", nil, killHusk},
 		// Slurm's least limit is a minute, checked every 30 s or so.
-		{"time limit", []string{"-t", "1"}, func(string) error { return nil }},
+		{"time limit", []string{"-t", "1"}, func(string, []int) error { return nil }},
 	} {
 		t.Run(c.name, func(t *testing.T) { endStep(t, e, ref, c.srun, c.end) })
 	}
 }
 
 // endStep runs `srun husk run REF sleep 2718` and ends it with end.
-func endStep(t *testing.T, e *env, ref string, opts []string, end func(job string) error) {
+func endStep(t *testing.T, e *env, ref string, opts []string, end func(job string, pids []int) error) {
 	name := "husk-test-" + randomHex(4)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -169,7 +171,7 @@ func endStep(t *testing.T, e *env, ref string, opts []string, end func(job strin
 		t.Fatalf("scontrol listpids %s never listed the container's sleep 2718 (pids %v); srun said:\n%s", job, pids, out.String())
 	}
 	t.Logf("job %s: pids %v, the container's sleep is %d", job, pids, sleeper)
-	if err := end(job); err != nil {
+	if err := end(job, pids); err != nil {
 		t.Fatalf("ending job %s: %v", job, err)
 	}
 	select {
@@ -195,6 +197,17 @@ func endStep(t *testing.T, e *env, ref string, opts []string, end func(job strin
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(mi), e.home) {
 		t.Errorf("mounts under %s are left after the step:\n%s", e.home, mi)
 	}
+}
+
+// killHusk sends SIGKILL to the step's husk process, found by PID among
+// the step's.
+func killHusk(job string, pids []int) error {
+	for _, p := range pids {
+		if args := strings.Split(cmdline(p), "\x00"); len(args) > 1 && filepath.Base(args[0]) == "husk" && args[1] == "run" {
+			return syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no husk run among the processes %v of job %s", pids, job)
 }
 
 // waitForStep waits until the job named name runs a step whose listed
