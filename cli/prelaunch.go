@@ -41,7 +41,9 @@ import (
 // prelaunchable says whether this run's launch may be written down.
 func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 	mode, _, err := c.netMode()
-	return c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
+	// In a Slurm step the environment, part of the key, is new each step:
+	// a written launch would never be followed again.
+	return slurmStep() == nil && c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
 		err == nil && (mode == "none" || mode == "host" || mode == network.Builtin) &&
 		plan != nil && (plan.Mode == userns.ModeSingle || plan.Mode == userns.ModeSubuid)
 }
