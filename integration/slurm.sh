@@ -77,8 +77,12 @@ if ! running /run/slurm/slurmctld.pid; then
 	slurmctld || fail slurmctld "$LOG/slurmctld.log"
 fi
 if [ -n "$changed" ] && running /run/slurm/slurmd.pid; then
+	# slurmd reads its node's config only at start.
 	kill "$(cat /run/slurm/slurmd.pid)"
-	sleep 1
+	for _ in $(seq 1 50); do
+		running /run/slurm/slurmd.pid || break
+		sleep 0.2
+	done
 fi
 if ! running /run/slurm/slurmd.pid; then
 	slurmd || fail slurmd "$LOG/slurmd.log"
