@@ -12,6 +12,7 @@ type ContainerFlags struct {
 	SandboxFlags
 	DockerFlags
 	VolumeFlags
+	SlurmFlags
 	Rm      bool   `help:"Remove the container when it exits."`
 	Name    string `help:"Name of the container (default: a generated one)."`
 	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`

@@ -41,6 +41,11 @@ import (
 // prelaunchable says whether this run's launch may be written down.
 func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 	mode, _, err := c.netMode()
+	// In a Slurm step the environment, part of the key, is new each step:
+	// a written launch would never be followed again.
+	if slurmStep() != nil {
+		return false
+	}
 	// Nor do runs whose flags ask the Go side for something each time:
 	// a cidfile, a pull, a notice, a file or device read at create.
 	d := &c.DockerFlags

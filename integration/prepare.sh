@@ -5,6 +5,7 @@
 #   - Debian packages the suite needs, installed only when missing;
 #   - husk-sub (with /etc/subuid and /etc/subgid ranges) and husk-nosub (with
 #     none, as on many clusters), both with home directories;
+#   - munged, slurmctld and slurmd: one Slurm node on loopback (slurm.sh);
 #   - /dev/fuse and /dev/net/tun at mode 0666, as stock distributions ship them;
 #   - a small tmpfs for the disk-full test, when a path is given as $1
 #     (run.sh unmounts it at the end).
@@ -30,8 +31,9 @@ FULLDISK=${1:-}
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
 #   iproute2        ip, for the network tests of later issues
+#   slurm-wlm munge a single-node Slurm for slurm_test.go (set up by slurm.sh)
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2 slurm-wlm munge"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {
@@ -103,6 +105,9 @@ fi
 # A directory under /run where the tests, as the users, bind a socket as a
 # host daemon would (shellsock_test.go: husk shell must not reach it).
 install -d -m 1777 /run/husk-test
+
+# A single-node Slurm on loopback, left running (slurm.sh).
+bash "$(dirname "$0")/slurm.sh" || { echo "prepare: Slurm did not start (above: why)" >&2; exit 1; }
 
 # A 40 MB tmpfs for the disk-full test: big enough for the busybox image,
 # too small for the 100 MB layer.

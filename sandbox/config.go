@@ -82,6 +82,9 @@ type Config struct {
 	Log  LogConfig `json:"log"`
 	// Volumes are the volumes among OCI.Mounts, by name.
 	Volumes []VolumeRef `json:"volumes,omitempty"`
+
+	// Slurm is the job step the container was created in, nil outside one.
+	Slurm *SlurmStep `json:"slurm,omitempty"`
 }
 
 // LogConfig is --log-driver and --log-opt: json-file (with max-size and
