@@ -2,6 +2,7 @@ package cli
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -92,7 +93,7 @@ func childNamed(children []*kong.Node, name string) *kong.Node {
 func flagNamed(n *kong.Node, name string) *kong.Flag {
 	for _, group := range n.AllFlags(false) {
 		for _, f := range group {
-			if f.Name == name {
+			if f.Name == name || slices.Contains(f.Aliases, name) {
 				return f
 			}
 		}

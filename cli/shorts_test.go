@@ -36,6 +36,7 @@ func TestCommandWordsAfterTheImage(t *testing.T) {
 		{[]string{"create", "-h", "host", "--name", "n", "img", "a", "-h", "b"}, []string{"a", "-h", "b"}},
 		{[]string{"container", "run", "-it", "-p", "80:80", "img", "--", "x"}, []string{"--", "x"}},
 		{[]string{"run", "img", "-e", "X"}, []string{"-e", "X"}},
+		{[]string{"run", "--rm", "--net", "none", "img", "ls"}, []string{"ls"}},
 	} {
 		if got := parsedCmd(t, tc.args); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%q: command %q, want %q", tc.args, got, tc.want)

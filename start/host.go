@@ -111,13 +111,14 @@ func (hl *HostLaunch) find(ctx context.Context, plan *userns.Plan, rec *Record) 
 		hl.release, root = release, "copy="+hl.copyID
 	}
 	r, err := resolve(ctx, hl.driver, ref, key, root)
-	if err != nil {
-		return nil, "", err
-	}
-	if r.Root == "" && hl.release != nil {
-		// Not vfs: no copy was made.
+	if (err != nil || r.Root == "") && hl.release != nil {
+		// No copy was made (not vfs, or the image is missing): only the
+		// hold goes.
 		hl.release()
 		hl.release, hl.copyID = nil, ""
+	}
+	if err != nil {
+		return nil, "", err
 	}
 	return &r.Plan, r.Root, nil
 }
