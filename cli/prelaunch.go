@@ -39,7 +39,7 @@ import (
 // in the TAP device's queue until then.
 
 // prelaunchable says whether this run's launch may be written down.
-func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
+func (c *RunCmd) prelaunchable(mapping *userns.Mapping) bool {
 	mode, _, err := c.netMode()
 	// In a Slurm step the environment, part of the key, is new each step:
 	// a written launch would never be followed again.
@@ -54,15 +54,15 @@ func (c *RunCmd) prelaunchable(plan *userns.Plan) bool {
 	}
 	return c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
 		err == nil && (mode == "none" || mode == "host" || mode == network.Builtin) &&
-		plan != nil && (plan.Mode == userns.ModeSingle || plan.Mode == userns.ModeSubuid)
+		mapping != nil && (mapping.Mode == userns.ModeSingle || mapping.Mode == userns.ModeSubuid)
 }
 
 // writeLaunch records the launch o of container id for the next run with
 // the same arguments up to the image. It is best effort: without it, the
 // next run is only slower.
-func (c *RunCmd) writeLaunch(plan *userns.Plan, o sandbox.Options, id string, hl *start.HostLaunch) {
+func (c *RunCmd) writeLaunch(mapping *userns.Mapping, o sandbox.Options, id string, hl *start.HostLaunch) {
 	k := c.imageArg()
-	if k < 0 || !c.prelaunchable(plan) {
+	if k < 0 || !c.prelaunchable(mapping) {
 		return
 	}
 	key := executor.LaunchKey(k)
@@ -74,7 +74,7 @@ func (c *RunCmd) writeLaunch(plan *userns.Plan, o sandbox.Options, id string, hl
 	if o.NewNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	l := &executor.Launch{Key: key, Watch: c.watched(plan, hl.Strategy), Flags: flags, Mapping: plan, ID: id,
+	l := &executor.Launch{Key: key, Watch: c.watched(mapping, hl.Strategy), Flags: flags, Mapping: mapping, ID: id,
 		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
 		JSON: hl.JSON, ImageID: hl.ImageID}
 	_ = l.Write(root)
@@ -96,9 +96,9 @@ func (c *RunCmd) imageArg() int {
 // user databases and ID ranges, the helpers, the files the flags name.
 // A directory need only be the same one (its identity without size and
 // time, a prefix ending in ':'): a volume's contents are the user's.
-func (c *RunCmd) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
+func (c *RunCmd) watched(mapping *userns.Mapping, strategy fuse.Strategy) []byte {
 	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
-		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", plan.NewUIDMap, plan.NewGIDMap}
+		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", mapping.NewUIDMap, mapping.NewGIDMap}
 	if _, graphroot, _, err := store.Paths(); err == nil {
 		for _, pat := range []string{"*-images/images.json", "*-layers/layers.json"} {
 			m, _ := filepath.Glob(filepath.Join(graphroot, pat))

@@ -38,7 +38,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	plan, err := cfg.Mapping()
+	mapping, err := cfg.Mapping()
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if n := resourceNotice(cfg); n != "" {
 		fmt.Fprintln(g.Stderr, n)
 	}
-	code, err := c.launch(g, plan, fg, nh)
+	code, err := c.launch(g, mapping, fg, nh)
 	fg.finish(g, code)
 	return err
 }
@@ -97,8 +97,8 @@ func exposedPorts(img *inspectImage) []string {
 
 // launch runs the sandbox in the foreground, pulling a missing image on
 // the way, and returns its exit code.
-func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *network.Host) (int, error) {
-	hl, err := c.hostSpec(g, plan, fg)
+func (c *RunCmd) launch(g *Globals, mapping *userns.Mapping, fg *foreground, nh *network.Host) (int, error) {
+	hl, err := c.hostSpec(g, mapping, fg)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -114,9 +114,9 @@ func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netwo
 	}
 	o.CInit = hl.CSpec
 	if hl.Reusable() {
-		c.writeLaunch(plan, o, fg.c.ID, hl)
+		c.writeLaunch(mapping, o, fg.c.ID, hl)
 	}
-	code, _, err := sandbox.Launch(plan, o)
+	code, _, err := sandbox.Launch(mapping, o)
 	if err == nil {
 		err = netErr
 	}
@@ -128,9 +128,9 @@ func (c *RunCmd) launch(g *Globals, plan *userns.Plan, fg *foreground, nh *netwo
 
 // hostSpec plans the start, pulling the image first when it is missing,
 // on the host's network, as `docker run` does.
-func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*start.HostLaunch, error) {
+func (c *RunCmd) hostSpec(g *Globals, mapping *userns.Mapping, fg *foreground) (*start.HostLaunch, error) {
 	rec := start.NewRecord(fg.cs, fg.c)
-	hl, err := start.HostSpec(g.Ctx, g.StorageDriver, plan, rec)
+	hl, err := start.HostSpec(g.Ctx, g.StorageDriver, mapping, rec)
 	if !errors.Is(err, start.ErrNoSuchImage) {
 		return hl, err
 	}
@@ -144,7 +144,7 @@ func (c *RunCmd) hostSpec(g *Globals, plan *userns.Plan, fg *foreground) (*start
 	if err := pullImage(g, c.Image); err != nil {
 		return nil, err
 	}
-	hl, err = start.HostSpec(g.Ctx, g.StorageDriver, plan, rec)
+	hl, err = start.HostSpec(g.Ctx, g.StorageDriver, mapping, rec)
 	if errors.Is(err, start.ErrNoSuchImage) {
 		return nil, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
 	}

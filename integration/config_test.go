@@ -152,8 +152,8 @@ func TestForegroundInitArgv(t *testing.T) {
 		}
 	}
 	root := filepath.Join(e.home, ".local", "share", "husk")
-	if launches, _ := filepath.Glob(filepath.Join(root, "plans", "launch-*")); len(launches) == 0 {
-		t.Errorf("no launch was written down in %s/plans: the prelaunch was not tried", root)
+	if launches, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/startcache: the prelaunch was not tried", root)
 	}
 	e.noLeftovers()
 }

@@ -44,8 +44,8 @@ func TestPrelaunchedRunIsAContainer(t *testing.T) {
 	if r := e.vars["HUSK_ROOT"]; r != "" {
 		root = r
 	}
-	if launches, _ := filepath.Glob(filepath.Join(root, "plans", "launch-*")); len(launches) == 0 {
-		t.Errorf("no launch was written down in %s/plans", root)
+	if launches, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/startcache", root)
 	}
 	setGate(false)
 
@@ -146,7 +146,7 @@ func TestPrelaunchManyArguments(t *testing.T) {
 	if r := e.vars["HUSK_ROOT"]; r != "" {
 		root = r
 	}
-	if launches, _ := filepath.Glob(filepath.Join(root, "plans", "launch-*")); len(launches) == 0 {
-		t.Errorf("no launch was written down in %s/plans", root)
+	if launches, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/startcache", root)
 	}
 }

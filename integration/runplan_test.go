@@ -13,7 +13,7 @@ import (
 )
 
 // The first run of an image finds it in the store (the Go init); later
-// runs of the same reference start from the run plan that run recorded
+// runs of the same reference start from the resolved image that run recorded
 // (the C init). A user must not be able to tell them apart but by speed:
 // the same sandbox, the same exit codes and messages, in each strategy.
 func TestRunPlanSameSandbox(t *testing.T) {

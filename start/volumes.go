@@ -22,7 +22,7 @@ import (
 // their first use. The image is known only here for a foreground run, so
 // this is done at start; the names are fixed by the container and the
 // path, so that every start mounts the same volumes.
-func (hl *HostLaunch) volumes(ctx context.Context, p *store.RunPlan, rec *Record, o *sandbox.RunOptions) error {
+func (hl *HostLaunch) volumes(ctx context.Context, p *store.ResolvedImage, rec *Record, o *sandbox.RunOptions) error {
 	cfg := rec.Config
 	var fills []sandbox.VolumeRef
 	for _, v := range cfg.Volumes {
@@ -60,7 +60,7 @@ func (hl *HostLaunch) volumes(ctx context.Context, p *store.RunPlan, rec *Record
 }
 
 // imageVolumes are the image's VOLUMEs no mount of the config covers.
-func imageVolumes(p *store.RunPlan, cfg *sandbox.Config) []string {
+func imageVolumes(p *store.ResolvedImage, cfg *sandbox.Config) []string {
 	covered := map[string]bool{}
 	for _, m := range cfg.OCI.Mounts {
 		covered[filepath.Clean(m.Destination)] = true

@@ -56,7 +56,7 @@ func TestAppendRanges(t *testing.T) {
 	}
 }
 
-// TestDetectNoRanges: without ranges the plan is the single mapping, with
+// TestDetectNoRanges: without ranges the mapping is the single one, with
 // the usermod fix among its problems.
 func TestDetectNoRanges(t *testing.T) {
 	dir := t.TempDir()

@@ -56,8 +56,8 @@ type IDMap struct {
 	ContainerID, HostID, Size int
 }
 
-// Plan is the mapping husk will use for this user.
-type Plan struct {
+// Mapping is the ID mapping husk will use for this user.
+type Mapping struct {
 	Mode   string // ModeSubuid or ModeSingle
 	User   string
 	UID    int
@@ -68,7 +68,7 @@ type Plan struct {
 	SubUIDs, SubGIDs     []Range // the user's ranges, in file order
 	Source               string  // "/etc/subuid", "getsubids" or "" (none)
 	NewUIDMap, NewGIDMap string  // helper paths (subuid mode)
-	// Problems say why the plan is the single mapping although the user
+	// Problems say why the mapping is the single one although the user
 	// may want ranges; each is one line with its fix (see FixOf).
 	Problems []error
 }
@@ -91,13 +91,13 @@ func Enter(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	plan, err := Detect()
+	mapping, err := Detect()
 	if err != nil {
 		return err
 	}
 	// Catch signals before the child exists, so none is lost in between.
 	relay := newRelay()
-	cmd, err := start(plan, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	cmd, err := start(mapping, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
 		relay.stop()
 		return err
@@ -109,9 +109,9 @@ func Enter(ctx context.Context) error {
 
 // KeepID maps only the user's own ids, to themselves (Apptainer's way):
 // files of the store's root appear as the user's.
-func KeepID() *Plan {
+func KeepID() *Mapping {
 	uid, gid := os.Getuid(), os.Getgid()
-	return &Plan{Mode: ModeKeepID, UID: uid, GID: gid,
+	return &Mapping{Mode: ModeKeepID, UID: uid, GID: gid,
 		UIDMap: []IDMap{{ContainerID: uid, HostID: uid, Size: 1}},
 		GIDMap: []IDMap{{ContainerID: gid, HostID: gid, Size: 1}}}
 }

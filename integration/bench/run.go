@@ -182,7 +182,7 @@ func huskStarter(bin, work, ref string) (*starter, string, error) {
 }
 
 // firstRunStarter is h's run as the first one of its image: the image
-// cache (store.RunPlan) and the written-down launch are removed before
+// cache (store.ResolvedImage) and the written-down launch are removed before
 // each, so the start reads the store in the user namespace.
 func firstRunStarter(h *starter) *starter {
 	root := ""
@@ -192,7 +192,7 @@ func firstRunStarter(h *starter) *starter {
 		}
 	}
 	return &starter{name: "husk-first", argv: h.argv, env: h.env, before: func() {
-		_ = os.RemoveAll(filepath.Join(root, "plans")) // both live there
+		_ = os.RemoveAll(filepath.Join(root, "startcache")) // both live there
 	}}
 }
 

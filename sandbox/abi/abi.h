@@ -115,7 +115,7 @@ enum husk_op_kind {
 #define HUSK_LAUNCH_MAGIC "husk-prelaunch 1\n"
 // A launch is ROOT/HUSK_LAUNCH_DIR/HUSK_LAUNCH_PREFIX then the FNV-1a 64
 // hash of its key in 16 hex digits; ROOT is HUSK_ENV_ROOT's store root.
-#define HUSK_LAUNCH_DIR "plans"
+#define HUSK_LAUNCH_DIR "startcache"
 #define HUSK_LAUNCH_PREFIX "launch-"
 
 enum husk_launch_tag {

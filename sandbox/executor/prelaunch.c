@@ -143,7 +143,7 @@ static uint64_t fnv64_add(uint64_t h, const char *p, size_t n)
 }
 
 // launch_dir is where cli/prelaunch.go keeps the launches: store.Paths'
-// root, then plans/. A relative HUSK_ROOT is left to Go.
+// root, then startcache/. A relative HUSK_ROOT is left to Go.
 static int launch_dir(char *out, size_t n)
 {
 	const char *r = getenv(HUSK_ENV_ROOT), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");

@@ -15,15 +15,15 @@ import (
 	"husk/fuse"
 )
 
-// A run plan is what a sandbox's init learned from containers/storage
+// A resolved image is what a start learned from containers/storage
 // about an image: its ID, its layers' directories and its config. The
-// init records it; the next `husk run` of the same reference reads it on
-// the host and starts the sandbox without opening the store (a Go
-// runtime in the init, and the store's locks and JSON, are most of a
-// start's cost). A plan holds only while the store's image and layer
+// first start of a reference records it (start.CallResolve); the next
+// reads it on the host and starts the sandbox without opening the store
+// (its locks and JSON, and a process in the user namespace to read them,
+// are most of a start's cost). It holds only while the store's image and layer
 // lists are unchanged since it was made: any pull, tag, rmi or reset
-// rewrites them, and the plan is then ignored.
-type RunPlan struct {
+// rewrites them, and it is then ignored.
+type ResolvedImage struct {
 	ImageID  string        `json:"imageID"`
 	Strategy fuse.Strategy `json:"strategy"`
 	Lower    []string      `json:"lower"` // top layer first
@@ -31,15 +31,15 @@ type RunPlan struct {
 	Stamp    string        `json:"stamp"`
 }
 
-// PlanKey names the plan of ref under the forced strategy and the ID
+// ResolvedKey names the resolved image of ref under the forced strategy and the ID
 // mapping in use (mapping is any text that changes with it).
-func PlanKey(ref, forced, mapping string) string {
+func ResolvedKey(ref, forced, mapping string) string {
 	h := sha256.Sum256([]byte(ref + "\x00" + forced + "\x00" + mapping))
 	return hex.EncodeToString(h[:12])
 }
 
-func planPath(root, key string) string {
-	return filepath.Join(root, "plans", key+".json")
+func resolvedPath(root, key string) string {
+	return filepath.Join(root, "startcache", key+".json")
 }
 
 // StoreStamp identifies the current state of the store's image and layer
@@ -58,31 +58,31 @@ func StoreStamp(graphroot string) string {
 	return b.String()
 }
 
-// ReadPlan returns the plan for key when it still holds, or nil.
-func ReadPlan(key string) *RunPlan {
+// ReadResolved returns the resolved image for key when it still holds, or nil.
+func ReadResolved(key string) *ResolvedImage {
 	root, graphroot, _, err := Paths()
 	if err != nil {
 		return nil
 	}
-	b, err := os.ReadFile(planPath(root, key))
+	b, err := os.ReadFile(resolvedPath(root, key))
 	if err != nil {
 		return nil
 	}
-	var p RunPlan
+	var p ResolvedImage
 	if json.Unmarshal(b, &p) != nil || p.Stamp == "" || p.Stamp != StoreStamp(graphroot) || len(p.Lower) == 0 {
 		return nil
 	}
 	return &p
 }
 
-// WritePlan records p for key; stamp must have been taken before the
+// WriteResolved records p for key; stamp must have been taken before the
 // store was read. Failing to write only costs the next run its speed.
-func WritePlan(key string, p *RunPlan) {
+func WriteResolved(key string, p *ResolvedImage) {
 	root, _, _, err := Paths()
 	if err != nil || p.Stamp == "" {
 		return
 	}
-	path := planPath(root, key)
+	path := resolvedPath(root, key)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return
 	}
