@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"husk/monitor"
+	"husk/monitor/attach"
 	"husk/network"
 	"husk/sandbox"
 	"husk/sandbox/executor"
@@ -16,14 +18,15 @@ import (
 
 // RunCmd is `husk run`: an image's process in a rootless sandbox.
 //
-// On the host it resolves the flags into the container's config, writes
-// the record and launches husk again as the sandbox's PID 1 (sandbox.Launch)
-// with argv `husk container-init ID`; there, inside every namespace,
-// start.Init finds the image, builds the Spec from the config and becomes
-// the sandbox.
+// A run is a container under its monitor, as with run -d, and this husk
+// attaches to it: it logs, it detaches on the detach keys, and it goes on
+// when this husk is killed. A `run --rm` without -t is the exception, for
+// its start speed: this husk launches the sandbox itself (sandbox.Launch,
+// or the prelaunch's adopted one) and keeps its record until it ends.
 type RunCmd struct {
 	ContainerFlags
-	Detach bool     `short:"d" help:"Run in the background and print the container ID."`
+	Detach     bool     `short:"d" help:"Run in the background and print the container ID."`
+	DetachKeys string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from the container (with -t)."`
 	Image  string   `arg:"" help:"Image to run; pulled when missing."`
 	Cmd    []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 }
@@ -34,6 +37,9 @@ func (c *RunCmd) Run(g *Globals) error {
 	}
 	if pre := executor.Prelaunched(); pre != nil {
 		return c.adopt(g, pre)
+	}
+	if !c.Rm || c.TTY {
+		return c.runAttached(g)
 	}
 	// Everything that can be checked on the host is, before any clone.
 	cfg, err := c.foregroundConfig(g)
@@ -59,6 +65,26 @@ func (c *RunCmd) Run(g *Globals) error {
 	code, err := c.launch(g, plan, fg, nh)
 	fg.finish(g, code)
 	return err
+}
+
+// runAttached is a run under a monitor, with this husk attached; signals
+// it gets go to the container. One that never started leaves nothing.
+func (c *RunCmd) runAttached(g *Globals) error {
+	keys, err := attach.ParseDetachKeys(c.DetachKeys)
+	if err != nil {
+		return err
+	}
+	ct, err := createContainer(g, &c.ContainerFlags, c.Image, c.Cmd)
+	if err != nil {
+		return err
+	}
+	a := monitor.Attached{Stdin: c.Interactive, DetachKeys: keys, ProxySignals: true}
+	code, detached, err := monitor.StartAttached(ct, a)
+	var me *monitor.ExitError
+	if errors.As(err, &me) {
+		forgetAll(g, ct.ID)
+	}
+	return relayed(code, detached, err)
 }
 
 // foregroundConfig is the run's config. The image is found in the sandbox,
