@@ -27,8 +27,8 @@ type RunCmd struct {
 	ContainerFlags
 	Detach     bool     `short:"d" help:"Run in the background and print the container ID."`
 	DetachKeys string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from the container (with -t)."`
-	Image  string   `arg:"" help:"Image to run; pulled when missing."`
-	Cmd    []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
+	Image      string   `arg:"" help:"Image to run; pulled when missing."`
+	Cmd        []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 }
 
 func (c *RunCmd) Run(g *Globals) error {
