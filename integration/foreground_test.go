@@ -81,3 +81,15 @@ func TestRunForegroundLogs(t *testing.T) {
 	}
 	e.noLeftovers()
 }
+
+// Piped input of `run -i` passes whole, the detach keys' bytes included:
+// as Docker's, only a terminal's input is watched for them.
+func TestRunPipedInputKeepsDetachBytes(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	in := "a\x10\x11b\x01xc\n"
+	r := e.runInput(in, "run", "-i", "--detach-keys", "ctrl-a,x", ref, "cat")
+	if r.code != 0 || r.stdout != in {
+		t.Errorf("run -i with piped input: want it back whole: %q (exit %d, stderr %q)", r.stdout, r.code, r.stderr)
+	}
+	e.noLeftovers()
+}

@@ -15,7 +15,7 @@ import (
 )
 
 // Attached is how a client (run, start -a, attach) relays a container:
-// its input with -i, the detach keys, and whether signals sent to the
+// its input with -i, the detach keys (with -t), and whether signals sent to the
 // client go to the container (a foreground run's, as docker run's
 // --sig-proxy).
 type Attached struct {
@@ -69,12 +69,14 @@ func notStarted(err error) error {
 // until it exits or the detach keys are typed. A container that removes
 // itself (--rm) has gone when Relay returns its code, as with docker run.
 func (a Attached) Relay(conn *net.UnixConn, ct *container.Container) (code int, detached bool, err error) {
-	cl := &attach.Client{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: a.DetachKeys}
+	cl := &attach.Client{Stdout: os.Stdout, Stderr: os.Stderr}
 	if a.Stdin {
 		cl.Stdin = os.Stdin
 	}
 	if ct.Config.Terminal() {
-		cl.Terminal = os.Stdin
+		// Only a terminal's input is watched for the keys, as Docker's:
+		// piped input (a tar stream, say) passes whole.
+		cl.Terminal, cl.DetachKeys = os.Stdin, a.DetachKeys
 	}
 	if a.ProxySignals {
 		defer proxySignals(ct.ID)()
