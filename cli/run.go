@@ -52,6 +52,9 @@ func (c *RunCmd) runAttached(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if err := c.checkTerminal(); err != nil {
+		return err
+	}
 	ct, err := createContainer(g, &c.ContainerFlags, c.Image, c.Cmd)
 	if err != nil {
 		return err
