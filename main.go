@@ -2,10 +2,6 @@
 package main
 
 import (
-	// Its constructor moves `husk exec` into a container's namespaces
-	// Its constructors are a container's init: from the start when its
-	// before the Go runtime starts, when asked to.
-	// spec is complete, or once the Go init has built it or hands over.
 	"context"
 	"fmt"
 	"os"
@@ -16,6 +12,8 @@ import (
 
 	"husk/cli"
 	"husk/reexec"
+	// Their constructors run before the Go runtime starts: a container's
+	// init, `husk exec`'s move into a container, the prelaunch.
 	_ "husk/sandbox/executor"
 	_ "husk/sandbox/nsenter"
 	"husk/userns"

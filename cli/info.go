@@ -43,6 +43,8 @@ import (
 //	seccomp.enabled, seccomp.mode, seccomp.libseccomp
 //	cgroup.version ("v1", "v2", "hybrid"), cgroup.path, cgroup.delegated,
 //	  cgroup.controllers
+//	shell.hostSockets (how husk shell hides the host's unix sockets, or
+//	  "reachable"), shell.isolates, shell.reaches (sentences)
 //	problems: [{area, message, fix}], [] when nothing is missing
 type InfoCmd struct {
 	Format string `help:"Output format: json, or a Go template over the report." placeholder:"FORMAT"`
@@ -61,6 +63,7 @@ func (c *InfoCmd) Run(g *Globals) error {
 	r.gatherNetwork()
 	r.gatherSeccomp()
 	r.gatherCgroup()
+	r.gatherShell()
 	switch c.Format {
 	case "":
 		r.printText(g.Stdout)
@@ -223,6 +226,15 @@ func (r *infoReport) gatherCgroup() {
 		r.Cgroup.Controllers = []string{}
 	}
 	r.problem("cgroup", c.Err)
+}
+
+func (r *infoReport) gatherShell() {
+	how, err := sandbox.ShellSockets()
+	if err != nil {
+		how = "reachable"
+		r.problem("shell", err)
+	}
+	r.Shell = infoShell{HostSockets: how, Isolates: sandbox.ShellIsolates, Reaches: sandbox.ShellReaches}
 }
 
 func kernelRelease() string {

@@ -22,6 +22,7 @@ type infoReport struct {
 	Network  infoNetwork   `json:"network"`
 	Seccomp  infoSeccomp   `json:"seccomp"`
 	Cgroup   infoCgroup    `json:"cgroup"`
+	Shell    infoShell     `json:"shell"`
 	Problems []infoProblem `json:"problems"`
 }
 
@@ -83,6 +84,13 @@ type infoCgroup struct {
 	Controllers []string `json:"controllers"`
 }
 
+// infoShell is what `husk shell` isolates and how it hides host sockets.
+type infoShell struct {
+	HostSockets string   `json:"hostSockets"`
+	Isolates    []string `json:"isolates"`
+	Reaches     []string `json:"reaches"`
+}
+
 type infoProblem struct {
 	Area    string `json:"area"`
 	Message string `json:"message"`
@@ -121,6 +129,14 @@ func (r *infoReport) printText(w io.Writer) {
 	fmt.Fprintf(w, "network:\n  backends: %s\n", strings.Join(r.Network.Backends, ", "))
 	fmt.Fprintf(w, "seccomp:\n  enabled: %t\n  mode: %d\n  libseccomp: %s\n", r.Seccomp.Enabled, r.Seccomp.Mode, r.Seccomp.Libseccomp)
 	fmt.Fprintf(w, "cgroup:\n  version: %s\n  delegated: %t\n", r.Cgroup.Version, r.Cgroup.Delegated)
+	fmt.Fprintf(w, "shell:\n  hostSockets: %s\n  isolates:\n", r.Shell.HostSockets)
+	for _, l := range r.Shell.Isolates {
+		fmt.Fprintf(w, "    - %s\n", l)
+	}
+	fmt.Fprintln(w, "  reaches:")
+	for _, l := range r.Shell.Reaches {
+		fmt.Fprintf(w, "    - %s\n", l)
+	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "problems: none")
 		return

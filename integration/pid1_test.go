@@ -215,3 +215,24 @@ func TestPID1DomainLeavesMountsToSysAdmin(t *testing.T) {
 		t.Errorf("ptrace attach to PID 1 with CAP_SYS_ADMIN and CAP_SYS_PTRACE: want operation not permitted, got %q", p)
 	}
 }
+
+// A process that `husk exec` starts in a container given CAP_SYS_PTRACE
+// meets the same walls as the container's own: it goes through the same
+// privilege drop and Landlock domain, so PID 1 stays out of its reach.
+func TestExecCannotReachPID1(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.detached(append([]string{"--name", "traced", "--cap-add", "SYS_PTRACE"}, helperVolume(t)...), ref, "sleep", "300")
+	defer e.run("rm", "-f", "traced")
+	r := e.run("exec", "traced", helperPath, "ptrace-init")
+	if !strings.Contains(r.stdout+r.stderr, "operation not permitted") {
+		t.Errorf("ptrace attach to PID 1 from an exec'd process with CAP_SYS_PTRACE: want operation not permitted, got %s", r)
+	}
+	out := e.out("exec", "traced", "sh", "-c",
+		`for f in environ maps mem; do cat /proc/1/$f >/dev/null 2>&1 && echo $f=readable || echo $f=refused; done
+readlink /proc/1/exe >/dev/null 2>&1 && echo exe=readable || echo exe=refused`)
+	for _, k := range []string{"environ", "maps", "mem", "exe"} {
+		if !strings.Contains(out, k+"=refused") {
+			t.Errorf("/proc/1/%s from an exec'd process: want refused, got:\n%s", k, out)
+		}
+	}
+}

@@ -100,6 +100,10 @@ if [ ! -e /dev/net/tun ]; then
 	mknod -m 0666 /dev/net/tun c 10 200 || echo "prepare: cannot create /dev/net/tun"
 fi
 
+# A directory under /run where the tests, as the users, bind a socket as a
+# host daemon would (shellsock_test.go: husk shell must not reach it).
+install -d -m 1777 /run/husk-test
+
 # A 40 MB tmpfs for the disk-full test: big enough for the busybox image,
 # too small for the 100 MB layer.
 if [ -n "$FULLDISK" ]; then

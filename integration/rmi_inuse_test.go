@@ -3,7 +3,11 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -100,4 +104,50 @@ func (e *env) startSleeper(ref string) *exec.Cmd {
 	e.t.Cleanup(func() { _ = run.Cancel(); _ = run.Wait(); cancel() })
 	waitFor(e.t, 30*time.Second, func() bool { return strings.Contains(out.String(), "started") })
 	return run
+}
+
+// vfsCopies counts the store's vfs containers: the copies sandboxes run on.
+func vfsCopies(t *testing.T, e *env) int {
+	t.Helper()
+	graphroot := infoString(t, infoJSON(t, e), infoKeys.Graphroot)
+	b, err := os.ReadFile(filepath.Join(graphroot, "vfs-containers", "containers.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []json.RawMessage
+	if err := json.Unmarshal(b, &cs); err != nil {
+		t.Fatalf("reading %s: %v", graphroot, err)
+	}
+	return len(cs)
+}
+
+// On vfs every start is planned on the host too: a --rm run's copy is
+// made for it and removed after it, and a kept container's copy keeps its
+// files across starts until rm.
+func TestVFSCopiesOfEachStart(t *testing.T) {
+	e, ref := busyboxEnv(t, "vfs")
+	for i := 0; i < 2; i++ {
+		if out := e.ok("run", "--rm", ref, "sh", "-c", "echo x > /made; cat /made").stdout; strings.TrimSpace(out) != "x" {
+			t.Fatalf("run --rm on vfs: %q", out)
+		}
+	}
+	if n := vfsCopies(t, e); n != 0 {
+		t.Errorf("after two run --rm: %d vfs copies are left in the store", n)
+	}
+	e.ok("create", "--name", "keep", ref, "sh", "-c", "cat /made 2>/dev/null; date >> /made")
+	e.ok("start", "-a", "keep")
+	if out := e.ok("start", "-a", "keep").stdout; out == "" {
+		t.Errorf("the second start of a vfs container did not find the file the first wrote")
+	}
+	if n := vfsCopies(t, e); n != 1 {
+		t.Errorf("a created vfs container: %d copies in the store, want its own one", n)
+	}
+	e.ok("rm", "keep")
+	if n := vfsCopies(t, e); n != 0 {
+		t.Errorf("after rm: %d vfs copies are left in the store", n)
+	}
+	e.noLeftovers()
 }

@@ -8,6 +8,7 @@ package monitor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +23,6 @@ import (
 	"husk/reexec"
 	"husk/sandbox"
 	"husk/start"
-	"husk/store"
 	"husk/store/container"
 	"husk/userns"
 )
@@ -200,10 +200,20 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		m.report(ready, exitHusk, err.Error())
 		return exitHusk, false, err.Error()
 	}
+	hl, err := start.HostSpec(context.Background(), m.driver, m.plan, start.NewRecord(m.cs, m.c))
+	if errors.Is(err, start.ErrNoSuchImage) {
+		err = fmt.Errorf("%w: pull it again, or remove the container", err)
+	}
+	if err != nil {
+		ios.closeChildEnds()
+		ios.closeNear()
+		m.report(ready, exitHusk, err.Error())
+		return exitHusk, false, err.Error()
+	}
+	defer hl.Done(context.Background())
 	o := m.c.Config.LaunchOptions()
 	o.Stdin, o.Stdout, o.Stderr = ios.stdin, ios.stdout, ios.stderr
-	args, env := start.InitCommand(m.c.ID)
-	o.Args, o.Env = args, append(o.Env, env...)
+	o.Args, o.CInit = start.InitArgs(m.c.ID), hl.CSpec
 	o.Console = ios.console
 	o.Started = func(pid int) {
 		ios.closeChildEnds()
@@ -222,9 +232,6 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	code, st, err := sandbox.Launch(m.plan, o)
 	if err == nil {
 		err = netErr
-	}
-	if st.Cleanup != "" {
-		_, _ = userns.Call(context.Background(), io.Discard, store.CallRemoveCopy, m.driver, st.Cleanup)
 	}
 	ios.closeChildEnds()
 	ios.wait()

@@ -1,11 +1,11 @@
 // Package network gives sandboxes their network. By default the init
-// creates a TAP device in the sandbox's network namespace (SetupTap) and
+// creates a TAP device in the sandbox's network namespace (the C executor's net.c) and
 // passes it to the monitor, which runs gvisor's userspace stack on it
 // (RunStack), as rootlesskit's gvisor-tap-vsock driver does but with no
 // process of its own between. slirp4netns or pasta, when asked, are run
 // by the monitor (StartExternal). Published ports are the monitor's
 // listeners, spliced to sockets the init connects inside (Listen, Serve,
-// Dialer, ServeDialer), after rootlesskit's builtin port driver. That
+// Dialer; the init answers the dials), after rootlesskit's builtin port driver. That
 // driver itself cannot serve husk: its child half runs in rootlesskit's
 // own child process, a Go process in the sandbox answering on a socket
 // file in a state directory, where husk's sandbox has the C init, which

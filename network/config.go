@@ -9,7 +9,7 @@ import (
 // host's loopback services, where AllowHostLoopback lets them be reached.
 const HostName = "host.husk.internal"
 
-// Config is a sandbox's network, the same for the init (SetupTap), the
+// Config is a sandbox's network, the same for the init (net.c), the
 // monitor (RunStack, StartExternal) and what husk prints. A zero field takes
 // the default of slirp4netns, so that images and habits made for rootless
 // Podman find the addresses they expect.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,8 +24,7 @@ import (
 // over the init's connection: dials run concurrently, a slow one holds up
 // no other, and the init's connection carries nothing but those ends.
 // A request is the protocol's byte and the port; the reply abi.DialOK with
-// the socket, or abi.DialFailed and why (abi.h; the C reaper answers the
-// same after the hand-over).
+// the socket, or abi.DialFailed and why (abi.h; the C init answers them, net.c).
 
 type dialRequest struct {
 	Proto string
@@ -50,80 +48,7 @@ func (r dialRequest) encode() ([]byte, error) {
 	return b, nil
 }
 
-func decodeRequest(b []byte) (dialRequest, error) {
-	if len(b) != abi.DialRequestLen {
-		return dialRequest{}, fmt.Errorf("a dial request of %d bytes", len(b))
-	}
-	r := dialRequest{Proto: "tcp", Port: int(binary.BigEndian.Uint16(b[1:]))}
-	switch b[0] {
-	case abi.DialTCP:
-	case abi.DialUDP:
-		r.Proto = "udp"
-	default:
-		return r, fmt.Errorf("unknown protocol %q", b[0])
-	}
-	return r, nil
-}
-
-// dialTimeout bounds a connect to a full listen backlog inside the sandbox.
-const dialTimeout = 10 * time.Second
-
-// ServeDialer runs in the sandbox's network namespace and answers the
-// monitor's dials on conn until the monitor closes it (nil) or conn fails.
-func ServeDialer(conn *net.UnixConn) error {
-	for {
-		f, err := RecvFile(conn)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("serving published ports: %w", err)
-		}
-		go serveDial(f)
-	}
-}
-
-// serveDial answers one request on its own socketpair end.
-func serveDial(f *os.File) {
-	c, err := fileUnixConn(f)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	msg, _, err := recvMsg(c, 512)
-	if err != nil {
-		return
-	}
-	req, err := decodeRequest(msg)
-	var sock *os.File
-	if err == nil {
-		sock, err = dialInside(req)
-	}
-	reply := []byte{abi.DialOK}
-	if err != nil {
-		reply = append([]byte{abi.DialFailed}, err.Error()...)
-	}
-	sendMsg(c, reply, sock)
-	if sock != nil {
-		sock.Close()
-	}
-}
-
-// dialInside connects to the port on the sandbox's loopback, where a
-// service bound to 0.0.0.0 or 127.0.0.1 answers alike.
-func dialInside(req dialRequest) (*os.File, error) {
-	if req.Proto != "tcp" && req.Proto != "udp" {
-		return nil, fmt.Errorf("unknown protocol %q", req.Proto)
-	}
-	c, err := net.DialTimeout(req.Proto, net.JoinHostPort("127.0.0.1", strconv.Itoa(req.Port)), dialTimeout)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return c.(interface{ File() (*os.File, error) }).File()
-}
-
-// Dialer is the monitor's side of ServeDialer: it returns the connected
+// Dialer is the monitor's side of the init's dial serving (net.c): it returns the connected
 // socket of proto ("tcp" or "udp") to port inside the sandbox.
 func Dialer(conn *net.UnixConn) func(proto string, port int) (*os.File, error) {
 	return func(proto string, port int) (*os.File, error) {
@@ -134,6 +59,10 @@ func Dialer(conn *net.UnixConn) func(proto string, port int) (*os.File, error) {
 		return f, nil
 	}
 }
+
+// dialTimeout bounds a dial's round trip to the init, whose own connect
+// waits at most 2 s for a full listen backlog (reaper.c).
+const dialTimeout = 10 * time.Second
 
 func dial(conn *net.UnixConn, req dialRequest) (*os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)

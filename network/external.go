@@ -46,7 +46,7 @@ const readyTimeout = 30 * time.Second
 // StartExternal connects the network namespace of the sandbox's init (pid)
 // through slirp4netns or pasta, run by the monitor outside the sandbox's
 // user namespace: both join it by path. The helper creates and configures
-// the tap device itself, so the init only brings lo up (LoopbackUp). The
+// the tap device itself, so the init only brings lo up (net.c). The
 // helper dies with the monitor; stop ends it sooner.
 func StartExternal(mode string, pid int, cfg Config) (stop func(), err error) {
 	cfg, err = cfg.WithDefaults()

@@ -55,11 +55,6 @@ func Command(name string, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// Env is what marks a husk started some other way (a sandbox's init,
-// which sandbox.Launch starts) to run the function name with its
-// arguments after it in argv: `husk NAME ARGS...`.
-func Env(name string) string { return envCall + "=" + name }
-
 // Called runs, in a process that Command started, the function it names
 // and exits with its code. Elsewhere it returns at once.
 func Called(ctx context.Context) {

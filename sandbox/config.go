@@ -109,7 +109,7 @@ func (c *Config) HostNetwork() bool { return c.Network.Mode == "host" }
 
 // NetSpec is the sandbox's network as the init sets it up; nil for none
 // and host.
-func (c *Config) NetSpec() (*NetSpec, error) {
+func (c *Config) NetSpec() (*network.Spec, error) {
 	if c.Network.Mode == "none" || c.Network.Mode == "host" {
 		return nil, nil
 	}
@@ -118,7 +118,7 @@ func (c *Config) NetSpec() (*NetSpec, error) {
 		return nil, err
 	}
 	publish := len(c.Ports) > 0 || c.PublishAll
-	return &NetSpec{Mode: c.Network.Mode, Config: cfg, Dials: publish, DirectPorts: publish && c.Network.DirectPorts}, nil
+	return &network.Spec{Mode: c.Network.Mode, Config: cfg, Dials: publish, DirectPorts: publish && c.Network.DirectPorts}, nil
 }
 
 // NetHost is the host side of the container's network for one start or

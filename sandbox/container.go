@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"husk/network"
 	"husk/profiles"
 )
 
@@ -25,7 +26,7 @@ type RunOptions struct {
 	User        string
 	Hostname    string
 	HostNet     bool
-	Net         *NetSpec // a network beyond lo; nil: none (or the host's)
+	Net         *network.Spec // a network beyond lo; nil: none (or the host's)
 	Terminal    bool
 	ReadOnly    bool
 	KeepID      bool
@@ -153,7 +154,7 @@ func envOf(image []string, o RunOptions, host string) []string {
 
 // etcFiles are /etc/hosts, /etc/hostname and /etc/resolv.conf. With the
 // host's network the host's own hosts and resolv.conf serve.
-func etcFiles(host string, hostNet bool, n *NetSpec) []File {
+func etcFiles(host string, hostNet bool, n *network.Spec) []File {
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + host + "\n"
 	if hostNet {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {

@@ -5,22 +5,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
-	"golang.org/x/sys/unix"
 
 	"husk/sandbox/abi"
-	"husk/sandbox/executor"
 )
 
 // The C init (package executor's init.c) takes a Spec that the host side
 // has completed: no store to open, nothing to parse but a list of
 // NUL-terminated tokens, each record a one-letter tag and its fields, in
-// the versioned format abi.h defines. It runs the Go init's steps (see
-// run) before a Go runtime would start.
+// the versioned format abi.h defines. It runs before a Go runtime would
+// start: every start is planned on the host (start.HostSpec).
 
 // EnvCInit names the descriptor of the encoded spec for the C init.
 const EnvCInit = abi.EnvCInit
@@ -150,33 +147,6 @@ func (c *CSpec) Encode() ([]byte, error) {
 		return nil, e.err
 	}
 	return e.Bytes(), nil
-}
-
-// BecomeC replaces the Go init with the C init running c: the Go side
-// found the image in the store and built the spec, the C side applies it
-// as for a spec built on the host. It returns only when the exec failed.
-func BecomeC(c *CSpec) error {
-	b, err := c.Encode()
-	if err != nil {
-		return err
-	}
-	// No MFD_CLOEXEC: the descriptor is the C init's input.
-	fd, err := unix.MemfdCreate("husk-spec", 0)
-	if err != nil {
-		return fmt.Errorf("creating the sandbox's spec: %w", err)
-	}
-	if _, err := unix.Write(fd, b); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("writing the sandbox's spec: %w", err)
-	}
-	if _, err := unix.Seek(fd, 0, 0); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("writing the sandbox's spec: %w", err)
-	}
-	env := append(os.Environ(), fmt.Sprintf("%s=%d", EnvCInit, fd))
-	err = executor.ExecBlocked(os.Args, env)
-	unix.Close(fd)
-	return fmt.Errorf("starting the sandbox's init: %w", err)
 }
 
 // EncodeExec turns s's process into exec's input: an exec spec (abi.h),

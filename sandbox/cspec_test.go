@@ -32,7 +32,7 @@ func roundTripSpecs() map[string]*CSpec {
 		Loopback: true, MaskedPaths: []string{"/proc/kcore"}, ReadonlyPaths: []string{"/proc/sys"},
 		Caps: []string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"}, NoNewPrivs: true, SeccompBPF: bpf,
 		KeepID: true, NoSetGroups: true, Terminal: true,
-		Net: &NetSpec{Mode: network.Builtin, Dials: true, DirectPorts: true},
+		Net: &network.Spec{Mode: network.Builtin, Dials: true, DirectPorts: true},
 	}
 	bare := &Spec{Hostname: "h", Cwd: "/", Scratch: "/s", Args: []string{"true"},
 		RootOps: OverlayRoot([]string{"/lower"}, "/upper")}

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -23,19 +22,8 @@ const (
 	fdConsole = abi.FdConsole // with -t: a unix socket; the pty's master comes back on it
 )
 
-// EnvSandbox marks husk re-executed as a sandbox's PID 1; envConsole
-// says that it has the console socket.
-const (
-	EnvSandbox = abi.EnvSandbox
-	envConsole = "HUSK_SANDBOX_TTY"
-)
-
-// HasConsole reports, inside the sandbox, that the host side relays a pty.
-func HasConsole() bool { return os.Getenv(envConsole) == "1" }
-
-// InSandbox reports whether this process is a sandbox's PID 1, which must
-// build the Spec and Become it.
-func InSandbox() bool { return os.Getenv(EnvSandbox) == "1" }
+// EnvSandbox marks husk re-executed as a sandbox's PID 1.
+const EnvSandbox = abi.EnvSandbox
 
 // Options are the host side's choices for a launch.
 type Options struct {
@@ -68,12 +56,9 @@ type Options struct {
 	CInit []byte
 }
 
-// Status is what the sandbox asked of this side before it ended: things it
-// cannot do itself from inside its namespaces.
+// Status is what the sandbox said of itself before it ended.
 type Status struct {
-	Pull    string // the image is missing: pull it, then launch again
-	Cleanup string // a vfs copy to remove (in husk's user namespace)
-	Error   string // why it failed, when it did
+	Error string // why it failed, when it did
 }
 
 // Launch runs this same husk command again as PID 1 of new user, mount,
@@ -188,7 +173,6 @@ func sandboxCommand(o Options, statusW *os.File, con *console) (*exec.Cmd, error
 	cmd.ExtraFiles = []*os.File{statusW} // fdStatus
 	if con != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, con.remote) // fdConsole
-		cmd.Env = append(cmd.Env, envConsole+"=1")
 	}
 	if o.NetConn != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.NetConn)
@@ -274,10 +258,6 @@ func readStatus(r *os.File, running func()) Status {
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), " ")
 		switch k {
-		case "pull":
-			st.Pull = v
-		case "cleanup":
-			st.Cleanup = v
 		case abi.StatusError:
 			st.Error = v
 		case abi.StatusRunning:
@@ -288,20 +268,6 @@ func readStatus(r *os.File, running func()) Status {
 	}
 	return st
 }
-
-// Ask tells the host side, from inside the sandbox, to do something after
-// the sandbox ends (see Status).
-func Ask(what, arg string) {
-	statusOnce.Do(func() { status = os.NewFile(fdStatus, "status") })
-	fmt.Fprintf(status, "%s %s\n", what, arg)
-}
-
-// status is the one *os.File for fdStatus: a second one would close the
-// descriptor when the garbage collector finalizes it.
-var (
-	status     *os.File
-	statusOnce sync.Once
-)
 
 // ExitCode is the code a shell reports for a finished process: its own,
 // or 128+N after signal N; 125 when it never ran.

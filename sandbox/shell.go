@@ -24,6 +24,9 @@ type ShellOptions struct {
 	NoHome  bool
 	HostNet bool
 	RunRoot string
+	// HostSockets are the host's bound unix sockets (HostSockets), hidden
+	// in the shell; Sockets are those --socket hands back (SocketPath).
+	HostSockets, Sockets []string
 	// Terminal: the host side relays a pty.
 	Terminal bool
 }
@@ -50,7 +53,7 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 		Terminal:      o.Terminal,
 		Scratch:       scratch,
 		RootOps:       []Op{{Kind: KindBind, Source: "/", Target: "/", Flags: unix.MS_RDONLY}},
-		Mounts:        shellMounts(cwd, o.NoHome),
+		Mounts:        shellMounts(cwd, o),
 		HostSys:       o.HostNet,
 		Loopback:      !o.HostNet,
 		NoNewPrivs:    true,
@@ -75,8 +78,10 @@ func ShellSpec(o ShellOptions) (*Spec, error) {
 }
 
 // shellMounts: a private /tmp, then home and the working directory
-// writable (or home hidden with --no-home).
-func shellMounts(cwd string, noHome bool) []Op {
+// writable (or home hidden with --no-home), a private /run, and the host's
+// sockets hidden (shellsock.go).
+func shellMounts(cwd string, o ShellOptions) []Op {
+	noHome := o.NoHome
 	ops := []Op{{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: "/tmp", Flags: nsd, Data: "mode=1777"}}
 	home := os.Getenv("HOME")
 	switch {
@@ -89,6 +94,7 @@ func shellMounts(cwd string, noHome bool) []Op {
 	// The session's sockets (D-Bus, systemd, agents) would let the shell
 	// run commands outside it: a read-only bind does not stop connect().
 	// After home, which may hold the runtime directory.
+	ops = append(ops, privateRun()...)
 	for _, dir := range runtimeDirs() {
 		ops = append(ops, Op{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: dir, Flags: nsd, Data: "mode=0700", Optional: true})
 	}
@@ -97,7 +103,7 @@ func shellMounts(cwd string, noHome bool) []Op {
 	if !SharedWorkdir(cwd, home) && (home == "" || noHome || !within(cwd, home)) {
 		ops = append(ops, Op{Kind: KindBind, Source: cwd, Target: cwd})
 	}
-	return ops
+	return append(ops, socketOps(ops, o.HostSockets, o.Sockets)...)
 }
 
 // SharedWorkdir reports a working directory the shell does not make

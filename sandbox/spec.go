@@ -3,6 +3,8 @@
 // the user's process as PID 1's only child.
 package sandbox
 
+import "husk/network"
+
 // Spec is everything the init needs, decided on the host side before any
 // clone and handed to the init as JSON.
 type Spec struct {
@@ -44,7 +46,7 @@ type Spec struct {
 	// the init brings up.
 	Loopback bool `json:"loopback"`
 	// Net is a network beyond lo, set up before the pivot.
-	Net *NetSpec `json:"net,omitempty"`
+	Net *network.Spec `json:"net,omitempty"`
 
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`

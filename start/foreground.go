@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"husk/network"
@@ -45,8 +44,7 @@ func NewForeground(driver string, cfg *sandbox.Config, name string, ports []stri
 func (fg *Foreground) ID() string { return fg.c.ID }
 
 func (fg *Foreground) options(o sandbox.Options) sandbox.Options {
-	args, env := InitCommand(fg.c.ID)
-	o.Args, o.Env = args, append(o.Env, env...)
+	o.Args = InitArgs(fg.c.ID)
 	o.Started = func(pid int) { _, _ = fg.cs.Update(fg.c.ID, container.MarkRunning(os.Getpid(), pid, fg.ports)) }
 	o.Running = func() { fg.ran = true }
 	return o
@@ -82,53 +80,55 @@ type Supervised struct {
 	Launch *Prelaunchable
 }
 
-// Run launches the sandbox of fg, pulling a missing image on the way, and
+// Run launches the sandbox of fg, pulling a missing image first, and
 // returns the container's exit code; an error is husk's own (code 125, or
 // the pull's).
 func (s *Supervised) Run(ctx context.Context, fg *Foreground) (int, error) {
-	for pulled := false; ; pulled = true {
-		o := fg.options(fg.c.Config.LaunchOptions())
-		if s.Plan != nil {
-			o.Env = append(o.Env, EnvPlanKey+"="+PlanKey(s.Driver, s.Image, s.Plan))
+	hl, err := s.hostSpec(ctx, fg)
+	if err != nil {
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			return ec.ExitCode(), err
 		}
-		var hl *HostLaunch
-		if !pulled {
-			var err error
-			if hl, err = HostSpec(s.Driver, s.Plan, NewRecord(fg.cs, fg.c)); err != nil {
-				return exitHusk, err
-			}
-		}
-		var netErr error
-		if err := sandbox.WithNet(&o, s.Net, &netErr); err != nil {
-			return exitHusk, err
-		}
-		if hl != nil {
-			o.CInit = hl.CSpec
-			s.Launch.write(s.Plan, o, fg.c.ID, hl)
-		}
-		code, st, err := sandbox.Launch(s.Plan, o)
-		if err == nil {
-			err = netErr
-		}
-		if err != nil {
-			return exitHusk, err
-		}
-		if st.Cleanup != "" {
-			_, _ = userns.Call(ctx, io.Discard, store.CallRemoveCopy, s.Driver, st.Cleanup)
-		}
-		if st.Pull != "" && pulled {
-			return exitHusk, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", s.Image)
-		}
-		if st.Pull == "" {
-			return code, nil
-		}
-		// Missing: pull on the host's network, then launch again.
-		if err := s.Pull(); err != nil {
-			var ec interface{ ExitCode() int }
-			if errors.As(err, &ec) {
-				return ec.ExitCode(), err
-			}
-			return exitHusk, err
-		}
+		return exitHusk, err
 	}
+	defer hl.Done(ctx)
+	o := fg.options(fg.c.Config.LaunchOptions())
+	var netErr error
+	if err := sandbox.WithNet(&o, s.Net, &netErr); err != nil {
+		return exitHusk, err
+	}
+	o.CInit = hl.CSpec
+	if hl.Reusable() {
+		s.Launch.write(s.Plan, o, fg.c.ID, hl)
+	}
+	code, _, err := sandbox.Launch(s.Plan, o)
+	if err == nil {
+		err = netErr
+	}
+	if err != nil {
+		return exitHusk, err
+	}
+	return code, nil
+}
+
+// hostSpec plans the start, pulling the image first when it is missing,
+// on the host's network, as `docker run` does.
+func (s *Supervised) hostSpec(ctx context.Context, fg *Foreground) (*HostLaunch, error) {
+	rec := NewRecord(fg.cs, fg.c)
+	hl, err := HostSpec(ctx, s.Driver, s.Plan, rec)
+	if !errors.Is(err, ErrNoSuchImage) {
+		return hl, err
+	}
+	if _, perr := store.ParseReference(s.Image); perr != nil {
+		return nil, perr
+	}
+	if err := s.Pull(); err != nil {
+		return nil, err
+	}
+	hl, err = HostSpec(ctx, s.Driver, s.Plan, rec)
+	if errors.Is(err, ErrNoSuchImage) {
+		return nil, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", s.Image)
+	}
+	return hl, err
 }

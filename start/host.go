@@ -1,13 +1,12 @@
 package start
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
-
-	"go.podman.io/storage"
 
 	"husk/fuse"
 	"husk/sandbox"
@@ -15,19 +14,23 @@ import (
 	"husk/userns"
 )
 
-// The fast start: a `husk run` whose image has a run plan (store.RunPlan,
-// recorded by the init of an earlier run of the same reference) builds the
-// whole spec here on the host and hands it to the C init; there is then
-// no Go runtime and no store inside the sandbox. Without a plan the Go
-// init finds the image in the store as before, and records the plan.
-
-// EnvPlanKey tells the Go init under which key to record the run plan.
-const EnvPlanKey = "HUSK_PLAN_KEY"
+// Every start is planned here, on the host: the spec is built from the
+// container's config and the image's, and the C init runs it. What the
+// store knows of the image (store.RunPlan: its ID, config and layers'
+// directories) is cached after the first start of a reference, so that
+// later ones need not open the store at all (its locks and JSON, and a
+// process in the user namespace to read them, are most of a start's cost).
+// Without a cache that still holds, CallResolve reads the store in the
+// user namespace and writes it.
 
 // PlanKey is where the run plan of image is kept, for store driver driver
-// and the mapping plan.
+// and the mapping plan (nil: real root).
 func PlanKey(driver, image string, plan *userns.Plan) string {
-	return store.PlanKey(image, driver, fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap))
+	mapping := "root"
+	if plan != nil {
+		mapping = fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap)
+	}
+	return store.PlanKey(image, driver, mapping)
 }
 
 // HostLaunch is what HostSpec built: the C init's encoded spec, the spec
@@ -40,27 +43,90 @@ type HostLaunch struct {
 	Entry, Default []string
 	ImageID        string
 	Strategy       fuse.Strategy
+	// release ends the host side's hold of a throw-away vfs copy, which
+	// Done then removes.
+	release func()
+	copyID  string
+	driver  string
 }
 
-// HostSpec is the C init's spec for this run, or nil when the run takes
-// the Go init (no plan, a vfs store, real root, an old kernel).
-func HostSpec(driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error) {
-	if plan == nil {
-		return nil, nil
+// Done removes what the start made for one launch alone (a throw-away vfs
+// copy), once its sandbox has ended.
+func (hl *HostLaunch) Done(ctx context.Context) {
+	if hl == nil || hl.release == nil {
+		return
 	}
+	hl.release()
+	hl.release = nil
+	_, _ = userns.Call(ctx, io.Discard, store.CallRemoveCopy, hl.driver, hl.copyID)
+}
+
+// Reusable says whether the launch may be started again as it is (the
+// prelaunch): not when its root is a copy made for it alone.
+func (hl *HostLaunch) Reusable() bool { return hl.copyID == "" && hl.Strategy != fuse.VFS }
+
+// HostSpec is the C init's spec for this start of rec's container. An
+// image missing from the store is ErrNoSuchImage.
+func HostSpec(ctx context.Context, driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error) {
 	cfg := rec.Config
-	p := store.ReadPlan(PlanKey(driver, cfg.Image, plan))
-	if p == nil {
-		return nil, nil
+	hl := &HostLaunch{driver: driver}
+	p, root, err := hl.find(ctx, plan, rec)
+	if err != nil {
+		hl.Done(ctx)
+		return nil, err
 	}
+	if err := hl.build(p, root, plan, rec, cfg); err != nil {
+		hl.Done(ctx)
+		return nil, err
+	}
+	return hl, nil
+}
+
+// find is the image's run plan, from the cache or the store, and for the
+// vfs strategy the root copy the sandbox runs on.
+func (hl *HostLaunch) find(ctx context.Context, plan *userns.Plan, rec *Record) (*store.RunPlan, string, error) {
+	cfg := rec.Config
+	key := PlanKey(hl.driver, cfg.Image, plan)
+	if p := store.ReadPlan(key); p != nil && (cfg.ImageID == "" || p.ImageID == cfg.ImageID) {
+		return p, "", nil
+	}
+	ref := cfg.Image
+	if cfg.ImageID != "" {
+		// The image it was created from, even if retagged; the cache is
+		// by reference.
+		ref, key = cfg.ImageID, ""
+	}
+	root := rec.ID
+	if cfg.AutoRemove {
+		hl.copyID = store.NewCopyID()
+		release, err := store.HoldCopy(hl.copyID)
+		if err != nil {
+			return nil, "", err
+		}
+		hl.release, root = release, "copy="+hl.copyID
+	}
+	r, err := resolve(ctx, hl.driver, ref, key, root)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.Root == "" && hl.release != nil {
+		// Not vfs: no copy was made.
+		hl.release()
+		hl.release, hl.copyID = nil, ""
+	}
+	return &r.Plan, r.Root, nil
+}
+
+// build makes the spec of p's image with the container's config.
+func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, rec *Record, cfg *sandbox.Config) error {
 	runroot, scratch, err := ScratchDir()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rw := scratch
 	if !cfg.AutoRemove {
 		if rw, err = rec.UpperBase(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	var rootOps []sandbox.Op
@@ -70,45 +136,44 @@ func HostSpec(driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error
 	case fuse.FuseOverlayfs:
 		prog, err := fuse.FuseOverlayfsPath()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rootOps = sandbox.FuseOverlayRoot(prog, p.Lower, rw)
 	default:
-		return nil, nil
+		rootOps = sandbox.BindRoot(root)
 	}
 	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	opts.Scratch, opts.RootOps, opts.NoSetGroups = scratch, rootOps, plan.Mode == userns.ModeSingle
+	opts.Scratch, opts.RootOps = scratch, rootOps
+	opts.NoSetGroups = plan != nil && plan.Mode == userns.ModeSingle
 	spec, err := sandbox.ContainerSpec(p.Config, opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	js, err := json.Marshal(spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := rec.RememberJSON(p.ImageID, spec.Args, js); err != nil {
-		return nil, err
+		return err
 	}
 	cs, err := cSpec(spec, p.ImageID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	enc, err := cs.Encode()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	hl := &HostLaunch{CSpec: enc, JSON: js, ImageID: p.ImageID, Strategy: p.Strategy}
+	hl.CSpec, hl.JSON, hl.ImageID, hl.Strategy = enc, js, p.ImageID, p.Strategy
 	hl.Entry, hl.Default = sandbox.CommandParts(p.Config, opts)
 	bare := *spec
 	bare.Args = nil
 	cs.Spec = &bare
-	if hl.Bare, err = cs.Encode(); err != nil {
-		return nil, err
-	}
-	return hl, nil
+	hl.Bare, err = cs.Encode()
+	return err
 }
 
 // cSpec is spec for the C init, which holds image imageID in use itself
@@ -126,23 +191,4 @@ func cSpec(spec *sandbox.Spec, imageID string) (*sandbox.CSpec, error) {
 		}
 	}
 	return &sandbox.CSpec{Spec: spec, InUse: inuse, ImageDir: top}, nil
-}
-
-// recordPlan is the Go init's half: what it found in the store, for the
-// next run of the same reference. stamp was taken before the store was
-// read, so a change made meanwhile leaves the plan stale, never wrong.
-func recordPlan(s *store.Store, img *storage.Image, stamp string) {
-	key := os.Getenv(EnvPlanKey)
-	if key == "" || stamp == "" || (s.Strategy != fuse.Overlay && s.Strategy != fuse.FuseOverlayfs) {
-		return
-	}
-	cfg, err := imageConfig(s, img)
-	if err != nil {
-		return
-	}
-	lower, err := s.LowerDirs(img)
-	if err != nil || len(lower) == 0 {
-		return
-	}
-	store.WritePlan(key, &store.RunPlan{ImageID: img.ID, Strategy: s.Strategy, Lower: lower, Config: cfg.Config, Stamp: stamp})
 }

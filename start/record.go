@@ -21,16 +21,6 @@ func NewRecord(cs *container.Store, c *container.Container) *Record {
 	return &Record{Container: c, cs: cs}
 }
 
-// OpenRecord finds container id, as its init does, refusing a record an
-// earlier husk wrote.
-func OpenRecord(id string) (*Record, error) {
-	cs, c, err := container.OpenRunnable(id)
-	if err != nil {
-		return nil, err
-	}
-	return &Record{Container: c, cs: cs}, nil
-}
-
 // UpperBase makes the directories of the container's own upper layer.
 func (o *Record) UpperBase() (string, error) {
 	for _, sub := range []string{"upper", "work"} {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"go.podman.io/storage/pkg/stringid"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,6 +39,28 @@ func (s *Store) hold(id string) error {
 		return fmt.Errorf("marking image %.12s in use: %w", id, err)
 	}
 	return nil // held, on purpose, for the life of the process
+}
+
+// NewCopyID is the ID of a vfs copy to make (CopyRoot).
+func NewCopyID() string { return stringid.GenerateRandomID() }
+
+// HoldCopy marks the vfs copy id in use, from the host side, before the
+// copy exists and until release: a sweep or an rmi then leaves it alone.
+func HoldCopy(id string) (release func(), err error) {
+	path, err := InUsePath("copy-" + id)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		if err = unix.Flock(fd, unix.LOCK_SH); err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("marking the sandbox copy %.12s in use: %w", id, err)
+	}
+	return func() { unix.Close(fd) }, nil
 }
 
 // ErrImageRunning is an image a running sandbox uses.

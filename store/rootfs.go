@@ -52,28 +52,28 @@ func layerDir(base, id string) string {
 const copyMetadata = "husk-copy"
 
 // CopyRoot makes a writable copy of an image's root for the vfs strategy
-// (a containers/storage container) and returns its directory and ID, for
-// RemoveCopy afterwards. The copy is marked in use for this process's life
-// before it exists, so that a sweep never takes it from a live sandbox.
-func (s *Store) CopyRoot(img *storage.Image) (dir, id string, err error) {
+// (a containers/storage container) under the ID id, and returns its
+// directory, for RemoveCopy afterwards. The host side that starts the
+// sandbox holds the copy in use (HoldInUse) before asking for it, and for
+// the sandbox's life, so that a sweep never takes it from a live sandbox.
+func (s *Store) CopyRoot(img *storage.Image, id string) (dir string, err error) {
 	if s.Strategy != fuse.VFS {
-		return "", "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
+		return "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
+	}
+	if stringid.ValidateID(id) != nil {
+		return "", fmt.Errorf("copying a root: %q is not a copy's ID: this is husk's own error", id)
 	}
 	s.sweepCopies()
-	id = stringid.GenerateRandomID()
-	if err := s.hold("copy-" + id); err != nil {
-		return "", "", err
-	}
 	c, err := s.CreateContainer(id, nil, img.ID, "", copyMetadata, nil)
 	if err != nil {
-		return "", "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
+		return "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
 	}
 	dir, err = s.Mount(c.ID, "")
 	if err != nil {
 		_ = s.DeleteContainer(c.ID)
-		return "", "", fmt.Errorf("mounting the copy of image %.12s: %w", img.ID, err)
+		return "", fmt.Errorf("mounting the copy of image %.12s: %w", img.ID, err)
 	}
-	return dir, c.ID, nil
+	return dir, nil
 }
 
 // sweepCopies removes the copies of sandboxes that ended without their

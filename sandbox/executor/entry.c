@@ -5,8 +5,8 @@
 //
 //   HUSK_NSENTER_PID  exec: join that process's namespaces and run the
 //                     exec spec's process inside them (nsenter.c)
-//   HUSK_CINIT        the sandbox's init from a complete spec, whether the
-//                     host side or the Go init built it (init.c)
+//   HUSK_CINIT        the sandbox's init from the complete spec the host
+//                     side built (init.c)
 //   none of them      a `husk run` that may start from its written-down
 //                     launch (prelaunch.c); otherwise plain Go
 

@@ -1,11 +1,10 @@
 // Package executor is husk's C executor and its pre-runtime entries. One
 // constructor (entry.c) runs before the Go runtime and dispatches on the
-// environment (abi.h names the variables): init.c runs a spec the host
-// side or the Go init built (sandbox.CSpec) as PID 1 and stays as the
-// reaper; reaper.c lets the Go init hand over to the same small loop once
-// the container's process runs; nsenter.c joins a running container and
-// starts exec's process there with the init's functions; prelaunch.c starts a repeated `husk run` from its written-down
-// launch. An idle container costs a few pages of memory for its init, not
+// environment (abi.h names the variables): init.c runs the spec the host
+// side built (sandbox.CSpec) as PID 1 and stays as the reaper (reaper.c)
+// once the container's process runs; nsenter.c joins a running container
+// and starts exec's process there with the init's functions; prelaunch.c
+// starts a repeated `husk run` from its written-down launch. An idle container costs a few pages of memory for its init, not
 // a Go runtime's.
 //
 // husk's main imports it for its side effect. The reaper forwards every
@@ -21,32 +20,11 @@ package executor
 import "C"
 
 import (
-	"fmt"
 	"os"
-	"runtime"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// ExecBlocked execs husk again with every signal blocked on the calling
-// thread, so that none arriving meanwhile is taken by Go and lost: the C
-// side takes them. It returns only when the exec failed, signals restored.
-func ExecBlocked(args, env []string) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var all, old unix.Sigset_t
-	for i := range all.Val {
-		all.Val[i] = ^uint64(0)
-	}
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
-		return fmt.Errorf("blocking signals: %w", err)
-	}
-	err := syscall.Exec("/proc/self/exe", args, env)
-	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	return err
-}
 
 // Prelaunch is a sandbox that prelaunch.c started before the Go runtime,
 // following a launch file an earlier run wrote.

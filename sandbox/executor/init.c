@@ -4,8 +4,6 @@
 // init entry (entry.c) builds the root, starts the user's process and
 // becomes its reaper, all before (and instead of) the Go runtime: a Go
 // runtime's start costs several times what the rest of the init does.
-//
-// The steps and their messages are those of the Go init (sandbox.run).
 
 #define _GNU_SOURCE
 #include <errno.h>

@@ -57,7 +57,7 @@ static const char *flag_names(unsigned long f, char *buf, size_t n)
 	return buf;
 }
 
-// do_mount mounts and, on failure, names it as the Go init's mountError.
+// do_mount mounts and, on failure, names the mount and its target.
 static void do_mount(const char *source, const char *target, const char *shown, const char *fstype,
 		     unsigned long flags, const char *data)
 {

@@ -51,8 +51,8 @@ static void reap_all(pid_t child)
 	}
 }
 
-// The published ports' dials (network.ServeDialer's protocol, kept by
-// the Go init until the hand-over; abi.h's HUSK_DIAL_*): the host side
+// The published ports' dials (network.Dialer is the other side; abi.h's
+// HUSK_DIAL_*): the host side
 // sends one end of a SOCK_SEQPACKET pair; on it comes the protocol and
 // port, and back goes HUSK_DIAL_OK with the socket connected to
 // 127.0.0.1:PORT inside the namespace, or HUSK_DIAL_FAILED and why.

@@ -1,12 +1,24 @@
 package network
 
+// The Go stand-in for the init's side of the network in these tests: the
+// C executor (sandbox/executor/net.c) does this for real sandboxes. The
+// namespace tests' child plays the init with these functions, so that the
+// monitor's side (RunStack, Dialer, the forwarders) is tested against a
+// real TAP device and real dials without starting husk.
+
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"husk/sandbox/abi"
 )
 
 // SetupTap runs inside the sandbox's network namespace, as root of its user
@@ -102,4 +114,74 @@ func configureTap(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// ServeDialer runs in the sandbox's network namespace and answers the
+// monitor's dials on conn until the monitor closes it (nil) or conn fails.
+func ServeDialer(conn *net.UnixConn) error {
+	for {
+		f, err := RecvFile(conn)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("serving published ports: %w", err)
+		}
+		go serveDial(f)
+	}
+}
+
+// serveDial answers one request on its own socketpair end.
+func serveDial(f *os.File) {
+	c, err := fileUnixConn(f)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	msg, _, err := recvMsg(c, 512)
+	if err != nil {
+		return
+	}
+	req, err := decodeRequest(msg)
+	var sock *os.File
+	if err == nil {
+		sock, err = dialInside(req)
+	}
+	reply := []byte{abi.DialOK}
+	if err != nil {
+		reply = append([]byte{abi.DialFailed}, err.Error()...)
+	}
+	sendMsg(c, reply, sock)
+	if sock != nil {
+		sock.Close()
+	}
+}
+
+// dialInside connects to the port on the sandbox's loopback, where a
+// service bound to 0.0.0.0 or 127.0.0.1 answers alike.
+func dialInside(req dialRequest) (*os.File, error) {
+	if req.Proto != "tcp" && req.Proto != "udp" {
+		return nil, fmt.Errorf("unknown protocol %q", req.Proto)
+	}
+	c, err := net.DialTimeout(req.Proto, net.JoinHostPort("127.0.0.1", strconv.Itoa(req.Port)), dialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.(interface{ File() (*os.File, error) }).File()
+}
+
+func decodeRequest(b []byte) (dialRequest, error) {
+	if len(b) != abi.DialRequestLen {
+		return dialRequest{}, fmt.Errorf("a dial request of %d bytes", len(b))
+	}
+	r := dialRequest{Proto: "tcp", Port: int(binary.BigEndian.Uint16(b[1:]))}
+	switch b[0] {
+	case abi.DialTCP:
+	case abi.DialUDP:
+		r.Proto = "udp"
+	default:
+		return r, fmt.Errorf("unknown protocol %q", b[0])
+	}
+	return r, nil
 }
