@@ -12,9 +12,11 @@ import (
 
 	"husk/cli"
 	"husk/reexec"
+	"husk/sandbox"
+
 	// Their constructors run before the Go runtime starts: a container's
 	// init, `husk exec`'s move into a container, the prelaunch.
-	_ "husk/sandbox/executor"
+	"husk/sandbox/executor"
 	_ "husk/sandbox/nsenter"
 	"husk/userns"
 )
@@ -36,6 +38,10 @@ func main() {
 	// user's business and would break husk's one-line errors.
 	logrus.SetLevel(logrus.ErrorLevel)
 
+	if executor.Following() {
+		// A prelaunched sandbox runs already: its signals first.
+		sandbox.HoldSignals()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// One of husk's functions that another husk process asked for: a

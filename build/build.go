@@ -33,6 +33,7 @@ type Options struct {
 	Quiet      bool
 	Out        io.Writer // progress and the steps' output
 	Runner     Runner
+	Secrets    map[string]Secret      // --secret, by id
 	Pull       func(ref string) error // fetches a FROM image missing from the store
 }
 

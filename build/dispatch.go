@@ -96,6 +96,9 @@ func (st *stage) dispatch(c instructions.Command, n, total int) error {
 	case *instructions.CopyCommand:
 		return st.copyStep(c, n, total, c.From, c.SourcesAndDest, c.Chown, c.Chmod, false)
 	case *instructions.AddCommand:
+		if len(c.SourcePaths) > 0 && isHTTP(c.SourcePaths[0]) {
+			return st.addURLs(c, n, total)
+		}
 		return st.copyStep(c, n, total, "", c.SourcesAndDest, c.Chown, c.Chmod, true)
 	default:
 		return fmt.Errorf("%s is not supported by husk build: remove it", strings.ToUpper(c.Name()))
@@ -174,13 +177,26 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 	}
 	createdBy := "RUN " + strings.Join(args, " ") + " # buildkit"
 	extra := []string{strings.Join(args, "\x00"), strings.Join(env, "\x00"), cfg.WorkingDir, cfg.User}
+	mkey, err := st.mountsKey(c)
+	if err != nil {
+		return err
+	}
+	extra = append(extra, mkey...)
+	if k, ok := st.b.o.Runner.(interface{ CacheKey() string }); ok && k.CacheKey() != "" {
+		extra = append(extra, k.CacheKey())
+	}
 	return st.layerStep(c, n, total, createdBy, extra, true, func(root string) error {
 		made := missing(root)
+		mounts, err := st.prepareMounts(c, root)
+		if err != nil {
+			return err
+		}
 		out := st.b.stepOutput()
 		code, err := st.b.o.Runner.Run(Process{
-			Root: root, Args: args, Env: env, Cwd: orRoot(cfg.WorkingDir), User: cfg.User,
+			Root: root, Args: args, Env: env, Cwd: orRoot(cfg.WorkingDir), User: cfg.User, Mounts: mounts.ops,
 			Stdout: out, Stderr: out, NoNetwork: st.b.o.NoNetwork || instructions.GetNetwork(c) == instructions.NetworkNone,
 		})
+		mounts.release(root)
 		removeMountPoints(root, made)
 		if err != nil {
 			return err
@@ -239,7 +255,7 @@ func (st *stage) copyStep(c instructions.Command, n, total int, from string, sd 
 		spec.destDir = true
 	}
 	var extra []string
-	var cleanup func()
+	fill := spec.apply
 	if from == "" {
 		spec.from = st.b.o.Context
 		srcs, err := spec.from.Sources(sd.SourcePaths)
@@ -255,45 +271,59 @@ func (st *stage) copyStep(c instructions.Command, n, total int, from string, sd 
 			extra = append(extra, sc.Path, sc.Data)
 		}
 	} else {
-		ctx, key, done, err := st.b.fromRoot(from, st.index)
+		// The source's key is enough for the cache: its root is mounted
+		// only when the step runs.
+		_, key, err := st.b.source(from, st.index)
 		if err != nil {
 			return err
 		}
-		cleanup = done
-		spec.from, extra = ctx, []string{key}
-		if spec.srcs, err = ctx.Sources(sd.SourcePaths); err != nil {
-			done()
-			return err
+		extra = []string{key}
+		fill = func(root string) error {
+			ctx, _, done, err := st.b.fromRoot(from, st.index)
+			if err != nil {
+				return err
+			}
+			defer done()
+			spec.from = ctx
+			if spec.srcs, err = ctx.Sources(sd.SourcePaths); err != nil {
+				return err
+			}
+			return spec.apply(root)
 		}
-	}
-	if cleanup != nil {
-		defer cleanup()
 	}
 	createdBy := fmt.Sprint(c) + " # buildkit"
-	return st.layerStep(c, n, total, createdBy, extra, true, spec.apply)
+	return st.layerStep(c, n, total, createdBy, extra, true, fill)
 }
 
-// fromRoot mounts the root of a stage or an image for COPY --from.
+// fromRoot mounts the root of a stage or an image for COPY --from and
+// RUN --mount=type=bind,from=.
 func (b *builder) fromRoot(from string, before int) (*Context, string, func(), error) {
-	var top, key string
-	if j, ok := b.stageRef(from, before); ok {
-		st, err := b.buildStage(j)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		top, key = st.top, st.key
-	} else {
-		img, _, err := b.image(from)
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("COPY --from=%s: no stage of that name before this one, and %w", from, err)
-		}
-		top, key = img.TopLayer, "image:"+img.ID
+	top, key, err := b.source(from, before)
+	if err != nil {
+		return nil, "", nil, err
 	}
 	root, err := mountScratch(b.s, top)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	return &Context{Dir: root.Dir}, key, root.drop, nil
+}
+
+// source is the top layer and cache key of a stage (built first) or an
+// image named by --from or from=.
+func (b *builder) source(from string, before int) (top, key string, err error) {
+	if j, ok := b.stageRef(from, before); ok {
+		st, err := b.buildStage(j)
+		if err != nil {
+			return "", "", err
+		}
+		return st.top, st.key, nil
+	}
+	img, _, err := b.image(from)
+	if err != nil {
+		return "", "", fmt.Errorf("from %s: no stage of that name before this one, and %w", from, err)
+	}
+	return img.TopLayer, "image:" + img.ID, nil
 }
 
 func setEnv(env []string, k, v string) []string {

@@ -112,8 +112,15 @@ func (df *Dockerfile) checkCommand(c instructions.Command) error {
 	}
 	switch c := c.(type) {
 	case *instructions.RunCommand:
-		if len(instructions.GetMounts(c)) > 0 {
-			return at("RUN --mount is not supported by husk build yet: copy what the step needs with COPY instead")
+		// The mounts are parsed only with an expander: the identity one
+		// reads them as written (the step expands them again).
+		if err := c.Expand(func(w string) (string, error) { return w, nil }); err != nil {
+			return at("RUN --mount: %v: fix the flag (type=cache|bind|tmpfs|secret,target=PATH,...)", err)
+		}
+		for _, m := range instructions.GetMounts(c) {
+			if m.Type == instructions.MountTypeSSH {
+				return at("RUN --mount=type=ssh is not supported by husk build: fetch with a --secret instead")
+			}
 		}
 		if len(c.Files) > 0 && !c.PrependShell {
 			return at("a heredoc needs RUN's shell form: drop the JSON brackets")
@@ -126,15 +133,21 @@ func (df *Dockerfile) checkCommand(c instructions.Command) error {
 		if len(c.SourceContents) > 0 {
 			return at("heredocs in ADD are not supported by husk build yet: put the content in a context file")
 		}
+		urls := 0
 		for _, src := range c.SourcePaths {
-			if isURL(src) {
-				return at("ADD from a URL (%s) is not supported by husk build yet: download it first and ADD the file from the context", src)
+			if isGitURL(src) {
+				return at("ADD from a git repository (%s) is not supported by husk build: clone it into the context and COPY it", src)
 			}
+			if isHTTP(src) {
+				urls++
+			}
+		}
+		if urls > 0 && urls < len(c.SourcePaths) {
+			return at("ADD mixes URLs and context files: give them in two ADD instructions")
+		}
+		if c.Checksum != "" && (urls != 1 || len(c.SourcePaths) != 1) {
+			return at("ADD --checksum needs exactly one http(s) source: split the instruction")
 		}
 	}
 	return nil
-}
-
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git@")
 }

@@ -26,6 +26,8 @@ type Process struct {
 	Stderr *os.File
 	// NoNetwork: RUN --network=none, loopback only.
 	NoNetwork bool
+	// Mounts are RUN --mount's, over the root.
+	Mounts []sandbox.Op
 }
 
 // Runner runs a RUN step's process to its end and returns its exit code.
@@ -40,9 +42,22 @@ type Runner interface {
 // the build runs, as its root), Docker's capabilities and seccomp profile,
 // the root bound from the mounted build layer. The step shares the host's
 // network, as `docker build --network host` does.
-type SandboxRunner struct{}
+type SandboxRunner struct {
+	// NoFakeIDs: with the single mapping, let id changes and chowns fail
+	// (husk build --security-opt fake-ids=false).
+	NoFakeIDs bool
+}
 
-func (SandboxRunner) Run(p Process) (int, error) {
+// CacheKey is what the runner adds to a RUN step's cache key: a step run
+// with real id failures may end otherwise than a faked one.
+func (r SandboxRunner) CacheKey() string {
+	if r.NoFakeIDs && userns.Mode() == userns.ModeSingle {
+		return "no-fake-ids"
+	}
+	return ""
+}
+
+func (r SandboxRunner) Run(p Process) (int, error) {
 	_, _, runroot, err := store.Paths()
 	if err != nil {
 		return 125, err
@@ -55,14 +70,18 @@ func (SandboxRunner) Run(p Process) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	single := userns.Mode() == userns.ModeSingle
+	if single && !r.NoFakeIDs {
+		prof = seccomp.FakeIDs(prof, profiles.DefaultCaps)
+	}
 	bpf, err := seccomp.CachedBPF(prof, filepath.Join(runroot, "seccomp"))
 	if err != nil {
 		return 125, err
 	}
 	spec, err := sandbox.ContainerSpec(v1.Config{Env: p.Env, WorkingDir: p.Cwd, User: p.User}, sandbox.RunOptions{
 		Cmd: p.Args, ID: sandbox.NewID(), HostNet: !p.NoNetwork, Caps: profiles.DefaultCaps,
-		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root),
-		NoSetGroups: userns.Mode() == userns.ModeSingle,
+		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root), Volumes: p.Mounts,
+		NoSetGroups: single,
 	})
 	if err != nil {
 		return 125, err

@@ -27,7 +27,9 @@ type BuildCmd struct {
 	Platform  string   `help:"Only this host's platform (linux/amd64 here) can be built." placeholder:"OS/ARCH"`
 	Quiet     bool     `short:"q" help:"Print only the image ID."`
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
-	Progress  string   `default:"plain" enum:"auto,plain,tty,quiet" help:"Progress output: plain lines (auto and tty too), or quiet."`
+	Secrets   []string `name:"secret" help:"Give RUN --mount=type=secret a secret: id=ID,src=FILE or id=ID,env=VAR." placeholder:"id=ID,src=FILE"`
+	Security  []string `name:"security-opt" help:"fake-ids=false: without subuid ranges, let RUN's id changes and chowns fail instead of faking them." placeholder:"OPT"`
+	Progress  string   `default:"auto" enum:"auto,plain,tty,quiet" help:"Progress output: plain #N lines and the steps' output (auto and tty print the same: no live view yet), or quiet (nothing but errors)."`
 	Context   string   `arg:"" help:"The build context directory, or - for a Dockerfile on stdin and no context."`
 }
 
@@ -75,10 +77,17 @@ func (c *BuildCmd) report(g *Globals, o build.Options, id string) error {
 
 // options reads the Dockerfile and the context and resolves the flags.
 func (c *BuildCmd) options(g *Globals) (build.Options, error) {
+	for _, s := range c.Security {
+		if k, v, _ := strings.Cut(s, "="); k != "fake-ids" {
+			return build.Options{}, fmt.Errorf("--security-opt %s: husk build takes only fake-ids=true|false", s)
+		} else if _, err := parseFakeIDs(v); err != nil {
+			return build.Options{}, err
+		}
+	}
 	if c.Platform != "" && c.Platform != "linux/"+runtime.GOARCH {
 		return build.Options{}, fmt.Errorf("--platform %s: husk builds for this host's platform, linux/%s, only: drop the flag", c.Platform, runtime.GOARCH)
 	}
-	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, NoNetwork: c.Network == "none", Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{}}
+	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, NoNetwork: c.Network == "none", Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
 	ctxDir, file := c.Context, c.File
 	if ctxDir == "-" {
 		ctxDir, file = "", "-"
@@ -112,6 +121,9 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 			}
 		}
 		o.BuildArgs[k] = v
+	}
+	if o.Secrets, err = parseSecrets(c.Secrets); err != nil {
+		return o, err
 	}
 	o.Labels = map[string]string{}
 	for _, l := range c.Labels {

@@ -83,7 +83,7 @@ func nextWord(args []string, i int) int {
 }
 
 // asksHelp: help lists every verb, so it needs the whole grammar. In run,
-// -h is --hostname (hostnameShort).
+// -h is --hostname (imageWord).
 func asksHelp(args []string) bool {
 	run := verbOf(args) == "run"
 	for _, a := range args {
@@ -109,6 +109,11 @@ type CLI struct {
 	Push           PushCmd       `cmd:"" help:"Push an image to a registry."`
 	Save           SaveCmd       `cmd:"" help:"Write images to an archive (docker-archive, oci-archive) or an OCI layout."`
 	Load           LoadCmd       `cmd:"" help:"Load images from an archive or an OCI layout."`
+	Import         ImportCmd     `cmd:"" help:"Make an image of one layer from a tar of a filesystem."`
+	Export         ExportCmd     `cmd:"" help:"Write a container's filesystem as a tar."`
+	Commit         CommitCmd     `cmd:"" help:"Make an image of a container's changes."`
+	Cp             CpCmd         `cmd:"" help:"Copy files between a container and the host."`
+	Diff           DiffCmd       `cmd:"" help:"List the files a container added (A), changed (C) and deleted (D)."`
 	History        HistoryCmd    `cmd:"" help:"Show the steps that made an image."`
 	Images         ImagesCmd     `cmd:"" help:"List images."`
 	Rmi            RmiCmd        `cmd:"" help:"Remove one or more images."`
@@ -168,7 +173,7 @@ func Main(ctx context.Context, args []string, b Build) (int, error) {
 	var kctx *kong.Context
 	untilExit(func() {
 		completing(parser)
-		kctx, err = parser.Parse(hostnameShort(parser.Model, args))
+		kctx, err = parseWords(parser, args)
 	})
 	if exit >= 0 {
 		return exit, nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,17 +61,28 @@ func (f *ContainerFlags) config(image string, cmd []string, detached bool) (*san
 	if err := f.seccompConfig(c); err != nil {
 		return nil, err
 	}
+	if err := f.DockerFlags.apply(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // withImage adds what the config takes from the image at create: its ID,
-// its stop signal, and its EXPOSE ports for -P.
+// its stop signal unless --stop-signal gave one, and its EXPOSE ports,
+// after --expose's, for -P.
 func withImage(c *sandbox.Config, img *inspectImage) error {
-	c.ImageID, c.StopSignal = strings.TrimPrefix(img.Id, "sha256:"), img.Config.StopSignal
+	c.ImageID = strings.TrimPrefix(img.Id, "sha256:")
+	if c.StopSignal == "" {
+		c.StopSignal = img.Config.StopSignal
+	}
 	if !c.PublishAll {
 		return nil
 	}
-	c.Exposed = exposedPorts(img)
+	for _, p := range exposedPorts(img) {
+		if !slices.Contains(c.Exposed, p) && !slices.Contains(c.Exposed, strings.TrimSuffix(p, "/tcp")) {
+			c.Exposed = append(c.Exposed, p)
+		}
+	}
 	if _, err := network.ParsePorts(c.Exposed); err != nil {
 		return fmt.Errorf("publishing the image's exposed ports: %w", err)
 	}
@@ -159,6 +171,7 @@ func (f *SandboxFlags) seccompConfig(c *sandbox.Config) error {
 	if err != nil {
 		return err
 	}
+	c.NoFakeIDs = !fakeIDs(f.SecurityOpt)
 	switch profile {
 	case sandbox.SeccompDefault, sandbox.SeccompUnconfined:
 		c.Seccomp = profile

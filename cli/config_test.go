@@ -27,7 +27,7 @@ func TestConfigReadsEnvOnce(t *testing.T) {
 	}
 	os.Setenv("FOO", "changed")
 	os.WriteFile(file, []byte("BAR=changed\n"), 0o600)
-	o, err := c.RunOptions(sandbox.NewID(), "")
+	o, err := c.RunOptions(sandbox.NewID(), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	units "github.com/docker/go-units"
+
 	"husk/store/container"
 	"husk/userns"
 )
@@ -14,8 +16,12 @@ import (
 // same command as the short verb.
 type ContainerCmd struct {
 	ContainerVerbs `embed:""`
-	Ls             PsCmd    `cmd:"" aliases:"list,ps" help:"List containers."`
-	Prune          PruneCmd `cmd:"" help:"Remove all stopped containers."`
+	Ls             PsCmd     `cmd:"" aliases:"list,ps" help:"List containers."`
+	Prune          PruneCmd  `cmd:"" help:"Remove all stopped containers."`
+	Commit         CommitCmd `cmd:"" help:"Make an image of a container's changes."`
+	Cp             CpCmd     `cmd:"" help:"Copy files between a container and the host."`
+	Diff           DiffCmd   `cmd:"" help:"List the files a container added (A), changed (C) and deleted (D)."`
+	Export         ExportCmd `cmd:"" help:"Write a container's filesystem as a tar."`
 }
 
 // ContainerVerbs are the container commands, at the top (husk run) and
@@ -27,6 +33,8 @@ type ContainerVerbs struct {
 	Stop    StopCmd    `cmd:"" help:"Stop one or more running containers."`
 	Restart RestartCmd `cmd:"" help:"Restart one or more containers."`
 	Kill    KillCmd    `cmd:"" help:"Send a signal to one or more running containers."`
+	Pause   PauseCmd   `cmd:"" help:"Freeze every process of one or more containers."`
+	Unpause UnpauseCmd `cmd:"" help:"Resume the processes of one or more paused containers."`
 	Attach  AttachCmd  `cmd:"" help:"Attach to a running container's input and output."`
 	Exec    ExecCmd    `cmd:"" help:"Run a command in a running container."`
 	Logs    LogsCmd    `cmd:"" help:"Show a container's log."`
@@ -59,19 +67,41 @@ func (c *PruneCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	all, err := cs.List()
+	freed, err := pruneContainers(g, cs)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(g.Stdout, "Deleted Containers:")
+	fmt.Fprintln(g.Stdout, "Total reclaimed space: "+units.HumanSizeWithPrecision(float64(freed), 3))
+	return nil
+}
+
+// pruneContainers removes every container not running, in husk's
+// namespace, prints their IDs under Docker's header and returns the space
+// freed.
+func pruneContainers(g *Globals, cs *container.Store) (int64, error) {
+	all, err := cs.List()
+	if err != nil {
+		return 0, err
+	}
+	var freed int64
+	header := true
 	for _, ct := range all {
 		if ct.Live() {
 			continue
 		}
+		size := diskUsage(ct.Dir())
 		if err := cs.Remove(ct, false, g.StorageDriver); err != nil {
-			return fmt.Errorf("container prune: %s: %w", ct.Name, err)
+			return freed, fmt.Errorf("container prune: %s: %w", ct.Name, err)
+		}
+		if header {
+			fmt.Fprintln(g.Stdout, "Deleted Containers:")
+			header = false
 		}
 		fmt.Fprintln(g.Stdout, ct.ID)
+		freed += size
 	}
-	return nil
+	if !header {
+		fmt.Fprintln(g.Stdout)
+	}
+	return freed, nil
 }

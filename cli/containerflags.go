@@ -10,6 +10,7 @@ import (
 // what makes it a container with a record.
 type ContainerFlags struct {
 	SandboxFlags
+	DockerFlags
 	Rm      bool   `help:"Remove the container when it exits."`
 	Name    string `help:"Name of the container (default: a generated one)."`
 	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`

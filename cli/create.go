@@ -52,7 +52,7 @@ func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) 
 	if err != nil {
 		return nil, err
 	}
-	img, err := findOrPull(g, image)
+	img, err := findImage(g, image, f.Pull)
 	if err != nil {
 		return nil, err
 	}
@@ -63,10 +63,40 @@ func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) 
 	if err != nil {
 		return nil, err
 	}
-	return cs.Create(&container.Record{
+	ct, err := cs.Create(&container.Record{
 		Name: f.Name, StorageDriver: g.StorageDriver,
 		Command: commandLine(img.Config.Entrypoint, img.Config.Cmd, f.Entrypoint, cmd),
 	}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.writeCIDFile(ct.ID); err != nil {
+		container.Discard(g.Ctx, g.StorageDriver, ct.ID)
+		return nil, err
+	}
+	if n := resourceNotice(cfg); n != "" {
+		fmt.Fprintln(g.Stderr, n)
+	}
+	return ct, nil
+}
+
+// findImage is findOrPull under --pull: missing pulls only a missing
+// image, always pulls first, never refuses a missing one.
+func findImage(g *Globals, image, policy string) (*inspectImage, error) {
+	switch policy {
+	case "always":
+		if err := pullImage(g, image); err != nil {
+			return nil, err
+		}
+		return inspectOne(g, image)
+	case "never":
+		img, err := inspectOne(g, image)
+		if err != nil {
+			return nil, fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", image, image)
+		}
+		return img, nil
+	}
+	return findOrPull(g, image)
 }
 
 // commandLine is what the container will run, as Docker composes it.

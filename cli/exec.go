@@ -23,6 +23,9 @@ type ExecCmd struct {
 	TTY         bool     `short:"t" name:"tty" help:"Allocate a pseudo-terminal."`
 	User        string   `short:"u" help:"User (name or uid, with an optional :group)." placeholder:"USER[:GROUP]"`
 	Env         []string `short:"e" help:"Set an environment variable." placeholder:"KEY=VALUE"`
+	EnvFile     []string `name:"env-file" help:"Read environment variables from a file." placeholder:"FILE" type:"existingfile"`
+	Detach      bool     `short:"d" help:"Run the command in the background."`
+	Privileged  bool     `help:"Give the command every capability, as run --privileged does."`
 	Workdir     string   `short:"w" help:"Working directory inside the container."`
 	DetachKeys  string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Accepted for Docker's sake."`
 	Container   string   `arg:"" help:"Container name or ID."`
@@ -50,9 +53,20 @@ func (c *ExecCmd) Run(g *Globals) error {
 	if !ct.Live() || !ct.InitAlive() {
 		return fmt.Errorf("exec %s: %w", c.Container, container.ErrNotRunning)
 	}
+	if ct.Paused {
+		return fmt.Errorf("exec %s: %w", c.Container, container.ErrPaused)
+	}
 	spec, err := c.spec(ct.ID)
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", c.Container, err)
+	}
+	if c.Detach {
+		// Docker's exec -d: no streams, no terminal, no exit code.
+		spec.Terminal = false
+		if err := sandbox.ExecDetached(ct.InitPID, ct.ID, spec); err != nil {
+			return fmt.Errorf("exec %s: %w", c.Container, err)
+		}
+		return nil
 	}
 	o := sandbox.Options{Terminal: c.TTY}
 	if c.Interactive {
@@ -94,8 +108,19 @@ func (c *ExecCmd) spec(id string) (*sandbox.Spec, error) {
 	if c.Workdir != "" {
 		s.Cwd = c.Workdir
 	}
+	for _, file := range c.EnvFile {
+		lines, err := readEnvFile(file)
+		if err != nil {
+			return nil, err
+		}
+		s.Env = append(s.Env, lines...)
+	}
 	for _, e := range c.Env {
 		s.Env = append(s.Env, expandEnv(e)...)
+	}
+	if c.Privileged {
+		all, _ := sandbox.ParseCaps([]string{"ALL"})
+		s.Caps = sandbox.CapNames(all)
 	}
 	// The init's own mounts are done; only the process part matters.
 	s.RootOps, s.Mounts, s.Files = nil, nil, nil

@@ -44,8 +44,8 @@ func printTemplate[T any](w io.Writer, format string, items []T) error {
 
 // headers are a row type's column titles by field name, as Docker prints
 // them over a table: the header tag, else the name in capitals.
-func headers(row any) map[string]string {
-	out := map[string]string{}
+func headers(row any) headerRow {
+	out := headerRow{}
 	t := reflect.TypeOf(row)
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -57,6 +57,14 @@ func headers(row any) map[string]string {
 	}
 	return out
 }
+
+// headerRow is a table's header line; its methods stand for the row
+// type's methods that take arguments ({{.Label "KEY"}}), which a map's
+// keys cannot.
+type headerRow map[string]string
+
+// Label is the header over ps's {{.Label "KEY"}}.
+func (headerRow) Label(string) string { return "LABEL" }
 
 // printRows is a listing verb's output: the IDs alone with -q, else the
 // user's --format, else the verb's own table.

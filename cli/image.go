@@ -20,6 +20,7 @@ type ImageCmd struct {
 	Push    PushCmd         `cmd:"" help:"Push an image to a registry."`
 	Save    SaveCmd         `cmd:"" help:"Write images to an archive (docker-archive, oci-archive) or an OCI layout."`
 	Load    LoadCmd         `cmd:"" help:"Load images from an archive or an OCI layout."`
+	Import  ImportCmd       `cmd:"" help:"Make an image of one layer from a tar of a filesystem."`
 	History HistoryCmd      `cmd:"" help:"Show the steps that made an image."`
 	Prune   ImagePruneCmd   `cmd:"" help:"Remove dangling images (-a: every image no container uses)."`
 	Tag     TagCmd          `cmd:"" help:"Give an image another name."`

@@ -27,29 +27,44 @@ func (c *ImagePruneCmd) Run(g *Globals) error {
 	if !c.Force && !userns.Reexecuted() && !confirm(g, "WARNING! This will remove "+what+".\nAre you sure you want to continue? [y/N] ") {
 		return nil
 	}
-	s, err := openStore(g)
+	if err := userns.Enter(g.Ctx); err != nil {
+		return err
+	}
+	freed, err := pruneImages(g, c.All)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintln(g.Stdout, "Total reclaimed space: "+units.HumanSizeWithPrecision(float64(freed), 3))
+	return nil
+}
+
+// pruneImages removes the dangling images (with all, every image no
+// container uses), in husk's namespace, prints them as Docker does and
+// returns the space freed.
+func pruneImages(g *Globals, all bool) (int64, error) {
+	s, err := store.Open(g.StorageDriver)
+	if err != nil {
+		return 0, err
 	}
 	defer s.Close()
 	images, err := s.Images()
 	if err != nil {
-		return fmt.Errorf("image prune: listing the store %s: %w", s.GraphRoot(), err)
+		return 0, fmt.Errorf("image prune: listing the store %s: %w", s.GraphRoot(), err)
 	}
 	used, err := imagesInUse()
 	if err != nil {
-		return fmt.Errorf("image prune: %w", err)
+		return 0, fmt.Errorf("image prune: %w", err)
 	}
 	var freed int64
 	header := false
 	for i := range images {
 		img := &images[i]
-		if used[img.ID] || (!c.All && len(img.Names) > 0) {
+		if used[img.ID] || (!all && len(img.Names) > 0) {
 			continue
 		}
-		size, err := c.remove(s, img)
+		size, err := removeForPrune(s, img)
 		if err != nil {
-			return fmt.Errorf("image prune: %.12s: %w", img.ID, err)
+			return freed, fmt.Errorf("image prune: %.12s: %w", img.ID, err)
 		}
 		if size < 0 {
 			continue // a running sandbox holds it
@@ -67,13 +82,12 @@ func (c *ImagePruneCmd) Run(g *Globals) error {
 	if header {
 		fmt.Fprintln(g.Stdout)
 	}
-	fmt.Fprintln(g.Stdout, "Total reclaimed space: "+units.HumanSizeWithPrecision(float64(freed), 3))
-	return nil
+	return freed, nil
 }
 
-// remove deletes img and returns its size, or -1 when a running
+// removeForPrune deletes img and returns its size, or -1 when a running
 // sandbox holds it (prune passes over it, as Docker's does).
-func (c *ImagePruneCmd) remove(s *store.Store, img *storage.Image) (int64, error) {
+func removeForPrune(s *store.Store, img *storage.Image) (int64, error) {
 	size := s.Size(img)
 	err := s.Delete(img)
 	if errors.Is(err, store.ErrImageRunning) {

@@ -40,7 +40,9 @@ import (
 //	  namespace could be made), rootfs.source ("forced", "recorded",
 //	  "probed"), rootfs.probes.<strategy>.{ok, error}
 //	network.backends (names that can work), network.checks.<name>.{ok, error}
-//	seccomp.enabled, seccomp.mode, seccomp.libseccomp
+//	seccomp.enabled, seccomp.mode, seccomp.libseccomp, seccomp.fakeIDs
+//	  (true with the single mapping: run and build fake id changes and
+//	  chowns unless --security-opt fake-ids=false)
 //	cgroup.version ("v1", "v2", "hybrid"), cgroup.path, cgroup.delegated,
 //	  cgroup.controllers
 //	shell.hostSockets (how husk shell hides the host's unix sockets, or
@@ -212,7 +214,8 @@ func (r *infoReport) gatherNetwork() {
 
 func (r *infoReport) gatherSeccomp() {
 	s := seccomp.CheckSupport()
-	r.Seccomp = infoSeccomp{Enabled: s.Enabled, Mode: s.Mode, Libseccomp: s.Library}
+	r.Seccomp = infoSeccomp{Enabled: s.Enabled, Mode: s.Mode, Libseccomp: s.Library,
+		FakeIDs: s.Enabled && r.Userns.Mode == userns.ModeSingle}
 	r.problem("seccomp", s.Err)
 	if executor.LandlockABI() < 1 {
 		r.problem("landlock", errors.New("this kernel has no Landlock (Linux 5.13 or later, with landlock in its lsm= list): a container's process that holds CAP_SYS_PTRACE can trace the container's PID 1"))

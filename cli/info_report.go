@@ -75,6 +75,7 @@ type infoSeccomp struct {
 	Enabled    bool   `json:"enabled"`
 	Mode       int    `json:"mode"`
 	Libseccomp string `json:"libseccomp"`
+	FakeIDs    bool   `json:"fakeIDs"`
 }
 
 type infoCgroup struct {
@@ -128,6 +129,9 @@ func (r *infoReport) printText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "network:\n  backends: %s\n", strings.Join(r.Network.Backends, ", "))
 	fmt.Fprintf(w, "seccomp:\n  enabled: %t\n  mode: %d\n  libseccomp: %s\n", r.Seccomp.Enabled, r.Seccomp.Mode, r.Seccomp.Libseccomp)
+	if r.Seccomp.FakeIDs {
+		fmt.Fprintln(w, "  fakeIDs: true (no subuid ranges: id changes and chowns succeed without effect; --security-opt fake-ids=false turns it off)")
+	}
 	fmt.Fprintf(w, "cgroup:\n  version: %s\n  delegated: %t\n", r.Cgroup.Version, r.Cgroup.Delegated)
 	fmt.Fprintf(w, "shell:\n  hostSockets: %s\n  isolates:\n", r.Shell.HostSockets)
 	for _, l := range r.Shell.Isolates {

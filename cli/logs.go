@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"husk/monitor/logfile"
+	"husk/sandbox"
 	"husk/store/container"
 )
 
@@ -43,6 +44,9 @@ func (c *LogsCmd) Run(g *Globals) error {
 	ct, err := cs.Find(c.Container)
 	if err != nil {
 		return fmt.Errorf("logs %s: %w", c.Container, err)
+	}
+	if ct.Config.Log.Driver == sandbox.LogNone {
+		return fmt.Errorf("logs %s: the container's log driver is none, so no logs are available: run it with --log-driver json-file to keep them", c.Container)
 	}
 	if c.Follow {
 		stop := make(chan struct{})

@@ -18,6 +18,12 @@ import (
 // network qualifies: its stack starts with the Go side, and packets wait
 // in the TAP device's queue until then.
 func (c *RunCmd) prelaunch(plan *userns.Plan) *start.Prelaunchable {
+	// Nor do runs whose flags ask the Go side for something each time:
+	// a cidfile, a pull, a notice, a file or device read at create.
+	d := &c.DockerFlags
+	if d.CIDFile != "" || d.Pull == "always" || d.Memory != "" || d.CPUs != "" || len(d.LabelFile) > 0 || len(d.Device) > 0 {
+		return nil
+	}
 	mode, _, err := c.netMode()
 	k := c.imageArg()
 	if !c.Rm || c.TTY || c.Name != "" || len(c.Publish) > 0 || c.PublishAll || c.Userns != "" || err != nil ||

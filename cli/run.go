@@ -92,8 +92,18 @@ func (c *RunCmd) runSupervised(g *Globals) error {
 	if nh != nil {
 		nh.ExecBinds = container.ExecBindsPath(fg.ID())
 	}
+	if err := c.writeCIDFile(fg.ID()); err != nil {
+		fg.Finish(g.Ctx, ExitHusk)
+		return err
+	}
+	if n := resourceNotice(cfg); n != "" {
+		fmt.Fprintln(g.Stderr, n)
+	}
 	s := &start.Supervised{Driver: g.StorageDriver, Image: c.Image, Plan: plan, Net: nh, Launch: c.prelaunch(plan),
 		Pull: func() error {
+			if c.Pull == "never" {
+				return fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", c.Image, c.Image)
+			}
 			fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
 			return pullImage(g, c.Image)
 		}}
@@ -115,14 +125,21 @@ func exited(code int, err error) error {
 	return &ExitError{Code: code, Err: err}
 }
 
-// foregroundConfig is the run's config. Only -P needs the image (its
-// EXPOSE ports) now.
+// foregroundConfig is the run's config. The image is found as the start is
+// planned (start.HostSpec); only -P needs it (its EXPOSE ports) now, and
+// --pull always pulls it first.
 func (c *RunCmd) foregroundConfig(g *Globals) (*sandbox.Config, error) {
 	cfg, err := c.config(c.Image, c.Cmd, false)
-	if err != nil || !c.PublishAll {
-		return cfg, err
+	if err != nil {
+		return nil, err
 	}
-	img, err := findOrPull(g, c.Image)
+	if c.Pull == "always" && !c.PublishAll {
+		return cfg, pullImage(g, c.Image)
+	}
+	if !c.PublishAll {
+		return cfg, nil
+	}
+	img, err := findImage(g, c.Image, c.Pull)
 	if err != nil {
 		return nil, err
 	}

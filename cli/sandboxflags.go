@@ -24,11 +24,11 @@ type SandboxFlags struct {
 	Tmpfs       []string `help:"Mount a tmpfs: PATH[:OPTIONS]." placeholder:"PATH[:OPTIONS]"`
 	Userns      string   `help:"keep-id: your own uid and gid inside, as Apptainer does." enum:",keep-id" default:""`
 	Hostname    string   `short:"h" help:"Container host name (default: a short container ID)."`
-	Network     string   `help:"Network: builtin (the default: husk's own userspace network), slirp4netns, pasta, none or host; MODE:allow_host_loopback=true lets host.husk.internal reach the host's loopback; MODE:port_handler=direct gives a published TCP port's host socket to the server that binds it: loopback speed and the clients' own addresses, but that server can then reach what you reach from the host." placeholder:"MODE[:OPTIONS]"`
+	Network     string   `aliases:"net" help:"Network: builtin (the default: husk's own userspace network), slirp4netns, pasta, none or host; MODE:allow_host_loopback=true lets host.husk.internal reach the host's loopback; MODE:port_handler=direct gives a published TCP port's host socket to the server that binds it: loopback speed and the clients' own addresses, but that server can then reach what you reach from the host." placeholder:"MODE[:OPTIONS]"`
 	Publish     []string `short:"p" help:"Publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp], ranges allowed." placeholder:"PORTS"`
 	PublishAll  bool     `short:"P" name:"publish-all" help:"Publish the image's exposed ports on free host ports."`
 	DNS         []string `name:"dns" help:"DNS server the network's resolver forwards to (default: the host's)." placeholder:"IP[:PORT]"`
-	SecurityOpt []string `name:"security-opt" help:"seccomp=FILE, seccomp=unconfined, no-new-privileges."`
+	SecurityOpt []string `name:"security-opt" help:"seccomp=FILE, seccomp=unconfined, no-new-privileges, fake-ids=false (without subuid ranges: let id changes and chowns fail)."`
 	CapAdd      []string `name:"cap-add" help:"Add a capability (inside the user namespace)."`
 	CapDrop     []string `name:"cap-drop" help:"Drop a capability."`
 	Privileged  bool     `help:"All capabilities and no seccomp, inside the user namespace."`
@@ -85,11 +85,15 @@ func (f *SandboxFlags) securityOpts() (profile string, nnp bool, err error) {
 		case k == "no-new-privileges" && (v == "" || v == "true"):
 			nnp = true
 		case k == "no-new-privileges" && v == "false":
+		case k == "fake-ids": // read by fakeIDs
+			if _, err := parseFakeIDs(v); err != nil {
+				return "", false, err
+			}
 		// husk applies no SELinux label and no AppArmor profile, so turning
 		// them off asks nothing of it.
 		case k == "label" && v == "disable", k == "apparmor" && v == "unconfined":
 		default:
-			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined, no-new-privileges[=true|false], label=disable or apparmor=unconfined", o)
+			return "", false, fmt.Errorf("unknown --security-opt %q: use seccomp=FILE, seccomp=unconfined, no-new-privileges[=true|false], fake-ids=true|false, label=disable or apparmor=unconfined", o)
 		}
 	}
 	if f.Privileged {

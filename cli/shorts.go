@@ -1,28 +1,31 @@
 package cli
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/alecthomas/kong"
 )
 
-// hostnameShort reads -h as --hostname where Docker does: in run and
-// create, before the image. Kong offers the application's -h (help) before
-// a command's own flags, so the words are mended before parsing; -h
-// anywhere else, and --help everywhere, still ask for help.
-func hostnameShort(app *kong.Application, args []string) []string {
+// imageWord scans the words of a run or create: it returns them with -h
+// as --hostname, and the index of the image (-1 for other verbs, or when
+// there is none), after which the words are the command's own.
+func imageWord(app *kong.Application, args []string) ([]string, int) {
 	i, node := verbNode(app, args)
 	if node == nil || (node.Name != "run" && node.Name != "create") {
-		return args
+		return args, -1
 	}
 	out := append([]string{}, args...)
 	for j := i + 1; j < len(out); j++ {
 		a := out[j]
 		switch {
-		case a == "--" || !strings.HasPrefix(a, "-") || a == "-":
-			return out // the image: the command's own words follow
+		case a == "--":
+			return out, -1 // kong's to place
+		case !strings.HasPrefix(a, "-") || a == "-":
+			return out, j // the image: the command's own words follow
 		case a == "-h":
 			out[j] = "--hostname"
+			j++ // its value
 		case strings.HasPrefix(a, "--"):
 			if f := flagNamed(node, strings.TrimPrefix(a, "--")); f != nil && !strings.Contains(a, "=") && !f.IsBool() {
 				j++ // its value
@@ -33,7 +36,30 @@ func hostnameShort(app *kong.Application, args []string) []string {
 			}
 		}
 	}
-	return out
+	return out, -1
+}
+
+// parseWords parses args. A run's or create's command, the words after
+// the image, is set after kong parsed the words up to it, as Docker reads
+// them: kong would take a flag after the image as husk's (`run IMG -e X`)
+// and puts a passthrough argument's words back one at a time at the front
+// of its list, quadratic in their number (18 s for 30,000 words).
+func parseWords(parser *kong.Kong, args []string) (*kong.Context, error) {
+	args, img := imageWord(parser.Model, args)
+	if img < 0 || img == len(args)-1 {
+		return parser.Parse(args)
+	}
+	kctx, err := parser.Parse(args[:img+1])
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range kctx.Selected().Positional {
+		if p.Passthrough && p.Target.Kind() == reflect.Slice {
+			p.Target.Set(reflect.ValueOf(append([]string{}, args[img+1:]...)))
+			return kctx, nil
+		}
+	}
+	return parser.Parse(args)
 }
 
 // verbNode finds the command the words name (container run as well as

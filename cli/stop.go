@@ -11,7 +11,7 @@ import (
 
 // StopCmd is `husk stop`.
 type StopCmd struct {
-	Time       int      `short:"t" default:"10" help:"Seconds to wait before killing the container."`
+	Time       *int     `short:"t" help:"Seconds to wait before killing the container (default: its --stop-timeout, else 10; -1 waits forever)."`
 	Signal     string   `short:"s" help:"Signal to stop with (default: the image's STOPSIGNAL, else SIGTERM)."`
 	Containers []string `arg:"" name:"container" help:"Container names or IDs."`
 }
@@ -22,8 +22,23 @@ func (c *StopCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "stop", func(ct *container.Container) error {
-		return cs.Stop(ct, c.Signal, time.Duration(c.Time)*time.Second)
+		return cs.Stop(ct, c.Signal, stopTimeout(c.Time, ct))
 	})
+}
+
+// stopTimeout is -t, else the container's --stop-timeout, else Docker's
+// 10 seconds; -1 waits as long as the process takes.
+func stopTimeout(t *int, ct *container.Container) time.Duration {
+	if t == nil {
+		t = ct.Config.StopTimeout
+	}
+	switch {
+	case t == nil:
+		return 10 * time.Second
+	case *t < 0:
+		return 100 * 365 * 24 * time.Hour
+	}
+	return time.Duration(*t) * time.Second
 }
 
 // eachContainer applies fn to each named container and prints its name
@@ -66,23 +81,13 @@ func (c *KillCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "kill", func(ct *container.Container) error {
-		if !ct.Live() || !ct.InitAlive() {
-			return container.ErrNotRunning
-		}
-		if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
-			// Docker counts a kill as a manual stop: no restart after it.
-			_, _ = cs.Update(ct.ID, func(st *container.State) error { st.Stopped = true; return nil })
-		}
-		if err := unix.Kill(ct.InitPID, sig); err != nil {
-			return fmt.Errorf("sending %v to the container's init (pid %d): %w", sig, ct.InitPID, err)
-		}
-		return nil
+		return cs.Kill(ct, sig)
 	})
 }
 
 // RestartCmd is `husk restart`.
 type RestartCmd struct {
-	Time       int      `short:"t" default:"10" help:"Seconds to wait before killing the container."`
+	Time       *int     `short:"t" help:"Seconds to wait before killing the container (default: its --stop-timeout, else 10; -1 waits forever)."`
 	Containers []string `arg:"" name:"container" help:"Container names or IDs."`
 }
 
@@ -92,7 +97,7 @@ func (c *RestartCmd) Run(g *Globals) error {
 		return err
 	}
 	return eachContainer(g, cs, c.Containers, "restart", func(ct *container.Container) error {
-		if err := cs.Stop(ct, "", time.Duration(c.Time)*time.Second); err != nil {
+		if err := cs.Stop(ct, "", stopTimeout(c.Time, ct)); err != nil {
 			return err
 		}
 		ct, err := cs.Find(ct.ID)

@@ -12,6 +12,7 @@ import (
 // SystemCmd is `husk system`.
 type SystemCmd struct {
 	Df    SystemDfCmd    `cmd:"" help:"Show what images and containers take on disk."`
+	Prune SystemPruneCmd `cmd:"" help:"Remove stopped containers and dangling images (-a: every image no container uses)."`
 	Reset SystemResetCmd `cmd:"" help:"Remove every image and container and the whole store."`
 }
 

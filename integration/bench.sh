@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 TAGS=${TAGS:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_graphdriver_zfs containers_image_openpgp netgo osusergo}
 RUNS=${RUNS:-3}
-# BENCH_ONLY=start: only the start bench (husk run vs bwrap and podman run).
+# BENCH_ONLY=start: only the start bench (husk run vs bwrap and podman run);
+# BENCH_ONLY=build: only the build bench (husk build vs podman build).
 EXTRA=""
 [ "${BENCH_ONLY:-}" = start ] && EXTRA=-only-start
+[ "${BENCH_ONLY:-}" = build ] && EXTRA=-only-build
 
 [ -x ./husk ] || make husk
 

@@ -50,6 +50,9 @@ func TestCommasStayInValues(t *testing.T) {
 		if out := e.out("exec", "-e", "LIST=a,b", "ex", "sh", "-c", "echo $LIST"); out != "a,b" {
 			t.Errorf("exec -e LIST=a,b: want a,b: %q", out)
 		}
+		if out := e.out("exec", "--env-file", envFile, "ex", "sh", "-c", "echo $FROM_FILE"); out != "x,y" {
+			t.Errorf("exec --env-file %s: want x,y: %q", envFile, out)
+		}
 		// A filter with a comma is one filter, matching no name.
 		if out := e.out("ps", "-a", "-q", "--filter", "name=ex,other"); out != "" {
 			t.Errorf("ps --filter name=ex,other: want no container: %q", out)

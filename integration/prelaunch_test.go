@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,4 +121,32 @@ func TestPrelaunchedRunIsAContainer(t *testing.T) {
 		}
 	}
 	e.noLeftovers()
+}
+
+// A command of 100,000 arguments starts, and is prelaunched, like a short
+// one: the prelaunch hashes the arguments once (issue 19, item 9: the
+// lookup was quadratic, past 90 s at this count). The minute is a bound
+// against that hang, not a measure of speed.
+func TestPrelaunchManyArguments(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	args := []string{"run", "--rm", "--network", "none", ref, "sh", "-c", `echo $#`, "sh"}
+	for i := 0; i < 100000; i++ {
+		args = append(args, "a")
+	}
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := e.command(ctx, args...)
+		out, err := cmd.Output()
+		cancel()
+		if err != nil || strings.TrimSpace(string(out)) != "100000" {
+			t.Fatalf("run %d of a 100,000-argument command: %q, %v", i, out, err)
+		}
+	}
+	root := filepath.Join(e.home, ".local", "share", "husk")
+	if r := e.vars["HUSK_ROOT"]; r != "" {
+		root = r
+	}
+	if launches, _ := filepath.Glob(filepath.Join(root, "plans", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/plans", root)
+	}
 }

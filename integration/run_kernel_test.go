@@ -304,10 +304,15 @@ func TestRunCapabilities(t *testing.T) {
 			t.Errorf("%s: Seccomp %s, want %s", c.name, m["Seccomp"], c.secomp)
 		}
 	}
-	// What the capabilities allow: chown by root by default, refused once
-	// dropped; mount only with SYS_ADMIN (which also opens Docker's profile).
-	if r := e.sbx(nil, ref, "chown", "1:1", "/etc/passwd"); (r.code == 0) != me.Subuid {
-		t.Errorf("chown 1:1 as root with CAP_CHOWN (mapped only with ranges, subuid %v): %s", me.Subuid, r)
+	// What the capabilities allow: chown by root by default (faked without
+	// ranges, where uid 1 is not mapped: really done only with
+	// fake-ids=false and ranges), refused once dropped; mount only with
+	// SYS_ADMIN (which also opens Docker's profile).
+	if r := e.sbx(nil, ref, "chown", "1:1", "/etc/passwd"); r.code != 0 {
+		t.Errorf("chown 1:1 as root with CAP_CHOWN: %s", r)
+	}
+	if r := e.sbx([]string{"--security-opt", "fake-ids=false"}, ref, "chown", "1:1", "/etc/passwd"); (r.code == 0) != me.Subuid {
+		t.Errorf("chown 1:1 with fake-ids=false (mapped only with ranges, subuid %v): %s", me.Subuid, r)
 	}
 	if r := e.sbx([]string{"--cap-drop", "CHOWN"}, ref, "chown", "1:1", "/tmp"); r.code == 0 {
 		t.Errorf("--cap-drop CHOWN: chown must fail: %s", r)

@@ -34,6 +34,24 @@ const (
 	logKeep    = 1
 )
 
+// openLog opens the container's log as its --log-driver and --log-opt
+// say: none keeps nothing; json-file rotates at max-size, keeping
+// max-file files in all.
+func openLog(c *container.Container) (*logfile.Writer, error) {
+	l := c.Config.Log
+	if l.Driver == sandbox.LogNone {
+		return logfile.Discard()
+	}
+	size, keep := int64(logMaxSize), logKeep
+	if l.MaxSize > 0 {
+		size = l.MaxSize
+	}
+	if l.MaxFile > 0 {
+		keep = l.MaxFile - 1
+	}
+	return logfile.Open(c.LogPath(), size, keep)
+}
+
 // Call is the function (reexec) that is a container's monitor. Its
 // arguments are the container's ID, then "driver=NAME" for a store driver
 // chosen by flag, and "wait-attach" to start the container only once a
@@ -110,7 +128,7 @@ func newMonitor(id, driver string) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	log, err := logfile.Open(c.LogPath(), logMaxSize, logKeep)
+	log, err := openLog(c)
 	if err != nil {
 		hub.Close()
 		return nil, err

@@ -45,9 +45,13 @@ type Config struct {
 	User string `json:"user,omitempty"`
 	// Seccomp is "default", "unconfined", or "profile" for the profile
 	// file's content in OCI.Linux.Seccomp.
-	Seccomp    string `json:"seccomp"`
-	KeepID     bool   `json:"keepID,omitempty"`
-	Privileged bool   `json:"privileged,omitempty"`
+	Seccomp string `json:"seccomp"`
+	KeepID  bool   `json:"keepID,omitempty"`
+	// NoFakeIDs is --security-opt fake-ids=false: with the single mapping,
+	// id changes and chowns fail as the kernel says instead of being faked
+	// (seccomp.FakeIDs).
+	NoFakeIDs  bool `json:"noFakeIDs,omitempty"`
+	Privileged bool `json:"privileged,omitempty"`
 
 	Network NetworkConfig `json:"network"`
 	// Ports are -p, parsed; with PublishAll the image's Exposed ports too.
@@ -58,8 +62,39 @@ type Config struct {
 	Interactive bool          `json:"interactive,omitempty"`
 	AutoRemove  bool          `json:"autoRemove,omitempty"`
 	Restart     RestartPolicy `json:"restart"`
-	StopSignal  string        `json:"stopSignal,omitempty"` // the image's
+	// StopSignal is --stop-signal, else the image's STOPSIGNAL.
+	StopSignal string `json:"stopSignal,omitempty"`
+	// StopTimeout is --stop-timeout in seconds: husk stop's wait without -t.
+	StopTimeout *int `json:"stopTimeout,omitempty"`
+
+	// Labels are -l and --label-file.
+	Labels map[string]string `json:"labels,omitempty"`
+	// ExtraHosts are --add-host NAME:IP, IP possibly host-gateway.
+	ExtraHosts []string `json:"extraHosts,omitempty"`
+	// GroupAdd are --group-add, names resolved in the image's /etc/group
+	// at start, or numbers.
+	GroupAdd []string `json:"groupAdd,omitempty"`
+	Devices  []Device `json:"devices,omitempty"`
+	// ShmSize is --shm-size in bytes (0: Docker's 64 MiB).
+	ShmSize int64 `json:"shmSize,omitempty"`
+	// Init is --init: accepted; husk's own init is PID 1 anyway.
+	Init bool      `json:"init,omitempty"`
+	Log  LogConfig `json:"log"`
 }
+
+// LogConfig is --log-driver and --log-opt: json-file (with max-size and
+// max-file: the monitor's log rotation) or none.
+type LogConfig struct {
+	Driver  string `json:"driver,omitempty"` // "" is json-file
+	MaxSize int64  `json:"maxSize,omitempty"`
+	MaxFile int    `json:"maxFile,omitempty"`
+}
+
+// Log drivers.
+const (
+	LogJSONFile = "json-file"
+	LogNone     = "none"
+)
 
 // NetworkConfig is --network MODE[:OPTIONS] and --dns.
 type NetworkConfig struct {
@@ -159,9 +194,10 @@ func DNSUpstream(d string) (string, error) {
 }
 
 // RunOptions are the parts of a start that come from the config; the
-// caller adds the root (Scratch, RootOps) and NoSetGroups. seccompCache
-// is where compiled filters are kept ("" compiles without the cache).
-func (c *Config) RunOptions(id, seccompCache string) (RunOptions, error) {
+// caller adds the root (Scratch, RootOps). seccompCache is where compiled
+// filters are kept ("" compiles without the cache); single is the single
+// mapping, which forbids setgroups and fakes the id changes.
+func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, error) {
 	p := c.OCI.Process
 	if p == nil {
 		p = &specs.Process{}
@@ -170,7 +206,18 @@ func (c *Config) RunOptions(id, seccompCache string) (RunOptions, error) {
 		ID: id, Cmd: p.Args, Entrypoint: c.Entrypoint, Env: p.Env, Workdir: p.Cwd, User: c.User,
 		Hostname: c.OCI.Hostname, HostNet: c.HostNetwork(), Terminal: p.Terminal,
 		KeepID: c.KeepID, Privileged: c.Privileged, NoNewPrivs: p.NoNewPrivileges,
-		ReadOnly: c.OCI.Root != nil && c.OCI.Root.Readonly,
+		ReadOnly:   c.OCI.Root != nil && c.OCI.Root.Readonly,
+		ExtraHosts: c.ExtraHosts, GroupAdd: c.GroupAdd, ShmSize: c.ShmSize, Devices: c.Devices,
+	}
+	// No cgroup holds a pids.max for the container, so a default guard
+	// does, unless --pids-limit or --ulimit nproc= set one.
+	rl := slices.Clone(p.Rlimits)
+	if !HasRlimit(rl, "RLIMIT_NPROC") {
+		rl = append(rl, PidsRlimit(DefaultPidsLimit))
+	}
+	var err error
+	if o.Rlimits, err = rlimitsOf(rl); err != nil {
+		return o, err
 	}
 	if p.Capabilities != nil {
 		o.Caps = p.Capabilities.Bounding
@@ -182,17 +229,18 @@ func (c *Config) RunOptions(id, seccompCache string) (RunOptions, error) {
 			o.Volumes = append(o.Volumes, OpOf(m))
 		}
 	}
-	var err error
 	if o.Net, err = c.NetSpec(); err != nil {
 		return o, err
 	}
-	o.SeccompBPF, err = c.SeccompBPF(seccompCache)
+	o.NoSetGroups = single
+	o.SeccompBPF, err = c.SeccompBPF(seccompCache, single && !c.NoFakeIDs)
 	return o, err
 }
 
 // SeccompBPF is the container's filter (nil when unconfined). Docker's
-// profile depends on the capabilities, which the config fixes.
-func (c *Config) SeccompBPF(cache string) ([]byte, error) {
+// profile depends on the capabilities, which the config fixes; fakeIDs
+// adds seccomp.FakeIDs to it (not to a profile file the user gave).
+func (c *Config) SeccompBPF(cache string, fakeIDs bool) ([]byte, error) {
 	var caps []string
 	if p := c.OCI.Process; p != nil && p.Capabilities != nil {
 		caps = p.Capabilities.Bounding
@@ -212,6 +260,9 @@ func (c *Config) SeccompBPF(cache string) ([]byte, error) {
 		var err error
 		if prof, err = seccomp.Default(caps); err != nil {
 			return nil, err
+		}
+		if fakeIDs {
+			prof = seccomp.FakeIDs(prof, caps)
 		}
 	}
 	if cache == "" {

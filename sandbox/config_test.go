@@ -83,7 +83,7 @@ func TestMountOps(t *testing.T) {
 func TestConfigRunOptions(t *testing.T) {
 	c := sampleConfig(t)
 	c.Seccomp = SeccompUnconfined
-	o, err := c.RunOptions("id", "")
+	o, err := c.RunOptions("id", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,11 @@ type RunOptions struct {
 	ID          string
 	Scratch     string
 	RootOps     []Op
+	ExtraHosts  []string // NAME:IP
+	GroupAdd    []string
+	Rlimits     []Rlimit
+	ShmSize     int64
+	Devices     []Device
 }
 
 // ContainerSpec joins an image's config and the run flags into a Spec, as
@@ -73,7 +78,10 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 		Env:      envOf(cfg.Env, o, host),
 		Terminal: o.Terminal, KeepID: o.KeepID, ReadOnly: o.ReadOnly, NoSetGroups: o.NoSetGroups,
 		Scratch: o.Scratch, RootOps: o.RootOps,
-		Files:      etcFiles(host, o.HostNet, o.Net),
+		Files:      etcFiles(host, o.HostNet, o.Net, o.ExtraHosts),
+		GroupAdd:   o.GroupAdd,
+		Rlimits:    o.Rlimits,
+		ShmSize:    o.ShmSize,
 		Net:        o.Net,
 		HostSys:    o.HostNet,
 		Loopback:   !o.HostNet,
@@ -84,6 +92,7 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 	// Docker makes a missing working directory; volumes and tmpfs follow.
 	s.Mounts = append([]Op{{Kind: KindMkdir, Target: cwd}}, o.Volumes...)
 	s.Mounts = append(s.Mounts, o.Tmpfs...)
+	s.Mounts = append(s.Mounts, deviceOps(o.Devices)...)
 	if !o.Privileged {
 		s.MaskedPaths, s.ReadonlyPaths = profiles.MaskedPaths, profiles.ReadonlyPaths
 	}
@@ -154,7 +163,7 @@ func envOf(image []string, o RunOptions, host string) []string {
 
 // etcFiles are /etc/hosts, /etc/hostname and /etc/resolv.conf. With the
 // host's network the host's own hosts and resolv.conf serve.
-func etcFiles(host string, hostNet bool, n *network.Spec) []File {
+func etcFiles(host string, hostNet bool, n *network.Spec, extra []string) []File {
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t" + host + "\n"
 	if hostNet {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
@@ -169,6 +178,7 @@ func etcFiles(host string, hostNet bool, n *network.Spec) []File {
 			n.Config.IP.String() + "\t" + host + "\n" + n.Config.Hosts()
 		resolv = []byte(n.Config.ResolvConf())
 	}
+	hosts += hostsLines(extra, n)
 	return []File{
 		{Path: "/etc/hosts", Content: hosts},
 		{Path: "/etc/hostname", Content: host + "\n"},

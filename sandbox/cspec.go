@@ -102,6 +102,19 @@ func (e *encoder) confinement(s *Spec, caps []capability.Cap) {
 	}
 }
 
+// limits are the added groups and the rlimits, set before the exec.
+func (e *encoder) limits(s *Spec) {
+	if len(s.GroupAdd) > abi.MaxGroups || len(s.Rlimits) > abi.MaxRlimits {
+		e.err = fmt.Errorf("more than %d --group-add or %d --ulimit: give fewer", abi.MaxGroups, abi.MaxRlimits)
+	}
+	for _, g := range s.GroupAdd {
+		e.rec(abi.TagGroupAdd, g)
+	}
+	for _, r := range s.Rlimits {
+		e.rec(abi.TagRlimit, strconv.Itoa(r.Resource), strconv.FormatUint(r.Soft, 10), strconv.FormatUint(r.Hard, 10))
+	}
+}
+
 // Encode turns c into the C init's input.
 func (c *CSpec) Encode() ([]byte, error) {
 	s := c.Spec
@@ -134,6 +147,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 		e.op(abi.TagOp, o)
 	}
 	e.confinement(s, caps)
+	e.limits(s)
 	if n := s.Net; n != nil {
 		cfg, err := n.Config.WithDefaults()
 		if err != nil {
@@ -169,6 +183,7 @@ func (s *Spec) EncodeExec(watchBinds bool) ([]byte, error) {
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
 	e.confinement(s, caps)
+	e.limits(s)
 	e.flag(abi.TagWatchBinds, watchBinds)
 	if e.err != nil {
 		return nil, e.err

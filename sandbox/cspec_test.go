@@ -32,7 +32,9 @@ func roundTripSpecs() map[string]*CSpec {
 		Loopback: true, MaskedPaths: []string{"/proc/kcore"}, ReadonlyPaths: []string{"/proc/sys"},
 		Caps: []string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"}, NoNewPrivs: true, SeccompBPF: bpf,
 		KeepID: true, NoSetGroups: true, Terminal: true,
-		Net: &network.Spec{Mode: network.Builtin, Dials: true, DirectPorts: true},
+		GroupAdd: []string{"tester", "4242"}, ShmSize: 1 << 27,
+		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}, {Resource: unix.RLIMIT_NPROC, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}},
+		Net:     &network.Spec{Mode: network.Builtin, Dials: true, DirectPorts: true},
 	}
 	bare := &Spec{Hostname: "h", Cwd: "/", Scratch: "/s", Args: []string{"true"},
 		RootOps: OverlayRoot([]string{"/lower"}, "/upper")}
@@ -81,6 +83,10 @@ func want(t *testing.T, c *CSpec) *executor.Decoded {
 	}
 	for _, cp := range caps {
 		d.Caps = append(d.Caps, int(cp))
+	}
+	d.Groups = s.GroupAdd
+	for _, r := range s.Rlimits {
+		d.Rlimits = append(d.Rlimits, [3]uint64{uint64(r.Resource), r.Soft, r.Hard})
 	}
 	if s.Net != nil {
 		d.Net = &executor.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
@@ -140,34 +146,40 @@ func TestDecodeRefuses(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		"empty":             {nil, "no terminator"},
-		"no terminator":     {good[:len(good)-1], "no terminator"},
-		"no version":        {rest, "does not start with its version"},
-		"wrong version":     {cat([]byte("V\x002\x00"), rest), "version 2, where this husk reads version 1"},
-		"unknown tag":       {cat(good, []byte("Q\x00")), "unknown record Q"},
-		"long tag":          {cat(good, []byte("hh\x00x\x00")), "is not one letter"},
-		"empty tag":         {cat(good, []byte("\x00")), "is not one letter"},
-		"twice":             {cat(good, []byte("h\x00again\x00")), "record h appears twice"},
-		"cut op":            {cat(good, []byte("o\x001\x00src\x00")), "record o is cut short"},
-		"cut arg":           {cat(good, []byte("a\x00")), "record a is cut short"},
-		"unknown kind":      {cat(good, []byte("o\x0099\x00s\x00/t\x00\x000\x00\x000\x00")), "unknown setup operation \"99\""},
-		"kind not a number": {cat(good, []byte("o\x00bind\x00s\x00/t\x00\x000\x00\x000\x00")), "unknown setup operation \"bind\""},
-		"fuse in ops":       {cat(good, []byte("o\x009\x00s\x00/t\x00\x000\x00\x000\x00")), "cannot be in record o"},
-		"mkdir builds root": {cat(good, []byte("r\x004\x00s\x00/t\x00\x000\x00\x000\x00")), "cannot be in record r"},
-		"bad flags":         {cat(good, []byte("o\x001\x00s\x00/t\x00\x00-1\x00\x000\x00")), "not a number"},
-		"flags overflow":    {cat(good, []byte("o\x001\x00s\x00/t\x00\x0099999999999999999999\x00\x000\x00")), "not a number"},
-		"bad optional":      {cat(good, []byte("o\x001\x00s\x00/t\x00\x000\x00\x00yes\x00")), "not 0 or 1"},
-		"long path":         {cat(good, []byte("o\x004\x00\x00/"+strings.Repeat("a", abi.PathMax)+"\x00\x000\x00\x000\x00")), "too long"},
-		"cap out of range":  {cat(good, []byte("p\x0064\x00")), "not a capability"},
-		"seccomp not hex":   {cat(version, []byte("b\x00zz00000000000000\x00"), rest[:0]), "not hex"},
-		"seccomp partial":   {cat(version, []byte("b\x00abcd\x00")), "not whole instructions"},
-		"bad address":       {cat(version, []byte("n\x00builtin\x00tap0\x00300.1.1.1\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x00")), "not an IPv4 address"},
-		"bad mtu":           {cat(version, []byte("n\x00builtin\x00tap0\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x0010\x000\x000\x00")), "MTU"},
-		"long tap":          {cat(version, []byte("n\x00builtin\x00tap0123456789abcdef\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x00")), "too long"},
-		"missing hostname":  {cat(version, []byte("a\x00sh\x00")), "record h is missing"},
-		"no command":        {bytes.ReplaceAll(good, []byte("a\x00"), []byte("e\x00")), "no command"},
-		"too many root ops": {cat(good, bytes.Repeat([]byte("r\x001\x00s\x00/t\x00\x000\x00\x000\x00"), abi.MaxRootOps)), "root operations"},
-		"too large":         {make([]byte, abi.SpecMax+1), "more than"},
+		"empty":              {nil, "no terminator"},
+		"no terminator":      {good[:len(good)-1], "no terminator"},
+		"no version":         {rest, "does not start with its version"},
+		"wrong version":      {cat([]byte("V\x002\x00"), rest), "version 2, where this husk reads version 1"},
+		"unknown tag":        {cat(good, []byte("Q\x00")), "unknown record Q"},
+		"long tag":           {cat(good, []byte("hh\x00x\x00")), "is not one letter"},
+		"empty tag":          {cat(good, []byte("\x00")), "is not one letter"},
+		"twice":              {cat(good, []byte("h\x00again\x00")), "record h appears twice"},
+		"cut op":             {cat(good, []byte("o\x001\x00src\x00")), "record o is cut short"},
+		"cut arg":            {cat(good, []byte("a\x00")), "record a is cut short"},
+		"unknown kind":       {cat(good, []byte("o\x0099\x00s\x00/t\x00\x000\x00\x000\x00")), "unknown setup operation \"99\""},
+		"kind not a number":  {cat(good, []byte("o\x00bind\x00s\x00/t\x00\x000\x00\x000\x00")), "unknown setup operation \"bind\""},
+		"fuse in ops":        {cat(good, []byte("o\x009\x00s\x00/t\x00\x000\x00\x000\x00")), "cannot be in record o"},
+		"mkdir builds root":  {cat(good, []byte("r\x004\x00s\x00/t\x00\x000\x00\x000\x00")), "cannot be in record r"},
+		"bad flags":          {cat(good, []byte("o\x001\x00s\x00/t\x00\x00-1\x00\x000\x00")), "not a number"},
+		"flags overflow":     {cat(good, []byte("o\x001\x00s\x00/t\x00\x0099999999999999999999\x00\x000\x00")), "not a number"},
+		"bad optional":       {cat(good, []byte("o\x001\x00s\x00/t\x00\x000\x00\x00yes\x00")), "not 0 or 1"},
+		"long path":          {cat(good, []byte("o\x004\x00\x00/"+strings.Repeat("a", abi.PathMax)+"\x00\x000\x00\x000\x00")), "too long"},
+		"cap out of range":   {cat(good, []byte("p\x0064\x00")), "not a capability"},
+		"seccomp not hex":    {cat(version, []byte("b\x00zz00000000000000\x00"), rest[:0]), "not hex"},
+		"seccomp partial":    {cat(version, []byte("b\x00abcd\x00")), "not whole instructions"},
+		"bad address":        {cat(version, []byte("n\x00builtin\x00tap0\x00300.1.1.1\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x00")), "not an IPv4 address"},
+		"bad mtu":            {cat(version, []byte("n\x00builtin\x00tap0\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x0010\x000\x000\x00")), "MTU"},
+		"long tap":           {cat(version, []byte("n\x00builtin\x00tap0123456789abcdef\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x00")), "too long"},
+		"missing hostname":   {cat(version, []byte("a\x00sh\x00")), "record h is missing"},
+		"no command":         {bytes.ReplaceAll(good, []byte("a\x00"), []byte("e\x00")), "no command"},
+		"too many root ops":  {cat(good, bytes.Repeat([]byte("r\x001\x00s\x00/t\x00\x000\x00\x000\x00"), abi.MaxRootOps)), "root operations"},
+		"too large":          {make([]byte, abi.SpecMax+1), "more than"},
+		"rlimit soft > hard": {cat(good, []byte("R\x007\x002\x001\x00")), "is not a resource"},
+		"rlimit resource":    {cat(good, []byte("R\x0099\x001\x001\x00")), "is not a resource"},
+		"cut rlimit":         {cat(good, []byte("R\x007\x001\x00")), "record R is cut short"},
+		"cut group":          {cat(good, []byte("G\x00")), "record G is cut short"},
+		"too many groups":    {cat(good, bytes.Repeat([]byte("G\x00g\x00"), abi.MaxGroups)), "added groups"},
+		"too many rlimits":   {cat(good, bytes.Repeat([]byte("R\x007\x001\x001\x00"), abi.MaxRlimits)), "rlimits"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -211,7 +223,7 @@ func TestExecSpecRoundTrip(t *testing.T) {
 			s := c.Spec
 			w := &executor.Decoded{Cwd: s.Cwd, User: s.User, Args: s.Args, Env: s.Env, KeepID: s.KeepID,
 				NoSetGroups: s.NoSetGroups, NoNewPrivs: s.NoNewPrivs, Tty: s.Terminal, Seccomp: s.SeccompBPF,
-				Caps: want(t, c).Caps, Exec: true, WatchBinds: binds}
+				Caps: want(t, c).Caps, Groups: want(t, c).Groups, Rlimits: want(t, c).Rlimits, Exec: true, WatchBinds: binds}
 			if !reflect.DeepEqual(w, got) {
 				t.Errorf("%s, binds %v: decoded exec spec differs:\nencoded %+v\ndecoded %+v", name, binds, w, got)
 			}

@@ -83,3 +83,26 @@ func closeFiles(cmd *exec.Cmd) {
 		}
 	}
 }
+
+// ExecDetached starts s's process in the container whose init is pid and
+// returns once it is started (exec -d): no streams, and no parent-death
+// signal, so the joining process and its command outlive this husk.
+func ExecDetached(pid int, id string, s *Spec) error {
+	spec, err := s.EncodeExec(false)
+	if err != nil {
+		return err
+	}
+	cmd, err := nsenter.Command(pid, spec)
+	if err != nil {
+		return err
+	}
+	cmd.Args = []string{"husk", "exec-process", id}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, nil, nil) // abi.FdConsole, abi.FdExecBinds
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	closeFiles(cmd)
+	if err != nil {
+		return fmt.Errorf("joining the container: %w", err)
+	}
+	return cmd.Process.Release()
+}

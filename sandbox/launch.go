@@ -49,7 +49,7 @@ type Options struct {
 	// once the user's process has started in it.
 	Started func(pid int)
 	Running func()
-	// NetConn is the init's end of the network socket (see NetSpec).
+	// NetConn is the init's end of the network socket (see network.Spec).
 	NetConn *os.File
 	// CInit, when set, is a complete spec (CSpec.Encode) for the C init,
 	// which then runs in place of husk's Go side.
@@ -117,8 +117,11 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 // relays signals like Launch and returns the same.
 func Adopt(pid int, status *os.File, o Options) (int, Status, error) {
 	defer status.Close()
-	sigs := make(chan os.Signal, 64)
-	notifyRelayable(sigs)
+	sigs := held
+	if sigs == nil {
+		sigs = make(chan os.Signal, 64)
+		notifyRelayable(sigs)
+	}
 	defer signal.Stop(sigs)
 	p, err := os.FindProcess(pid)
 	if err != nil {

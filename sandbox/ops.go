@@ -1,6 +1,10 @@
 package sandbox
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // Kind is one sort of setup operation. The init applies a list of Ops in
 // one loop (bubblewrap's SetupOp): a profile is then data that a unit test
@@ -46,7 +50,11 @@ var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // standardOps are the kernel filesystems and the minimal /dev of every
 // sandbox, in Docker's shape (moby oci/defaults.go).
-func standardOps(hostSys bool) []Op {
+func standardOps(hostSys bool, shmSize int64) []Op {
+	shm := "mode=1777,size=65536k"
+	if shmSize > 0 {
+		shm = fmt.Sprintf("mode=1777,size=%d", shmSize)
+	}
 	ops := []Op{
 		{Kind: KindMount, FSType: "proc", Source: "proc", Target: "/proc", Flags: nsd | unix.MS_NOEXEC},
 		{Kind: KindMount, FSType: "tmpfs", Source: "tmpfs", Target: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
@@ -61,7 +69,7 @@ func standardOps(hostSys bool) []Op {
 		Op{Kind: KindSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
 		Op{Kind: KindSymlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
 		Op{Kind: KindSymlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
-		Op{Kind: KindMount, FSType: "tmpfs", Source: "shm", Target: "/dev/shm", Flags: nsd | unix.MS_NOEXEC, Data: "mode=1777,size=65536k"},
+		Op{Kind: KindMount, FSType: "tmpfs", Source: "shm", Target: "/dev/shm", Flags: nsd | unix.MS_NOEXEC, Data: shm},
 		Op{Kind: KindMount, FSType: "mqueue", Source: "mqueue", Target: "/dev/mqueue", Flags: nsd | unix.MS_NOEXEC},
 	)
 	// A new sysfs needs a network namespace of the sandbox's own user
@@ -99,7 +107,7 @@ func fileOps(scratch string, files []File) []Op {
 
 // Ops is the whole list the init applies after the root exists, in order.
 func (s *Spec) Ops(scratch string) []Op {
-	ops := standardOps(s.HostSys)
+	ops := standardOps(s.HostSys, s.ShmSize)
 	ops = append(ops, fileOps(scratch, s.Files)...)
 	ops = append(ops, s.Mounts...)
 	return append(ops, protectOps(s.MaskedPaths, s.ReadonlyPaths)...)

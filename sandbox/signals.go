@@ -17,3 +17,16 @@ func notifyRelayable(ch chan os.Signal) {
 		}
 	}
 }
+
+// held takes the relayed signals from the start of a process that follows
+// a sandbox already running (HoldSignals), for Adopt to relay.
+var held chan os.Signal
+
+// HoldSignals starts taking every relayable signal, before anything else
+// in this process does: a prelaunched sandbox already runs, and a signal
+// sent to husk then is the sandbox's (the prelaunch kept them blocked
+// until now), never husk's own to end on or to take as its context's.
+func HoldSignals() {
+	held = make(chan os.Signal, 64)
+	notifyRelayable(held)
+}

@@ -28,6 +28,14 @@ type Spec struct {
 
 	Terminal bool `json:"terminal"`
 
+	// GroupAdd are supplementary groups beyond the user's, names resolved
+	// in the image's /etc/group, or numbers.
+	GroupAdd []string `json:"groupAdd,omitempty"`
+	// Rlimits are set before the process's exec (--ulimit, --pids-limit).
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// ShmSize is /dev/shm's size in bytes (0: 64 MiB).
+	ShmSize int64 `json:"shmSize,omitempty"`
+
 	// Scratch is an empty directory where the init mounts its private
 	// tmpfs; the root is built at Scratch/root by RootOps (an overlay
 	// mount, or a bind of the host), whose Target "/" is the root itself.

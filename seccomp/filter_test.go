@@ -20,6 +20,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HUSK_SECCOMP_TEST_CHILD") == "1" {
 		os.Exit(childLoadAndProbe())
 	}
+	if dir := os.Getenv("HUSK_SECCOMP_FAKE_CHILD"); dir != "" {
+		os.Exit(childFakeIDs(dir))
+	}
 	os.Exit(m.Run())
 }
 

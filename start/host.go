@@ -142,12 +142,11 @@ func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, re
 	default:
 		rootOps = sandbox.BindRoot(root)
 	}
-	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"))
+	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"), plan != nil && plan.Mode == userns.ModeSingle)
 	if err != nil {
 		return err
 	}
 	opts.Scratch, opts.RootOps = scratch, rootOps
-	opts.NoSetGroups = plan != nil && plan.Mode == userns.ModeSingle
 	spec, err := sandbox.ContainerSpec(p.Config, opts)
 	if err != nil {
 		return err

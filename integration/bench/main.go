@@ -66,6 +66,9 @@ func run(husk, work string, runs int) error {
 	if *onlyStart {
 		return benchStart(husk, work, reg)
 	}
+	if *onlyBuild {
+		return benchBuild(husk, work, reg)
+	}
 
 	fmt.Println("bench: generating images (incompressible data)...")
 	imgs, err := makeImages(filepath.Join(work, "layers"))
@@ -123,7 +126,10 @@ func run(husk, work string, runs int) error {
 		// Store k*runs holds this image for every tool.
 		reportPushes(tools, ref, reg.Addr, k*runs, runs)
 	}
-	return benchStart(husk, work, reg)
+	if err := benchStart(husk, work, reg); err != nil {
+		return err
+	}
+	return benchBuild(husk, work, reg)
 }
 
 // makeImages: one layer of ~60 MB, and five layers of ~8 MB each, of

@@ -45,6 +45,15 @@ func Open(path string, maxSize int64, keep int) (*Writer, error) {
 		streams: map[string]*stream{}}, nil
 }
 
+// Discard is a Writer that keeps nothing: the none log driver.
+func Discard() (*Writer, error) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fail("opening log", os.DevNull, err)
+	}
+	return &Writer{path: os.DevNull, f: f, streams: map[string]*stream{}}, nil
+}
+
 // openAppend opens path for appending and tells its size, so that rotation
 // counts what an earlier monitor already wrote there.
 func openAppend(path string) (*os.File, int64, error) {

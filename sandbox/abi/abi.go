@@ -18,6 +18,8 @@ const (
 	MaxRootOps  = C.HUSK_MAX_ROOT_OPS
 	MaxFiles    = C.HUSK_MAX_FILES
 	MaxCaps     = C.HUSK_MAX_CAPS
+	MaxGroups   = C.HUSK_MAX_GROUPS
+	MaxRlimits  = C.HUSK_MAX_RLIMITS
 )
 
 // Tag is a record's tag in the spec.
@@ -47,6 +49,8 @@ const (
 	TagNet         Tag = C.HUSK_TAG_NET
 	TagExec        Tag = C.HUSK_TAG_EXEC
 	TagWatchBinds  Tag = C.HUSK_TAG_WATCH_BINDS
+	TagGroupAdd    Tag = C.HUSK_TAG_GROUP_ADD
+	TagRlimit      Tag = C.HUSK_TAG_RLIMIT
 )
 
 // Op is a setup operation's kind.

@@ -20,6 +20,8 @@
 #define HUSK_MAX_ROOT_OPS 8
 #define HUSK_MAX_FILES 8
 #define HUSK_MAX_CAPS 64
+#define HUSK_MAX_GROUPS 64
+#define HUSK_MAX_RLIMITS 16
 
 enum husk_tag {
 	HUSK_TAG_VERSION = 'V',      // version
@@ -43,10 +45,13 @@ enum husk_tag {
 	HUSK_TAG_CAP = 'p',          // a capability kept, by number
 	HUSK_TAG_SECCOMP = 'b',      // the seccomp program, hex
 	HUSK_TAG_NET = 'n',          // mode, tap, ip, netmask, gateway, mtu, dials (0/1), direct ports (0/1)
+	HUSK_TAG_GROUP_ADD = 'G',    // a supplementary group: a name in the image's /etc/group, or a number
+	HUSK_TAG_RLIMIT = 'R',       // resource (RLIMIT_*'s number), soft, hard (decimal; RLIM_INFINITY's value for none)
 	// An exec spec (husk exec: a process in a running container) has
 	// this record right after the version, then only the process's
-	// records: c u a e k g z t p b, and w. An init spec has neither E
-	// nor w; each decoder refuses the other's.
+	// records: c u a e k g z t p b G R, and w (an exec'd process gets
+	// the container's added groups and rlimits, as Docker's does). An
+	// init spec has neither E nor w; each decoder refuses the other's.
 	HUSK_TAG_EXEC = 'E',         // no fields: an exec spec
 	HUSK_TAG_WATCH_BINDS = 'w',  // no fields: send a bind listener on HUSK_FD_EXEC_BINDS (port_handler=direct)
 };

@@ -55,6 +55,8 @@ type Decoded struct {
 	Caps                                                     []int
 	Seccomp                                                  []byte
 	Net                                                      *DecodedNet
+	Groups                                                   []string
+	Rlimits                                                  [][3]uint64 // resource, soft, hard
 	// Exec: an exec spec, whose process sends its bind listener when
 	// WatchBinds.
 	Exec, WatchBinds bool
@@ -132,6 +134,13 @@ func decoded(s *C.struct_husk_spec) *Decoded {
 	}
 	for i := 0; i < int(s.ncaps); i++ {
 		d.Caps = append(d.Caps, int(s.caps[i]))
+	}
+	for i := 0; i < int(s.ngroups); i++ {
+		d.Groups = append(d.Groups, C.GoString(s.groups[i]))
+	}
+	for i := 0; i < int(s.nrlimits); i++ {
+		r := s.rlimits[i]
+		d.Rlimits = append(d.Rlimits, [3]uint64{uint64(r.resource), uint64(r.soft), uint64(r.hard)})
 	}
 	if s.seccomp_len > 0 {
 		d.Seccomp = C.GoBytes(unsafe.Pointer(s.seccomp), C.int(s.seccomp_len))

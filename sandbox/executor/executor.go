@@ -37,6 +37,10 @@ type Prelaunch struct {
 	File   []byte   // the launch file it followed
 }
 
+// Following says whether the prelaunch started a sandbox that this
+// process is to follow (Prelaunched hands it out).
+func Following() bool { return C.husk_pre.pid > 0 }
+
 // Prelaunched is the sandbox the prelaunch started, or nil. It is handed
 // out once: a second call returns nil.
 func Prelaunched() *Prelaunch {

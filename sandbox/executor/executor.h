@@ -24,6 +24,11 @@ struct husk_net {
 	int fd; // the init's network socket: not in the spec, set by the init
 };
 
+struct husk_rlimit {
+	int resource;
+	unsigned long soft, hard;
+};
+
 struct husk_spec {
 	const char *hostname, *cwd, *user, *scratch, *inuse, *image_dir;
 	unsigned char *seccomp; // the BPF program, decoded
@@ -41,6 +46,10 @@ struct husk_spec {
 	int exec; // an exec spec: a process in a running container
 	int caps[HUSK_MAX_CAPS];
 	int ncaps;
+	const char *groups[HUSK_MAX_GROUPS]; // --group-add: names or numbers
+	int ngroups;
+	struct husk_rlimit rlimits[HUSK_MAX_RLIMITS];
+	int nrlimits;
 };
 
 // husk_spec_decode fills s from buf's len bytes, its strings pointing
@@ -110,6 +119,9 @@ struct husk_cred {
 int husk_resolve_user(const char *spec_user, const char *passwd, const char *group, struct husk_cred *c, char *err,
 		      size_t errlen);
 void husk_cred_free(struct husk_cred *c);
+// husk_add_group adds group (a name in the group file, or a number) to c's
+// supplementary groups: 0, or -1 with the reason in err.
+int husk_add_group(const char *group, const char *group_file, struct husk_cred *c, char *err, size_t errlen);
 
 // ---- the reaper's loop and descriptor passing (reaper.c) ----
 

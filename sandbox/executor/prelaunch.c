@@ -13,6 +13,7 @@
 // way.
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -96,61 +97,107 @@ static int save_invocation(int argc, char **argv, char **environ_)
 	return 0;
 }
 
+// key_header is what every launch key of this invocation starts with:
+// uid, gid, directory, then every variable (counted), each NUL-terminated.
+static int key_header(struct buf *b)
+{
+	char cwd[4096];
+	if (inv_argv == NULL || getcwd(cwd, sizeof cwd) == NULL)
+		return -1;
+	int bad = putn(b, (long)getuid()) || putn(b, (long)getgid()) || put(b, cwd, strlen(cwd)) || putn(b, inv_nenv);
+	for (int i = 0; i < inv_nenv && !bad; i++)
+		bad = put(b, inv_env[i], strlen(inv_env[i]));
+	return bad ? -1 : 0;
+}
+
 // husk_launch_key is the identity of a run whose arguments up to the
-// image are argv[1..k] (the command after it may change): uid, gid,
-// directory, those arguments, every variable, each NUL-terminated, counts
-// first. NULL when it cannot be made.
+// image are argv[1..k] (the command after it may change): the header,
+// then those arguments, each NUL-terminated. The arguments come last, so
+// that each prefix's key is the start of the next one's and one pass
+// hashes them all (find_launch). NULL when it cannot be made.
 char *husk_launch_key(int k, size_t *len)
 {
 	struct buf b = {0};
-	char cwd[4096];
-	if (inv_argv == NULL || k < 1 || k >= inv_argc || getcwd(cwd, sizeof cwd) == NULL)
-		return NULL;
-	int bad = putn(&b, (long)getuid()) || putn(&b, (long)getgid()) || put(&b, cwd, strlen(cwd)) ||
-		  putn(&b, k);
-	for (int i = 1; i <= k && !bad; i++)
-		bad = put(&b, inv_argv[i], strlen(inv_argv[i]));
-	bad = bad || putn(&b, inv_nenv);
-	for (int i = 0; i < inv_nenv && !bad; i++)
-		bad = put(&b, inv_env[i], strlen(inv_env[i]));
-	if (bad) {
+	if (k < 1 || k >= inv_argc || key_header(&b) != 0) {
 		free(b.p);
 		return NULL;
 	}
+	for (int i = 1; i <= k; i++)
+		if (put(&b, inv_argv[i], strlen(inv_argv[i])) != 0) {
+			free(b.p);
+			return NULL;
+		}
 	*len = b.len;
 	return b.p;
 }
 
 // fnv64 names the launch's file; the file holds the whole key to compare.
-static uint64_t fnv64(const char *p, size_t n)
+// fnv64_add goes on from h, so that a key's hash is its prefix's, added to.
+#define FNV64_START 14695981039346656037ULL
+
+static uint64_t fnv64_add(uint64_t h, const char *p, size_t n)
 {
-	uint64_t h = 14695981039346656037ULL;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
 	return h;
 }
 
-// launch_path is where cli/prelaunch.go keeps the launch of key:
-// store.Paths' root, then plans/launch-HASH. A relative HUSK_ROOT is left
-// to Go.
-static int launch_path(const char *key, size_t key_len, char *out, size_t n)
+// launch_dir is where cli/prelaunch.go keeps the launches: store.Paths'
+// root, then plans/. A relative HUSK_ROOT is left to Go.
+static int launch_dir(char *out, size_t n)
 {
 	const char *r = getenv(HUSK_ENV_ROOT), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
-	char root[4096];
+	int k;
 	if (r && *r) {
 		if (*r != '/')
 			return -1;
-		snprintf(root, sizeof root, "%s", r);
+		k = snprintf(out, n, "%s/" HUSK_LAUNCH_DIR, r);
 	} else if (x && *x == '/') {
-		snprintf(root, sizeof root, "%s/husk", x);
+		k = snprintf(out, n, "%s/husk/" HUSK_LAUNCH_DIR, x);
 	} else if (h && *h == '/') {
-		snprintf(root, sizeof root, "%s/.local/share/husk", h);
+		k = snprintf(out, n, "%s/.local/share/husk/" HUSK_LAUNCH_DIR, h);
 	} else {
 		return -1;
 	}
-	int k = snprintf(out, n, "%s/" HUSK_LAUNCH_DIR "/" HUSK_LAUNCH_PREFIX "%016llx", root,
-			 (unsigned long long)fnv64(key, key_len));
 	return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+static int by_hash(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+// launch_hashes lists, sorted, the hashes of the launches in dir: one
+// directory read, where probing a path per argument would cost a lookup
+// for each of a long command's arguments.
+static size_t launch_hashes(const char *dir, uint64_t **out)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	if (d == NULL)
+		return 0;
+	const size_t plen = strlen(HUSK_LAUNCH_PREFIX);
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		char *end;
+		if (strncmp(e->d_name, HUSK_LAUNCH_PREFIX, plen) != 0 || strlen(e->d_name) != plen + 16)
+			continue;
+		uint64_t h = strtoull(e->d_name + plen, &end, 16);
+		if (*end != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			uint64_t *p = realloc(*out, cap * sizeof *p);
+			if (p == NULL)
+				break;
+			*out = p;
+		}
+		(*out)[n++] = h;
+	}
+	closedir(d);
+	qsort(*out, n, sizeof **out, by_hash);
+	return n;
 }
 
 // ---- the launch file (launch.c parses it) ----
@@ -457,6 +504,14 @@ static int watch(int *st)
 	}
 	if (sfd >= 0)
 		close(sfd);
+	if (!done) {
+		// Handed over: the relayed signals stay blocked, so that one
+		// arriving before the Go side asks for them (os/signal, in
+		// sandbox.Adopt) waits for it instead of ending this process by
+		// Go's default; Go unblocks them as it asks.
+		for (int i = 0; relayed[i]; i++)
+			sigaddset(&old, relayed[i]);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return done;
 }
@@ -482,28 +537,48 @@ static int reexecuted(void)
 	return 0;
 }
 
-// find_launch finds the launch of this invocation: the longest argument
+// find_launch finds the launch of this invocation: the shortest argument
 // prefix that has one (the arguments after it are the command), and fills
-// l from it. The file stays allocated in *file.
+// l from it. The shortest is the right one: a launch was written for a
+// prefix ending at its image, and the same prefix parses the same way, the
+// image ending the flags. One pass over the arguments, each hashed once.
+// The file stays allocated in *file.
 static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 {
-	for (*k = inv_argc - 1; *k >= 1; (*k)--) {
-		size_t key_len;
-		char path[4200], *key = husk_launch_key(*k, &key_len);
-		if (key == NULL)
-			return -1;
-		int found = launch_path(key, key_len, path, sizeof path) == 0 && (*file = read_file(path, len)) != NULL;
-		if (found) {
-			int ok = husk_launch_parse(*file, *len, l) == 0 && l->key_len == key_len && memcmp(l->key, key, key_len) == 0;
-			free(key);
-			if (ok)
-				return 0;
-			free(*file);
-			return -1;
-		}
-		free(key);
+	char dir[4096], path[4200];
+	uint64_t *have = NULL;
+	size_t key_len, nhave;
+	if (launch_dir(dir, sizeof dir) != 0 || (nhave = launch_hashes(dir, &have)) == 0)
+		return -1;
+	char *key = husk_launch_key(inv_argc - 1, &key_len);
+	int found = -1;
+	if (key == NULL) {
+		free(have);
+		return -1;
 	}
-	return -1;
+	size_t off = key_len;
+	for (int i = 1; i < inv_argc; i++)
+		off -= strlen(inv_argv[i]) + 1; // the header's length
+	uint64_t h = fnv64_add(FNV64_START, key, off);
+	for (*k = 1; *k < inv_argc; (*k)++) {
+		size_t n = strlen(inv_argv[*k]) + 1;
+		h = fnv64_add(h, key + off, n);
+		off += n;
+		if (bsearch(&h, have, nhave, sizeof h, by_hash) == NULL)
+			continue;
+		snprintf(path, sizeof path, "%s/" HUSK_LAUNCH_PREFIX "%016llx", dir, (unsigned long long)h);
+		if ((*file = read_file(path, len)) == NULL)
+			continue;
+		if (husk_launch_parse(*file, *len, l) == 0 && l->key_len == off && memcmp(l->key, key, off) == 0) {
+			found = 0;
+			break;
+		}
+		free(*file);
+		break; // another invocation's launch under this hash: the usual path
+	}
+	free(key);
+	free(have);
+	return found;
 }
 
 // with_args is the spec (without arguments) followed by the process's

@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -67,6 +68,14 @@ static void resolve_user(const struct husk_spec *s, struct husk_cred *c)
 		husk_fail(125, "%s", err);
 	check_mapped(s->user, "uid", (long)c->uid, "/proc/self/uid_map");
 	check_mapped(s->user, "gid", (long)c->gid, "/proc/self/gid_map");
+	if (s->ngroups > 0 && s->no_setgroups)
+		husk_fail(125, "--group-add: supplementary groups need setgroups, which husk's single-id user namespace "
+			       "denies: ask the admin for a subordinate id range, or drop --group-add");
+	for (int i = 0; i < s->ngroups; i++) {
+		if (husk_add_group(s->groups[i], "/etc/group", c, err, sizeof err) != 0)
+			husk_fail(125, "%s", err);
+		check_mapped(s->groups[i], "gid", (long)c->groups[c->ngroups - 1], "/proc/self/gid_map");
+	}
 }
 
 // ---- the user's process ----
@@ -214,6 +223,11 @@ __attribute__((noreturn)) static void drop_and_exec(const struct husk_spec *s, c
 			child_fail(errp, "taking the terminal");
 		for (int fd = 0; fd < 3; fd++)
 			dup2(tty, fd);
+	}
+	for (int i = 0; i < s->nrlimits; i++) {
+		struct rlimit rl = {s->rlimits[i].soft, s->rlimits[i].hard};
+		if (setrlimit(s->rlimits[i].resource, &rl) != 0)
+			child_fail(errp, "setting the rlimits (--ulimit, --pids-limit)");
 	}
 	if (husk_landlock(keeps(s, CAP_SYS_ADMIN) || s->seccomp_len == 0) != 0)
 		child_fail(errp, "entering a Landlock domain");

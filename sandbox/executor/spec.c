@@ -200,7 +200,7 @@ static int exec_record(char tag)
 {
 	static const char tags[] = {HUSK_TAG_CWD, HUSK_TAG_USER, HUSK_TAG_ARG, HUSK_TAG_ENV, HUSK_TAG_KEEP_ID,
 				    HUSK_TAG_NO_SETGROUPS, HUSK_TAG_NO_NEW_PRIVS, HUSK_TAG_TERMINAL, HUSK_TAG_CAP,
-				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, 0};
+				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, HUSK_TAG_GROUP_ADD, HUSK_TAG_RLIMIT, 0};
 	return tag != 0 && strchr(tags, tag) != NULL;
 }
 
@@ -216,6 +216,21 @@ static int watch_binds(struct cursor *c, struct husk_spec *s)
 	s->has_net = 1;
 	s->net.direct = 1;
 	s->net.fd = HUSK_FD_EXEC_BINDS;
+	return 0;
+}
+
+static int read_rlimit(struct cursor *c, struct husk_spec *s)
+{
+	const char *f[3];
+	unsigned long res, soft, hard;
+	if (s->nrlimits == HUSK_MAX_RLIMITS)
+		return refuse(c, "more than %d rlimits", HUSK_MAX_RLIMITS);
+	if (fields(c, HUSK_TAG_RLIMIT, f, 3) != 0)
+		return -1;
+	if (number(f[0], HUSK_MAX_RLIMITS - 1, &res) != 0 || number(f[1], ULONG_MAX, &soft) != 0 ||
+	    number(f[2], ULONG_MAX, &hard) != 0 || soft > hard)
+		return refuse(c, "the rlimit \"%s\" \"%s\" \"%s\" is not a resource with soft and hard limits", f[0], f[1], f[2]);
+	s->rlimits[s->nrlimits++] = (struct husk_rlimit){(int)res, soft, hard};
 	return 0;
 }
 
@@ -267,6 +282,11 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 			return refuse(c, "record b appears twice");
 		return fields(c, tag, f, 1) != 0 ? -1 : read_seccomp(c, s, f[0]);
 	case HUSK_TAG_WATCH_BINDS: return watch_binds(c, s);
+	case HUSK_TAG_GROUP_ADD:
+		if (s->ngroups == HUSK_MAX_GROUPS)
+			return refuse(c, "more than %d added groups", HUSK_MAX_GROUPS);
+		return (s->groups[s->ngroups++] = next(c)) ? 0 : refuse(c, "record G is cut short");
+	case HUSK_TAG_RLIMIT: return read_rlimit(c, s);
 	case HUSK_TAG_NET:
 		if (s->has_net)
 			return refuse(c, "record n appears twice");

@@ -180,6 +180,22 @@ int husk_resolve_user(const char *spec_user, const char *passwd, const char *gro
 	return r;
 }
 
+int husk_add_group(const char *group, const char *group_file, struct husk_cred *c, char *err, size_t errlen)
+{
+	long gid;
+	if (!numeric(group, &gid) && (gid = group_scan(group_file, group, NULL, c)) < 0)
+		return refuse(err, errlen,
+			      "--group-add %s: unable to find group %s: no matching entries in the image's group file: "
+			      "give a gid, or a name in the image's /etc/group",
+			      group, group);
+	gid_t *g = realloc(c->groups, ((size_t)c->ngroups + 1) * sizeof *g);
+	if (g == NULL)
+		return refuse(err, errlen, "--group-add %s: out of memory", group);
+	c->groups = g;
+	c->groups[c->ngroups++] = (gid_t)gid;
+	return 0;
+}
+
 void husk_cred_free(struct husk_cred *c)
 {
 	free(c->groups);

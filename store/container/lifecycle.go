@@ -33,11 +33,11 @@ func (s *Store) Stop(ct *Container, signal string, timeout time.Duration) error 
 	if _, err := s.Update(ct.ID, MarkStopped); err != nil {
 		return err
 	}
-	s.signalInit(ct.ID, sig)
+	s.signalPaused(ct.ID, sig)
 	if s.waitStopped(ct.ID, timeout) {
 		return nil
 	}
-	pid := s.signalInit(ct.ID, unix.SIGKILL)
+	pid := s.signalPaused(ct.ID, unix.SIGKILL)
 	if !s.waitStopped(ct.ID, 10*time.Second) {
 		return fmt.Errorf("the container did not stop after SIGKILL to its init (pid %d)", pid)
 	}
@@ -45,16 +45,24 @@ func (s *Store) Stop(ct *Container, signal string, timeout time.Duration) error 
 }
 
 // Kill sends sig to the container's init. Docker counts a kill with KILL,
-// TERM or INT as a manual stop: no restart after it.
+// TERM or INT as a manual stop: no restart after it; those continue a
+// paused container too, other signals wait for its unpause.
 func (s *Store) Kill(ct *Container, sig unix.Signal) error {
 	if !ct.Live() || !ct.InitAlive() {
 		return ErrNotRunning
 	}
-	if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
+	stops := sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT
+	if stops {
 		_, _ = s.Update(ct.ID, MarkStopped)
 	}
-	if err := unix.Kill(ct.InitPID, sig); err != nil {
-		return fmt.Errorf("sending %v to the container's init (pid %d): %w", sig, ct.InitPID, err)
+	if !ct.Paused || !stops {
+		if err := unix.Kill(ct.InitPID, sig); err != nil {
+			return fmt.Errorf("sending %v to the container's init (pid %d): %w", sig, ct.InitPID, err)
+		}
+		return nil
+	}
+	if s.signalPaused(ct.ID, sig) == 0 {
+		return ErrNotRunning
 	}
 	return nil
 }

@@ -46,6 +46,10 @@ type State struct {
 	Bound []string `json:"bound,omitempty"`
 	// Stopped: a user stopped it, so no restart policy applies.
 	Stopped bool `json:"stopped,omitempty"`
+	// Paused: husk pause froze its processes (PausedBy says how), until
+	// unpause or the end of this start.
+	Paused   bool   `json:"paused,omitempty"`
+	PausedBy string `json:"pausedBy,omitempty"`
 }
 
 const (

@@ -15,6 +15,7 @@ func MarkRunning(monitor, init int, ports []string) func(*State) error {
 		st.InitPID, st.InitStart = init, StartTime(init)
 		st.StartedAt, st.FinishedAt = time.Now().UTC(), time.Time{}
 		st.ExitCode, st.Error, st.Stopped = 0, "", false
+		st.Paused, st.PausedBy = false, ""
 		return nil
 	}
 }
@@ -27,6 +28,7 @@ func MarkExited(code int, msg string) func(*State) error {
 		st.ExitCode, st.Error = code, msg
 		st.FinishedAt = time.Now().UTC()
 		st.InitPID, st.InitStart, st.Bound = 0, 0, nil
+		st.Paused, st.PausedBy = false, ""
 		return nil
 	}
 }
