@@ -100,23 +100,23 @@ func (r *infoReport) problem(area string, err error) {
 }
 
 func (r *infoReport) gatherUser() {
-	plan, err := userns.Detect()
+	mapping, err := userns.Detect()
 	r.problem("userns", err)
 	for _, e := range userns.Preflight() {
 		r.problem("userns", e)
 	}
-	if plan == nil {
+	if mapping == nil {
 		return
 	}
-	r.User = infoUser{plan.User, plan.UID, plan.GID}
-	r.Userns = infoUserns{Mode: plan.Mode, Source: plan.Source, UIDMap: infoMaps(plan.UIDMap),
-		GIDMap: infoMaps(plan.GIDMap), NewUIDMap: plan.NewUIDMap, NewGIDMap: plan.NewGIDMap}
+	r.User = infoUser{mapping.User, mapping.UID, mapping.GID}
+	r.Userns = infoUserns{Mode: mapping.Mode, Source: mapping.Source, UIDMap: infoMaps(mapping.UIDMap),
+		GIDMap: infoMaps(mapping.GIDMap), NewUIDMap: mapping.NewUIDMap, NewGIDMap: mapping.NewGIDMap}
 	if os.Geteuid() == 0 && !userns.Inside() {
 		// Real root does not re-execute: no mapping, nothing missing.
 		r.Userns = infoUserns{Mode: "root", UIDMap: []infoMap{}, GIDMap: []infoMap{}}
 		return
 	}
-	for _, e := range plan.Problems {
+	for _, e := range mapping.Problems {
 		r.problem("userns", e)
 	}
 }

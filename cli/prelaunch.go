@@ -17,7 +17,7 @@ import (
 // external network helper, no record to keep afterwards. The builtin
 // network qualifies: its stack starts with the Go side, and packets wait
 // in the TAP device's queue until then.
-func (c *RunCmd) prelaunch(plan *userns.Plan) *start.Prelaunchable {
+func (c *RunCmd) prelaunch(mapping *userns.Mapping) *start.Prelaunchable {
 	// Nor do runs whose flags ask the Go side for something each time:
 	// a cidfile, a pull, a notice, a file or device read at create.
 	d := &c.DockerFlags
@@ -28,7 +28,7 @@ func (c *RunCmd) prelaunch(plan *userns.Plan) *start.Prelaunchable {
 	k := c.imageArg()
 	if !c.Rm || c.TTY || c.Name != "" || len(c.Publish) > 0 || c.PublishAll || c.Userns != "" || err != nil ||
 		(mode != "none" && mode != "host" && mode != network.Builtin) || k < 0 ||
-		plan == nil || (plan.Mode != userns.ModeSingle && plan.Mode != userns.ModeSubuid) {
+		mapping == nil || (mapping.Mode != userns.ModeSingle && mapping.Mode != userns.ModeSubuid) {
 		return nil
 	}
 	p := &start.Prelaunchable{KeyArg: k, Files: slices.Clone(c.EnvFile)}

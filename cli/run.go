@@ -76,7 +76,7 @@ func (c *RunCmd) runSupervised(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	plan, err := cfg.Mapping()
+	mapping, err := cfg.Mapping()
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (c *RunCmd) runSupervised(g *Globals) error {
 	if n := resourceNotice(cfg); n != "" {
 		fmt.Fprintln(g.Stderr, n)
 	}
-	s := &start.Supervised{Driver: g.StorageDriver, Image: c.Image, Plan: plan, Net: nh, Launch: c.prelaunch(plan),
+	s := &start.Supervised{Driver: g.StorageDriver, Image: c.Image, Plan: mapping, Net: nh, Launch: c.prelaunch(mapping),
 		Pull: func() error {
 			if c.Pull == "never" {
 				return fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", c.Image, c.Image)

@@ -139,8 +139,8 @@ func groupsPossible(c *sandbox.Config) error {
 	if c.KeepID {
 		return fmt.Errorf("--group-add with --userns keep-id: the process keeps your own groups: drop one of them")
 	}
-	plan, err := c.Mapping()
-	if err == nil && plan != nil && plan.Mode == userns.ModeSingle {
+	mapping, err := c.Mapping()
+	if err == nil && mapping != nil && mapping.Mode == userns.ModeSingle {
 		return fmt.Errorf("--group-add: supplementary groups need setgroups, which husk's single-id user namespace denies: ask the admin for a subordinate id range, or drop --group-add")
 	}
 	return nil

@@ -107,14 +107,14 @@ func TestStoreFS(t *testing.T) {
 func TestProbeAllInNamespace(t *testing.T) {
 	dir := t.TempDir()
 	uid, gid := os.Getuid(), os.Getgid()
-	plan := &userns.Plan{Mode: userns.ModeSingle, UID: uid, GID: gid,
+	mapping := &userns.Mapping{Mode: userns.ModeSingle, UID: uid, GID: gid,
 		UIDMap: []userns.IDMap{{ContainerID: 0, HostID: uid, Size: 1}},
 		GIDMap: []userns.IDMap{{ContainerID: 0, HostID: gid, Size: 1}}}
 	var out bytes.Buffer
 	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
 	cmd.Env = append(os.Environ(), envProbeDir+"="+dir)
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	if err := userns.Start(plan, cmd, 0); err != nil {
+	if err := userns.Start(mapping, cmd, 0); err != nil {
 		t.Skipf("user namespaces unavailable: %v", err)
 	}
 	if err := cmd.Wait(); err != nil {

@@ -102,13 +102,13 @@ func run(_ context.Context, _, errw io.Writer, args []string) int {
 }
 
 type monitor struct {
-	driver string
-	cs     *container.Store
-	c      *container.Container
-	plan   *userns.Plan
-	hub    *attach.Hub
-	log    *logfile.Writer
-	once   sync.Once
+	driver  string
+	cs      *container.Store
+	c       *container.Container
+	mapping *userns.Mapping
+	hub     *attach.Hub
+	log     *logfile.Writer
+	once    sync.Once
 }
 
 func newMonitor(id, driver string) (*monitor, error) {
@@ -116,7 +116,7 @@ func newMonitor(id, driver string) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := c.Config.Mapping()
+	mapping, err := c.Config.Mapping()
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func newMonitor(id, driver string) (*monitor, error) {
 		hub.Close()
 		return nil, err
 	}
-	return &monitor{driver: driver, cs: cs, c: c, plan: plan, hub: hub, log: log}, nil
+	return &monitor{driver: driver, cs: cs, c: c, mapping: mapping, hub: hub, log: log}, nil
 }
 
 func (m *monitor) close() {
@@ -218,7 +218,7 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		m.report(ready, exitHusk, err.Error())
 		return exitHusk, false, err.Error()
 	}
-	hl, err := start.HostSpec(context.Background(), m.driver, m.plan, start.NewRecord(m.cs, m.c))
+	hl, err := start.HostSpec(context.Background(), m.driver, m.mapping, start.NewRecord(m.cs, m.c))
 	if errors.Is(err, start.ErrNoSuchImage) {
 		err = fmt.Errorf("%w: pull it again, or remove the container", err)
 	}
@@ -247,7 +247,7 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		m.report(ready, exitHusk, err.Error())
 		return exitHusk, false, err.Error()
 	}
-	code, st, err := sandbox.Launch(m.plan, o)
+	code, st, err := sandbox.Launch(m.mapping, o)
 	if err == nil {
 		err = netErr
 	}

@@ -329,7 +329,7 @@ func (c *Config) LaunchOptions() Options {
 // Mapping is the ID mapping of the container's user namespace: husk's
 // usual one, or with keep-id the user's own uid and gid mapped to
 // themselves; nil for real root, which needs none.
-func (c *Config) Mapping() (*userns.Plan, error) {
+func (c *Config) Mapping() (*userns.Mapping, error) {
 	if c.KeepID {
 		return userns.KeepID(), nil
 	}

@@ -65,7 +65,7 @@ type Status struct {
 // pid, uts, ipc (and network) namespaces, mapped as plan says: one
 // re-execution on the start path. It relays the terminal and signals, and
 // returns the sandbox's exit code. The sandbox prints its own errors.
-func Launch(plan *userns.Plan, o Options) (int, Status, error) {
+func Launch(mapping *userns.Mapping, o Options) (int, Status, error) {
 	var st Status
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
@@ -89,7 +89,7 @@ func Launch(plan *userns.Plan, o Options) (int, Status, error) {
 	sigs := make(chan os.Signal, 64)
 	notifyRelayable(sigs)
 	defer signal.Stop(sigs)
-	err = start(plan, cmd, o.NewNet)
+	err = start(mapping, cmd, o.NewNet)
 	statusW.Close()
 	closeSpec(cmd)
 	if err != nil {
@@ -133,12 +133,12 @@ func Adopt(pid int, status *os.File, o Options) (int, Status, error) {
 	return code, <-st, nil
 }
 
-func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
+func start(mapping *userns.Mapping, cmd *exec.Cmd, newNet bool) error {
 	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if newNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	if os.Geteuid() == 0 && plan == nil {
+	if os.Geteuid() == 0 && mapping == nil {
 		// Real root needs no user namespace.
 		cmd.Env = append(cmd.Env, abi.EnvUserns+"=root")
 		cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | flags
@@ -147,12 +147,12 @@ func start(plan *userns.Plan, cmd *exec.Cmd, newNet bool) error {
 		}
 		return nil
 	}
-	if plan.Mode == userns.ModeKeepID {
+	if mapping.Mode == userns.ModeKeepID {
 		// keep-id: the sandbox runs as the user's own uid, not 0, so
 		// execve would take its capabilities; ambient ones survive it.
 		cmd.SysProcAttr.AmbientCaps = userns.AllCaps()
 	}
-	return userns.Start(plan, cmd, flags)
+	return userns.Start(mapping, cmd, flags)
 }
 
 // sandboxCommand is husk with the same arguments, marked as a sandbox. It

@@ -71,7 +71,7 @@ func (fg *Foreground) Finish(ctx context.Context, code int) {
 // Supervised is the launch of a foreground run's sandbox by this process.
 type Supervised struct {
 	Driver, Image string
-	Plan          *userns.Plan
+	Plan          *userns.Mapping
 	Net           *network.Host
 	// Pull pulls the image when the sandbox found it missing, as `docker
 	// run` does; an error with an exit code keeps it.

@@ -16,7 +16,7 @@ import (
 
 // Every start is planned here, on the host: the spec is built from the
 // container's config and the image's, and the C init runs it. What the
-// store knows of the image (store.RunPlan: its ID, config and layers'
+// store knows of the image (store.ResolvedImage: its ID, config and layers'
 // directories) is cached after the first start of a reference, so that
 // later ones need not open the store at all (its locks and JSON, and a
 // process in the user namespace to read them, are most of a start's cost).
@@ -25,12 +25,12 @@ import (
 
 // PlanKey is where the run plan of image is kept, for store driver driver
 // and the mapping plan (nil: real root).
-func PlanKey(driver, image string, plan *userns.Plan) string {
-	mapping := "root"
-	if plan != nil {
-		mapping = fmt.Sprint(plan.Mode, plan.UIDMap, plan.GIDMap)
+func ResolvedKey(driver, image string, mapping *userns.Mapping) string {
+	ids := "root"
+	if mapping != nil {
+		ids = fmt.Sprint(mapping.Mode, mapping.UIDMap, mapping.GIDMap)
 	}
-	return store.PlanKey(image, driver, mapping)
+	return store.ResolvedKey(image, driver, ids)
 }
 
 // HostLaunch is what HostSpec built: the C init's encoded spec, the spec
@@ -67,15 +67,15 @@ func (hl *HostLaunch) Reusable() bool { return hl.copyID == "" && hl.Strategy !=
 
 // HostSpec is the C init's spec for this start of rec's container. An
 // image missing from the store is ErrNoSuchImage.
-func HostSpec(ctx context.Context, driver string, plan *userns.Plan, rec *Record) (*HostLaunch, error) {
+func HostSpec(ctx context.Context, driver string, mapping *userns.Mapping, rec *Record) (*HostLaunch, error) {
 	cfg := rec.Config
 	hl := &HostLaunch{driver: driver}
-	p, root, err := hl.find(ctx, plan, rec)
+	p, root, err := hl.find(ctx, mapping, rec)
 	if err != nil {
 		hl.Done(ctx)
 		return nil, err
 	}
-	if err := hl.build(p, root, plan, rec, cfg); err != nil {
+	if err := hl.build(p, root, mapping, rec, cfg); err != nil {
 		hl.Done(ctx)
 		return nil, err
 	}
@@ -84,10 +84,10 @@ func HostSpec(ctx context.Context, driver string, plan *userns.Plan, rec *Record
 
 // find is the image's run plan, from the cache or the store, and for the
 // vfs strategy the root copy the sandbox runs on.
-func (hl *HostLaunch) find(ctx context.Context, plan *userns.Plan, rec *Record) (*store.RunPlan, string, error) {
+func (hl *HostLaunch) find(ctx context.Context, mapping *userns.Mapping, rec *Record) (*store.ResolvedImage, string, error) {
 	cfg := rec.Config
-	key := PlanKey(hl.driver, cfg.Image, plan)
-	if p := store.ReadPlan(key); p != nil && (cfg.ImageID == "" || p.ImageID == cfg.ImageID) {
+	key := ResolvedKey(hl.driver, cfg.Image, mapping)
+	if p := store.ReadResolved(key); p != nil && (cfg.ImageID == "" || p.ImageID == cfg.ImageID) {
 		return p, "", nil
 	}
 	ref := cfg.Image
@@ -118,7 +118,7 @@ func (hl *HostLaunch) find(ctx context.Context, plan *userns.Plan, rec *Record) 
 }
 
 // build makes the spec of p's image with the container's config.
-func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, rec *Record, cfg *sandbox.Config) error {
+func (hl *HostLaunch) build(p *store.ResolvedImage, root string, mapping *userns.Mapping, rec *Record, cfg *sandbox.Config) error {
 	runroot, scratch, err := ScratchDir()
 	if err != nil {
 		return err
@@ -142,7 +142,7 @@ func (hl *HostLaunch) build(p *store.RunPlan, root string, plan *userns.Plan, re
 	default:
 		rootOps = sandbox.BindRoot(root)
 	}
-	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"), plan != nil && plan.Mode == userns.ModeSingle)
+	opts, err := cfg.RunOptions(rec.ID, filepath.Join(runroot, "seccomp"), mapping != nil && mapping.Mode == userns.ModeSingle)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ type Prelaunchable struct {
 // write records the launch o of container id for the next run with the
 // same arguments up to the image. It is best effort: without it, the next
 // run is only slower.
-func (p *Prelaunchable) write(plan *userns.Plan, o sandbox.Options, id string, hl *HostLaunch) {
+func (p *Prelaunchable) write(mapping *userns.Mapping, o sandbox.Options, id string, hl *HostLaunch) {
 	if p == nil {
 		return
 	}
@@ -62,7 +62,7 @@ func (p *Prelaunchable) write(plan *userns.Plan, o sandbox.Options, id string, h
 	if o.NewNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	l := &executor.Launch{Key: key, Watch: p.watched(plan, hl.Strategy), Flags: flags, Mapping: plan, ID: id,
+	l := &executor.Launch{Key: key, Watch: p.watched(mapping, hl.Strategy), Flags: flags, Mapping: mapping, ID: id,
 		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
 		JSON: hl.JSON, ImageID: hl.ImageID}
 	_ = l.Write(root)
@@ -73,9 +73,9 @@ func (p *Prelaunchable) write(plan *userns.Plan, o sandbox.Options, id string, h
 // user databases and ID ranges, the helpers, the files the flags name.
 // A directory need only be the same one (its identity without size and
 // time, a prefix ending in ':'): a volume's contents are the user's.
-func (p *Prelaunchable) watched(plan *userns.Plan, strategy fuse.Strategy) []byte {
+func (p *Prelaunchable) watched(mapping *userns.Mapping, strategy fuse.Strategy) []byte {
 	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
-		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", plan.NewUIDMap, plan.NewGIDMap}
+		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", mapping.NewUIDMap, mapping.NewGIDMap}
 	if _, graphroot, _, err := store.Paths(); err == nil {
 		for _, pat := range []string{"*-images/images.json", "*-layers/layers.json"} {
 			m, _ := filepath.Glob(filepath.Join(graphroot, pat))

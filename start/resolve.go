@@ -21,7 +21,7 @@ import (
 // CallResolve is the function (reexec) that finds a start's image in the
 // store, in husk's user namespace, for a start planned on the host: the
 // store's files belong to the namespace's ids, and its locks and JSON are
-// what the image cache (store.RunPlan) spares the next start. Its
+// what the image cache (store.ResolvedImage) spares the next start. Its
 // arguments are the store driver, the image reference or ID, the cache
 // key ("" for none), and for the vfs strategy the root to copy into: a
 // container's ID (its own copy, kept until rm) or "copy=ID" (a throw-away
@@ -32,9 +32,9 @@ func init() { reexec.Register(CallResolve, resolveMain) }
 
 // resolved is what CallResolve answers on its standard output.
 type resolved struct {
-	Missing bool          `json:"missing,omitempty"`
-	Plan    store.RunPlan `json:"plan"`
-	Root    string        `json:"root,omitempty"` // vfs: the copy to bind as /
+	Missing bool                `json:"missing,omitempty"`
+	Plan    store.ResolvedImage `json:"plan"`
+	Root    string              `json:"root,omitempty"` // vfs: the copy to bind as /
 }
 
 // ErrNoSuchImage is a start whose image is not in the store.
@@ -82,14 +82,14 @@ func resolveInStore(driver, ref, key, root string) (*resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &resolved{Plan: store.RunPlan{ImageID: img.ID, Strategy: s.Strategy, Config: cfg.Config, Stamp: stamp}}
+	r := &resolved{Plan: store.ResolvedImage{ImageID: img.ID, Strategy: s.Strategy, Config: cfg.Config, Stamp: stamp}}
 	switch s.Strategy {
 	case fuse.Overlay, fuse.FuseOverlayfs:
 		if r.Plan.Lower, err = s.LowerDirs(img); err != nil {
 			return nil, err
 		}
 		if key != "" {
-			store.WritePlan(key, &r.Plan)
+			store.WriteResolved(key, &r.Plan)
 		}
 	default:
 		if copyID, ok := strings.CutPrefix(root, "copy="); ok {

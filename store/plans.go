@@ -23,7 +23,7 @@ import (
 // start's cost). A plan holds only while the store's image and layer
 // lists are unchanged since it was made: any pull, tag, rmi or reset
 // rewrites them, and the plan is then ignored.
-type RunPlan struct {
+type ResolvedImage struct {
 	ImageID  string        `json:"imageID"`
 	Strategy fuse.Strategy `json:"strategy"`
 	Lower    []string      `json:"lower"` // top layer first
@@ -33,12 +33,12 @@ type RunPlan struct {
 
 // PlanKey names the plan of ref under the forced strategy and the ID
 // mapping in use (mapping is any text that changes with it).
-func PlanKey(ref, forced, mapping string) string {
+func ResolvedKey(ref, forced, mapping string) string {
 	h := sha256.Sum256([]byte(ref + "\x00" + forced + "\x00" + mapping))
 	return hex.EncodeToString(h[:12])
 }
 
-func planPath(root, key string) string {
+func resolvedPath(root, key string) string {
 	return filepath.Join(root, "plans", key+".json")
 }
 
@@ -59,16 +59,16 @@ func StoreStamp(graphroot string) string {
 }
 
 // ReadPlan returns the plan for key when it still holds, or nil.
-func ReadPlan(key string) *RunPlan {
+func ReadResolved(key string) *ResolvedImage {
 	root, graphroot, _, err := Paths()
 	if err != nil {
 		return nil
 	}
-	b, err := os.ReadFile(planPath(root, key))
+	b, err := os.ReadFile(resolvedPath(root, key))
 	if err != nil {
 		return nil
 	}
-	var p RunPlan
+	var p ResolvedImage
 	if json.Unmarshal(b, &p) != nil || p.Stamp == "" || p.Stamp != StoreStamp(graphroot) || len(p.Lower) == 0 {
 		return nil
 	}
@@ -77,12 +77,12 @@ func ReadPlan(key string) *RunPlan {
 
 // WritePlan records p for key; stamp must have been taken before the
 // store was read. Failing to write only costs the next run its speed.
-func WritePlan(key string, p *RunPlan) {
+func WriteResolved(key string, p *ResolvedImage) {
 	root, _, _, err := Paths()
 	if err != nil || p.Stamp == "" {
 		return
 	}
-	path := planPath(root, key)
+	path := resolvedPath(root, key)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return
 	}

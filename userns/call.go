@@ -28,7 +28,7 @@ func CallWith(ctx context.Context, out, errw io.Writer, name string, args ...str
 	if Inside() || os.Geteuid() == 0 {
 		return fn(ctx, out, errw, args), nil
 	}
-	plan, err := Detect()
+	mapping, err := Detect()
 	if err != nil {
 		return 125, err
 	}
@@ -37,7 +37,7 @@ func CallWith(ctx context.Context, out, errw io.Writer, name string, args ...str
 		return 125, err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, errw
-	if err := startCmd(plan, cmd); err != nil {
+	if err := startCmd(mapping, cmd); err != nil {
 		return 125, err
 	}
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })

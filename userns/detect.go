@@ -21,9 +21,9 @@ var (
 // on every start of a command that enters the namespace, so it reads two
 // small files and stats two binaries, and runs getsubids only for users
 // who have no line in the files.
-func Detect() (*Plan, error) {
+func Detect() (*Mapping, error) {
 	uid, gid := os.Getuid(), os.Getgid()
-	p := &Plan{Mode: ModeSingle, User: userName(uid), UID: uid, GID: gid}
+	p := &Mapping{Mode: ModeSingle, User: userName(uid), UID: uid, GID: gid}
 	p.UIDMap = []IDMap{{0, uid, 1}}
 	p.GIDMap = []IDMap{{0, gid, 1}}
 

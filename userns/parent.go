@@ -33,18 +33,18 @@ type stdio struct {
 
 // start re-executes husk with args in a new user and mount namespace and
 // returns once the child runs under its ID map.
-func start(plan *Plan, args []string, io stdio) (*exec.Cmd, error) {
+func start(mapping *Mapping, args []string, io stdio) (*exec.Cmd, error) {
 	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append([]string{os.Args[0]}, args...)}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in, io.out, io.err
 	cmd.Env = os.Environ()
-	return cmd, startCmd(plan, cmd)
+	return cmd, startCmd(mapping, cmd)
 }
 
 // startCmd starts cmd, a husk, in a new user and mount namespace.
-func startCmd(plan *Plan, cmd *exec.Cmd) error {
+func startCmd(mapping *Mapping, cmd *exec.Cmd) error {
 	// A husk parent killed with SIGKILL must not leave its child behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	return Start(plan, cmd, 0)
+	return Start(mapping, cmd, 0)
 }
 
 // Start starts cmd, a re-execution of husk whose main calls ChildInit
@@ -61,7 +61,7 @@ func startCmd(plan *Plan, cmd *exec.Cmd) error {
 // and make it root in its namespace once mapped, with no second exec on
 // the start path. The child waits in ChildInit until the maps are written.
 // (A sandbox init that drops capabilities must clear the ambient set.)
-func Start(plan *Plan, cmd *exec.Cmd, flags uintptr) error {
+func Start(mapping *Mapping, cmd *exec.Cmd, flags uintptr) error {
 	// Preflight before any clone: a kernel switch names itself better than
 	// the EPERM of the clone it causes.
 	if errs := Preflight(); len(errs) > 0 {
@@ -73,22 +73,22 @@ func Start(plan *Plan, cmd *exec.Cmd, flags uintptr) error {
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, envMarker+"="+plan.Mode, envReexec+"=1")
+	cmd.Env = append(cmd.Env, envMarker+"="+mapping.Mode, envReexec+"=1")
 	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | flags
-	if plan.Mode != ModeSubuid {
-		cmd.SysProcAttr.UidMappings = sysMap(plan.UIDMap)
-		cmd.SysProcAttr.GidMappings = sysMap(plan.GIDMap)
+	if mapping.Mode != ModeSubuid {
+		cmd.SysProcAttr.UidMappings = sysMap(mapping.UIDMap)
+		cmd.SysProcAttr.GidMappings = sysMap(mapping.GIDMap)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 		if err := cmd.Start(); err != nil {
 			return cloneError(err)
 		}
 		return nil
 	}
-	return startMapped(cmd, plan)
+	return startMapped(cmd, mapping)
 }
 
 // startMapped is Start's subuid half: clone, newuidmap/newgidmap, release.
-func startMapped(cmd *exec.Cmd, plan *Plan) error {
+func startMapped(cmd *exec.Cmd, mapping *Mapping) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return newError("creating the namespace handshake pipe", "", err, "")
@@ -103,7 +103,7 @@ func startMapped(cmd *exec.Cmd, plan *Plan) error {
 	if err != nil {
 		return cloneError(err)
 	}
-	if err := writeMaps(plan, cmd.Process.Pid); err != nil {
+	if err := writeMaps(mapping, cmd.Process.Pid); err != nil {
 		// The child reads EOF, not msgMapped, and exits without a word:
 		// the user sees this error once, from here.
 		w.Close()
@@ -121,12 +121,18 @@ func startMapped(cmd *exec.Cmd, plan *Plan) error {
 
 // writeMaps runs newuidmap and newgidmap on pid, side by side (each is a
 // setuid exec of a few milliseconds on the start path).
-func writeMaps(plan *Plan, pid int) error {
+func writeMaps(mapping *Mapping, pid int) error {
 	var wg sync.WaitGroup
 	var errU, errG error
 	wg.Add(2)
-	go func() { defer wg.Done(); errU = runMapHelper(plan.NewUIDMap, "uids", pid, plan.UIDMap, plan.User) }()
-	go func() { defer wg.Done(); errG = runMapHelper(plan.NewGIDMap, "gids", pid, plan.GIDMap, plan.User) }()
+	go func() {
+		defer wg.Done()
+		errU = runMapHelper(mapping.NewUIDMap, "uids", pid, mapping.UIDMap, mapping.User)
+	}()
+	go func() {
+		defer wg.Done()
+		errG = runMapHelper(mapping.NewGIDMap, "gids", pid, mapping.GIDMap, mapping.User)
+	}()
 	wg.Wait()
 	if errU != nil {
 		return errU
@@ -221,11 +227,11 @@ func Output(ctx context.Context, args ...string) ([]byte, error) {
 			return nil, newError("running", "husk "+strings.Join(args, " "), err, "")
 		}
 	} else {
-		plan, err := Detect()
+		mapping, err := Detect()
 		if err != nil {
 			return nil, err
 		}
-		if cmd, err = start(plan, args, stdio{nil, &out, &errb}); err != nil {
+		if cmd, err = start(mapping, args, stdio{nil, &out, &errb}); err != nil {
 			return nil, err
 		}
 		stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })

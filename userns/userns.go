@@ -57,7 +57,7 @@ type IDMap struct {
 }
 
 // Plan is the mapping husk will use for this user.
-type Plan struct {
+type Mapping struct {
 	Mode   string // ModeSubuid or ModeSingle
 	User   string
 	UID    int
@@ -91,13 +91,13 @@ func Enter(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	plan, err := Detect()
+	mapping, err := Detect()
 	if err != nil {
 		return err
 	}
 	// Catch signals before the child exists, so none is lost in between.
 	relay := newRelay()
-	cmd, err := start(plan, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	cmd, err := start(mapping, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
 		relay.stop()
 		return err
@@ -109,9 +109,9 @@ func Enter(ctx context.Context) error {
 
 // KeepID maps only the user's own ids, to themselves (Apptainer's way):
 // files of the store's root appear as the user's.
-func KeepID() *Plan {
+func KeepID() *Mapping {
 	uid, gid := os.Getuid(), os.Getgid()
-	return &Plan{Mode: ModeKeepID, UID: uid, GID: gid,
+	return &Mapping{Mode: ModeKeepID, UID: uid, GID: gid,
 		UIDMap: []IDMap{{ContainerID: uid, HostID: uid, Size: 1}},
 		GIDMap: []IDMap{{ContainerID: gid, HostID: gid, Size: 1}}}
 }

@@ -45,22 +45,22 @@ func childStep(step string) int {
 }
 
 // runChild starts this test binary in the namespace with plan.
-func runChild(t *testing.T, plan *Plan, step string) (string, int) {
+func runChild(t *testing.T, mapping *Mapping, step string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
 	cmd.Env = append(os.Environ(), envTestChild+"="+step)
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	if err := Start(plan, cmd, 0); err != nil {
+	if err := Start(mapping, cmd, 0); err != nil {
 		t.Skipf("user namespaces unavailable here: %v", err)
 	}
 	code := exitCode(cmd.Wait())
 	return out.String(), code
 }
 
-func singlePlan() *Plan {
+func singlePlan() *Mapping {
 	uid, gid := os.Getuid(), os.Getgid()
-	return &Plan{Mode: ModeSingle, UID: uid, GID: gid,
+	return &Mapping{Mode: ModeSingle, UID: uid, GID: gid,
 		UIDMap: []IDMap{{0, uid, 1}}, GIDMap: []IDMap{{0, gid, 1}}}
 }
 
@@ -84,11 +84,11 @@ func TestExitCodePassesThrough(t *testing.T) {
 
 // TestSubuidMapping runs only for a user with ranges and usable helpers.
 func TestSubuidMapping(t *testing.T) {
-	plan, err := Detect()
-	if err != nil || plan.Mode != ModeSubuid || os.Geteuid() == 0 {
+	mapping, err := Detect()
+	if err != nil || mapping.Mode != ModeSubuid || os.Geteuid() == 0 {
 		t.Skip("no subordinate ranges for this user")
 	}
-	out, code := runChild(t, plan, "maps")
+	out, code := runChild(t, mapping, "maps")
 	if code != 0 || !strings.Contains(out, "uid=0 mode=subuid") || len(strings.Split(strings.TrimSpace(out), "\n")) < 5 {
 		t.Fatalf("child exited %d: %s", code, out)
 	}

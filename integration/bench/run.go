@@ -182,7 +182,7 @@ func huskStarter(bin, work, ref string) (*starter, string, error) {
 }
 
 // firstRunStarter is h's run as the first one of its image: the image
-// cache (store.RunPlan) and the written-down launch are removed before
+// cache (store.ResolvedImage) and the written-down launch are removed before
 // each, so the start reads the store in the user namespace.
 func firstRunStarter(h *starter) *starter {
 	root := ""

@@ -19,7 +19,7 @@ type Launch struct {
 	Key     []byte // the invocation up to the image (LaunchKey)
 	Watch   []byte // files whose change voids the launch, with their identities (Watch)
 	Flags   int    // the clone flags
-	Mapping *userns.Plan
+	Mapping *userns.Mapping
 	ID      string // the container ID this launch was written for
 	Stdin   bool
 	Net     bool   // the builtin network's socket

@@ -11,7 +11,7 @@ import (
 // launch.c's, tested in ctest/launch_test.c.
 func TestLaunchRoundTrip(t *testing.T) {
 	l := &Launch{Key: []byte("k\x00"), Flags: 42, ID: "0123456789abcdef", Spec: []byte("v\x001\x00"),
-		Mapping: &userns.Plan{Mode: userns.ModeSingle, UIDMap: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}, GIDMap: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}},
+		Mapping: &userns.Mapping{Mode: userns.ModeSingle, UIDMap: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}, GIDMap: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}},
 		Entry:   []string{"/bin/sh", "-c"}, Default: []string{"echo", "a b", ""}, JSON: []byte(`{"x":"y\nz"}`), ImageID: "abc"}
 	b := l.Encode()
 	// prelaunch.c's parser turns each record's newline into a NUL.
