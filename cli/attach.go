@@ -2,10 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 
+	"husk/monitor"
 	"husk/monitor/attach"
 	"husk/store/container"
 )
@@ -33,40 +31,20 @@ func (c *AttachCmd) Run(g *Globals) error {
 	if !ct.Live() {
 		return fmt.Errorf("attach %s: the container is not running: start it first (husk start -a %s)", c.Container, c.Container)
 	}
-	conn, err := dialAttach(ct)
+	conn, err := monitor.Dial(ct)
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", c.Container, err)
 	}
-	return relay(conn, ct, ct.Config.Interactive && !c.NoStdin, keys)
+	return relayed(monitor.Attached{Stdin: ct.Config.Interactive && !c.NoStdin, DetachKeys: keys}.Relay(conn, ct))
 }
 
-func dialAttach(ct *container.Container) (*net.UnixConn, error) {
-	dir, err := container.RunDir(ct.ID)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := attach.Dial(filepath.Join(dir, "attach.sock"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: its monitor does not answer: see 'husk ps -a'", err)
-	}
-	return conn, nil
-}
-
-// relay attaches this terminal (or these pipes) to the container until it
-// exits, whose code becomes husk's, or until the detach keys.
-func relay(conn *net.UnixConn, ct *container.Container, stdin bool, keys []byte) error {
-	cl := &attach.Client{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys}
-	if stdin {
-		cl.Stdin = os.Stdin
-	}
-	if ct.Config.Terminal() {
-		cl.Terminal = os.Stdin
-	}
-	code, detached, err := cl.Run(conn)
-	if err != nil {
-		return err
-	}
-	if detached {
+// relayed is an attach's end as husk's: the container's exit code, or 0
+// after the detach keys.
+func relayed(code int, detached bool, err error) error {
+	switch {
+	case err != nil:
+		return exitErr(err)
+	case detached:
 		return nil
 	}
 	return &ExitError{Code: code}

@@ -14,6 +14,15 @@ import (
 	"husk/seccomp"
 )
 
+// checkTerminal refuses -it when this husk's input, which the container's
+// pty would get, is not a terminal.
+func (f *ContainerFlags) checkTerminal() error {
+	if f.TTY && f.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
+	}
+	return nil
+}
+
 // config resolves run's and create's flags into the container's config,
 // once, before anything is written: -e KEY and --env-file are read from
 // this process's environment and files, volumes checked, the seccomp
@@ -29,8 +38,10 @@ func (f *ContainerFlags) config(image string, cmd []string, detached bool) (*san
 	if err != nil {
 		return nil, err
 	}
-	if !detached && f.TTY && f.Interactive && !term.IsTerminal(int(os.Stdin.Fd())) {
-		return nil, fmt.Errorf("the input device is not a TTY: drop -t, or run husk from a terminal")
+	if !detached {
+		if err := f.checkTerminal(); err != nil {
+			return nil, err
+		}
 	}
 	c := &sandbox.Config{
 		Version: sandbox.ConfigVersion, Image: image, Entrypoint: f.Entrypoint, User: f.User,

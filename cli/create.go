@@ -37,7 +37,7 @@ func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) erro
 	}
 	if err := startMonitor(ct); err != nil {
 		// run -d that could not start leaves no container behind.
-		forgetAll(g, ct.ID)
+		container.Discard(g.Ctx, g.StorageDriver, ct.ID)
 		return err
 	}
 	fmt.Fprintln(g.Stdout, ct.ID)
@@ -71,7 +71,7 @@ func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) 
 		return nil, err
 	}
 	if err := f.writeCIDFile(ct.ID); err != nil {
-		forgetAll(g, ct.ID)
+		container.Discard(g.Ctx, g.StorageDriver, ct.ID)
 		return nil, err
 	}
 	if n := resourceNotice(cfg); n != "" {

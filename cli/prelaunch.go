@@ -1,83 +1,52 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
-	"husk/fuse"
 	"husk/network"
-	"husk/sandbox"
-	"husk/sandbox/executor"
 	"husk/start"
-	"husk/store"
-	"husk/store/container"
 	"husk/userns"
 )
 
-// The prelaunch: a foreground `husk run --rm` with a fast start (a C init
-// and its spec built here) writes down the launch it makes, keyed by the
-// invocation up to the image (uid, gid, directory, the arguments up to
-// and including the image, environment). The next such invocation, with
-// any command after the image, starts that launch in C before the Go
-// runtime does (sandbox/executor/prelaunch.c), with its own container ID
-// and command, and the Go side only keeps the books once it runs: the
-// record, signals, the exit. The launch names every file whose change
-// could change it, with its identity; one changed file, and the run takes
-// the usual path and writes a new one.
-//
-// Only runs that need nothing of the Go side before their process starts
-// qualify: no pty to relay, no name to check, no published ports or
+// prelaunch is what the prelaunch (start/prelaunch.go) needs of this
+// run's flags to write its launch down, or nil when the run does not
+// qualify. Only runs that need nothing of the Go side before their process
+// starts qualify: no pty to relay, no name to check, no published ports or
 // external network helper, no record to keep afterwards. The builtin
 // network qualifies: its stack starts with the Go side, and packets wait
 // in the TAP device's queue until then.
-
-// prelaunchable says whether this run's launch may be written down.
-func (c *RunCmd) prelaunchable(mapping *userns.Mapping) bool {
-	mode, _, err := c.netMode()
+func (c *RunCmd) prelaunch(mapping *userns.Mapping) *start.Prelaunchable {
 	// In a Slurm step the environment, part of the key, is new each step:
 	// a written launch would never be followed again.
 	if slurmStep() != nil {
-		return false
+		return nil
 	}
 	// Nor do runs whose flags ask the Go side for something each time:
 	// a cidfile, a pull, a notice, a file or device read at create.
 	d := &c.DockerFlags
 	if d.CIDFile != "" || d.Pull == "always" || d.Memory != "" || d.CPUs != "" || len(d.LabelFile) > 0 || len(d.Device) > 0 {
-		return false
+		return nil
 	}
-	return c.Rm && !c.TTY && c.Name == "" && len(c.Publish) == 0 && !c.PublishAll && c.Userns == "" &&
-		err == nil && (mode == "none" || mode == "host" || mode == network.Builtin) &&
-		mapping != nil && (mapping.Mode == userns.ModeSingle || mapping.Mode == userns.ModeSubuid)
-}
-
-// writeLaunch records the launch o of container id for the next run with
-// the same arguments up to the image. It is best effort: without it, the
-// next run is only slower.
-func (c *RunCmd) writeLaunch(mapping *userns.Mapping, o sandbox.Options, id string, hl *start.HostLaunch) {
+	mode, _, err := c.netMode()
 	k := c.imageArg()
-	if k < 0 || !c.prelaunchable(mapping) {
-		return
+	if !c.Rm || c.TTY || c.Name != "" || len(c.Publish) > 0 || c.PublishAll || c.Userns != "" || err != nil ||
+		(mode != "none" && mode != "host" && mode != network.Builtin) || k < 0 ||
+		mapping == nil || (mapping.Mode != userns.ModeSingle && mapping.Mode != userns.ModeSubuid) {
+		return nil
 	}
-	key := executor.LaunchKey(k)
-	root, _, _, err := store.Paths()
-	if key == nil || err != nil {
-		return
+	p := &start.Prelaunchable{KeyArg: k, Files: slices.Clone(c.EnvFile)}
+	for _, o := range c.SecurityOpt {
+		if k, v, _ := strings.Cut(o, "="); k == "seccomp" && v != "unconfined" && v != "default" {
+			p.Files = append(p.Files, v)
+		}
 	}
-	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-	if o.NewNet {
-		flags |= unix.CLONE_NEWNET
+	for _, v := range c.Volume {
+		src, _, _ := strings.Cut(v, ":")
+		p.Dirs = append(p.Dirs, src)
 	}
-	l := &executor.Launch{Key: key, Watch: c.watched(mapping, hl.Strategy), Flags: flags, Mapping: mapping, ID: id,
-		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
-		JSON: hl.JSON, ImageID: hl.ImageID}
-	_ = l.Write(root)
+	return p
 }
 
 // imageArg is the index in os.Args of the image argument, the last of the
@@ -89,132 +58,4 @@ func (c *RunCmd) imageArg() int {
 		return -1
 	}
 	return k
-}
-
-// watched lists each file this run's launch depends on beyond the key,
-// with its identity: husk itself, the store's image and layer lists, the
-// user databases and ID ranges, the helpers, the files the flags name.
-// A directory need only be the same one (its identity without size and
-// time, a prefix ending in ':'): a volume's contents are the user's.
-func (c *RunCmd) watched(mapping *userns.Mapping, strategy fuse.Strategy) []byte {
-	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
-		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", mapping.NewUIDMap, mapping.NewGIDMap}
-	if _, graphroot, _, err := store.Paths(); err == nil {
-		for _, pat := range []string{"*-images/images.json", "*-layers/layers.json"} {
-			m, _ := filepath.Glob(filepath.Join(graphroot, pat))
-			files = append(files, m...)
-		}
-	}
-	if strategy == fuse.FuseOverlayfs {
-		if prog, err := fuse.FuseOverlayfsPath(); err == nil {
-			files = append(files, prog)
-		}
-	}
-	files = append(files, c.EnvFile...)
-	for _, o := range c.SecurityOpt {
-		if k, v, _ := strings.Cut(o, "="); k == "seccomp" && v != "unconfined" && v != "default" {
-			files = append(files, v)
-		}
-	}
-	var b bytes.Buffer
-	for _, f := range files {
-		if f != "" {
-			b.WriteString(f + "\x00" + executor.FileIdentity(f) + "\x00")
-		}
-	}
-	// The scratch directory, whose removal (a /tmp cleaner) the usual path
-	// mends, and the volumes' sources.
-	var dirs []string
-	if _, scratch, err := start.ScratchDir(); err == nil {
-		dirs = append(dirs, scratch)
-	}
-	for _, v := range c.Volume {
-		src, _, _ := strings.Cut(v, ":")
-		dirs = append(dirs, src)
-	}
-	for _, d := range dirs {
-		if id := strings.SplitAfterN(executor.FileIdentity(d), ":", 3); len(id) == 3 {
-			b.WriteString(d + "\x00" + id[0] + id[1] + "\x00")
-		}
-	}
-	return b.Bytes()
-}
-
-// adopt is `husk run` for a sandbox the prelaunch started and mapped: the
-// books a launch keeps, around a process that may have ended already.
-func (c *RunCmd) adopt(g *Globals, pre *executor.Prelaunch) error {
-	l := executor.ParseLaunch(pre.File)
-	js, args, err := adoptedSpec(l, pre.ID, c.Cmd)
-	var cfg *sandbox.Config
-	if err == nil {
-		cfg, err = c.config(c.Image, c.Cmd, false)
-	}
-	var fg *foreground
-	if err == nil {
-		fg, err = newForeground(g, cfg, c.Name, nil, pre.ID)
-	}
-	if err == nil {
-		rec := start.NewRecord(fg.cs, fg.c)
-		err = rec.RememberJSON(l.ImageID, args, js)
-	}
-	if err != nil {
-		// The books cannot be kept: the sandbox must not run unseen.
-		pre.Abandon()
-		if fg != nil {
-			fg.finish(g, ExitHusk)
-		}
-		return err
-	}
-	if pre.Net != nil {
-		// The builtin network's stack, on the TAP device the init sent
-		// (or sends) on this socket.
-		nh, err := adoptNet(cfg, pre)
-		if err == nil {
-			err = nh.Start(pre.Pid)
-		}
-		defer nh.Close()
-		if err != nil {
-			pre.Abandon()
-			fg.finish(g, ExitHusk)
-			return err
-		}
-	}
-	_, _ = fg.cs.Update(fg.c.ID, container.MarkRunning(os.Getpid(), pre.Pid, nil))
-	code, _, err := sandbox.Adopt(pre.Pid, pre.Status, sandbox.Options{Running: func() { fg.ran = true }})
-	fg.finish(g, code)
-	if err != nil {
-		return err
-	}
-	return &ExitError{Code: code}
-}
-
-// adoptedSpec is the launch's spec in JSON for container id, with its
-// arguments: the entrypoint and cmd, or the default when cmd is empty.
-func adoptedSpec(l *executor.Launch, id string, cmd []string) ([]byte, []string, error) {
-	if len(l.ID) < 12 {
-		return nil, nil, fmt.Errorf("reading the prelaunch's spec: no container ID")
-	}
-	js := bytes.ReplaceAll(l.JSON, []byte(l.ID), []byte(id))
-	js = bytes.ReplaceAll(js, []byte(l.ID[:12]), []byte(id[:12]))
-	var s sandbox.Spec
-	if err := json.Unmarshal(js, &s); err != nil {
-		return nil, nil, fmt.Errorf("reading the prelaunch's spec: %w", err)
-	}
-	s.Args = l.Default
-	if len(cmd) > 0 {
-		s.Args = append(slices.Clone(l.Entry), cmd...)
-	}
-	js, err := json.Marshal(&s)
-	return js, s.Args, err
-}
-
-// adoptNet is the host side of a prelaunched sandbox's network, whose
-// socket the prelaunch made (pre.Net, this side's end).
-func adoptNet(cfg *sandbox.Config, pre *executor.Prelaunch) (*network.Host, error) {
-	h, err := cfg.NetHost()
-	if err != nil || h == nil {
-		pre.Net.Close()
-		return nil, fmt.Errorf("the network of a prelaunched sandbox: %v", err)
-	}
-	return h, h.Adopt(pre.Net, pre.Tap)
 }

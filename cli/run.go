@@ -4,26 +4,27 @@ import (
 	"errors"
 	"fmt"
 
-	"husk/network"
+	"husk/monitor"
+	"husk/monitor/attach"
 	"husk/sandbox"
 	"husk/sandbox/executor"
 	"husk/start"
-	"husk/store"
 	"husk/store/container"
-	"husk/userns"
 )
 
 // RunCmd is `husk run`: an image's process in a rootless sandbox.
 //
-// On the host it resolves the flags into the container's config, writes
-// the record, plans the start (start.HostSpec) and launches the C executor
-// as the sandbox's PID 1 (sandbox.Launch), with argv `husk container-init
-// ID`.
+// A run is a container under its monitor, as with run -d, and this husk
+// attaches to it: it logs, it detaches on the detach keys, and it goes on
+// when this husk is killed. A `run --rm` without -t is the exception, for
+// its start speed: this husk launches the sandbox itself (start.Supervised,
+// or start.Adopt of the prelaunch's) and keeps its record until it ends.
 type RunCmd struct {
 	ContainerFlags
-	Detach bool     `short:"d" help:"Run in the background and print the container ID."`
-	Image  string   `arg:"" help:"Image to run; pulled when missing."`
-	Cmd    []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
+	Detach     bool     `short:"d" help:"Run in the background and print the container ID."`
+	DetachKeys string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from the container (with -t)."`
+	Image      string   `arg:"" help:"Image to run; pulled when missing."`
+	Cmd        []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 }
 
 func (c *RunCmd) Run(g *Globals) error {
@@ -31,9 +32,46 @@ func (c *RunCmd) Run(g *Globals) error {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}
 	if pre := executor.Prelaunched(); pre != nil {
-		return c.adopt(g, pre)
+		cfg, err := c.config(c.Image, c.Cmd, false)
+		if err != nil {
+			pre.Abandon() // the sandbox must not run unseen
+			return err
+		}
+		return exited(start.Adopt(g.Ctx, g.StorageDriver, cfg, c.Name, c.Cmd, pre))
 	}
-	// Everything that can be checked on the host is, before any clone.
+	if !c.Rm || c.TTY {
+		return c.runAttached(g)
+	}
+	return c.runSupervised(g)
+}
+
+// runAttached is a run under a monitor, with this husk attached; signals
+// it gets go to the container. One that never started leaves nothing.
+func (c *RunCmd) runAttached(g *Globals) error {
+	keys, err := attach.ParseDetachKeys(c.DetachKeys)
+	if err != nil {
+		return err
+	}
+	if err := c.checkTerminal(); err != nil {
+		return err
+	}
+	ct, err := createContainer(g, &c.ContainerFlags, c.Image, c.Cmd)
+	if err != nil {
+		return err
+	}
+	a := monitor.Attached{Stdin: c.Interactive, DetachKeys: keys, ProxySignals: true}
+	code, detached, err := monitor.StartAttached(ct, a)
+	var me *monitor.ExitError
+	if errors.As(err, &me) {
+		container.Discard(g.Ctx, g.StorageDriver, ct.ID)
+	}
+	return relayed(code, detached, err)
+}
+
+// runSupervised is a `run --rm` without -t, launched by this husk. All
+// that can be checked on the host is, before any clone; the image is
+// found in the sandbox, after the launch.
+func (c *RunCmd) runSupervised(g *Globals) error {
 	cfg, err := c.foregroundConfig(g)
 	if err != nil {
 		return err
@@ -47,23 +85,44 @@ func (c *RunCmd) Run(g *Globals) error {
 		return err
 	}
 	defer nh.Close()
-	fg, err := newForeground(g, cfg, c.Name, nh.Ports(), "")
+	fg, err := start.NewForeground(g.StorageDriver, cfg, c.Name, nh.Ports(), "")
 	if err != nil {
 		return err
 	}
 	if nh != nil {
-		nh.ExecBinds = container.ExecBindsPath(fg.c.ID)
+		nh.ExecBinds = container.ExecBindsPath(fg.ID())
 	}
-	if err := c.writeCIDFile(fg.c.ID); err != nil {
-		fg.finish(g, ExitHusk)
+	if err := c.writeCIDFile(fg.ID()); err != nil {
+		fg.Finish(g.Ctx, ExitHusk)
 		return err
 	}
 	if n := resourceNotice(cfg); n != "" {
 		fmt.Fprintln(g.Stderr, n)
 	}
-	code, err := c.launch(g, mapping, fg, nh)
-	fg.finish(g, code)
-	return err
+	s := &start.Supervised{Driver: g.StorageDriver, Image: c.Image, Mapping: mapping, Net: nh, Launch: c.prelaunch(mapping),
+		Pull: func() error {
+			if c.Pull == "never" {
+				return fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", c.Image, c.Image)
+			}
+			fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
+			return pullImage(g, c.Image)
+		}}
+	code, err := s.Run(g.Ctx, fg)
+	fg.Finish(g.Ctx, code)
+	return exited(code, err)
+}
+
+// exited is a supervised run's end as husk's: the container's code, or an
+// error of husk's own with its code (125, or a pull's).
+func exited(code int, err error) error {
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return &ExitError{Code: code}
+	case errors.As(err, &ee):
+		return err
+	}
+	return &ExitError{Code: code, Err: err}
 }
 
 // foregroundConfig is the run's config. The image is found as the start is
@@ -93,60 +152,4 @@ func exposedPorts(img *inspectImage) []string {
 		out = append(out, p)
 	}
 	return out
-}
-
-// launch runs the sandbox in the foreground, pulling a missing image on
-// the way, and returns its exit code.
-func (c *RunCmd) launch(g *Globals, mapping *userns.Mapping, fg *foreground, nh *network.Host) (int, error) {
-	hl, err := c.hostSpec(g, mapping, fg)
-	if err != nil {
-		var ee *ExitError
-		if errors.As(err, &ee) {
-			return ee.Code, err
-		}
-		return ExitHusk, err
-	}
-	defer hl.Done(g.Ctx)
-	o := fg.options(fg.c.Config.LaunchOptions())
-	var netErr error
-	if err := sandbox.WithNet(&o, nh, &netErr); err != nil {
-		return ExitHusk, err
-	}
-	o.CInit = hl.CSpec
-	if hl.Reusable() {
-		c.writeLaunch(mapping, o, fg.c.ID, hl)
-	}
-	code, _, err := sandbox.Launch(mapping, o)
-	if err == nil {
-		err = netErr
-	}
-	if err != nil {
-		return ExitHusk, err
-	}
-	return code, &ExitError{Code: code}
-}
-
-// hostSpec plans the start, pulling the image first when it is missing,
-// on the host's network, as `docker run` does.
-func (c *RunCmd) hostSpec(g *Globals, mapping *userns.Mapping, fg *foreground) (*start.HostLaunch, error) {
-	rec := start.NewRecord(fg.cs, fg.c)
-	hl, err := start.HostSpec(g.Ctx, g.StorageDriver, mapping, rec)
-	if !errors.Is(err, start.ErrNoSuchImage) {
-		return hl, err
-	}
-	if _, perr := store.ParseReference(c.Image); perr != nil {
-		return nil, perr
-	}
-	if c.Pull == "never" {
-		return nil, fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", c.Image, c.Image)
-	}
-	fmt.Fprintf(g.Stderr, "Unable to find image '%s' locally\n", c.Image)
-	if err := pullImage(g, c.Image); err != nil {
-		return nil, err
-	}
-	hl, err = start.HostSpec(g.Ctx, g.StorageDriver, mapping, rec)
-	if errors.Is(err, start.ErrNoSuchImage) {
-		return nil, fmt.Errorf("run %s: the image is still missing after pulling it: see 'husk images'", c.Image)
-	}
-	return hl, err
 }

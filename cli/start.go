@@ -39,7 +39,7 @@ func (c *StartCmd) Run(g *Globals) error {
 			continue
 		}
 		if c.Attach {
-			return startAttached(g, ct, c.Interactive, keys)
+			return startAttached(ct, c.Interactive, keys)
 		}
 		if err := startMonitor(ct); err != nil {
 			return fmt.Errorf("start %s: %w", q, err)
@@ -63,20 +63,8 @@ func exitErr(err error) error {
 	return err
 }
 
-// startAttached is `start -a`: attach first, so no output is missed, then
-// let the monitor start the process, and relay until it exits.
-func startAttached(g *Globals, ct *container.Container, stdin bool, keys []byte) error {
-	ms, err := monitor.Launch(ct, true)
-	if err != nil {
-		return exitErr(err)
-	}
-	conn, err := dialAttach(ct)
-	if err != nil {
-		return err
-	}
-	if err := ms.Running(); err != nil {
-		conn.Close()
-		return exitErr(err)
-	}
-	return relay(conn, ct, stdin, keys)
+// startAttached is `start -a`: the monitor starts the process once this
+// husk attached, and it relays until the process exits.
+func startAttached(ct *container.Container, stdin bool, keys []byte) error {
+	return relayed(monitor.StartAttached(ct, monitor.Attached{Stdin: stdin, DetachKeys: keys}))
 }

@@ -208,24 +208,3 @@ func fromMounts(ct *container.Container, mode string) ([]volReq, error) {
 	}
 	return out, nil
 }
-
-// hasVolumes says whether a container may have anonymous volumes: its
-// config's, or those made for its image's VOLUMEs at its start.
-func hasVolumes(ct *container.Container) bool {
-	for _, v := range ct.Config.Volumes {
-		if v.Anonymous {
-			return true
-		}
-	}
-	vs, err := volume.Open()
-	if err != nil {
-		return false
-	}
-	all, _ := vs.List()
-	for _, v := range all {
-		if v.Owner == ct.ID {
-			return true
-		}
-	}
-	return false
-}

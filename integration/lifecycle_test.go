@@ -628,8 +628,7 @@ func procCmdline(pid int) string {
 	return strings.ReplaceAll(string(b), "\x00", " ")
 }
 
-// singleThreaded: the C init (from the start, or after the Go init's
-// hand-over) has one thread; a Go runtime has several.
+// singleThreaded: the C init has one thread; a Go runtime has several.
 func singleThreaded(pid int) bool {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	return strings.Contains(string(b), "\nThreads:\t1\n")

@@ -182,20 +182,41 @@ func TestRunSignals(t *testing.T) {
 	}
 }
 
-// SIGKILL to husk's process group (husk cannot relay it): the sandbox dies
-// with husk, nothing of it is left.
-func TestRunKilledLeavesNothing(t *testing.T) {
+// SIGKILL to a foreground run's process group (husk cannot relay it):
+// as with docker and podman, the container goes on under its monitor, its
+// output still logged, until it is removed. A `run --rm` without -t is
+// supervised by that husk itself (for its start speed, see the README):
+// it ends with husk and nothing of it is left.
+func TestRunKilledGoesOn(t *testing.T) {
 	for _, s := range strategies {
 		t.Run(s, func(t *testing.T) {
 			e, ref := busyboxEnv(t, s)
-			st := e.startReady(runArgs(nil, ref, "sh", "-c", "echo ready; exec sleep 100")...)
+			st := e.startReady(runArgs([]string{"--name", "goes-on"}, ref, "sh", "-c", "echo ready; sleep 1; echo later; exec sleep 100")...)
 			if err := syscall.Kill(-st.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			select {
 			case <-st.done:
 			case <-time.After(10 * time.Second):
-				t.Fatalf("husk still running after SIGKILL")
+				t.Fatalf("husk run still running after SIGKILL")
+			}
+			if got := e.psStatus("goes-on"); !strings.HasPrefix(got, "goes-on|Up") {
+				t.Errorf("after SIGKILL of its husk run: want the container running, got %q", got)
+			}
+			if !eventually(10*time.Second, func() bool { return e.out("logs", "goes-on") == "ready\nlater" }) {
+				t.Errorf("the logs of a container whose husk run was killed: %q", e.out("logs", "goes-on"))
+			}
+			e.out("rm", "-f", "goes-on")
+			e.noLeftovers()
+
+			st = e.startReady(runArgs([]string{"--rm"}, ref, "sh", "-c", "echo ready; exec sleep 100")...)
+			if err := syscall.Kill(-st.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-st.done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("husk run --rm still running after SIGKILL")
 			}
 			e.noLeftovers()
 		})

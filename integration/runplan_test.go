@@ -12,9 +12,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// The first run of an image finds it in the store (the Go init); later
-// runs of the same reference start from the resolved image that run recorded
-// (the C init). A user must not be able to tell them apart but by speed:
+// The first run of an image finds it in the store (a call in the user
+// namespace); later runs of the same reference start from the resolved
+// image that run recorded, without opening the store. A user must not be able to tell them apart but by speed:
 // the same sandbox, the same exit codes and messages, in each strategy.
 func TestRunPlanSameSandbox(t *testing.T) {
 	forEachStrategy(t, func(t *testing.T, e *env, ref string) {

@@ -12,6 +12,7 @@ import (
 
 	"husk/sandbox"
 	"husk/store"
+	"husk/store/container"
 	"husk/store/volume"
 	"husk/userns"
 )
@@ -97,4 +98,25 @@ func (hl *HostLaunch) fill(ctx context.Context, vs *volume.Store, imageID string
 		err = fmt.Errorf("%s", strings.TrimPrefix(strings.TrimSpace(errb.String()), "husk: "))
 	}
 	return err
+}
+
+// hasVolumes says whether a container may have anonymous volumes: its
+// config's, or those made for its image's VOLUMEs at its start.
+func hasVolumes(ct *container.Container) bool {
+	for _, v := range ct.Config.Volumes {
+		if v.Anonymous {
+			return true
+		}
+	}
+	vs, err := volume.Open()
+	if err != nil {
+		return false
+	}
+	all, _ := vs.List()
+	for _, v := range all {
+		if v.Owner == ct.ID {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 func TestParseDetachKeys(t *testing.T) {
@@ -101,5 +103,44 @@ func TestClientDetaches(t *testing.T) {
 	_, detached, err := cl.Run(conn)
 	if !detached || err != nil {
 		t.Errorf("want detached at ctrl-p ctrl-q: %v %v", detached, err)
+	}
+}
+
+// A window size sent before the container's pty exists (a run's client
+// attaches before its process starts) is given to the pty once it does.
+func TestHubKeepsSizeForThePty(t *testing.T) {
+	h, err := Listen(filepath.Join(t.TempDir(), "a.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	conn, err := Dial(h.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := WriteFrame(conn, Resize, sizePayload(33, 111)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.mu.Lock()
+		got := h.size
+		h.mu.Unlock()
+		if got != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	h.SetInput(master, master)
+	rows, cols, err := pty.Getsize(tty)
+	if err != nil || rows != 33 || cols != 111 {
+		t.Errorf("the pty's size after SetInput: %dx%d, %v; want 33x111", rows, cols, err)
 	}
 }

@@ -22,6 +22,7 @@ type Hub struct {
 	clients map[*net.UnixConn]bool
 	input   io.WriteCloser // the container's stdin or pty master; nil: none
 	console *os.File       // the pty master, for window sizes
+	size    *pty.Winsize   // the last size a client sent: a run's own, sent before its pty exists
 }
 
 // Listen makes the attach socket at path, readable by the user only.
@@ -76,8 +77,8 @@ func (h *Hub) serve(c *net.UnixConn) {
 			_, _ = in.Write(p)
 		case kind == EOF && in != nil && con == nil:
 			_ = in.Close() // the process sees the end of its input
-		case kind == Resize && con != nil && len(p) == 4:
-			_ = pty.Setsize(con, &pty.Winsize{Rows: uint16(p[0])<<8 | uint16(p[1]), Cols: uint16(p[2])<<8 | uint16(p[3])})
+		case kind == Resize && len(p) == 4:
+			h.resize(&pty.Winsize{Rows: uint16(p[0])<<8 | uint16(p[1]), Cols: uint16(p[2])<<8 | uint16(p[3])})
 		}
 	}
 }
@@ -94,7 +95,20 @@ func (h *Hub) drop(c *net.UnixConn) {
 func (h *Hub) SetInput(in io.WriteCloser, console *os.File) {
 	h.mu.Lock()
 	h.input, h.console = in, console
+	if console != nil && h.size != nil {
+		_ = pty.Setsize(console, h.size)
+	}
 	h.mu.Unlock()
+}
+
+// resize sets the pty's window size, or keeps it for the pty to come.
+func (h *Hub) resize(ws *pty.Winsize) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.size = ws
+	if h.console != nil {
+		_ = pty.Setsize(h.console, ws)
+	}
 }
 
 // Output is a writer for one stream: to the log, then to every client. A

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"husk/reexec"
+	"husk/userns"
 )
 
 // CallRemove is the function (reexec) that removes a container by ID in
@@ -65,4 +66,11 @@ func init() {
 		}
 		return 0
 	})
+}
+
+// Discard removes a container that never ran (nothing half-made stays
+// after bad input), with whatever its init made for it (an upper layer, a
+// vfs copy), in husk's user namespace, whose ids own those files.
+func Discard(ctx context.Context, driver, id string) {
+	_, _ = userns.Call(ctx, io.Discard, CallRemove, driver, id)
 }

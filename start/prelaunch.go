@@ -1,0 +1,181 @@
+package start
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"husk/fuse"
+	"husk/network"
+	"husk/sandbox"
+	"husk/sandbox/executor"
+	"husk/store"
+	"husk/store/container"
+	"husk/userns"
+)
+
+// The prelaunch: a foreground `husk run --rm` with a fast start (a C init
+// and its spec built here) writes down the launch it makes, keyed by the
+// invocation up to the image (uid, gid, directory, the arguments up to
+// and including the image, environment). The next such invocation, with
+// any command after the image, starts that launch in C before the Go
+// runtime does (sandbox/executor/prelaunch.c), with its own container ID
+// and command, and the Go side only keeps the books once it runs (Adopt):
+// the record, signals, the exit. The launch names every file whose change
+// could change it, with its identity; one changed file, and the run takes
+// the usual path and writes a new one.
+
+// exitHusk is husk's own failure, as Docker's 125.
+const exitHusk = 125
+
+// Prelaunchable is what a run that qualifies for the prelaunch (the CLI
+// decides from its flags) needs to write its launch down.
+type Prelaunchable struct {
+	// KeyArg is the index in os.Args of the image argument, the last of
+	// the launch's key.
+	KeyArg int
+	// Files the flags name (env files, a seccomp profile), and Dirs (the
+	// volumes' sources): a change voids the launch.
+	Files, Dirs []string
+}
+
+// write records the launch o of container id for the next run with the
+// same arguments up to the image. It is best effort: without it, the next
+// run is only slower.
+func (p *Prelaunchable) write(mapping *userns.Mapping, o sandbox.Options, id string, hl *HostLaunch) {
+	if p == nil {
+		return
+	}
+	key := executor.LaunchKey(p.KeyArg)
+	root, _, _, err := store.Paths()
+	if key == nil || err != nil {
+		return
+	}
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if o.NewNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	l := &executor.Launch{Key: key, Watch: p.watched(mapping, hl.Strategy), Flags: flags, Mapping: mapping, ID: id,
+		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
+		JSON: hl.JSON, ImageID: hl.ImageID}
+	_ = l.Write(root)
+}
+
+// watched lists each file this run's launch depends on beyond the key,
+// with its identity: husk itself, the store's image and layer lists, the
+// user databases and ID ranges, the helpers, the files the flags name.
+// A directory need only be the same one (its identity without size and
+// time, a prefix ending in ':'): a volume's contents are the user's.
+func (p *Prelaunchable) watched(mapping *userns.Mapping, strategy fuse.Strategy) []byte {
+	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
+		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", mapping.NewUIDMap, mapping.NewGIDMap}
+	if _, graphroot, _, err := store.Paths(); err == nil {
+		for _, pat := range []string{"*-images/images.json", "*-layers/layers.json"} {
+			m, _ := filepath.Glob(filepath.Join(graphroot, pat))
+			files = append(files, m...)
+		}
+	}
+	if strategy == fuse.FuseOverlayfs {
+		if prog, err := fuse.FuseOverlayfsPath(); err == nil {
+			files = append(files, prog)
+		}
+	}
+	files = append(files, p.Files...)
+	var b bytes.Buffer
+	for _, f := range files {
+		if f != "" {
+			b.WriteString(f + "\x00" + executor.FileIdentity(f) + "\x00")
+		}
+	}
+	// The scratch directory, whose removal (a /tmp cleaner) the usual path
+	// mends, and the volumes' sources.
+	var dirs []string
+	if _, scratch, err := ScratchDir(); err == nil {
+		dirs = append(dirs, scratch)
+	}
+	for _, d := range append(dirs, p.Dirs...) {
+		if id := strings.SplitAfterN(executor.FileIdentity(d), ":", 3); len(id) == 3 {
+			b.WriteString(d + "\x00" + id[0] + id[1] + "\x00")
+		}
+	}
+	return b.Bytes()
+}
+
+// Adopt is a run of a sandbox the prelaunch started and mapped, with
+// config cfg and command cmd: the books a launch keeps, around a process
+// that may have ended already. It returns the container's exit code; an
+// error is husk's own.
+func Adopt(ctx context.Context, driver string, cfg *sandbox.Config, name string, cmd []string, pre *executor.Prelaunch) (int, error) {
+	l := executor.ParseLaunch(pre.File)
+	js, args, err := adoptedSpec(l, pre.ID, cmd)
+	var fg *Foreground
+	if err == nil {
+		fg, err = NewForeground(driver, cfg, name, nil, pre.ID)
+	}
+	if err == nil {
+		err = NewRecord(fg.cs, fg.c).RememberJSON(l.ImageID, args, js)
+	}
+	if err == nil && pre.Net != nil {
+		// The builtin network's stack, on the TAP device the init sent
+		// (or sends) on this socket.
+		var nh *network.Host
+		nh, err = adoptNet(cfg, pre)
+		if err == nil {
+			err = nh.Start(pre.Pid)
+		}
+		defer nh.Close()
+	}
+	if err != nil {
+		// The books cannot be kept: the sandbox must not run unseen.
+		pre.Abandon()
+		if fg != nil {
+			fg.Finish(ctx, exitHusk)
+		}
+		return exitHusk, err
+	}
+	_, _ = fg.cs.Update(fg.c.ID, container.MarkRunning(os.Getpid(), pre.Pid, nil))
+	code, _, err := sandbox.Adopt(pre.Pid, pre.Status, sandbox.Options{Running: func() { fg.ran = true }})
+	fg.Finish(ctx, code)
+	if err != nil {
+		return exitHusk, err
+	}
+	return code, nil
+}
+
+// adoptedSpec is the launch's spec in JSON for container id, with its
+// arguments: the entrypoint and cmd, or the default when cmd is empty.
+func adoptedSpec(l *executor.Launch, id string, cmd []string) ([]byte, []string, error) {
+	if len(l.ID) < 12 {
+		return nil, nil, fmt.Errorf("reading the prelaunch's spec: no container ID")
+	}
+	js := bytes.ReplaceAll(l.JSON, []byte(l.ID), []byte(id))
+	js = bytes.ReplaceAll(js, []byte(l.ID[:12]), []byte(id[:12]))
+	var s sandbox.Spec
+	if err := json.Unmarshal(js, &s); err != nil {
+		return nil, nil, fmt.Errorf("reading the prelaunch's spec: %w", err)
+	}
+	s.Args = l.Default
+	if len(cmd) > 0 {
+		s.Args = append(slices.Clone(l.Entry), cmd...)
+	}
+	js, err := json.Marshal(&s)
+	return js, s.Args, err
+}
+
+// adoptNet is the host side of a prelaunched sandbox's network, whose
+// socket the prelaunch made (pre.Net, this side's end).
+func adoptNet(cfg *sandbox.Config, pre *executor.Prelaunch) (*network.Host, error) {
+	h, err := cfg.NetHost()
+	if err != nil || h == nil {
+		pre.Net.Close()
+		return nil, fmt.Errorf("the network of a prelaunched sandbox: %v", err)
+	}
+	return h, h.Adopt(pre.Net, pre.Tap)
+}
