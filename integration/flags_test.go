@@ -58,6 +58,23 @@ func TestCommasStayInValues(t *testing.T) {
 			t.Errorf("ps --filter name=ex,other: want no container: %q", out)
 		}
 	})
+	// The flags added since: labels, build arguments, a build's labels.
+	t.Run("labels-and-build", func(t *testing.T) {
+		e.out("create", "--name", "lab", "-l", "list=x,y", ref, "true")
+		defer e.out("rm", "lab")
+		if out := e.out("inspect", "--format", `{{index .Config.Labels "list"}}`, "lab"); out != "x,y" {
+			t.Errorf("-l list=x,y: %q", out)
+		}
+		dir := filepath.Join(e.home, "commactx")
+		e.writeFile("commactx/Dockerfile", []byte("FROM "+ref+"\nARG A\nRUN echo \"$A\" > /a\n"), 0o644)
+		e.ok("build", "-q", "-t", "commas:1", "--build-arg", "A=x,y", "--label", "l=p,q", dir)
+		if out := e.sbxOut([]string{"--rm"}, "commas:1", "cat", "/a"); out != "x,y" {
+			t.Errorf("build --build-arg A=x,y: %q", out)
+		}
+		if out := e.out("image", "inspect", "--format", `{{index .Config.Labels "l"}}`, "commas:1"); out != "p,q" {
+			t.Errorf("build --label l=p,q: %q", out)
+		}
+	})
 	// Values that mean one thing each are refused whole, never half used.
 	t.Run("refused", func(t *testing.T) {
 		for _, flags := range [][]string{
