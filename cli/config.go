@@ -58,7 +58,7 @@ func (f *ContainerFlags) config(image string, cmd []string, detached bool) (*san
 	if c.OCI.Process, err = f.process(cmd); err != nil {
 		return nil, err
 	}
-	if err := f.withSlurm(c, detached); err != nil {
+	if err := f.withSlurm(c); err != nil {
 		return nil, err
 	}
 	if err := f.seccompConfig(c); err != nil {

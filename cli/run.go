@@ -31,6 +31,7 @@ func (c *RunCmd) Run(g *Globals) error {
 	if c.Detach {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}
+	c.stepRm()
 	if pre := executor.Prelaunched(); pre != nil {
 		cfg, err := c.config(c.Image, c.Cmd, false)
 		if err != nil {

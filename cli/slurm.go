@@ -64,9 +64,8 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 // bound in at its own path (the PMIx client finds its server's socket
 // there), the host's network unless a flag asks for a network of husk's
 // (ranks on several nodes reach each other at the nodes' addresses, at
-// the interconnect's speed), and --rm for a foreground run (each step
-// would otherwise leave a record behind).
-func (f *ContainerFlags) withSlurm(c *sandbox.Config, detached bool) error {
+// the interconnect's speed). A foreground run's --rm is stepRm's.
+func (f *ContainerFlags) withSlurm(c *sandbox.Config) error {
 	step := slurmStep()
 	env := f.hostEnv(step)
 	if len(env) > 0 {
@@ -86,8 +85,14 @@ func (f *ContainerFlags) withSlurm(c *sandbox.Config, detached bool) error {
 	if f.Network == "" && f.Hostname == "" && len(f.Publish) == 0 && !f.PublishAll && len(f.DNS) == 0 {
 		c.Network = sandbox.NetworkConfig{Mode: "host"}
 	}
-	if !detached && c.Restart.Name == "no" {
-		c.AutoRemove = true
-	}
 	return nil
+}
+
+// stepRm makes --rm the default of a foreground run in a Slurm step, with
+// no restart policy: each step would otherwise leave a record behind. It
+// is set on the flags, before the run chooses its path, as --rm would be.
+func (f *ContainerFlags) stepRm() {
+	if slurmStep() != nil && (f.Restart == "" || f.Restart == "no") {
+		f.Rm = true
+	}
 }

@@ -18,6 +18,7 @@ func TestSlurmStepConfig(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	f := &ContainerFlags{SandboxFlags: SandboxFlags{Env: []string{"OMPI_X=mine"}}, Restart: "no"}
+	f.stepRm()
 	c, err := f.config("busybox", nil, false)
 	if err != nil {
 		t.Fatal(err)

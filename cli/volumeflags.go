@@ -79,7 +79,7 @@ func parseVolumeFlag(spec string) (volReq, error) {
 		return r, fmt.Errorf("-v %q: use NAME:/PATH[:ro], HOST:/PATH[:ro] or /PATH", spec)
 	}
 	if !filepath.IsAbs(r.Destination) || filepath.Clean(r.Destination) == "/" {
-		return r, fmt.Errorf("-v %q: the container path must be absolute and not /, e.g. /data", spec)
+		return r, fmt.Errorf("-v %q: the container path must be absolute and not /: use HOST:CONTAINER[:ro], NAME:CONTAINER or /CONTAINER, e.g. /data", spec)
 	}
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
