@@ -52,6 +52,15 @@ type bounded struct {
 }
 
 func (b *bounded) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.send(r)
+	if err == nil && resp.StatusCode == http.StatusOK && isBlobGet(r) {
+		resp.Body = &resumingBody{ReadCloser: resp.Body, b: b, req: r, total: resp.ContentLength}
+	}
+	return resp, err
+}
+
+// send is one request under the limits.
+func (b *bounded) send(r *http.Request) (*http.Response, error) {
 	n := 0
 	for resp := r.Response; resp != nil && resp.Request != nil; resp = resp.Request.Response {
 		n++
