@@ -25,6 +25,8 @@ import (
 	"husk/start"
 	"husk/store/container"
 	"husk/userns"
+
+	"golang.org/x/sys/unix"
 )
 
 // Logs are rotated at this size, one older file kept (Docker's json-file
@@ -235,7 +237,11 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	o.Console = ios.console
 	o.Started = func(pid int) {
 		ios.closeChildEnds()
-		_, _ = m.cs.Update(m.c.ID, container.MarkRunning(os.Getpid(), pid, nh.Ports()))
+		ct, err := m.cs.Update(m.c.ID, container.MarkRunning(os.Getpid(), pid, nh.Ports()))
+		if err == nil && ct.Stopped {
+			// Stopped while it restarted: this start ends at once.
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
 	}
 	o.Running = func() {
 		ran = true

@@ -50,6 +50,7 @@ func (c *console) relay() {
 		}
 	}
 	c.resize()
+	c.ack()
 	if c.attachStdin {
 		go io.Copy(master, os.Stdin)
 	}
@@ -64,7 +65,11 @@ func (c *console) handOver(take func(*os.File)) {
 		return
 	}
 	take(master)
+	c.ack()
 }
+
+// ack tells the init that the pty has its size: its process may start.
+func (c *console) ack() { _, _ = c.local.Write([]byte{0}) }
 
 func (c *console) receive() (*os.File, error) {
 	buf := make([]byte, 1)

@@ -94,6 +94,12 @@ static int open_console(const struct husk_cred *c, int keep_id)
 	if (husk_send_fd(HUSK_FD_CONSOLE, "", 1, master) != 0)
 		husk_fail(125, "sending the pty to husk: %s", strerror(errno));
 	close(master);
+	// husk answers once it has given the pty its window size, so that the
+	// process never finds it 0x0 (stty, full-screen programs); EOF, when
+	// husk went, starts the process all the same.
+	char ack;
+	while (read(HUSK_FD_CONSOLE, &ack, 1) < 0 && errno == EINTR)
+		;
 	close(HUSK_FD_CONSOLE);
 	return slave;
 }

@@ -10,11 +10,17 @@ import "time"
 func MarkRunning(monitor, init int, ports []string) func(*State) error {
 	return func(st *State) error {
 		st.Bound = ports
+		restarting := st.Status == Restarting
 		st.Status = Running
 		st.MonitorPID, st.MonitorStart = monitor, StartTime(monitor)
 		st.InitPID, st.InitStart = init, StartTime(init)
 		st.StartedAt, st.FinishedAt = time.Now().UTC(), time.Time{}
-		st.ExitCode, st.Error, st.Stopped = 0, "", false
+		st.ExitCode, st.Error = 0, ""
+		// A new start clears an earlier stop; one that came while the
+		// container restarted stands, and the monitor ends this start.
+		if !restarting {
+			st.Stopped = false
+		}
 		st.Paused, st.PausedBy = false, ""
 		return nil
 	}
