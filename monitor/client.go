@@ -51,11 +51,17 @@ func StartAttached(ct *container.Container, a Attached) (code int, detached bool
 		ms.pipe.Close()
 		return 0, false, notStarted(err)
 	}
+	cl := a.client(ct)
+	if err := cl.Ready(conn); err != nil {
+		conn.Close()
+		ms.pipe.Close()
+		return 0, false, notStarted(err)
+	}
 	if err := ms.Running(); err != nil {
 		conn.Close()
 		return 0, false, notStarted(err)
 	}
-	return a.Relay(conn, ct)
+	return a.relay(cl, conn, ct)
 }
 
 func notStarted(err error) error {
@@ -69,6 +75,10 @@ func notStarted(err error) error {
 // until it exits or the detach keys are typed. A container that removes
 // itself (--rm) has gone when Relay returns its code, as with docker run.
 func (a Attached) Relay(conn *net.UnixConn, ct *container.Container) (code int, detached bool, err error) {
+	return a.relay(a.client(ct), conn, ct)
+}
+
+func (a Attached) client(ct *container.Container) *attach.Client {
 	cl := &attach.Client{Stdout: os.Stdout, Stderr: os.Stderr}
 	if a.Stdin {
 		cl.Stdin = os.Stdin
@@ -78,6 +88,10 @@ func (a Attached) Relay(conn *net.UnixConn, ct *container.Container) (code int, 
 		// piped input (a tar stream, say) passes whole.
 		cl.Terminal, cl.DetachKeys = os.Stdin, a.DetachKeys
 	}
+	return cl
+}
+
+func (a Attached) relay(cl *attach.Client, conn *net.UnixConn, ct *container.Container) (code int, detached bool, err error) {
 	if a.ProxySignals {
 		defer proxySignals(ct.ID)()
 	}

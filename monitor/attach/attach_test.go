@@ -49,6 +49,9 @@ func TestHubAndClient(t *testing.T) {
 	var out, errb bytes.Buffer
 	stdinR, stdinW := io.Pipe()
 	cl := &Client{Stdin: stdinR, Stdout: &out, Stderr: &errb, DetachKeys: []byte{0x10, 0x11}}
+	if err := cl.Ready(conn); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan [2]int, 1)
 	go func() {
 		code, detached, _ := cl.Run(conn)
@@ -119,19 +122,20 @@ func TestHubKeepsSizeForThePty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// Connected is not ready: the monitor must not start the process on
+	// a bare connection, before the size frame is read.
+	start := time.Now()
+	h.WaitClient(300 * time.Millisecond)
+	if time.Since(start) < 250*time.Millisecond {
+		t.Fatal("WaitClient returned on a connection that had not said it was ready")
+	}
 	if err := WriteFrame(conn, Resize, sizePayload(33, 111)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		h.mu.Lock()
-		got := h.size
-		h.mu.Unlock()
-		if got != nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := WriteFrame(conn, Ready, nil); err != nil {
+		t.Fatal(err)
 	}
+	h.WaitClient(5 * time.Second)
 	master, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,23 @@ func Dial(path string) (*net.UnixConn, error) {
 	return c, nil
 }
 
+// Ready tells a monitor that waits for its client before it starts the
+// process that this one is here, with the terminal's size sent first so
+// the process's pty has it from its start.
+func (cl *Client) Ready(conn *net.UnixConn) error {
+	if cl.Terminal != nil && term.IsTerminal(int(cl.Terminal.Fd())) {
+		if ws, err := pty.GetsizeFull(cl.Terminal); err == nil {
+			if err := WriteFrame(conn, Resize, sizePayload(ws.Rows, ws.Cols)); err != nil {
+				return fmt.Errorf("attaching to the container: %w", err)
+			}
+		}
+	}
+	if err := WriteFrame(conn, Ready, nil); err != nil {
+		return fmt.Errorf("attaching to the container: %w", err)
+	}
+	return nil
+}
+
 // Run relays until the container exits (its code) or the user types the
 // detach keys (detached true).
 func (cl *Client) Run(conn *net.UnixConn) (code int, detached bool, err error) {

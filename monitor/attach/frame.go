@@ -18,6 +18,7 @@ const (
 	Resize byte = 3 // payload: rows, cols as two big-endian uint16
 	EOF    byte = 4 // the client's input ended
 	Exit   byte = 5 // payload: the exit code as a big-endian int32
+	Ready  byte = 6 // the client has sent its window size, if it has one
 )
 
 // maxFrame bounds a frame's payload, so a broken peer cannot make the

@@ -16,7 +16,7 @@ import (
 // attached client and feeds their input to the container.
 type Hub struct {
 	ln      *net.UnixListener
-	first   chan struct{} // closed when the first client attaches
+	first   chan struct{} // closed when the first client is ready
 	once    sync.Once
 	mu      sync.Mutex
 	clients map[*net.UnixConn]bool
@@ -38,8 +38,9 @@ func Listen(path string) (*Hub, error) {
 	return h, nil
 }
 
-// WaitClient waits for a client (start -a attaches before the process
-// starts, so it misses no output), at most d.
+// WaitClient waits for a client to be ready (start -a and run -t attach
+// before the process starts, so it misses no output and its pty has the
+// client's window size from the start), at most d.
 func (h *Hub) WaitClient(d time.Duration) {
 	select {
 	case <-h.first:
@@ -56,7 +57,6 @@ func (h *Hub) accept() {
 		h.mu.Lock()
 		h.clients[c] = true
 		h.mu.Unlock()
-		h.once.Do(func() { close(h.first) })
 		go h.serve(c)
 	}
 }
@@ -79,6 +79,9 @@ func (h *Hub) serve(c *net.UnixConn) {
 			_ = in.Close() // the process sees the end of its input
 		case kind == Resize && len(p) == 4:
 			h.resize(&pty.Winsize{Rows: uint16(p[0])<<8 | uint16(p[1]), Cols: uint16(p[2])<<8 | uint16(p[3])})
+		case kind == Ready:
+			// Frames are read in order: a size sent before is kept by now.
+			h.once.Do(func() { close(h.first) })
 		}
 	}
 }
