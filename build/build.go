@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,9 +46,14 @@ type builder struct {
 	cache   *cache
 	lex     *shell.Lex
 	meta    map[string]string // args before the first FROM, and the predefined ones
-	done    map[int]*stage    // stages built so far, by index
-	step    int               // steps shown so far
-	devNull *os.File
+	devNull *os.File          // the steps' output with -q
+
+	cancel context.CancelFunc // stops every stage at its next step
+	wg     sync.WaitGroup     // the stages started in the background
+	mu     sync.Mutex         // guards what follows
+	stages map[int]*pending   // stages started, by index
+	step   int                // steps shown so far
+	failed error              // the first stage's failure
 }
 
 // Build runs the Dockerfile's stages up to the target and records the
@@ -56,7 +62,17 @@ type builder struct {
 // The layers of the steps that succeeded stay, as the cache.
 func Build(ctx context.Context, s *store.Store, o Options) (string, error) {
 	df := o.Dockerfile
-	b := &builder{ctx: ctx, s: s, o: o, cache: openCache(s, o.NoCache), lex: shell.NewLex(df.Escape), done: map[int]*stage{}}
+	b := &builder{s: s, o: o, cache: openCache(s, o.NoCache), lex: shell.NewLex(df.Escape), stages: map[int]*pending{}}
+	b.ctx, b.cancel = context.WithCancel(ctx)
+	defer b.cancel()
+	if o.Quiet {
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return "", err
+		}
+		defer null.Close()
+		b.devNull = null
+	}
 	if err := b.metaArgs(); err != nil {
 		return "", err
 	}
@@ -68,9 +84,11 @@ func Build(ctx context.Context, s *store.Store, o Options) (string, error) {
 		}
 		target = i
 	}
+	b.startNeeded(target)
 	st, err := b.buildStage(target)
+	b.wg.Wait()
 	if err != nil {
-		return "", err
+		return "", b.firstFailure(err)
 	}
 	return b.commit(st)
 }
@@ -115,22 +133,6 @@ func (b *builder) expand(word string, env []string) (string, error) {
 	return out, err
 }
 
-// buildStage builds stage i (and what it depends on) once.
-func (b *builder) buildStage(i int) (*stage, error) {
-	if st, ok := b.done[i]; ok {
-		return st, nil
-	}
-	st, err := b.newStage(i)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.run(); err != nil {
-		return nil, err
-	}
-	b.done[i] = st
-	return st, nil
-}
-
 // stageRef finds an earlier stage by name or index ("" if none matches).
 func (b *builder) stageRef(name string, before int) (int, bool) {
 	if i, ok := instructions.HasStage(b.o.Dockerfile.Stages[:before], name); ok {
@@ -155,6 +157,8 @@ func (b *builder) errAt(loc []parser.Range, err error) error {
 
 // show prints a step's line, as Docker's plain progress does.
 func (b *builder) show(st *stage, n, total int, text string, cached bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.step++
 	if b.o.Quiet {
 		return

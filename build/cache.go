@@ -62,10 +62,16 @@ func (c *cache) put(key string, e entry) {
 	if err != nil || os.MkdirAll(c.dir, 0o700) != nil {
 		return
 	}
-	tmp := filepath.Join(c.dir, key+".tmp")
-	if os.WriteFile(tmp, b, 0o600) == nil {
-		_ = os.Rename(tmp, filepath.Join(c.dir, key))
+	// A temporary of its own: two stages of one build may put one key.
+	f, err := os.CreateTemp(c.dir, key+".*.tmp")
+	if err != nil {
+		return
 	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr == nil && cerr == nil && os.Rename(f.Name(), filepath.Join(c.dir, key)) == nil {
+		return
+	}
+	_ = os.Remove(f.Name())
 }
 
 // argsKey is the build args a step sees, in a fixed order.

@@ -20,6 +20,7 @@ import (
 // excludes. A build from stdin alone has none.
 type Context struct {
 	Dir    string // "" for no context
+	From   string // the stage or image a --from root is, for errors
 	ignore *patternmatcher.PatternMatcher
 }
 
@@ -98,6 +99,9 @@ func (c *Context) Sources(srcs []string) ([]string, error) {
 			}
 			out = append(out, r)
 			n++
+		}
+		if n == 0 && c.From != "" {
+			return nil, fmt.Errorf("%s is not in %s: fix the path", src, c.From)
 		}
 		if n == 0 {
 			return nil, fmt.Errorf("%s is not in the build context %s (or .dockerignore excludes it): add it there or fix the path", src, c.Dir)

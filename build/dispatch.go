@@ -306,7 +306,7 @@ func (b *builder) fromRoot(from string, before int) (*Context, string, func(), e
 	if err != nil {
 		return nil, "", nil, err
 	}
-	return &Context{Dir: root.Dir}, key, root.drop, nil
+	return &Context{Dir: root.Dir, From: "--from=" + from}, key, root.drop, nil
 }
 
 // source is the top layer and cache key of a stage (built first) or an
@@ -368,10 +368,7 @@ func envGetter(env []string) shell.EnvGetter { return shell.EnvsFromSlice(env) }
 // stepOutput is where a RUN step's output goes: the build's stderr, or
 // nowhere with -q.
 func (b *builder) stepOutput() *os.File {
-	if b.o.Quiet {
-		if b.devNull == nil {
-			b.devNull, _ = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		}
+	if b.devNull != nil {
 		return b.devNull
 	}
 	return os.Stderr

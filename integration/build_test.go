@@ -253,10 +253,11 @@ func TestBuildErrors(t *testing.T) {
 	e := newEnv(t)
 	base := plain.Ref("busybox:latest")
 	cases := map[string][]string{
-		"FROM " + base + "\nRUN true\nBOGUS thing\n":              {"Dockerfile:3", "unknown instruction"},
-		"FROM " + base + "\nCOPY missing.txt /\n":                 {"Dockerfile:2", "missing.txt", "build context"},
-		"FROM " + base + "\nENV A=1 \\\n  B\nCOPY --from=x a /\n": {"Dockerfile:2"},
-		"FROM " + base + " AS a\nCOPY --from=nostage /x /\n":      {"Dockerfile:2", "nostage"},
+		"FROM " + base + "\nRUN true\nBOGUS thing\n":                {"Dockerfile:3", "unknown instruction"},
+		"FROM " + base + "\nCOPY missing.txt /\n":                   {"Dockerfile:2", "missing.txt", "build context"},
+		"FROM " + base + "\nENV A=1 \\\n  B\nCOPY --from=x a /\n":   {"Dockerfile:2"},
+		"FROM " + base + " AS a\nCOPY --from=nostage /x /\n":        {"Dockerfile:2", "nostage"},
+		"FROM " + base + " AS a\nFROM a\nCOPY --from=a /nofile /\n": {"Dockerfile:3", "/nofile is not in --from=a"},
 	}
 	i := 0
 	for df, want := range cases {
