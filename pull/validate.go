@@ -59,9 +59,9 @@ type checker struct {
 	blob    int64           // the compressed blob's size, for the message
 }
 
-// ExpansionError is a layer whose files would take far more room than its
-// blob: a sparse file, which would be written whole, or a decompression
-// bomb. Legitimate layers stay far below it (gzip's ratio is at most 1032).
+// ExpansionError is a layer whose files would add up to far more than its
+// blob: a sparse file (stored with its holes where layers are staged, but
+// still read whole and written whole on vfs), or a decompression bomb. Legitimate layers stay far below it (gzip's ratio is at most 1032).
 type ExpansionError struct {
 	Name        string
 	Limit, Blob int64
@@ -69,7 +69,7 @@ type ExpansionError struct {
 
 func (e *ExpansionError) Error() string {
 	return fmt.Sprintf("refusing the layer: its files, up to %q, add up to more than %d MiB from a blob of %d bytes "+
-		"(a sparse or zero-filled file, written whole here): ask its publisher for a smaller image, or raise the limit "+
+		"(a sparse or zero-filled file, or a decompression bomb): ask its publisher for a smaller image, or raise the limit "+
 		"with HUSK_LAYER_EXPANSION=MiB", e.Name, e.Limit>>20, e.Blob)
 }
 
