@@ -42,7 +42,9 @@ func (e *DiffIDError) Error() string {
 //
 // Headers are parsed (by archive/tar, as containers/storage's unpacker
 // parses them) into pending and handed out only after the check; file
-// content goes from the source straight into the consumer's buffer.
+// content goes from the source straight into the consumer's buffer, except
+// a sparse file's: archive/tar hands out its content with the holes filled
+// in, so its raw bytes are kept in pending as they are read instead.
 type checker struct {
 	src     io.Reader // the uncompressed stream, through the hasher
 	hash    hash.Hash
@@ -51,6 +53,8 @@ type checker struct {
 	tr      *tar.Reader
 	pending bytes.Buffer // bytes read and checked, not yet handed out
 	inEntry bool
+	sparse  bool   // the entry's content is a sparse map and data: passed raw
+	scratch []byte // where a sparse entry's filled-in content is dropped
 	tarDone bool
 	err     error           // sticky: the end of the stream or the first failure
 	links   map[string]bool // symlinks seen so far in this layer
@@ -124,6 +128,12 @@ func (c *checker) Read(p []byte) (int, error) {
 			return c.pending.Read(p)
 		case c.err != nil:
 			return 0, c.err
+		case c.inEntry && c.sparse:
+			_, err := c.tr.Read(c.scratch) // its raw bytes go to pending
+			if err == io.EOF {
+				c.inEntry, err = false, nil
+			}
+			c.err = err
 		case c.inEntry: // content, checked with its header
 			c.headers.on = false
 			n, err := c.tr.Read(p)
@@ -165,7 +175,24 @@ func (c *checker) next() error {
 		return err
 	}
 	c.inEntry = true
+	c.sparse = isSparse(hdr)
+	if c.sparse && c.scratch == nil {
+		c.scratch = make([]byte, 256<<10)
+	}
 	return nil
+}
+
+// isSparse reports a GNU sparse entry, of the old type or in PAX records.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) verify() error {

@@ -3,6 +3,7 @@ package store
 import (
 	"archive/tar"
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	tarsplit "github.com/vbatts/tar-split/tar/storage"
 	"go.podman.io/storage/pkg/archive"
 )
 
@@ -121,5 +123,27 @@ func TestSparseGNUFormats(t *testing.T) {
 		}
 		dir := unpackSparse(t, out)
 		wantSparse(t, filepath.Join(dir, "sparse"), size, 'x')
+	}
+}
+
+// A sparse entry passes the splitter raw (its map and data, not its
+// filled-in content), so that the unpacker reads the same tar.
+func TestSplitterPassesSparseRaw(t *testing.T) {
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("x"), 8<<20)
+	f.Close()
+	for _, format := range []string{"gnu", "pax"} {
+		raw, err := exec.Command("tar", "--sparse", "--format="+format, "-cf", "-", "-C", src, "sparse").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(newSplitter(bytes.NewReader(raw), tarsplit.NewJSONPacker(io.Discard)))
+		if err != nil || !bytes.Equal(out, raw) {
+			t.Errorf("%s: the splitter changed the stream (%d bytes in, %d out): %v", format, len(raw), len(out), err)
+		}
 	}
 }
