@@ -319,3 +319,70 @@ func TestKillRm(t *testing.T) {
 	e.ok("ps", "-a")
 	afterKill(e, ref)
 }
+
+// waitOutput runs husk ARGS until its stdout holds want.
+func (e *env) waitOutput(want string, args ...string) {
+	e.t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(e.run(args...).stdout, want) {
+			return
+		}
+	}
+	e.t.Fatalf("husk %s: no %q within a minute", strings.Join(args, " "), want)
+}
+
+// stop killed while it waits for a container that ignores SIGTERM: the
+// container is still there to stop or remove.
+func TestKillStop(t *testing.T) {
+	e, ref, _ := killEnv(t)
+	id := e.detached(nil, ref, "sh", "-c", `trap "echo term" TERM; echo ready; while :; do sleep 1; done`)
+	e.waitOutput("ready", "logs", id)
+	cmd, cancel := e.startHusk("stop", "-t", "600", id)
+	defer cancel()
+	e.waitOutput("term", "logs", id)
+	kill9(t, cmd)
+	e.ok("ps", "-a")
+	e.ok("stop", "-t", "1", id)
+	afterKill(e, ref)
+}
+
+// build killed while a RUN step runs: no image, no leftover step
+// container or process, and the next build succeeds.
+func TestKillBuildMidRun(t *testing.T) {
+	e, ref, _ := killEnv(t)
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + ref + "\nRUN echo step-ready; sleep 602\n"})
+	cmd := exec.Command(huskBin, "build", "-t", "killed", dir)
+	cmd.Env, cmd.Dir = e.environ(), e.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var said []string
+	ready := false
+	for !ready && sc.Scan() {
+		said = append(said, sc.Text())
+		ready = strings.Contains(sc.Text(), "step-ready")
+	}
+	if !ready {
+		kill9(t, cmd)
+		t.Fatalf("the build never reached its RUN step: %q", said)
+	}
+	kill9(t, cmd)
+	noStraySleep(t, "602")
+	e.noLeftovers()
+	if strings.Contains(e.out("images"), "killed") {
+		t.Errorf("the killed build left its image")
+	}
+	e.writeFile("ctx/Dockerfile", []byte("FROM "+ref+"\nRUN echo built > /built\n"), 0o644)
+	e.ok("build", "-t", "killed", dir)
+	if got := e.sbxOut([]string{"--rm"}, "killed", "cat", "/built"); got != "built" {
+		t.Errorf("the rebuilt image: %q", got)
+	}
+	afterKill(e, ref)
+}

@@ -16,32 +16,37 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// A layer with a 1 GiB sparse file (GNU tar's PAX sparse format) and one
+// Layers with a 1 GiB sparse file (GNU tar's PAX and GNU sparse formats) and one
 // with a plain 1 GiB entry of zeros, each ending in one byte "x", are
 // stored with their holes: each file takes a few blocks of the store, and
 // reads back whole (issue 19, item 1).
 func TestSparseLayerKeepsHoles(t *testing.T) {
 	const size = 1 << 30
 	src := t.TempDir()
-	f, err := os.Create(filepath.Join(src, "sparse"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte("x"), size-1); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	tarData, err := exec.Command("tar", "--sparse", "--format=pax", "--owner=0", "--group=0", "-cf", "-", "-C", src, "sparse").Output()
-	if err != nil {
-		t.Fatalf("tar --sparse: %v", err)
-	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(tarData)
-	zw.Close()
-	sparseLayer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(gz.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
+	// GNU tar writes both sparse formats: PAX 1.0, and the old GNU type.
+	var sparseLayers []v1.Layer
+	for _, format := range []string{"pax", "gnu"} {
+		f, err := os.Create(filepath.Join(src, format))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte("x"), size-1); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		tarData, err := exec.Command("tar", "--sparse", "--format="+format, "--owner=0", "--group=0", "-cf", "-", "-C", src, format).Output()
+		if err != nil {
+			t.Fatalf("tar --sparse --format=%s: %v", format, err)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(tarData)
+		zw.Close()
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(gz.Bytes())), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		sparseLayers = append(sparseLayers, l)
 	}
 	zerosLayer, err := TarLayer([]Entry{Generated("zeros", size, func(w io.Writer) error {
 		if err := Zeros(size - 1)(w); err != nil {
@@ -57,7 +62,7 @@ func TestSparseLayerKeepsHoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(base, sparseLayer, zerosLayer)
+	img, err := mutate.AppendLayers(base, append(sparseLayers, zerosLayer)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +79,7 @@ func TestSparseLayerKeepsHoles(t *testing.T) {
 	e.vars["HUSK_LAYER_EXPANSION"] = "4096" // a GiB from a blob of a few hundred bytes is over the default
 	e.pull(plain.Ref(repo))
 	out := e.sbxOut([]string{"--rm"}, plain.Ref(repo), "sh", "-c",
-		`for f in /sparse /zeros; do echo "$f $(stat -c '%s %b %B' $f) $(tail -c 1 $f)"; done`)
+		`for f in /pax /gnu /zeros; do echo "$f $(stat -c '%s %b %B' $f) $(tail -c 1 $f)"; done`)
 	for _, l := range lines(out) {
 		var name, last string
 		var n, blocks, unit int64
@@ -88,8 +93,8 @@ func TestSparseLayerKeepsHoles(t *testing.T) {
 			t.Errorf("%s takes %d bytes of the store: its holes were written", name, blocks*unit)
 		}
 	}
-	if len(lines(out)) != 2 {
-		t.Errorf("want two files stat'ed: %q", out)
+	if len(lines(out)) != 3 {
+		t.Errorf("want three files stat'ed: %q", out)
 	}
 	if strings.Contains(out, ".husk-sparse") {
 		t.Errorf("a link of the unpacking was left: %q", out)
