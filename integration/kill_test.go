@@ -169,41 +169,39 @@ func (h *halfWriter) Write(p []byte) (int, error) {
 	return n, h.ctx.Err()
 }
 
-// A pull killed while a layer's blob is half read leaves no image, and the
-// next pull of the image completes.
+// A pull killed while a layer's blob is half read, for each layer of the
+// image (the ones below it may be stored by then), leaves no image, and
+// the next pull of the image completes.
 func TestKillPullMidBlob(t *testing.T) {
 	layers, err := images.Layers.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var biggest string
-	var size int64
-	for _, l := range layers {
-		n, _ := l.Size()
-		if d, _ := l.Digest(); n > size {
-			biggest, size = d.String(), n
-		}
+	for i, l := range layers {
+		d, _ := l.Digest()
+		t.Run(fmt.Sprintf("layer%d", i+1), func(t *testing.T) {
+			addr, mid, release := holdingRegistry(t, d.String())
+			ref := addr + "/layers:latest"
+			e := sandboxEnv(t, "")
+			cmd, cancel := e.startHusk("pull", ref)
+			defer cancel()
+			select {
+			case <-mid:
+			case <-time.After(time.Minute):
+				t.Fatal("the pull never reached the middle of the blob")
+			}
+			kill9(t, cmd)
+			if ids := e.imageIDs(); len(ids) != 0 {
+				t.Errorf("after the killed pull, want no image; images -q: %q", ids)
+			}
+			release()
+			e.pull(ref)
+			wantOnlyImage(t, e, images.Layers)
+			checkLayersImage(t, e, ref)
+			e.pull(plain.Ref("busybox:latest"))
+			afterKill(e, plain.Ref("busybox:latest"))
+		})
 	}
-	addr, mid, release := holdingRegistry(t, biggest)
-	ref := addr + "/layers:latest"
-	e := sandboxEnv(t, "")
-	cmd, cancel := e.startHusk("pull", ref)
-	defer cancel()
-	select {
-	case <-mid:
-	case <-time.After(time.Minute):
-		t.Fatal("the pull never reached the middle of the blob")
-	}
-	kill9(t, cmd)
-	if ids := e.imageIDs(); len(ids) != 0 {
-		t.Errorf("after the killed pull, want no image; images -q: %q", ids)
-	}
-	release()
-	e.pull(ref)
-	wantOnlyImage(t, e, images.Layers)
-	checkLayersImage(t, e, ref)
-	e.pull(plain.Ref("busybox:latest"))
-	afterKill(e, plain.Ref("busybox:latest"))
 }
 
 // holdContainersLock takes the lock that create and remove take on the
@@ -272,27 +270,31 @@ func TestKillRunBeforeRecord(t *testing.T) {
 	}
 }
 
-// run killed once its container is running: the foreground run (the
-// container said "ready"), and run -d's monitor with the container's init
-// (every process of this husk, by PID).
+// run killed once its container is running: the foreground run, with and
+// without --rm (the container said "ready"), and run -d's monitor with the
+// container's init (every process of this husk, by PID).
 func TestKillRunAfterRecord(t *testing.T) {
 	e, ref, _ := killEnv(t)
-	cmd := exec.Command(huskBin, "run", "--name", "fg", ref, "sh", "-c", "echo ready; exec sleep 601")
-	cmd.Env, cmd.Dir = e.environ(), e.home
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	for _, flags := range [][]string{{"--name", "fg"}, {"--rm", "--name", "fgrm"}} {
+		args := append(append([]string{"run"}, flags...), ref, "sh", "-c", "echo ready; exec sleep 601")
+		cmd := exec.Command(huskBin, args...)
+		cmd.Env, cmd.Dir = e.environ(), e.home
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "ready\n" {
+			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("run %v: the container said %q, %v", flags, l, err)
+		}
+		kill9(t, cmd)
+		e.ok("ps", "-a")
+		afterKill(e, ref)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "ready\n" {
-		t.Fatalf("the container said %q, %v", l, err)
-	}
-	kill9(t, cmd)
-	e.ok("ps", "-a")
-	afterKill(e, ref)
 
 	id := e.detached(nil, ref, "sleep", "600")
 	if !strings.Contains(e.out("ps", "-q", "--no-trunc"), id) {
