@@ -1,13 +1,16 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -143,9 +146,30 @@ func TestFaultDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	// Zeros would be stored as holes (sparse.go): the file is of ones.
+	big, err := TarLayer([]Entry{Generated("ones", BigFileSize, func(w io.Writer) error {
+		buf := bytes.Repeat([]byte{1}, 1<<20)
+		for left := int64(BigFileSize); left > 0; left -= int64(len(buf)) {
+			if _, err := w.Write(buf[:min(left, int64(len(buf)))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := NewImage("amd64", v1.Config{Cmd: []string{"true"}}, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := "ones-" + randomHex(4) + ":latest"
+	if err := plain.Push(repo, img); err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t) // its reset runs before root is removed
 	e.vars["HUSK_ROOT"] = root
-	e.wantFault(e.run("pull", plain.Ref("layers:latest")), root)
+	e.wantFault(e.run("pull", plain.Ref(repo)), root)
 	// The store still works once there is room again.
 	e.pull(plain.Ref("busybox:latest"))
 	wantOnlyImage(t, e, images.Busybox)

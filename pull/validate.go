@@ -42,7 +42,9 @@ func (e *DiffIDError) Error() string {
 //
 // Headers are parsed (by archive/tar, as containers/storage's unpacker
 // parses them) into pending and handed out only after the check; file
-// content goes from the source straight into the consumer's buffer.
+// content goes from the source straight into the consumer's buffer, except
+// a sparse file's: archive/tar hands out its content with the holes filled
+// in, so its raw bytes are kept in pending as they are read instead.
 type checker struct {
 	src     io.Reader // the uncompressed stream, through the hasher
 	hash    hash.Hash
@@ -51,6 +53,8 @@ type checker struct {
 	tr      *tar.Reader
 	pending bytes.Buffer // bytes read and checked, not yet handed out
 	inEntry bool
+	sparse  bool   // the entry's content is a sparse map and data: passed raw
+	scratch []byte // where a sparse entry's filled-in content is dropped
 	tarDone bool
 	err     error           // sticky: the end of the stream or the first failure
 	links   map[string]bool // symlinks seen so far in this layer
@@ -59,9 +63,9 @@ type checker struct {
 	blob    int64           // the compressed blob's size, for the message
 }
 
-// ExpansionError is a layer whose files would take far more room than its
-// blob: a sparse file, which would be written whole, or a decompression
-// bomb. Legitimate layers stay far below it (gzip's ratio is at most 1032).
+// ExpansionError is a layer whose files would add up to far more than its
+// blob: a sparse file (stored with its holes where layers are staged, but
+// still read whole and written whole on vfs), or a decompression bomb. Legitimate layers stay far below it (gzip's ratio is at most 1032).
 type ExpansionError struct {
 	Name        string
 	Limit, Blob int64
@@ -69,7 +73,7 @@ type ExpansionError struct {
 
 func (e *ExpansionError) Error() string {
 	return fmt.Sprintf("refusing the layer: its files, up to %q, add up to more than %d MiB from a blob of %d bytes "+
-		"(a sparse or zero-filled file, written whole here): ask its publisher for a smaller image, or raise the limit "+
+		"(a sparse or zero-filled file, or a decompression bomb): ask its publisher for a smaller image, or raise the limit "+
 		"with HUSK_LAYER_EXPANSION=MiB", e.Name, e.Limit>>20, e.Blob)
 }
 
@@ -124,6 +128,12 @@ func (c *checker) Read(p []byte) (int, error) {
 			return c.pending.Read(p)
 		case c.err != nil:
 			return 0, c.err
+		case c.inEntry && c.sparse:
+			_, err := c.tr.Read(c.scratch) // its raw bytes go to pending
+			if err == io.EOF {
+				c.inEntry, err = false, nil
+			}
+			c.err = err
 		case c.inEntry: // content, checked with its header
 			c.headers.on = false
 			n, err := c.tr.Read(p)
@@ -165,7 +175,24 @@ func (c *checker) next() error {
 		return err
 	}
 	c.inEntry = true
+	c.sparse = isSparse(hdr)
+	if c.sparse && c.scratch == nil {
+		c.scratch = make([]byte, 256<<10)
+	}
 	return nil
+}
+
+// isSparse reports a GNU sparse entry, of the old type or in PAX records.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) verify() error {

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"testing/iotest"
 
@@ -164,5 +167,27 @@ func TestCheckerBoundsExpansion(t *testing.T) {
 	}
 	if out, err := io.ReadAll(newLimitedChecker(bytes.NewReader(buf.Bytes()), "", 1<<20)); err != nil || !bytes.Equal(out, buf.Bytes()) {
 		t.Fatalf("within 2000 times a 1 MiB blob: %v", err)
+	}
+}
+
+// A GNU sparse entry passes the checker raw (its map and data), not with
+// its holes filled in.
+func TestCheckerPassesSparseRaw(t *testing.T) {
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("x"), 8<<20)
+	f.Close()
+	for _, format := range []string{"gnu", "pax"} {
+		raw, err := exec.Command("tar", "--sparse", "--format="+format, "-cf", "-", "-C", src, "sparse").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(newChecker(bytes.NewReader(raw), digest.FromBytes(raw)))
+		if err != nil || !bytes.Equal(out, raw) {
+			t.Errorf("%s: the checker changed the stream (%d bytes in, %d out): %v", format, len(raw), len(out), err)
+		}
 	}
 }

@@ -34,6 +34,7 @@ type splitter struct {
 
 	state   int
 	entry   tarsplit.Entry // the file entry being read
+	sparse  bool           // the entry is GNU sparse: its content passes raw
 	crc     hash.Hash64
 	scratch []byte
 
@@ -86,22 +87,36 @@ func (s *splitter) Read(p []byte) (int, error) {
 			s.err = s.step()
 			continue
 		}
+		if s.sparse {
+			// archive/tar fills a sparse file's holes in: its raw bytes
+			// (map and data) go on, kept in pending as they are read; the
+			// CRC is of the content, as asm's.
+			n, err := s.tr.Read(s.scratch)
+			s.crc.Write(s.scratch[:n])
+			s.err = s.contentRead(err)
+			continue
+		}
 		// File content goes from the source straight to the reader.
 		s.tee.on = false
 		n, err := s.tr.Read(p)
 		s.tee.on = true
 		s.crc.Write(p[:n])
 		s.n += int64(n)
-		if err == io.EOF {
-			s.entry.Payload = s.crc.Sum(nil)
-			s.state = splitHeader
-			err = s.endEntry()
-		}
-		s.err = err
+		s.err = s.contentRead(err)
 		if n > 0 {
 			return n, nil
 		}
 	}
+}
+
+// contentRead ends the entry when its content is read.
+func (s *splitter) contentRead(err error) error {
+	if err == io.EOF {
+		s.entry.Payload = s.crc.Sum(nil)
+		s.state = splitHeader
+		return s.endEntry()
+	}
+	return err
 }
 
 // step moves the parse on by one header or the padding after the
@@ -133,6 +148,10 @@ func (s *splitter) step() error {
 	}
 	s.entry = tarsplit.Entry{Type: tarsplit.FileType, Size: hdr.Size}
 	s.entry.SetName(hdr.Name)
+	s.sparse = hdr.Typeflag == tar.TypeGNUSparse
+	for k := range hdr.PAXRecords {
+		s.sparse = s.sparse || strings.HasPrefix(k, "GNU.sparse.")
+	}
 	if hdr.Size > 0 {
 		s.crc = crc64.New(tarsplit.CRCTable)
 		s.state = splitContent

@@ -88,5 +88,14 @@ func unpackOnThread(r io.Reader, dir string, opts *archive.TarOptions) error {
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("%w: chdir / in %s: %w", errNoConfine, dir, err)
 	}
-	return archive.Unpack(r, "/", opts)
+	if opts.ForceMask != nil {
+		// The extractor records a forced mask's owners on files, not on
+		// the hard links sparse.go makes.
+		return archive.Unpack(r, "/", opts)
+	}
+	sp := newSparser(r, "/") // sparse.go: large files keep their holes
+	if err := archive.Unpack(sp, "/", opts); err != nil {
+		return err
+	}
+	return sp.removeLinks()
 }
