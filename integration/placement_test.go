@@ -61,6 +61,21 @@ func TestPlacementSSHFS(t *testing.T) {
 	if r := e.ok("run", "--rm", ref, "sh", "-c", "echo hi > /f && cat /f"); strings.TrimSpace(r.stdout) != "hi" {
 		t.Errorf("want hi: %s", r)
 	}
+	// Repeated runs write their launch in the placed root, and the data
+	// directory's startcache names it for the prelaunch (prelaunch.c).
+	for i := 0; i < 3; i++ {
+		if r := e.ok("run", "--rm", "--network", "none", ref, "echo", "again"); r.stdout != "again\n" {
+			t.Errorf("run %d: want again: %s", i, r)
+		}
+	}
+	root := infoString(t, infoJSON(t, e), "store.root")
+	ptr := filepath.Join(e.home, ".local", "share", "husk", "startcache")
+	if b, err := os.ReadFile(ptr); err != nil || string(b) != filepath.Join(root, "startcache")+"\n" {
+		t.Errorf("want %s to name %s/startcache: %q, %v", ptr, root, b, err)
+	}
+	if launches, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*")); len(launches) == 0 {
+		t.Errorf("no launch was written down in %s/startcache", root)
+	}
 	id := strings.TrimSpace(e.ok("run", "-d", ref, "sh", "-c", "echo up > /up; sleep 300").stdout)
 	if r := e.ok("exec", id, "sh", "-c", "sleep 0.2; cat /up"); strings.TrimSpace(r.stdout) != "up" {
 		t.Errorf("want up from the detached container: %s", r)

@@ -72,7 +72,31 @@ func place() (Placement, error) {
 		return Placement{}, fmt.Errorf("placing the store: %s, and %w: set HUSK_ROOT to a directory on this node's own disk", p.Reason, err)
 	}
 	sayOnce(p)
+	pointLaunches(def, p.Root)
 	return p, nil
+}
+
+// pointLaunches makes the data directory's startcache a file that names
+// the placed root's: prelaunch.c looks under the data directory (HUSK_ROOT
+// unset) and follows it, so that the root is decided here only. Not a
+// symlink: sshfs here refuses to read one (EPERM), and other network
+// filesystems may too. A small file of the user's, rewritten in place (no
+// rename), is all husk writes on the network filesystem. Best effort:
+// without it a repeated run starts the usual, slower way.
+func pointLaunches(def, root string) {
+	ptr, target := filepath.Join(def, abi.LaunchDir), filepath.Join(root, abi.LaunchDir)
+	if b, err := os.ReadFile(ptr); err == nil && string(b) == target+"\n" {
+		return
+	}
+	if os.MkdirAll(def, 0o700) != nil {
+		return
+	}
+	// The launches of a store that was here before it was placed, or
+	// anything else not a file of ours.
+	if fi, err := os.Lstat(ptr); err == nil && !fi.Mode().IsRegular() {
+		_ = os.RemoveAll(ptr)
+	}
+	_ = os.WriteFile(ptr, []byte(target+"\n"), 0o600)
 }
 
 func dataDir() (string, error) {
