@@ -26,6 +26,9 @@ type Placement struct {
 // was said: once per placement, not on every command.
 const placedMarker = "placed"
 
+// fsOf is fuse.FSOf; the unit tests play a network filesystem with it.
+var fsOf = fuse.FSOf
+
 var placed struct {
 	sync.Mutex
 	key string
@@ -62,7 +65,7 @@ func place() (Placement, error) {
 	if err != nil {
 		return Placement{}, err
 	}
-	fi, err := fuse.FSOf(def)
+	fi, err := fsOf(def)
 	if err != nil || !fi.Network {
 		return Placement{Root: def, How: "default"}, nil
 	}
@@ -121,7 +124,7 @@ func localRoot() (string, error) {
 		if !usableDir(b) {
 			continue
 		}
-		if fi, err := fuse.FSOf(b); err != nil || fi.Network {
+		if fi, err := fsOf(b); err != nil || fi.Network {
 			continue
 		}
 		dir := filepath.Join(b, fmt.Sprintf("husk-store-%d", HostUID()))
