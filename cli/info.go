@@ -136,6 +136,9 @@ func (r *infoReport) gatherStore() {
 	if root == "" {
 		return
 	}
+	if p, err := store.Place(); err == nil {
+		r.Store.Placement, r.Store.PlacementReason = p.How, p.Reason
+	}
 	fs, err := fuse.StoreFS(root)
 	r.Store.FSType, r.Store.NetworkFS = fs.Type, fs.Network
 	r.problem("store", err)

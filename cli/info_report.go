@@ -51,8 +51,11 @@ type infoStore struct {
 	Root      string `json:"root"`
 	GraphRoot string `json:"graphroot"`
 	RunRoot   string `json:"runroot"`
-	FSType    string `json:"fsType"`
-	NetworkFS bool   `json:"networkFS"`
+	// Placement is store.Placement's How; PlacementReason why node-local.
+	Placement       string `json:"placement"`
+	PlacementReason string `json:"placementReason,omitempty"`
+	FSType          string `json:"fsType"`
+	NetworkFS       bool   `json:"networkFS"`
 }
 
 type infoCheck struct {
@@ -121,6 +124,10 @@ func (r *infoReport) printText(w io.Writer) {
 		fmt.Fprintf(w, "  ranges from: %s\n  newuidmap: %s\n  newgidmap: %s\n", r.Userns.Source, r.Userns.NewUIDMap, r.Userns.NewGIDMap)
 	}
 	fmt.Fprintf(w, "store:\n  root: %s\n  graphroot: %s\n  runroot: %s\n  fsType: %s\n", r.Store.Root, r.Store.GraphRoot, r.Store.RunRoot, r.Store.FSType)
+	fmt.Fprintf(w, "  placement: %s\n", r.Store.Placement)
+	if r.Store.PlacementReason != "" {
+		fmt.Fprintf(w, "  placement reason: %s\n", r.Store.PlacementReason)
+	}
 	fmt.Fprintf(w, "rootfs:\n  strategy: %s (%s)\n", r.Rootfs.Strategy, r.Rootfs.Source)
 	for _, s := range fuse.Strategies {
 		if p, ok := r.Rootfs.Probes[string(s)]; ok {

@@ -35,6 +35,11 @@ func (c *PullCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// The manifest's digest, as Docker prints it: NAME@DIGEST runs
+	// exactly this image from now on (store.Lookup), wherever it is pulled.
+	if img, err := s.Lookup(name); err == nil && img.Digest != "" && !c.Quiet {
+		fmt.Fprintf(g.Stdout, "Digest: %s\n", img.Digest)
+	}
 	fmt.Fprintln(g.Stdout, name)
 	return nil
 }

@@ -8,7 +8,10 @@
 #   - munged, slurmctld and slurmd: one Slurm node on loopback (slurm.sh);
 #   - /dev/fuse and /dev/net/tun at mode 0666, as stock distributions ship them;
 #   - a small tmpfs for the disk-full test, when a path is given as $1
-#     (run.sh unmounts it at the end).
+#     (run.sh unmounts it at the end);
+#   - an sshd on a 127.0.0.1 port for the sshfs mounts of the placement
+#     tests, its state in the directory given as $2 (sshfs.sh; run.sh mounts
+#     each user's export and stops it all at the end).
 # It stops and disables nothing that is not its own.
 set -euo pipefail
 
@@ -18,6 +21,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 FULLDISK=${1:-}
+SSHFS=${2:-}
 
 # Each package and why:
 #   uidmap          newuidmap/newgidmap: the subuid mapping of husk-sub
@@ -32,12 +36,25 @@ FULLDISK=${1:-}
 #   gcc make        the cgo build of husk
 #   iproute2        ip, for the network tests of later issues
 #   slurm-wlm munge a single-node Slurm for slurm_test.go (set up by slurm.sh)
+#   openssh-server sshfs attr  a real network filesystem over loopback for
+#                   placement_test.go (sshfs.sh), getfattr to walk its export
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2 slurm-wlm munge"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2 slurm-wlm munge openssh-server sshfs attr"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+# apt_get is apt-get that waits for another installer's dpkg lock (up to
+# 10 minutes), and tries again when it lost a race for it.
+apt_get() {
+	local i
+	for i in 1 2 3; do
+		apt-get -o DPkg::Lock::Timeout=600 "$@" && return 0
+		sleep 10
+	done
+	return 1
 }
 
 missing=""
@@ -47,14 +64,14 @@ done
 if [ -n "$missing" ]; then
 	echo "prepare: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
+	apt_get update -qq
 	# The suite's own packages must install; the bench references may not
 	# exist on every release, and bench says so when one is absent.
 	for p in $NEEDED; do
-		installed "$p" || apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+		installed "$p" || apt_get install -y -qq --no-install-recommends "$p" >/dev/null
 	done
 	for p in $BENCH; do
-		installed "$p" || apt-get install -y -qq --no-install-recommends "$p" >/dev/null ||
+		installed "$p" || apt_get install -y -qq --no-install-recommends "$p" >/dev/null ||
 			echo "prepare: $p is not installable here; make bench will skip it"
 	done
 fi
@@ -108,6 +125,11 @@ install -d -m 1777 /run/husk-test
 
 # A single-node Slurm on loopback, left running (slurm.sh).
 bash "$(dirname "$0")/slurm.sh" || { echo "prepare: Slurm did not start (above: why)" >&2; exit 1; }
+
+# sshd for the sshfs mounts (sshfs.sh): started here, stopped by run.sh.
+if [ -n "$SSHFS" ]; then
+	bash "$(dirname "$0")/sshfs.sh" start "$SSHFS" || { echo "prepare: sshd did not start (above: why)" >&2; exit 1; }
+fi
 
 # A 40 MB tmpfs for the disk-full test: big enough for the busybox image,
 # too small for the 100 MB layer.

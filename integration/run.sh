@@ -6,6 +6,7 @@
 # With CI=true a skipped integration test fails the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+TOP=$PWD
 
 GO=${GO:-go}
 TAGS=${TAGS:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_graphdriver_zfs containers_image_openpgp netgo osusergo}
@@ -21,8 +22,11 @@ note() { summary+=("$1"); }
 WORK=$(mktemp -d /var/tmp/husk-test.XXXXXX) || exit 1
 chmod 0755 "$WORK"
 FULL=$WORK/full
+SSHFS=$WORK/sshfs
 
 cleanup() {
+	# The sshfs mounts and their sshd (prepare.sh started it), by its PID.
+	[ -d "$SSHFS" ] && bash "$TOP/integration/sshfs.sh" stop "$SSHFS"
 	if mountpoint -q "$FULL" 2>/dev/null; then
 		umount "$FULL" || umount -l "$FULL"
 	fi
@@ -39,7 +43,7 @@ step() { echo; echo "=== $*"; }
 
 if [ "$(id -u)" = 0 ]; then
 	step "prepare the machine"
-	bash integration/prepare.sh "$FULL" || { echo "run.sh: prepare.sh failed" >&2; exit 1; }
+	bash integration/prepare.sh "$FULL" "$SSHFS" || { echo "run.sh: prepare.sh failed" >&2; exit 1; }
 fi
 
 step "build husk"
@@ -114,13 +118,24 @@ if [ "$(id -u)" = 0 ]; then
 		home=$(getent passwd "$who" | cut -d: -f6)
 		tmp=$WORK/tmp-$who
 		install -d -m 0700 -o "$who" -g "$(id -g "$who")" "$tmp"
+		# The user's own sshfs mount of its export, for placement_test.go.
+		bash "$TOP/integration/sshfs.sh" mount "$SSHFS" "$who" || note "sshfs mount for $who: FAIL"
 		# env -i: a login-less environment, as under su or Slurm. No
 		# XDG_RUNTIME_DIR: husk must manage without one.
 		run_suite "$who" "$WORK/log-$who" \
 			runuser -u "$who" -- env -i HOME="$home" USER="$who" LOGNAME="$who" \
 			PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 			CI="$CI" TMPDIR="$tmp" HUSK_BIN="$WORK/husk" HUSK_TEST_FULLDISK="$FULL" \
+			HUSK_TEST_SSHFS="$SSHFS/mnt-$who" HUSK_TEST_SSHFS_EXPORT="$SSHFS/export-$who" \
 			"$WORK/integration.test" "${SUITE_ARGS[@]}"
+		# What the suite left on the export, walked as root: a shared
+		# filesystem holds no device nodes, foreign owners or xattrs.
+		bad=$(bash "$TOP/integration/sshfs.sh" check "$SSHFS" "$who")
+		if [ -n "$bad" ]; then
+			printf '%s\n' "$bad"
+			note "sshfs export of $who: FAIL (device nodes, foreign owners or xattrs, above)"
+			failed=1
+		fi
 	done
 else
 	who=$(id -un)

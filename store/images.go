@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
 
 	"husk/fuse"
@@ -50,10 +52,34 @@ func (s *Store) Lookup(query string) (*storage.Image, error) {
 			}
 		}
 	}
+	if img := byDigest(images, NormalizeName(query)); img != nil {
+		return img, nil
+	}
 	if !hexRe.MatchString(id) {
 		return nil, fmt.Errorf("%w: pull it first with 'husk pull %s', or see 'husk images'", ErrNoSuchImage, query)
 	}
 	return byPrefix(images, id)
+}
+
+// byDigest finds REPO@sha256:D among images pulled under another name of
+// REPO (a tag) whose manifest is D: what `husk pull` printed as its
+// digest, so that a job pinned to it runs exactly that image, stored once.
+func byDigest(images []storage.Image, name string) *storage.Image {
+	repo, d, ok := strings.Cut(name, "@")
+	if !ok || !strings.HasPrefix(d, "sha256:") {
+		return nil
+	}
+	for i := range images {
+		if !slices.Contains(images[i].Digests, digest.Digest(d)) {
+			continue
+		}
+		for _, n := range images[i].Names {
+			if r, _ := SplitName(n); r == repo {
+				return &images[i]
+			}
+		}
+	}
+	return nil
 }
 
 func byPrefix(images []storage.Image, prefix string) (*storage.Image, error) {

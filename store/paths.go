@@ -11,13 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"husk/sandbox/abi"
 )
 
-// Paths returns husk's root (HUSK_ROOT, else $XDG_DATA_HOME/husk, else
-// ~/.local/share/husk), the containers/storage graphroot under it, and the
-// run root. It gives the same answer on the host and inside husk's user
+// Paths returns husk's root (Place: HUSK_ROOT, else $XDG_DATA_HOME/husk or
+// ~/.local/share/husk unless that is on a network filesystem), the
+// containers/storage graphroot under it, and the run root. It gives the same answer on the host and inside husk's user
 // namespace, where the user's uid appears as 0.
 func Paths() (root, graphroot, runroot string, err error) {
 	root, err = rootDir()
@@ -41,17 +39,8 @@ func storageRunRoot(root, runroot string) string {
 }
 
 func rootDir() (string, error) {
-	if r := os.Getenv(abi.EnvRoot); r != "" {
-		return filepath.Abs(r)
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "husk"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the store: neither HUSK_ROOT nor HOME is set: set HUSK_ROOT to a directory of yours")
-	}
-	return filepath.Join(home, ".local", "share", "husk"), nil
+	p, err := Place()
+	return p.Root, err
 }
 
 // RunDir is $XDG_RUNTIME_DIR/husk when that directory is usable, else
@@ -63,18 +52,25 @@ func RunDir() (string, error) {
 		return filepath.Join(x, "husk"), nil
 	}
 	dir := fmt.Sprintf("/tmp/husk-%d", HostUID())
+	return dir, privateDir(dir, "the run directory", "set XDG_RUNTIME_DIR to a private directory")
+}
+
+// privateDir makes dir (mode 0700) unless it exists, and checks that it is
+// a directory of the user's that no one else can enter: on shared ground
+// (/tmp) anyone could have made it first, to catch what husk keeps there.
+func privateDir(dir, what, fix string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
-		return "", fmt.Errorf("creating the run directory %s: %w: set XDG_RUNTIME_DIR to a private directory", dir, err)
+		return fmt.Errorf("creating %s %s: %w: %s", what, dir, err, fix)
 	}
 	var st syscall.Stat_t
 	if err := syscall.Lstat(dir, &st); err != nil {
-		return "", fmt.Errorf("checking the run directory %s: %w", dir, err)
+		return fmt.Errorf("checking %s %s: %w", what, dir, err)
 	}
 	// Inside the namespace our own uid shows as the current uid too.
 	if int(st.Uid) != os.Getuid() || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Mode&0o077 != 0 {
-		return "", fmt.Errorf("using the run directory %s: it is not a private directory owned by uid %d: remove it, or set XDG_RUNTIME_DIR to a private directory", dir, HostUID())
+		return fmt.Errorf("using %s %s: it is not a private directory owned by uid %d: remove it, or %s", what, dir, HostUID(), fix)
 	}
-	return dir, nil
+	return nil
 }
 
 func usableDir(d string) bool {

@@ -50,7 +50,7 @@ func containerRunDirs(root, runroot string) []string {
 }
 
 // rootEntries are what husk keeps in its root directory.
-var rootEntries = []string{"storage", "strategy", "mapping", "inuse", "containers"}
+var rootEntries = []string{"storage", "strategy", "mapping", "inuse", "containers", placedMarker}
 
 // removeAll is os.RemoveAll that first makes read-only directories
 // writable, as image layers often contain them (for a user without

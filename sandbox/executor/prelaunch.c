@@ -143,7 +143,11 @@ static uint64_t fnv64_add(uint64_t h, const char *p, size_t n)
 }
 
 // launch_dir is where cli/prelaunch.go keeps the launches: store.Paths'
-// root, then startcache/. A relative HUSK_ROOT is left to Go.
+// root, then startcache/. A relative HUSK_ROOT is left to Go. Where Go
+// placed the store elsewhere (store/place.go: the data directory is on a
+// network filesystem), the data directory's startcache is a file of Go's
+// that names the placed root's: this side follows what Go resolved
+// (open_launch_dir), never decides.
 static int launch_dir(char *out, size_t n)
 {
 	const char *r = getenv(HUSK_ENV_ROOT), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
@@ -171,13 +175,17 @@ static int by_hash(const void *a, const void *b)
 // launch_hashes lists, sorted, the hashes of the launches in dir: one
 // directory read, where probing a path per argument would cost a lookup
 // for each of a long command's arguments.
-static size_t launch_hashes(const char *dir, uint64_t **out)
+static size_t launch_hashes(int dfd, uint64_t **out)
 {
-	DIR *d = opendir(dir);
+	int fd = dup(dfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	size_t n = 0, cap = 0;
 	*out = NULL;
-	if (d == NULL)
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	const size_t plen = strlen(HUSK_LAUNCH_PREFIX);
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		char *end;
@@ -202,9 +210,9 @@ static size_t launch_hashes(const char *dir, uint64_t **out)
 
 // ---- the launch file (launch.c parses it) ----
 
-static char *read_file(const char *path, size_t *len)
+static char *read_file(int dfd, const char *name, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return NULL;
 	struct stat st;
@@ -543,17 +551,51 @@ static int reexecuted(void)
 // prefix ending at its image, and the same prefix parses the same way, the
 // image ending the flags. One pass over the arguments, each hashed once.
 // The file stays allocated in *file.
+// open_launch_dir opens the launch directory when it is the user's and no
+// one else can write in it: a placed root sits under /tmp, where anyone
+// could have made the path first, and a launch is what the user will run.
+// The files are then opened from this descriptor, not by path.
+static int open_launch_dir(void)
+{
+	char dir[4096];
+	struct stat st;
+	if (launch_dir(dir, sizeof dir) != 0)
+		return -1;
+	int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+	if (dfd >= 0 && fstat(dfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+		// Go's pointer to the placed root's launches: one absolute path.
+		ssize_t n = read(dfd, dir, sizeof dir - 1);
+		close(dfd);
+		dfd = -1;
+		if (n > 1 && dir[0] == '/' && dir[n - 1] == '\n') {
+			dir[n - 1] = 0;
+			dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		}
+	}
+	if (dfd >= 0 && (fstat(dfd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)) {
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
 static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 {
-	char dir[4096], path[4200];
+	char name[64];
 	uint64_t *have = NULL;
 	size_t key_len, nhave;
-	if (launch_dir(dir, sizeof dir) != 0 || (nhave = launch_hashes(dir, &have)) == 0)
+	int dfd = open_launch_dir();
+	if (dfd < 0)
 		return -1;
+	if ((nhave = launch_hashes(dfd, &have)) == 0) {
+		close(dfd);
+		return -1;
+	}
 	char *key = husk_launch_key(inv_argc - 1, &key_len);
 	int found = -1;
 	if (key == NULL) {
 		free(have);
+		close(dfd);
 		return -1;
 	}
 	size_t off = key_len;
@@ -566,8 +608,8 @@ static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 		off += n;
 		if (bsearch(&h, have, nhave, sizeof h, by_hash) == NULL)
 			continue;
-		snprintf(path, sizeof path, "%s/" HUSK_LAUNCH_PREFIX "%016llx", dir, (unsigned long long)h);
-		if ((*file = read_file(path, len)) == NULL)
+		snprintf(name, sizeof name, HUSK_LAUNCH_PREFIX "%016llx", (unsigned long long)h);
+		if ((*file = read_file(dfd, name, len)) == NULL)
 			continue;
 		if (husk_launch_parse(*file, *len, l) == 0 && l->key_len == off && memcmp(l->key, key, off) == 0) {
 			found = 0;
@@ -578,6 +620,7 @@ static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 	}
 	free(key);
 	free(have);
+	close(dfd);
 	return found;
 }
 
