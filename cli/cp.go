@@ -9,6 +9,7 @@ import (
 	"husk/ctrfs"
 	"husk/store"
 	"husk/store/container"
+	"husk/userns"
 )
 
 // CpCmd is `husk cp`.
@@ -46,9 +47,7 @@ func (c *CpCmd) Run(g *Globals) error {
 			return c.out(g, root, srcPath, dstPath)
 		})
 	default:
-		err = withRoot(g, dstCtr, true, func(s *store.Store, _ *container.Container, root string) error {
-			return c.in(g, root, srcPath, dstPath, c.Archive && !s.Squashing)
-		})
+		err = c.into(g, dstCtr, srcPath, dstPath)
 	}
 	if err != nil {
 		return fmt.Errorf("cp %s %s: %w", c.Src, c.Dst, err)
@@ -72,6 +71,21 @@ func (c *CpCmd) out(g *Globals, root, src, dst string) error {
 		return err
 	}
 	return ctrfs.CopyToHost(content, info, dst)
+}
+
+// into copies the host path src (or a tar on stdin) to dst of container
+// name: a running one's root as its processes see it (cp_running.go), a
+// stopped one's mounted here.
+func (c *CpCmd) into(g *Globals, name, src, dst string) error {
+	if root, ok := inheritedRoot(); ok {
+		return c.in(g, root, src, dst, c.Archive && userns.Mode() != userns.ModeSingle)
+	}
+	if done, err := c.intoRunning(g, name, src, dst); done {
+		return err
+	}
+	return withRoot(g, name, true, func(s *store.Store, _ *container.Container, root string) error {
+		return c.in(g, root, src, dst, c.Archive && !s.Squashing)
+	})
 }
 
 // in copies the host path src (or a tar on stdin) to dst of the container.
