@@ -9,7 +9,6 @@ import (
 	"husk/ctrfs"
 	"husk/store"
 	"husk/store/container"
-	"husk/userns"
 )
 
 // CpCmd is `husk cp`.
@@ -77,10 +76,7 @@ func (c *CpCmd) out(g *Globals, root, src, dst string) error {
 // name: a running one's root as its processes see it (cp_running.go), a
 // stopped one's mounted here.
 func (c *CpCmd) into(g *Globals, name, src, dst string) error {
-	if root, ok := inheritedRoot(); ok {
-		return c.in(g, root, src, dst, c.Archive && userns.Mode() != userns.ModeSingle)
-	}
-	if done, err := c.intoRunning(g, name, src, dst); done {
+	if done, err := c.intoRunning(name, src, dst); done {
 		return err
 	}
 	return withRoot(g, name, true, func(s *store.Store, _ *container.Container, root string) error {

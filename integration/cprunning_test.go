@@ -26,11 +26,7 @@ func TestCpRunning(t *testing.T) {
 
 		e.writeFile("f", []byte("file\n"), 0o640)
 		e.writeFile("d/sub/g", []byte("deep\n"), 0o644)
-		if e.vars["HUSK_STORAGE_DRIVER"] == "fuse-overlayfs" {
-			e.wantError(e.run("cp", "f", "r:/tmp/"), "fuse-overlayfs", "husk stop")
-		} else {
-			copyIntoRunning(t, e, bind)
-		}
+		copyIntoRunning(t, e, bind)
 
 		e.ok("stop", "-t", "1", "r")
 		e.writeFile("after", []byte("stopped\n"), 0o644)
@@ -69,27 +65,29 @@ func copyIntoRunning(t *testing.T, e *env, bind string) {
 // paths, or climb out of its root, resolve inside it: a copy into one
 // writes nothing on the host.
 func TestCpRunningEscape(t *testing.T) {
-	e, ref := busyboxEnv(t, "overlay")
-	victim := filepath.Join(e.home, "victim")
-	if err := os.Mkdir(victim, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	script := "ln -s ../../../../../.. /up && ln -s " + victim + " /vic && ln -s /etc /etclink && sleep 300"
-	e.ok("run", "-d", "--name", "esc", ref, "sh", "-c", script)
-	defer e.run("rm", "-f", "esc")
-	waitFor(t, 10*time.Second, func() bool { return e.run("exec", "esc", "test", "-L", "/etclink").code == 0 })
+	forEachStrategy(t, func(t *testing.T, e *env, ref string) {
+		victim := filepath.Join(e.home, "victim")
+		if err := os.Mkdir(victim, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := "ln -s ../../../../../.. /up && ln -s " + victim + " /vic && ln -s /etc /etclink && sleep 300"
+		e.ok("run", "-d", "--name", "esc", ref, "sh", "-c", script)
+		defer e.run("rm", "-f", "esc")
+		waitFor(t, 10*time.Second, func() bool { return e.run("exec", "esc", "test", "-L", "/etclink").code == 0 })
 
-	e.writeFile("payload", []byte("x\n"), 0o644)
-	e.run("cp", "payload", "esc:/vic/")
-	e.run("cp", "payload", "esc:/vic")
-	e.run("cp", "payload", "esc:/up/"+strings.TrimPrefix(victim, "/")+"/p2")
-	if ents, _ := os.ReadDir(victim); len(ents) != 0 {
-		t.Errorf("cp into links to a host directory wrote on the host: %v", ents)
-	}
-	e.ok("cp", "payload", "esc:/etclink/")
-	if out := e.ok("exec", "esc", "cat", "/etc/payload").stdout; out != "x\n" {
-		t.Errorf("cp into a link to /etc: want it in the container's /etc: %q", out)
-	}
+		e.writeFile("payload", []byte("x\n"), 0o644)
+		e.wantError(e.run("cp", "payload", "esc:/vic/"), "does not exist")
+		e.run("cp", "payload", "esc:/vic")
+		e.run("cp", "payload", "esc:/up/"+strings.TrimPrefix(victim, "/")+"/p2")
+		e.runInput(tarOf(t, "piped", "p\n"), "cp", "-", "esc:/vic")
+		if ents, _ := os.ReadDir(victim); len(ents) != 0 {
+			t.Errorf("cp into links to a host directory wrote on the host: %v", ents)
+		}
+		e.ok("cp", "payload", "esc:/etclink/")
+		if out := e.ok("exec", "esc", "cat", "/etc/payload").stdout; out != "x\n" {
+			t.Errorf("cp into a link to /etc: want it in the container's /etc: %q", out)
+		}
+	})
 }
 
 // ownedTar is a tar of one file owned by uid.
