@@ -170,6 +170,9 @@ func untarHere(_ context.Context, _, errw io.Writer, args []string) int {
 		from.Path = ""
 	}
 	err := untarArgs(args[0], from, args[4] == "a")
+	if errors.Is(err, unix.EROFS) {
+		err = fmt.Errorf("%w: the container's root is read-only (--read-only): copy under one of its volumes or tmpfs mounts", err)
+	}
 	if err != nil {
 		fmt.Fprintf(errw, "husk: %v\n", err)
 		return 125

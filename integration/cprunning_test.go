@@ -90,6 +90,26 @@ func TestCpRunningEscape(t *testing.T) {
 	})
 }
 
+// TestCpRunningRefused: a paused container, and a read-only root, refuse
+// a copy in one line; a copy under a writable volume of the read-only
+// one works.
+func TestCpRunningRefused(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.writeFile("f", []byte("f\n"), 0o644)
+	e.ok("run", "-d", "--name", "ro", "--read-only", "-v", "vol:/vol", ref, "sleep", "300")
+	defer e.run("rm", "-f", "ro")
+	waitFor(t, 10*time.Second, func() bool { return e.run("exec", "ro", "true").code == 0 })
+	e.wantError(e.run("cp", "f", "ro:/etc/"), "read-only", "volumes")
+	e.ok("cp", "f", "ro:/vol/")
+	if out := e.ok("exec", "ro", "cat", "/vol/f").stdout; out != "f\n" {
+		t.Errorf("cp under a volume of a read-only container: read back %q", out)
+	}
+	e.ok("pause", "ro")
+	e.wantError(e.run("cp", "f", "ro:/vol/g"), "paused", "unpause")
+	e.ok("unpause", "ro")
+	e.ok("cp", "f", "ro:/vol/g")
+}
+
 // ownedTar is a tar of one file owned by uid.
 func ownedTar(t *testing.T, name string, uid int) string {
 	t.Helper()
