@@ -60,7 +60,7 @@ func (c *CpCmd) out(g *Globals, root, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	content, err := ctrfs.Tar(info)
+	content, err := ctrfs.TarIn(root, info)
 	if err != nil {
 		return err
 	}
