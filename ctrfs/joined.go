@@ -141,7 +141,12 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("reading husk's own binary: %w", err)
 	}
 	defer self.Close()
-	fd, err := unix.MemfdCreate("husk", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	// MFD_EXEC: where vm.memfd_noexec makes memfds unexecutable by
+	// default; a kernel before 6.3 knows no such flag.
+	fd, err := unix.MemfdCreate("husk", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate("husk", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("copying husk's own binary: %w", err)
 	}
