@@ -46,9 +46,7 @@ func (c *CpCmd) Run(g *Globals) error {
 			return c.out(g, root, srcPath, dstPath)
 		})
 	default:
-		err = withRoot(g, dstCtr, true, func(s *store.Store, _ *container.Container, root string) error {
-			return c.in(g, root, srcPath, dstPath, c.Archive && !s.Squashing)
-		})
+		err = c.into(g, dstCtr, srcPath, dstPath)
 	}
 	if err != nil {
 		return fmt.Errorf("cp %s %s: %w", c.Src, c.Dst, err)
@@ -62,7 +60,7 @@ func (c *CpCmd) out(g *Globals, root, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	content, err := ctrfs.Tar(info)
+	content, err := ctrfs.TarIn(root, info)
 	if err != nil {
 		return err
 	}
@@ -72,6 +70,18 @@ func (c *CpCmd) out(g *Globals, root, src, dst string) error {
 		return err
 	}
 	return ctrfs.CopyToHost(content, info, dst)
+}
+
+// into copies the host path src (or a tar on stdin) to dst of container
+// name: a running one's root as its processes see it (cp_running.go), a
+// stopped one's mounted here.
+func (c *CpCmd) into(g *Globals, name, src, dst string) error {
+	if done, err := c.intoRunning(name, src, dst); done {
+		return err
+	}
+	return withRoot(g, name, true, func(s *store.Store, _ *container.Container, root string) error {
+		return c.in(g, root, src, dst, c.Archive && !s.Squashing)
+	})
 }
 
 // in copies the host path src (or a tar on stdin) to dst of the container.

@@ -19,9 +19,10 @@ import (
 
 // Paths inside a container are resolved inside its root with securejoin:
 // a symlink on the way is followed as the container would follow it, and
-// an absolute or climbing one stays under the root. Writes into the
-// container go through containers/storage's chrooted untar, so that no
-// link in the tar or in the container leads a write out of it.
+// an absolute or climbing one stays under the root. Reads and writes go
+// through containers/storage's chrooted tar and untar, so that no link in
+// the tar or in the container, swapped in while they walk, leads out of
+// it. (A running container is written from inside it: joined.go.)
 
 // inside is path p of the container under root, every symlink on the way
 // resolved in the root; with follow false, the last element is left as
@@ -75,6 +76,23 @@ func Tar(src archive.CopyInfo) (io.ReadCloser, error) {
 		return linkTar(src.Path, fi)
 	}
 	return archive.TarResource(src)
+}
+
+// TarIn is Tar of a source in the container under root, read by a
+// process chrooted into root: a running container may swap a directory
+// for a link while the walk goes on, and a link then resolves in its
+// root, never on the host (CVE-2018-15664).
+func TarIn(root string, src archive.CopyInfo) (io.ReadCloser, error) {
+	if fi, err := os.Lstat(src.Path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return linkTar(src.Path, fi)
+	}
+	dir, base := archive.SplitPathDirEntry(src.Path)
+	return chrootarchive.Tar(dir, &archive.TarOptions{
+		Compression:      archive.Uncompressed,
+		IncludeFiles:     []string{base},
+		IncludeSourceDir: true,
+		RebaseNames:      map[string]string{base: src.RebaseName},
+	}, root)
 }
 
 func linkTar(p string, fi os.FileInfo) (io.ReadCloser, error) {

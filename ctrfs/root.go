@@ -50,12 +50,12 @@ func Image(s *store.Store, c *container.Container) (*storage.Image, error) {
 // mount namespace, gone with Close or with the process) from its image's
 // layers and its upper layer, or its vfs copy: read-only unless write,
 // its mounts (volumes, /proc) left out. Writing into a running container
-// is refused: a second writable mount of the upper layer its overlay
-// uses would corrupt it, and its own root (/proc/PID/root) is closed to
-// husk's other processes.
+// is refused here: a second writable mount of the upper layer its overlay
+// uses would corrupt it. The host reaches its own root instead (LiveRoot),
+// which is closed to husk's other processes.
 func OpenRoot(s *store.Store, c *container.Container, write bool) (*Root, error) {
 	if write && c.Live() {
-		return nil, fmt.Errorf("container %s is running: husk copies into stopped containers only: stop it first (husk stop %s), or pipe a tar through husk exec", c.Name, c.Name)
+		return nil, fmt.Errorf("container %s is running: copy into it from the host, not inside husk's namespace (husk unshare), or stop it first (husk stop %s)", c.Name, c.Name)
 	}
 	img, err := Image(s, c)
 	if err != nil {

@@ -11,9 +11,11 @@ TAGS=${TAGS:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_
 RUNS=${RUNS:-3}
 # BENCH_ONLY=start: only the start bench (husk run vs bwrap and podman run);
 # BENCH_ONLY=build: only the build bench (husk build vs podman build).
+# BENCH_ONLY=save: only the save/load bench (husk save/load vs podman's).
 EXTRA=""
 [ "${BENCH_ONLY:-}" = start ] && EXTRA=-only-start
 [ "${BENCH_ONLY:-}" = build ] && EXTRA=-only-build
+[ "${BENCH_ONLY:-}" = save ] && EXTRA=-only-save
 
 [ -x ./husk ] || make husk
 

@@ -173,18 +173,6 @@ func TestCpEscape(t *testing.T) {
 	}
 }
 
-// TestCpRunning reads from a running container and refuses to write into
-// one, in one line.
-func TestCpRunning(t *testing.T) {
-	e, ref := busyboxEnv(t, "")
-	e.ok("run", "-d", "--name", "r", ref, "sh", "-c", "echo live > /live; sleep 300")
-	defer e.run("rm", "-f", "r")
-	waitFor(t, 10*time.Second, func() bool { return e.run("cp", "r:/live", "live").code == 0 })
-	wantFile(t, filepath.Join(e.home, "live"), "live\n")
-	e.writeFile("f", []byte("f"), 0o644)
-	e.wantError(e.run("cp", "f", "r:/tmp/"), "running", "husk stop")
-}
-
 // TestExportImport: a container's filesystem exported and imported again
 // keeps modes, owners (as far as the mapping allows), symlinks and hard
 // links; -c and -m apply; bad input leaves no image.

@@ -1,7 +1,8 @@
 // Command bench times `husk pull` into a cold store against `podman pull`
 // and `skopeo copy` to a directory, from a docker-registry on 127.0.0.1,
-// all measured in the same run. integration/bench.sh (make bench) runs it
-// as an unprivileged user.
+// all measured in the same run; then push, save and load of the same
+// images against podman's (saves.go), starts and builds. integration/bench.sh
+// (make bench) runs it as an unprivileged user.
 package main
 
 import (
@@ -89,6 +90,9 @@ func run(husk, work string, runs int) error {
 			}
 		}
 	}()
+	if *onlySave {
+		return benchSaveOnly(tools, work, reg, runs)
+	}
 	fmt.Printf("bench: %d cold pulls per tool and image from %s, the tools in turn; medians\n", runs, reg.Addr)
 	// The stores are emptied after the last timed pull, not between pulls:
 	// see timePulls.
@@ -125,6 +129,9 @@ func run(husk, work string, runs int) error {
 		}
 		// Store k*runs holds this image for every tool.
 		reportPushes(tools, ref, reg.Addr, k*runs, runs)
+		if bi.layers > 1 {
+			reportSaveLoad(tools, ref, work, k*runs, runs)
+		}
 	}
 	if err := benchStart(husk, work, reg); err != nil {
 		return err
@@ -225,6 +232,9 @@ type tool struct {
 	// push sends ref from store i to dst and says how long the push took.
 	push     func(ref, dst string, i int) (time.Duration, error)
 	pushNote string // how its push differs from husk's
+	// save writes ref of store i to file; load reads file into store i.
+	save func(ref, file string, i int) (time.Duration, error)
+	load func(file string, i int) (time.Duration, error)
 }
 
 // command runs name args in env, returning its output in the error.
@@ -269,6 +279,12 @@ func newHusk(bin, work string) *tool {
 				return 0, err
 			}
 			return timed(env(i), bin, "push", "-q", dst)
+		},
+		save: func(ref, file string, i int) (time.Duration, error) {
+			return timed(env(i), bin, "save", "-o", file, ref)
+		},
+		load: func(file string, i int) (time.Duration, error) {
+			return timed(env(i), bin, "load", "-q", "-i", file)
 		},
 		clean: func(i int) {
 			if err := command(env(i), bin, "system", "reset", "-f"); err != nil {

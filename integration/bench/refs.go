@@ -50,6 +50,12 @@ func newPodman(work string) *tool {
 	t.push = func(ref, dst string, i int) (time.Duration, error) {
 		return timed(env, bin, append(root(i), "push", "-q", "--tls-verify=false", ref, "docker://"+dst)...)
 	}
+	t.save = func(ref, file string, i int) (time.Duration, error) {
+		return timed(env, bin, append(root(i), "save", "-q", "-o", file, ref)...)
+	}
+	t.load = func(file string, i int) (time.Duration, error) {
+		return timed(env, bin, append(root(i), "load", "-q", "-i", file)...)
+	}
 	t.clean = func(i int) {
 		// Its layers belong to subordinate ids: remove them inside podman's
 		// user namespace.
