@@ -9,6 +9,7 @@ import (
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"husk/cdi"
 	"husk/network"
 	"husk/pull"
 	"husk/sandbox"
@@ -27,7 +28,8 @@ type DockerFlags struct {
 	Init        bool     `help:"Accepted for Docker's sake: husk's own init is always PID 1 (the command is PID 2)."`
 	AddHost     []string `name:"add-host" help:"Add an /etc/hosts line: NAME:IP (IP may be host-gateway)." placeholder:"NAME:IP"`
 	GroupAdd    []string `name:"group-add" help:"Add a supplementary group: a name in the image's /etc/group, or a gid." placeholder:"GROUP"`
-	Device      []string `help:"Bind a host device: HOST[:CONTAINER][:rwm]." placeholder:"HOST[:CONTAINER]"`
+	Device      []string `help:"Bind a host device (HOST[:CONTAINER][:rwm]), or add a CDI device (VENDOR/CLASS=NAME) from the specs in /etc/cdi, /var/run/cdi and ~/.config/cdi." placeholder:"HOST[:CONTAINER]|CDI-NAME"`
+	GPUs        string   `name:"gpus" help:"Add GPUs as NVIDIA's CDI devices (nvidia.com/gpu): all, a count, or device=IDS." placeholder:"all|N|device=IDS"`
 	Platform    string   `help:"Platform of the image: only this host's (os/arch[/variant])." placeholder:"OS/ARCH"`
 	Pull        string   `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	Expose      []string `help:"Expose a port or range (published with -P)." placeholder:"PORT[/PROTO]"`
@@ -135,15 +137,30 @@ func groupsPossible(c *sandbox.Config) error {
 	return nil
 }
 
+// devices are --device's host nodes, and its CDI devices with --gpus's,
+// resolved in the CDI specs now (cdi.Apply): the config keeps what they
+// edit, not their names.
 func (f *DockerFlags) devices(c *sandbox.Config) error {
+	var names []string
 	for _, d := range f.Device {
+		if cdi.IsName(d) {
+			names = append(names, d)
+			continue
+		}
 		dev, err := sandbox.ParseDevice(d)
 		if err != nil {
 			return err
 		}
 		c.Devices = append(c.Devices, dev)
 	}
-	return nil
+	if f.GPUs != "" {
+		gpus, err := cdi.GPUs(f.GPUs)
+		if err != nil {
+			return err
+		}
+		names = append(names, gpus...)
+	}
+	return cdi.Apply(c, cdi.Dirs(), names)
 }
 
 // platform is --platform: a rootless sandbox runs the host's own

@@ -75,6 +75,10 @@ type Config struct {
 	// at start, or numbers.
 	GroupAdd []string `json:"groupAdd,omitempty"`
 	Devices  []Device `json:"devices,omitempty"`
+	// Hooks are the CDI devices' hooks (cdi.Resolve): their device
+	// nodes, mounts and variables are in Devices, OCI.Mounts and
+	// OCI.Process.Env.
+	Hooks []Hook `json:"hooks,omitempty"`
 	// ShmSize is --shm-size in bytes (0: Docker's 64 MiB).
 	ShmSize int64 `json:"shmSize,omitempty"`
 	// Init is --init: accepted; husk's own init is PID 1 anyway.
@@ -213,6 +217,7 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 		KeepID: c.KeepID, Privileged: c.Privileged, NoNewPrivs: p.NoNewPrivileges,
 		ReadOnly:   c.OCI.Root != nil && c.OCI.Root.Readonly,
 		ExtraHosts: c.ExtraHosts, GroupAdd: c.GroupAdd, ShmSize: c.ShmSize, Devices: c.Devices,
+		Hooks: c.Hooks,
 	}
 	// No cgroup holds a pids.max for the container, so a default guard
 	// does, unless --pids-limit or --ulimit nproc= set one.

@@ -35,6 +35,8 @@ func roundTripSpecs() map[string]*CSpec {
 		GroupAdd: []string{"tester", "4242"}, ShmSize: 1 << 27,
 		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}, {Resource: unix.RLIMIT_NPROC, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}},
 		Net:     &network.Spec{Mode: network.Builtin, Dials: true, DirectPorts: true},
+		Hooks: []Hook{{When: HookCreateContainer, Path: "/usr/bin/hook", Args: []string{"hook", "a b"}, Env: []string{"PATH=/bin"}, Timeout: 5},
+			{When: HookStartContainer, Path: "/bin/true"}},
 	}
 	bare := &Spec{Hostname: "h", Cwd: "/", Scratch: "/s", Args: []string{"true"},
 		RootOps: OverlayRoot([]string{"/lower"}, "/upper")}
@@ -87,6 +89,16 @@ func want(t *testing.T, c *CSpec) *executor.Decoded {
 	d.Groups = s.GroupAdd
 	for _, r := range s.Rlimits {
 		d.Rlimits = append(d.Rlimits, [3]uint64{uint64(r.Resource), r.Soft, r.Hard})
+	}
+	for _, h := range s.Hooks {
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		d.Hooks = append(d.Hooks, executor.DecodedHook{When: hookWhen[h.When][0], Timeout: uint64(h.Timeout), Path: h.Path, Args: args, Env: h.Env})
+	}
+	if len(s.Hooks) > 0 {
+		d.HookState = `{"ociVersion":"1.3.0","id":"","status":"creating","bundle":"` + s.Scratch + `"}`
 	}
 	if s.Net != nil {
 		d.Net = &executor.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
