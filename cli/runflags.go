@@ -3,11 +3,13 @@ package cli
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"husk/cdi"
 	"husk/network"
@@ -38,9 +40,10 @@ type DockerFlags struct {
 	LogOpt      []string `name:"log-opt" help:"json-file's max-size=SIZE and max-file=N." placeholder:"KEY=VALUE"`
 	ShmSize     string   `name:"shm-size" help:"Size of /dev/shm (default 64m)." placeholder:"SIZE"`
 	Ulimit      []string `help:"Set a resource limit: NAME=SOFT[:HARD] (-1: unlimited)." placeholder:"NAME=SOFT[:HARD]"`
-	PidsLimit   *int64   `name:"pids-limit" help:"Limit the container's processes (-1: unlimited). Without a delegated cgroup: RLIMIT_NPROC in the sandbox."`
+	PidsLimit   *int64   `name:"pids-limit" help:"Limit the container's processes (-1: unlimited): pids.max in a delegated cgroup v2, and RLIMIT_NPROC in the sandbox."`
 	Memory      string   `short:"m" help:"Memory limit: applied only in a delegated cgroup v2." placeholder:"SIZE"`
 	CPUs        string   `name:"cpus" help:"CPU limit: applied only in a delegated cgroup v2." placeholder:"N"`
+	CpusetCPUs  string   `name:"cpuset-cpus" help:"CPUs the container may use (0-3,5): applied only in a delegated cgroup v2." placeholder:"LIST"`
 }
 
 // apply resolves the flags into c; nothing is written.
@@ -304,6 +307,43 @@ func (f *DockerFlags) resources(c *sandbox.Config) error {
 		quota := int64(n * float64(period))
 		resources(c).CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
 	}
+	if f.CpusetCPUs != "" {
+		if err := checkCPUList(f.CpusetCPUs); err != nil {
+			return err
+		}
+		if resources(c).CPU == nil {
+			resources(c).CPU = &specs.LinuxCPU{}
+		}
+		resources(c).CPU.Cpus = f.CpusetCPUs
+	}
+	return nil
+}
+
+var cpuList = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
+
+// checkCPUList refuses a --cpuset-cpus that is no list of CPUs, or that
+// names one husk may not run on, as Docker does.
+func checkCPUList(l string) error {
+	if !cpuList.MatchString(l) {
+		return fmt.Errorf("invalid --cpuset-cpus %q: give CPUs and ranges such as 0-3,5", l)
+	}
+	var own unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &own); err != nil {
+		return nil
+	}
+	for _, r := range strings.Split(l, ",") {
+		lo, hi, _ := strings.Cut(r, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if hi != "" {
+			b, _ = strconv.Atoi(hi)
+		}
+		for n := a; n <= b && n < 1<<16; n++ {
+			if !own.IsSet(n) {
+				return fmt.Errorf("invalid --cpuset-cpus %q: CPU %d is not one husk may use here (it may use %d): give others", l, n, own.Count())
+			}
+		}
+	}
 	return nil
 }
 
@@ -317,19 +357,30 @@ func resources(c *sandbox.Config) *specs.LinuxResources {
 	return c.OCI.Linux.Resources
 }
 
-// resourceNotice is the line a run or create prints when --memory or
-// --cpus cannot be applied.
+// resourceNotice is the one line a run or create prints when the
+// container's limits cannot go into a cgroup of its own, with why;
+// --pids-limit still holds as RLIMIT_NPROC.
 func resourceNotice(c *sandbox.Config) string {
-	r := (*specs.LinuxResources)(nil)
+	var r *specs.LinuxResources
 	if c.OCI.Linux != nil {
 		r = c.OCI.Linux.Resources
 	}
-	if r == nil || (r.Memory == nil && r.CPU == nil) {
+	_, err := sandbox.PlanCgroup("", r)
+	if err == nil {
 		return ""
 	}
-	why := "husk does not place containers in a cgroup of their own yet"
-	if ci := sandbox.CheckCgroup(); ci.Err != nil {
-		why = ci.Err.Error()
+	var flags []string
+	if r.Memory != nil {
+		flags = append(flags, "--memory")
 	}
-	return "husk: --memory and --cpus were not applied: " + why
+	if r.CPU != nil && r.CPU.Quota != nil {
+		flags = append(flags, "--cpus")
+	}
+	if r.CPU != nil && r.CPU.Cpus != "" {
+		flags = append(flags, "--cpuset-cpus")
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		flags = append(flags, "--pids-limit (held as RLIMIT_NPROC instead)")
+	}
+	return "husk: " + strings.Join(flags, ", ") + " not applied: " + err.Error()
 }

@@ -326,10 +326,14 @@ func OpOf(m specs.Mount) Op {
 	return op
 }
 
-// LaunchOptions are what a start of the container takes from its config:
-// the network namespace, standard input, the terminal.
-func (c *Config) LaunchOptions() Options {
+// LaunchOptions are what a start of container id takes from its config:
+// the network namespace, standard input, the terminal, and its cgroup
+// where one can hold its limits (where none can, create said so).
+func (c *Config) LaunchOptions(id string) Options {
 	o := Options{NewNet: !c.HostNetwork(), Terminal: c.Terminal()}
+	if c.OCI.Linux != nil {
+		o.Cgroup, _ = PlanCgroup(id, c.OCI.Linux.Resources)
+	}
 	if c.Interactive {
 		o.Stdin = os.Stdin
 	}
