@@ -52,7 +52,7 @@ func TestCheckCgroupFakeTrees(t *testing.T) {
 				fakeCgroup(t, filepath.Join(svc, "app.slice/x.scope"), "cpu memory pids", "", "7")
 			}, delegated: "user.slice/user-U.slice/user@U.service", ctrl: "cpu memory pids"},
 		"delegated, no controllers": {version: CgroupV2, uid: me, self: "0::/job\n",
-			build: func(root string) { fakeCgroup(t, filepath.Join(root, "job"), "", "", "9") },
+			build:     func(root string) { fakeCgroup(t, filepath.Join(root, "job"), "", "", "9") },
 			delegated: "job", errMention: "no controllers"},
 		"delegated, empty, controllers to enable": {version: CgroupV2, uid: me, self: "0::/job/husk\n",
 			build: func(root string) {
