@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -123,5 +125,41 @@ func TestPlanCgroupUnderSlurm(t *testing.T) {
 	}
 	if p, err := PlanCgroup("id", nil); p != nil || err != nil {
 		t.Errorf("no limits: want no plan and no error: %v %v", p, err)
+	}
+}
+
+// place makes the container's cgroup below the delegated one, enables the
+// controllers missing there, writes the limits and enters it by clone3;
+// its cleanup removes it. A fake tree shows the files it writes.
+func TestPlaceFakeTree(t *testing.T) {
+	parent := t.TempDir()
+	fakeCgroup(t, parent, "cpu memory pids", "memory", "")
+	mem, pids := int64(1<<20), int64(5)
+	p := &CgroupPlan{Parent: parent, ID: "abc", Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem},
+		Pids: &specs.LinuxPids{Limit: &pids}}}
+	cmd := exec.Command("true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	remove, err := p.place(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(parent, "husk-abc")
+	for f, want := range map[string]string{"memory.max": "1048576", "pids.max": "5"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != want {
+			t.Errorf("%s = %q, want %q", f, b, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control")); string(b) != "+pids" {
+		t.Errorf("subtree_control written %q, want only the missing +pids", b)
+	}
+	if !cmd.SysProcAttr.UseCgroupFD {
+		t.Errorf("the sandbox must start in its cgroup")
+	}
+	for _, f := range []string{"memory.max", "pids.max"} {
+		os.Remove(filepath.Join(dir, f)) // cgroupfs has no such files to remove
+	}
+	remove()
+	if exists(dir) {
+		t.Errorf("%s left behind", dir)
 	}
 }
