@@ -51,6 +51,7 @@ func TestCDIDevices(t *testing.T) {
         {"hookName": "createContainer", "path": %q, "args": ["hook.sh", "arg1"], "env": ["PATH=/usr/bin:/bin"]},
         {"hookName": "startContainer", "path": "/bin/sh", "args": ["sh", "-c", "echo started > /start-marker"]}]}},
     {"name": "failing", "containerEdits": {"hooks": [{"hookName": "createContainer", "path": "/bin/false"}]}},
+    {"name": "slow", "containerEdits": {"hooks": [{"hookName": "startContainer", "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}},
     {"name": "poststop", "containerEdits": {"hooks": [{"hookName": "poststop", "path": "/bin/true"}]}}]}`, data, hook))
 	t.Run("applied", func(t *testing.T) {
 		script := `ls -l /dev/cdizero; head -c 3 /dev/cdizero | wc -c; echo "$CDI_SPEC $CDI_TEST"; cat /cdi-data/f;
@@ -78,6 +79,7 @@ func TestCDIDevices(t *testing.T) {
 		e.wantRunError(r, "unknown CDI device vendor.com/class=nosuch", "/etc/cdi", "/var/run/cdi", filepath.Join(e.home, ".config", "cdi"))
 		e.wantRunError(e.sbx([]string{"--rm", "--device", "vendor.com/class=poststop"}, ref, "true"), "poststop hook", "createContainer")
 		e.wantRunError(e.sbx([]string{"--rm", "--device", "vendor.com/class=failing"}, ref, "true"), "createContainer hook /bin/false failed")
+		e.wantRunError(e.sbx([]string{"--rm", "--device", "vendor.com/class=slow"}, ref, "true"), "startContainer hook /bin/sleep ran past its timeout of 1s")
 		e.wantRunError(e.sbx([]string{"--rm", "--gpus", "bogus"}, ref, "true"), "invalid --gpus")
 		if dev := unopenableDevice(t); dev != "" {
 			writeCDISpec(t, e, "closed.yaml", "cdiVersion: \"0.6.0\"\nkind: vendor.com/closed\ndevices:\n- name: d\n  containerEdits:\n    deviceNodes: [{path: /dev/x, hostPath: "+dev+"}]\n")

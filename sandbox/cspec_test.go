@@ -151,6 +151,10 @@ func TestDecodeRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bare, err := roundTripSpecs()["bare"].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	version := []byte{byte(abi.TagVersion), 0, '1', 0}
 	rest := good[len(version):]
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -192,6 +196,12 @@ func TestDecodeRefuses(t *testing.T) {
 		"cut group":          {cat(good, []byte("G\x00")), "record G is cut short"},
 		"too many groups":    {cat(good, bytes.Repeat([]byte("G\x00g\x00"), abi.MaxGroups)), "added groups"},
 		"too many rlimits":   {cat(good, bytes.Repeat([]byte("R\x007\x001\x001\x00"), abi.MaxRlimits)), "rlimits"},
+		"hook without state": {cat(bare, []byte("H\x00c\x000\x00/h\x001\x000\x00h\x00")), "record O is missing"},
+		"hook relative path": {cat(bare, []byte("O\x00{}\x00H\x00c\x000\x00h\x001\x000\x00h\x00")), "is not a kind"},
+		"hook unknown kind":  {cat(bare, []byte("O\x00{}\x00H\x00x\x000\x00/h\x001\x000\x00h\x00")), "is not a kind"},
+		"hook without argv":  {cat(bare, []byte("O\x00{}\x00H\x00c\x000\x00/h\x000\x000\x00")), "is not a kind"},
+		"cut hook":           {cat(bare, []byte("O\x00{}\x00H\x00s\x000\x00/h\x002\x001\x00h\x00")), "record H is cut short"},
+		"too many hooks":     {cat(bare, []byte("O\x00{}\x00"), bytes.Repeat([]byte("H\x00c\x000\x00/h\x001\x000\x00h\x00"), abi.MaxHooks+1)), "hooks"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
