@@ -2,6 +2,7 @@ package cdi
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +39,11 @@ func Apply(c *sandbox.Config, dirs []string, names []string) error {
 	}
 	c.Devices = append(c.Devices, devs...)
 	for _, m := range e.Mounts {
-		c.OCI.Mounts = append(c.OCI.Mounts, mountOf(m))
+		om := mountOf(m)
+		if _, err := os.Stat(om.Source); err != nil && om.Type == "bind" {
+			return fmt.Errorf("%s: its mount of %s: %w: fix the device's CDI spec", what, om.Source, err)
+		}
+		c.OCI.Mounts = append(c.OCI.Mounts, om)
 	}
 	if len(e.Env) > 0 {
 		c.OCI.Process.Env = append(slices.Clone(e.Env), c.OCI.Process.Env...)

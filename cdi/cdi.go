@@ -48,6 +48,13 @@ func IsName(s string) bool {
 	return !strings.HasPrefix(s, "/") && parser.IsQualifiedName(s)
 }
 
+// Devices are the qualified names of the devices the specs in dirs
+// define, sorted (husk info lists them).
+func Devices(dirs []string) []string {
+	cache, _ := cdi.NewCache(cdi.WithSpecDirs(dirs...), cdi.WithAutoRefresh(false))
+	return cache.ListDevices()
+}
+
 // Lookup finds each named device in the specs of dirs and returns their
 // edits merged in order: each spec's own edits once, then the device's.
 func Lookup(dirs []string, names []string) (*cdispec.ContainerEdits, error) {

@@ -20,7 +20,7 @@ devices:
   containerEdits:
     env: [DEV=0]
     deviceNodes: [{path: /dev/cdizero, hostPath: /dev/zero, permissions: rw}]
-    mounts: [{hostPath: /srv/data, containerPath: /data, options: [ro, rbind, nosuid]}]
+    mounts: [{hostPath: /proc/self, containerPath: /data, options: [ro, rbind, nosuid]}]
     hooks: [{hookName: createContainer, path: /usr/bin/hook, args: [hook, a], timeout: 5}]
 - name: post
   containerEdits:
@@ -43,7 +43,7 @@ func TestApply(t *testing.T) {
 	if d := c.Devices; len(d) != 1 || d[0] != (sandbox.Device{PathOnHost: "/dev/zero", PathInContainer: "/dev/cdizero", CgroupPermissions: "rw"}) {
 		t.Errorf("devices: %+v", d)
 	}
-	if m := c.OCI.Mounts; len(m) != 1 || m[0].Type != "bind" || m[0].Source != "/srv/data" || strings.Join(m[0].Options, ",") != "ro,nosuid" {
+	if m := c.OCI.Mounts; len(m) != 1 || m[0].Type != "bind" || m[0].Source != "/proc/self" || strings.Join(m[0].Options, ",") != "ro,nosuid" {
 		t.Errorf("mounts: %+v", m)
 	}
 	if env := strings.Join(c.OCI.Process.Env, " "); env != "SPEC=1 DEV=0 USER=1" {

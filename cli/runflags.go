@@ -265,9 +265,9 @@ func (f *DockerFlags) shm(c *sandbox.Config) error {
 	return nil
 }
 
-// rlimits are --ulimit, and --pids-limit as RLIMIT_NPROC: no delegated
-// cgroup holds a pids.max for the container. An explicit --ulimit nproc=
-// wins over --pids-limit.
+// rlimits are --ulimit, and --pids-limit as RLIMIT_NPROC as well as a
+// pids.max (where a delegated cgroup can hold one, which most hosts do not
+// give). An explicit --ulimit nproc= wins over --pids-limit.
 func (f *DockerFlags) rlimits(c *sandbox.Config) error {
 	var rl []specs.POSIXRlimit
 	for _, u := range f.Ulimit {
@@ -287,9 +287,10 @@ func (f *DockerFlags) rlimits(c *sandbox.Config) error {
 	return nil
 }
 
-// resources are --memory and --cpus, kept in the config; only a delegated
-// cgroup v2 could apply them, which husk does not make yet: a one-line
-// notice says so and the container runs.
+// resources are --memory, --cpus and --cpuset-cpus, kept in the config;
+// each start puts them in a cgroup of the container's own where a
+// delegated cgroup v2 allows (sandbox.PlanCgroup), and elsewhere a
+// one-line notice at create says so and the container runs.
 func (f *DockerFlags) resources(c *sandbox.Config) error {
 	if f.Memory != "" {
 		n, err := units.RAMInBytes(f.Memory)

@@ -112,6 +112,9 @@ devices:
   containerEdits:
     deviceNodes: [{path: /dev/nvidia0, hostPath: /dev/null}, {path: /dev/nvidia1, hostPath: /dev/null}]
 `)
+	if out := e.out("info", "--format", "{{.CDI.Devices}}"); out != "[nvidia.com/gpu=0 nvidia.com/gpu=1 nvidia.com/gpu=all]" {
+		t.Errorf("husk info lists the CDI devices found: %q", out)
+	}
 	script := "ls /dev | grep nvidia | tr '\\n' ' '; echo $NVIDIA_VISIBLE_DEVICES $CUDA_VISIBLE_DEVICES"
 	for flag, want := range map[string]string{"all": "nvidia0 nvidia1 void", "1": "nvidia0 void 0", "device=1": "nvidia1 void",
 		"device=0,1": "nvidia0 nvidia1 void 0"} {

@@ -219,8 +219,9 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 		ExtraHosts: c.ExtraHosts, GroupAdd: c.GroupAdd, ShmSize: c.ShmSize, Devices: c.Devices,
 		Hooks: c.Hooks,
 	}
-	// No cgroup holds a pids.max for the container, so a default guard
-	// does, unless --pids-limit or --ulimit nproc= set one.
+	// A default guard on the container's processes, unless --pids-limit
+	// or --ulimit nproc= set one: most hosts give no cgroup to hold a
+	// pids.max, and where one does the rlimit costs nothing.
 	rl := slices.Clone(p.Rlimits)
 	if !HasRlimit(rl, "RLIMIT_NPROC") {
 		rl = append(rl, PidsRlimit(DefaultPidsLimit))
