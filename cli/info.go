@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"husk/cdi"
 	"husk/fuse"
 	"husk/network"
 	"husk/sandbox"
@@ -45,6 +46,8 @@ import (
 //	  chowns unless --security-opt fake-ids=false)
 //	cgroup.version ("v1", "v2", "hybrid"), cgroup.path, cgroup.delegated,
 //	  cgroup.controllers
+//	cdi.dirs (searched in this order, later ones winning), cdi.devices
+//	  (VENDOR/CLASS=NAME, as --device takes them)
 //	shell.hostSockets (how husk shell hides the host's unix sockets, or
 //	  "reachable"), shell.isolates, shell.reaches (sentences)
 //	problems: [{area, message, fix}], [] when nothing is missing
@@ -65,6 +68,10 @@ func (c *InfoCmd) Run(g *Globals) error {
 	r.gatherNetwork()
 	r.gatherSeccomp()
 	r.gatherCgroup()
+	r.CDI = infoCDI{Dirs: cdi.Dirs(), Devices: cdi.Devices(cdi.Dirs())}
+	if r.CDI.Devices == nil {
+		r.CDI.Devices = []string{}
+	}
 	r.gatherShell()
 	switch c.Format {
 	case "":

@@ -22,6 +22,7 @@ type infoReport struct {
 	Network  infoNetwork   `json:"network"`
 	Seccomp  infoSeccomp   `json:"seccomp"`
 	Cgroup   infoCgroup    `json:"cgroup"`
+	CDI      infoCDI       `json:"cdi"`
 	Shell    infoShell     `json:"shell"`
 	Problems []infoProblem `json:"problems"`
 }
@@ -88,6 +89,13 @@ type infoCgroup struct {
 	Controllers []string `json:"controllers"`
 }
 
+// infoCDI is where --device VENDOR/CLASS=NAME and --gpus look, and what
+// they find there.
+type infoCDI struct {
+	Dirs    []string `json:"dirs"`
+	Devices []string `json:"devices"`
+}
+
 // infoShell is what `husk shell` isolates and how it hides host sockets.
 type infoShell struct {
 	HostSockets string   `json:"hostSockets"`
@@ -140,6 +148,7 @@ func (r *infoReport) printText(w io.Writer) {
 		fmt.Fprintln(w, "  fakeIDs: true (no subuid ranges: id changes and chowns succeed without effect; --security-opt fake-ids=false turns it off)")
 	}
 	fmt.Fprintf(w, "cgroup:\n  version: %s\n  delegated: %t\n", r.Cgroup.Version, r.Cgroup.Delegated)
+	fmt.Fprintf(w, "cdi:\n  dirs: %s\n  devices: %s\n", strings.Join(r.CDI.Dirs, ", "), strings.Join(r.CDI.Devices, ", "))
 	fmt.Fprintf(w, "shell:\n  hostSockets: %s\n  isolates:\n", r.Shell.HostSockets)
 	for _, l := range r.Shell.Isolates {
 		fmt.Fprintf(w, "    - %s\n", l)

@@ -26,7 +26,7 @@ func (c *RunCmd) prelaunch(mapping *userns.Mapping) *start.Prelaunchable {
 	// Nor do runs whose flags ask the Go side for something each time:
 	// a cidfile, a pull, a notice, a file or device read at create.
 	d := &c.DockerFlags
-	if d.CIDFile != "" || d.Pull == "always" || d.Memory != "" || d.CPUs != "" || len(d.LabelFile) > 0 || len(d.Device) > 0 {
+	if d.CIDFile != "" || d.Pull == "always" || d.Memory != "" || d.CPUs != "" || d.CpusetCPUs != "" || d.PidsLimit != nil || len(d.LabelFile) > 0 || len(d.Device) > 0 || d.GPUs != "" {
 		return nil
 	}
 	mode, _, err := c.netMode()

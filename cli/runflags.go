@@ -3,12 +3,15 @@ package cli
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
+	"husk/cdi"
 	"husk/network"
 	"husk/pull"
 	"husk/sandbox"
@@ -27,7 +30,8 @@ type DockerFlags struct {
 	Init        bool     `help:"Accepted for Docker's sake: husk's own init is always PID 1 (the command is PID 2)."`
 	AddHost     []string `name:"add-host" help:"Add an /etc/hosts line: NAME:IP (IP may be host-gateway)." placeholder:"NAME:IP"`
 	GroupAdd    []string `name:"group-add" help:"Add a supplementary group: a name in the image's /etc/group, or a gid." placeholder:"GROUP"`
-	Device      []string `help:"Bind a host device: HOST[:CONTAINER][:rwm]." placeholder:"HOST[:CONTAINER]"`
+	Device      []string `help:"Bind a host device (HOST[:CONTAINER][:rwm]), or add a CDI device (VENDOR/CLASS=NAME) from the specs in /etc/cdi, /var/run/cdi and ~/.config/cdi." placeholder:"HOST[:CONTAINER]|CDI-NAME"`
+	GPUs        string   `name:"gpus" help:"Add GPUs as NVIDIA's CDI devices (nvidia.com/gpu): all, a count, or device=IDS." placeholder:"all|N|device=IDS"`
 	Platform    string   `help:"Platform of the image: only this host's (os/arch[/variant])." placeholder:"OS/ARCH"`
 	Pull        string   `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	Expose      []string `help:"Expose a port or range (published with -P)." placeholder:"PORT[/PROTO]"`
@@ -36,9 +40,10 @@ type DockerFlags struct {
 	LogOpt      []string `name:"log-opt" help:"json-file's max-size=SIZE and max-file=N." placeholder:"KEY=VALUE"`
 	ShmSize     string   `name:"shm-size" help:"Size of /dev/shm (default 64m)." placeholder:"SIZE"`
 	Ulimit      []string `help:"Set a resource limit: NAME=SOFT[:HARD] (-1: unlimited)." placeholder:"NAME=SOFT[:HARD]"`
-	PidsLimit   *int64   `name:"pids-limit" help:"Limit the container's processes (-1: unlimited). Without a delegated cgroup: RLIMIT_NPROC in the sandbox."`
+	PidsLimit   *int64   `name:"pids-limit" help:"Limit the container's processes (-1: unlimited): pids.max in a delegated cgroup v2, and RLIMIT_NPROC in the sandbox."`
 	Memory      string   `short:"m" help:"Memory limit: applied only in a delegated cgroup v2." placeholder:"SIZE"`
 	CPUs        string   `name:"cpus" help:"CPU limit: applied only in a delegated cgroup v2." placeholder:"N"`
+	CpusetCPUs  string   `name:"cpuset-cpus" help:"CPUs the container may use (0-3,5): applied only in a delegated cgroup v2." placeholder:"LIST"`
 }
 
 // apply resolves the flags into c; nothing is written.
@@ -135,15 +140,30 @@ func groupsPossible(c *sandbox.Config) error {
 	return nil
 }
 
+// devices are --device's host nodes, and its CDI devices with --gpus's,
+// resolved in the CDI specs now (cdi.Apply): the config keeps what they
+// edit, not their names.
 func (f *DockerFlags) devices(c *sandbox.Config) error {
+	var names []string
 	for _, d := range f.Device {
+		if cdi.IsName(d) {
+			names = append(names, d)
+			continue
+		}
 		dev, err := sandbox.ParseDevice(d)
 		if err != nil {
 			return err
 		}
 		c.Devices = append(c.Devices, dev)
 	}
-	return nil
+	if f.GPUs != "" {
+		gpus, err := cdi.GPUs(f.GPUs)
+		if err != nil {
+			return err
+		}
+		names = append(names, gpus...)
+	}
+	return cdi.Apply(c, cdi.Dirs(), names)
 }
 
 // platform is --platform: a rootless sandbox runs the host's own
@@ -245,9 +265,9 @@ func (f *DockerFlags) shm(c *sandbox.Config) error {
 	return nil
 }
 
-// rlimits are --ulimit, and --pids-limit as RLIMIT_NPROC: no delegated
-// cgroup holds a pids.max for the container. An explicit --ulimit nproc=
-// wins over --pids-limit.
+// rlimits are --ulimit, and --pids-limit as RLIMIT_NPROC as well as a
+// pids.max (where a delegated cgroup can hold one, which most hosts do not
+// give). An explicit --ulimit nproc= wins over --pids-limit.
 func (f *DockerFlags) rlimits(c *sandbox.Config) error {
 	var rl []specs.POSIXRlimit
 	for _, u := range f.Ulimit {
@@ -267,9 +287,10 @@ func (f *DockerFlags) rlimits(c *sandbox.Config) error {
 	return nil
 }
 
-// resources are --memory and --cpus, kept in the config; only a delegated
-// cgroup v2 could apply them, which husk does not make yet: a one-line
-// notice says so and the container runs.
+// resources are --memory, --cpus and --cpuset-cpus, kept in the config;
+// each start puts them in a cgroup of the container's own where a
+// delegated cgroup v2 allows (sandbox.PlanCgroup), and elsewhere a
+// one-line notice at create says so and the container runs.
 func (f *DockerFlags) resources(c *sandbox.Config) error {
 	if f.Memory != "" {
 		n, err := units.RAMInBytes(f.Memory)
@@ -287,6 +308,43 @@ func (f *DockerFlags) resources(c *sandbox.Config) error {
 		quota := int64(n * float64(period))
 		resources(c).CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
 	}
+	if f.CpusetCPUs != "" {
+		if err := checkCPUList(f.CpusetCPUs); err != nil {
+			return err
+		}
+		if resources(c).CPU == nil {
+			resources(c).CPU = &specs.LinuxCPU{}
+		}
+		resources(c).CPU.Cpus = f.CpusetCPUs
+	}
+	return nil
+}
+
+var cpuList = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
+
+// checkCPUList refuses a --cpuset-cpus that is no list of CPUs, or that
+// names one husk may not run on, as Docker does.
+func checkCPUList(l string) error {
+	if !cpuList.MatchString(l) {
+		return fmt.Errorf("invalid --cpuset-cpus %q: give CPUs and ranges such as 0-3,5", l)
+	}
+	var own unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &own); err != nil {
+		return nil
+	}
+	for _, r := range strings.Split(l, ",") {
+		lo, hi, _ := strings.Cut(r, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if hi != "" {
+			b, _ = strconv.Atoi(hi)
+		}
+		for n := a; n <= b && n < 1<<16; n++ {
+			if !own.IsSet(n) {
+				return fmt.Errorf("invalid --cpuset-cpus %q: CPU %d is not one husk may use here (it may use %d): give others", l, n, own.Count())
+			}
+		}
+	}
 	return nil
 }
 
@@ -300,19 +358,30 @@ func resources(c *sandbox.Config) *specs.LinuxResources {
 	return c.OCI.Linux.Resources
 }
 
-// resourceNotice is the line a run or create prints when --memory or
-// --cpus cannot be applied.
+// resourceNotice is the one line a run or create prints when the
+// container's limits cannot go into a cgroup of its own, with why;
+// --pids-limit still holds as RLIMIT_NPROC.
 func resourceNotice(c *sandbox.Config) string {
-	r := (*specs.LinuxResources)(nil)
+	var r *specs.LinuxResources
 	if c.OCI.Linux != nil {
 		r = c.OCI.Linux.Resources
 	}
-	if r == nil || (r.Memory == nil && r.CPU == nil) {
+	_, err := sandbox.PlanCgroup("", r)
+	if err == nil {
 		return ""
 	}
-	why := "husk does not place containers in a cgroup of their own yet"
-	if ci := sandbox.CheckCgroup(); ci.Err != nil {
-		why = ci.Err.Error()
+	var flags []string
+	if r.Memory != nil {
+		flags = append(flags, "--memory")
 	}
-	return "husk: --memory and --cpus were not applied: " + why
+	if r.CPU != nil && r.CPU.Quota != nil {
+		flags = append(flags, "--cpus")
+	}
+	if r.CPU != nil && r.CPU.Cpus != "" {
+		flags = append(flags, "--cpuset-cpus")
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		flags = append(flags, "--pids-limit (held as RLIMIT_NPROC instead)")
+	}
+	return "husk: " + strings.Join(flags, ", ") + " not applied: " + err.Error()
 }

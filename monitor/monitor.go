@@ -231,7 +231,7 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		return exitHusk, false, err.Error()
 	}
 	defer hl.Done(context.Background())
-	o := m.c.Config.LaunchOptions()
+	o := m.c.Config.LaunchOptions(m.c.ID)
 	o.Stdin, o.Stdout, o.Stderr = ios.stdin, ios.stdout, ios.stderr
 	o.Args, o.CInit = start.InitArgs(m.c.ID), hl.CSpec
 	o.Console = ios.console

@@ -75,6 +75,10 @@ type Config struct {
 	// at start, or numbers.
 	GroupAdd []string `json:"groupAdd,omitempty"`
 	Devices  []Device `json:"devices,omitempty"`
+	// Hooks are the CDI devices' hooks (cdi.Resolve): their device
+	// nodes, mounts and variables are in Devices, OCI.Mounts and
+	// OCI.Process.Env.
+	Hooks []Hook `json:"hooks,omitempty"`
 	// ShmSize is --shm-size in bytes (0: Docker's 64 MiB).
 	ShmSize int64 `json:"shmSize,omitempty"`
 	// Init is --init: accepted; husk's own init is PID 1 anyway.
@@ -213,9 +217,11 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 		KeepID: c.KeepID, Privileged: c.Privileged, NoNewPrivs: p.NoNewPrivileges,
 		ReadOnly:   c.OCI.Root != nil && c.OCI.Root.Readonly,
 		ExtraHosts: c.ExtraHosts, GroupAdd: c.GroupAdd, ShmSize: c.ShmSize, Devices: c.Devices,
+		Hooks: c.Hooks,
 	}
-	// No cgroup holds a pids.max for the container, so a default guard
-	// does, unless --pids-limit or --ulimit nproc= set one.
+	// A default guard on the container's processes, unless --pids-limit
+	// or --ulimit nproc= set one: most hosts give no cgroup to hold a
+	// pids.max, and where one does the rlimit costs nothing.
 	rl := slices.Clone(p.Rlimits)
 	if !HasRlimit(rl, "RLIMIT_NPROC") {
 		rl = append(rl, PidsRlimit(DefaultPidsLimit))
@@ -321,10 +327,14 @@ func OpOf(m specs.Mount) Op {
 	return op
 }
 
-// LaunchOptions are what a start of the container takes from its config:
-// the network namespace, standard input, the terminal.
-func (c *Config) LaunchOptions() Options {
+// LaunchOptions are what a start of container id takes from its config:
+// the network namespace, standard input, the terminal, and its cgroup
+// where one can hold its limits (where none can, create said so).
+func (c *Config) LaunchOptions(id string) Options {
 	o := Options{NewNet: !c.HostNetwork(), Terminal: c.Terminal()}
+	if c.OCI.Linux != nil {
+		o.Cgroup, _ = PlanCgroup(id, c.OCI.Linux.Resources)
+	}
 	if c.Interactive {
 		o.Stdin = os.Stdin
 	}

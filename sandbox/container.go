@@ -45,6 +45,7 @@ type RunOptions struct {
 	Rlimits     []Rlimit
 	ShmSize     int64
 	Devices     []Device
+	Hooks       []Hook
 }
 
 // ContainerSpec joins an image's config and the run flags into a Spec, as
@@ -88,6 +89,7 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 		Caps:       o.Caps,
 		NoNewPrivs: o.NoNewPrivs,
 		SeccompBPF: o.SeccompBPF,
+		Hooks:      o.Hooks,
 	}
 	// Docker makes a missing working directory; volumes and tmpfs follow.
 	s.Mounts = append([]Op{{Kind: KindMkdir, Target: cwd}}, o.Volumes...)

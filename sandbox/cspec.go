@@ -148,6 +148,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 	}
 	e.confinement(s, caps)
 	e.limits(s)
+	e.hooks(s)
 	if n := s.Net; n != nil {
 		cfg, err := n.Config.WithDefaults()
 		if err != nil {

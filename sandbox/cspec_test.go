@@ -35,6 +35,8 @@ func roundTripSpecs() map[string]*CSpec {
 		GroupAdd: []string{"tester", "4242"}, ShmSize: 1 << 27,
 		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}, {Resource: unix.RLIMIT_NPROC, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}},
 		Net:     &network.Spec{Mode: network.Builtin, Dials: true, DirectPorts: true},
+		Hooks: []Hook{{When: HookCreateContainer, Path: "/usr/bin/hook", Args: []string{"hook", "a b"}, Env: []string{"PATH=/bin"}, Timeout: 5},
+			{When: HookStartContainer, Path: "/bin/true"}},
 	}
 	bare := &Spec{Hostname: "h", Cwd: "/", Scratch: "/s", Args: []string{"true"},
 		RootOps: OverlayRoot([]string{"/lower"}, "/upper")}
@@ -88,6 +90,16 @@ func want(t *testing.T, c *CSpec) *executor.Decoded {
 	for _, r := range s.Rlimits {
 		d.Rlimits = append(d.Rlimits, [3]uint64{uint64(r.Resource), r.Soft, r.Hard})
 	}
+	for _, h := range s.Hooks {
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		d.Hooks = append(d.Hooks, executor.DecodedHook{When: hookWhen[h.When][0], Timeout: uint64(h.Timeout), Path: h.Path, Args: args, Env: h.Env})
+	}
+	if len(s.Hooks) > 0 {
+		d.HookState = `{"ociVersion":"1.3.0","id":"","status":"creating","bundle":"` + s.Scratch + `"}`
+	}
 	if s.Net != nil {
 		d.Net = &executor.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
 			Gateway: "10.0.2.2", MTU: 65520, Dials: s.Net.Dials, Direct: s.Net.DirectPorts}
@@ -139,6 +151,10 @@ func TestDecodeRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bare, err := roundTripSpecs()["bare"].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	version := []byte{byte(abi.TagVersion), 0, '1', 0}
 	rest := good[len(version):]
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -180,6 +196,12 @@ func TestDecodeRefuses(t *testing.T) {
 		"cut group":          {cat(good, []byte("G\x00")), "record G is cut short"},
 		"too many groups":    {cat(good, bytes.Repeat([]byte("G\x00g\x00"), abi.MaxGroups)), "added groups"},
 		"too many rlimits":   {cat(good, bytes.Repeat([]byte("R\x007\x001\x001\x00"), abi.MaxRlimits)), "rlimits"},
+		"hook without state": {cat(bare, []byte("H\x00c\x000\x00/h\x001\x000\x00h\x00")), "record O is missing"},
+		"hook relative path": {cat(bare, []byte("O\x00{}\x00H\x00c\x000\x00h\x001\x000\x00h\x00")), "is not a kind"},
+		"hook unknown kind":  {cat(bare, []byte("O\x00{}\x00H\x00x\x000\x00/h\x001\x000\x00h\x00")), "is not a kind"},
+		"hook without argv":  {cat(bare, []byte("O\x00{}\x00H\x00c\x000\x00/h\x000\x000\x00")), "is not a kind"},
+		"cut hook":           {cat(bare, []byte("O\x00{}\x00H\x00s\x000\x00/h\x002\x001\x00h\x00")), "record H is cut short"},
+		"too many hooks":     {cat(bare, []byte("O\x00{}\x00"), bytes.Repeat([]byte("H\x00c\x000\x00/h\x001\x000\x00h\x00"), abi.MaxHooks+1)), "hooks"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

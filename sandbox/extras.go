@@ -82,19 +82,30 @@ func ParseDevice(d string) (Device, error) {
 	if !filepath.IsAbs(dev.PathOnHost) || !filepath.IsAbs(dev.PathInContainer) {
 		return dev, fmt.Errorf("invalid --device %q: both paths must be absolute", d)
 	}
+	if err := CheckDevice(dev.PathOnHost); err != nil {
+		return dev, fmt.Errorf("--device %w", err)
+	}
+	return dev, nil
+}
+
+// CheckDevice says why the host's node at path cannot go into a rootless
+// container (nil: it can): not a device, or one this user cannot open. A
+// user namespace can only bind a node, never make one, and a bound node
+// is only of use to whoever may open it.
+func CheckDevice(path string) error {
 	var st unix.Stat_t
-	if err := unix.Stat(dev.PathOnHost, &st); err != nil {
-		return dev, fmt.Errorf("--device %s: %w: give an existing device node", dev.PathOnHost, err)
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("%s: %w: give an existing device node", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR && st.Mode&unix.S_IFMT != unix.S_IFBLK {
-		return dev, fmt.Errorf("--device %s: not a device node: give one such as /dev/fuse", dev.PathOnHost)
+		return fmt.Errorf("%s: not a device node: give one such as /dev/fuse", path)
 	}
-	f, err := os.OpenFile(dev.PathOnHost, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
-		return dev, fmt.Errorf("--device %s: %w: a rootless container can only have devices you can open yourself", dev.PathOnHost, err)
+		return fmt.Errorf("%s: %w: a rootless container can only have devices you can open yourself", path, err)
 	}
 	f.Close()
-	return dev, nil
+	return nil
 }
 
 func perms(s string) bool {

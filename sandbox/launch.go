@@ -54,6 +54,9 @@ type Options struct {
 	// CInit, when set, is a complete spec (CSpec.Encode) for the C init,
 	// which then runs in place of husk's Go side.
 	CInit []byte
+	// Cgroup, when set, is the container's own cgroup, made for this
+	// launch with its limits and removed after it.
+	Cgroup *CgroupPlan
 }
 
 // Status is what the sandbox said of itself before it ended.
@@ -84,6 +87,15 @@ func Launch(mapping *userns.Mapping, o Options) (int, Status, error) {
 	if err != nil {
 		statusW.Close()
 		return 125, st, err
+	}
+	if o.Cgroup != nil {
+		remove, err := o.Cgroup.place(cmd)
+		if err != nil {
+			statusW.Close()
+			closeSpec(cmd)
+			return 125, st, err
+		}
+		defer remove()
 	}
 	// Signals arriving while the sandbox starts are held, then relayed.
 	sigs := make(chan os.Signal, 64)

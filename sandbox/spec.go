@@ -64,6 +64,9 @@ type Spec struct {
 	// SeccompBPF is the filter compiled on the host side (nil: unconfined),
 	// so the init only loads it.
 	SeccompBPF []byte `json:"seccompBPF,omitempty"`
+
+	// Hooks are CDI devices' createContainer and startContainer hooks.
+	Hooks []Hook `json:"hooks,omitempty"`
 }
 
 // File is a generated file bound read-write into the root, as Docker does

@@ -97,7 +97,7 @@ func (s *Supervised) Run(ctx context.Context, fg *Foreground) (int, error) {
 		return exitHusk, err
 	}
 	defer hl.Done(ctx)
-	o := fg.options(fg.c.Config.LaunchOptions())
+	o := fg.options(fg.c.Config.LaunchOptions(fg.c.ID))
 	var netErr error
 	if err := sandbox.WithNet(&o, s.Net, &netErr); err != nil {
 		return exitHusk, err

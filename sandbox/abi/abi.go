@@ -20,6 +20,7 @@ const (
 	MaxCaps     = C.HUSK_MAX_CAPS
 	MaxGroups   = C.HUSK_MAX_GROUPS
 	MaxRlimits  = C.HUSK_MAX_RLIMITS
+	MaxHooks    = C.HUSK_MAX_HOOKS
 )
 
 // Tag is a record's tag in the spec.
@@ -51,6 +52,8 @@ const (
 	TagWatchBinds  Tag = C.HUSK_TAG_WATCH_BINDS
 	TagGroupAdd    Tag = C.HUSK_TAG_GROUP_ADD
 	TagRlimit      Tag = C.HUSK_TAG_RLIMIT
+	TagHookState   Tag = C.HUSK_TAG_HOOK_STATE
+	TagHook        Tag = C.HUSK_TAG_HOOK
 )
 
 // Op is a setup operation's kind.

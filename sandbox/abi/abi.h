@@ -22,6 +22,7 @@
 #define HUSK_MAX_CAPS 64
 #define HUSK_MAX_GROUPS 64
 #define HUSK_MAX_RLIMITS 16
+#define HUSK_MAX_HOOKS 16
 
 enum husk_tag {
 	HUSK_TAG_VERSION = 'V',      // version
@@ -47,6 +48,10 @@ enum husk_tag {
 	HUSK_TAG_NET = 'n',          // mode, tap, ip, netmask, gateway, mtu, dials (0/1), direct ports (0/1)
 	HUSK_TAG_GROUP_ADD = 'G',    // a supplementary group: a name in the image's /etc/group, or a number
 	HUSK_TAG_RLIMIT = 'R',       // resource (RLIMIT_*'s number), soft, hard (decimal; RLIM_INFINITY's value for none)
+	HUSK_TAG_HOOK_STATE = 'O',   // the OCI state (JSON) the hooks read on stdin
+	// An OCI hook (CDI's): when (HUSK_HOOK_CREATE or HUSK_HOOK_START), timeout in seconds (0: none),
+	// path, the count of arguments, the count of variables, then the arguments, then the variables.
+	HUSK_TAG_HOOK = 'H',
 	// An exec spec (husk exec: a process in a running container) has
 	// this record right after the version, then only the process's
 	// records: c u a e k g z t p b G R, and w (an exec'd process gets
@@ -60,6 +65,9 @@ enum husk_tag {
 // fstype, mount flags (decimal), data, optional (0/1).
 #define HUSK_OP_FIELDS 7
 #define HUSK_NET_FIELDS 8
+#define HUSK_HOOK_FIELDS 5
+#define HUSK_HOOK_CREATE 'c' // createContainer: before the pivot, the host's path, in the root
+#define HUSK_HOOK_START 's'  // startContainer: after the pivot, the container's path
 
 // The kinds of setup operation, one case each in the executor's loop (as
 // bubblewrap's SetupOpType).

@@ -57,9 +57,19 @@ type Decoded struct {
 	Net                                                      *DecodedNet
 	Groups                                                   []string
 	Rlimits                                                  [][3]uint64 // resource, soft, hard
+	HookState                                                string
+	Hooks                                                    []DecodedHook
 	// Exec: an exec spec, whose process sends its bind listener when
 	// WatchBinds.
 	Exec, WatchBinds bool
+}
+
+// DecodedHook is one CDI hook: when is 'c' or 's'.
+type DecodedHook struct {
+	When      byte
+	Timeout   uint64
+	Path      string
+	Args, Env []string
 }
 
 // DecodedOp is one setup operation, its kind abi.h's number.
@@ -142,6 +152,12 @@ func decoded(s *C.struct_husk_spec) *Decoded {
 		r := s.rlimits[i]
 		d.Rlimits = append(d.Rlimits, [3]uint64{uint64(r.resource), uint64(r.soft), uint64(r.hard)})
 	}
+	d.HookState = C.GoString(s.hook_state)
+	for i := 0; i < int(s.nhooks); i++ {
+		h := &s.hooks[i]
+		d.Hooks = append(d.Hooks, DecodedHook{When: byte(h.when), Timeout: uint64(h.timeout), Path: C.GoString(h.path),
+			Args: strList(h.argv), Env: strList(h.envp)})
+	}
 	if s.seccomp_len > 0 {
 		d.Seccomp = C.GoBytes(unsafe.Pointer(s.seccomp), C.int(s.seccomp_len))
 	}
@@ -154,6 +170,15 @@ func decoded(s *C.struct_husk_spec) *Decoded {
 			Direct: n.direct != 0}
 	}
 	return d
+}
+
+// strList is a NULL-terminated list of C strings.
+func strList(l **C.char) []string {
+	var out []string
+	for i := 0; C.str_at(l, C.int(i)) != nil; i++ {
+		out = append(out, C.GoString(C.str_at(l, C.int(i))))
+	}
+	return out
 }
 
 func decodedOp(o *C.struct_husk_op) DecodedOp {

@@ -29,6 +29,14 @@ struct husk_rlimit {
 	unsigned long soft, hard;
 };
 
+// An OCI hook from a CDI spec (hooks.c).
+struct husk_hook {
+	char when; // HUSK_HOOK_CREATE or HUSK_HOOK_START
+	unsigned long timeout; // seconds, 0: none
+	const char *path;
+	const char **argv, **envp; // NULL-terminated
+};
+
 struct husk_spec {
 	const char *hostname, *cwd, *user, *scratch, *inuse, *image_dir;
 	unsigned char *seccomp; // the BPF program, decoded
@@ -50,6 +58,11 @@ struct husk_spec {
 	int ngroups;
 	struct husk_rlimit rlimits[HUSK_MAX_RLIMITS];
 	int nrlimits;
+	const char *hook_state; // the OCI state the hooks read
+	struct husk_hook hooks[HUSK_MAX_HOOKS];
+	int nhooks;
+	const char **hook_strs; // the hooks' argv and envp, carved from one array
+	size_t nhook_strs;
 };
 
 // husk_spec_decode fills s from buf's len bytes, its strings pointing
@@ -99,6 +112,9 @@ void husk_loopback_up(void);
 // husk_start_user starts the user's process and waits for its execve; it
 // returns the pid, or ends the process with Docker's code for what failed.
 pid_t husk_start_user(struct husk_spec *s);
+// husk_run_hooks runs s's hooks of one kind (HUSK_HOOK_CREATE ...) in
+// order, failing the start with the first that fails.
+void husk_run_hooks(const struct husk_spec *s, char when);
 // husk_exec_user becomes exec's process in this one, with the same steps
 // and codes: it never returns.
 __attribute__((noreturn)) void husk_exec_user(struct husk_spec *s);

@@ -142,6 +142,8 @@ static void cinit_run(char *buf, size_t len)
 	husk_setup_net(&s);
 	for (int i = 0; i < s.nops; i++)
 		husk_apply_op(&s.ops[i]);
+	// As runc: the mounts are done, the root not yet pivoted into.
+	husk_run_hooks(&s, HUSK_HOOK_CREATE);
 	// Last of the mounts: only the root itself, not /dev/shm and the
 	// volumes below it.
 	if (s.readonly)
@@ -158,6 +160,7 @@ static void cinit_run(char *buf, size_t len)
 	// secrets): gone before the container's first process can read it.
 	husk_hide_invocation();
 	husk_watch_binds(&s);
+	husk_run_hooks(&s, HUSK_HOOK_START);
 	pid_t child = husk_start_user(&s);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)child);

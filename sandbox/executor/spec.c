@@ -234,6 +234,34 @@ static int read_rlimit(struct cursor *c, struct husk_spec *s)
 	return 0;
 }
 
+// read_hook takes a hook: its fixed fields, then its arguments and
+// variables, each list NULL-terminated in hook_strs.
+static int read_hook(struct cursor *c, struct husk_spec *s)
+{
+	const char *f[HUSK_HOOK_FIELDS];
+	unsigned long timeout, nargs, nenv;
+	if (s->nhooks == HUSK_MAX_HOOKS)
+		return refuse(c, "more than %d hooks", HUSK_MAX_HOOKS);
+	if (fields(c, HUSK_TAG_HOOK, f, HUSK_HOOK_FIELDS) != 0)
+		return -1;
+	if ((strcmp(f[0], (char[]){HUSK_HOOK_CREATE, 0}) != 0 && strcmp(f[0], (char[]){HUSK_HOOK_START, 0}) != 0) ||
+	    number(f[1], 86400, &timeout) != 0 || f[2][0] != '/' || number(f[3], 4096, &nargs) != 0 || nargs == 0 ||
+	    number(f[4], 4096, &nenv) != 0)
+		return refuse(c, "the hook \"%.8s\" \"%.8s\" \"%.64s\" is not a kind, timeout and absolute path", f[0], f[1], f[2]);
+	struct husk_hook *h = &s->hooks[s->nhooks++];
+	*h = (struct husk_hook){f[0][0], timeout, f[2], NULL, NULL};
+	const char ***lists[] = {&h->argv, &h->envp};
+	unsigned long counts[] = {nargs, nenv};
+	for (int l = 0; l < 2; l++) {
+		*lists[l] = s->hook_strs + s->nhook_strs;
+		for (unsigned long i = 0; i < counts[l]; i++)
+			if ((s->hook_strs[s->nhook_strs++] = next(c)) == NULL)
+				return refuse(c, "record %c is cut short", HUSK_TAG_HOOK);
+		s->hook_strs[s->nhook_strs++] = NULL;
+	}
+	return 0;
+}
+
 static int record(struct cursor *c, char tag, struct husk_spec *s)
 {
 	const char *f[2];
@@ -287,6 +315,8 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 			return refuse(c, "more than %d added groups", HUSK_MAX_GROUPS);
 		return (s->groups[s->ngroups++] = next(c)) ? 0 : refuse(c, "record G is cut short");
 	case HUSK_TAG_RLIMIT: return read_rlimit(c, s);
+	case HUSK_TAG_HOOK_STATE: return once(c, tag, &s->hook_state);
+	case HUSK_TAG_HOOK: return read_hook(c, s);
 	case HUSK_TAG_NET:
 		if (s->has_net)
 			return refuse(c, "record n appears twice");
@@ -336,6 +366,8 @@ static int complete(struct cursor *c, const struct husk_spec *s)
 		return refuse(c, "the scratch directory's path is too long: keep it under %d bytes", HUSK_PATH_MAX);
 	if (s->nargs == 0)
 		return refuse(c, "the sandbox has no command");
+	if (s->nhooks > 0 && s->hook_state == NULL)
+		return refuse(c, "record %c is missing", HUSK_TAG_HOOK_STATE);
 	return 0;
 }
 
@@ -369,7 +401,9 @@ static int decode(const char *buf, size_t len, struct husk_spec *s, char *err, s
 	s->args = calloc(tokens + 2, sizeof *s->args);
 	s->env = calloc(tokens + 2, sizeof *s->env);
 	s->ops = calloc(tokens + 1, sizeof *s->ops);
-	if (s->args == NULL || s->env == NULL || s->ops == NULL)
+	// Each hook's two lists end with a NULL: two more each.
+	s->hook_strs = calloc(tokens + 2 * HUSK_MAX_HOOKS, sizeof *s->hook_strs);
+	if (s->args == NULL || s->env == NULL || s->ops == NULL || s->hook_strs == NULL)
 		return refuse(&c, "out of memory");
 	if (version(&c) != 0 || kind(&c, s, exec) != 0)
 		return -1;
@@ -439,6 +473,7 @@ void husk_spec_free(struct husk_spec *s)
 	free(s->args);
 	free(s->env);
 	free(s->ops);
+	free(s->hook_strs);
 	free(s->seccomp);
 	memset(s, 0, sizeof *s);
 }
