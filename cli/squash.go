@@ -17,7 +17,7 @@ func (c *ImageSquashCmd) Run(g *Globals) error {
 	if out == "" {
 		out = squash.DefaultName(c.Image)
 	}
-	if err := squash.Write(g.Ctx, g.StorageDriver, c.Image, out); err != nil {
+	if err := squash.Write(g.Ctx, g.StorageDriver, c.Image, out, g.Stderr); err != nil {
 		return err
 	}
 	fmt.Fprintln(g.Stdout, out)

@@ -28,12 +28,13 @@ FULLDISK=${1:-}
 #   pkg-config      how the Makefile finds libseccomp
 #   cppcheck        `make lint`'s checker of the C executor
 #   busybox-static  the test images' userland, made by the harness
+#   squashfs-tools  mksquashfs, for the enroot-style .sqsh that squash_test.go runs
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
 #   iproute2        ip, for the network tests of later issues
 #   slurm-wlm munge a single-node Slurm for slurm_test.go (set up by slurm.sh)
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2 slurm-wlm munge"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {

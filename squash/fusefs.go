@@ -6,6 +6,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path"
+	"reflect"
 	"sync"
 	"syscall"
 
@@ -28,13 +29,14 @@ type tree struct {
 	squashIDs bool
 	mu        sync.Mutex // the squashfs reader is not safe for concurrent use
 	byIno     map[uint32]*fs.Inode
+	links     map[uint32]*fuse.Attr // a regular file's, whose link count hard links raise
 	err       error
 }
 
 var _ fs.NodeOnAdder = (*tree)(nil)
 
 func (t *tree) OnAdd(ctx context.Context) {
-	t.byIno = map[uint32]*fs.Inode{}
+	t.byIno, t.links = map[uint32]*fs.Inode{}, map[uint32]*fuse.Attr{}
 	t.err = t.fill(ctx, &t.Inode, ".")
 }
 
@@ -60,10 +62,16 @@ func (t *tree) fill(ctx context.Context, parent *fs.Inode, dir string) error {
 		if st != nil {
 			if in, ok := t.byIno[st.Inode]; ok && !fi.IsDir() {
 				parent.AddChild(e.Name(), in, false) // a hard link
+				if a := t.links[st.Inode]; a != nil {
+					a.Nlink++
+				}
 				continue
 			}
 		}
 		attr := t.attr(fi, st)
+		if bits, ok := specialBits(e); ok {
+			attr.Mode = attr.Mode&^0o7777 | bits
+		}
 		child := t.node(ctx, p, fi, st, attr)
 		parent.AddChild(e.Name(), child, false)
 		if st != nil {
@@ -90,9 +98,14 @@ func (t *tree) node(ctx context.Context, p string, fi iofs.FileInfo, st *squashf
 		if st != nil {
 			target = st.LinkTarget
 		}
+		attr.Size = uint64(len(target))
 		return t.NewPersistentInode(ctx, &fs.MemSymlink{Attr: attr, Data: []byte(target)}, stable)
 	case m.IsRegular():
-		return t.NewPersistentInode(ctx, &regular{t: t, path: p, attr: attr}, stable)
+		r := &regular{t: t, path: p, attr: attr}
+		if st != nil {
+			t.links[st.Inode] = &r.attr
+		}
+		return t.NewPersistentInode(ctx, r, stable)
 	}
 	return t.NewPersistentInode(ctx, &other{attr: attr}, stable)
 }
@@ -198,4 +211,21 @@ func (r *regular) Read(_ context.Context, _ fs.FileHandle, dest []byte, off int6
 		return nil, syscall.EIO
 	}
 	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// specialBits is an entry's permission bits with setuid, setgid and sticky,
+// which go-diskfs's FileMode leaves out (it keeps only the permissions):
+// read from the inode's mode as the library stored it, an unexported
+// field, so that a /tmp keeps its sticky bit and a setuid file its bit.
+// TestSpecialBits notices when a new version of the library moves it.
+func specialBits(e iofs.DirEntry) (uint32, bool) {
+	v := reflect.ValueOf(e)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return 0, false
+	}
+	f := v.Elem().FieldByName("mode")
+	if !f.IsValid() || f.Kind() != reflect.Uint32 {
+		return 0, false
+	}
+	return uint32(f.Uint()) & 0o7777, true
 }

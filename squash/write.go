@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/squashfs"
 	"go.podman.io/storage/pkg/archive"
+	"go.podman.io/storage/pkg/idtools"
 
 	"husk/reexec"
 	"husk/store"
@@ -27,8 +26,9 @@ func init() { reexec.Register(CallWrite, writeMain) }
 // Write writes image ref of the store (driver) to out as a squashfs: its
 // layers applied in order, then its config at /.husk/config.json. The file
 // is written under a temporary name beside out and renamed at the end, so
-// that a failed or killed write leaves no partial out.
-func Write(ctx context.Context, driver, ref, out string) error {
+// that a failed or killed write leaves no partial out. Its notice, if any,
+// goes to notices.
+func Write(ctx context.Context, driver, ref, out string, notices io.Writer) error {
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
@@ -42,7 +42,7 @@ func Write(ctx context.Context, driver, ref, out string) error {
 	tmp := filepath.Join(filepath.Dir(abs), fmt.Sprintf(".%s.husk-tmp-%d", filepath.Base(abs), os.Getpid()))
 	defer os.Remove(tmp)
 	var errb strings.Builder
-	code, err := userns.CallWith(ctx, io.Discard, &errb, CallWrite, driver, ref, tmp)
+	code, err := userns.CallWith(ctx, notices, &errb, CallWrite, driver, ref, tmp)
 	if err != nil {
 		return err
 	}
@@ -67,56 +67,55 @@ func DefaultName(ref string) string {
 	return strings.NewReplacer(":", "_").Replace(base) + ".sqsh"
 }
 
-func writeMain(_ context.Context, _, errw io.Writer, args []string) int {
+func writeMain(_ context.Context, out, errw io.Writer, args []string) int {
 	if len(args) != 3 {
 		fmt.Fprintf(errw, "husk: %s takes a driver, an image and a file: this is husk's own error\n", CallWrite)
 		return 125
 	}
-	if err := write(args[0], args[1], args[2]); err != nil {
+	notice, err := write(args[0], args[1], args[2])
+	if err != nil {
 		fmt.Fprintln(errw, "husk: "+err.Error())
 		return 125
+	}
+	if notice != "" {
+		fmt.Fprintln(out, notice)
 	}
 	return 0
 }
 
-func write(driver, ref, out string) error {
+func write(driver, ref, out string) (string, error) {
 	s, err := store.Open(driver)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer s.Close()
 	img, err := s.Lookup(ref)
 	if err != nil {
-		return fmt.Errorf("squashing image %s: %w", ref, err)
+		return "", fmt.Errorf("squashing image %s: %w", ref, err)
 	}
 	cfg, err := s.Config(img)
 	if err != nil {
-		return fmt.Errorf("squashing image %s: reading its config: %w", ref, err)
+		return "", fmt.Errorf("squashing image %s: reading its config: %w", ref, err)
 	}
+	// The tree is built under the store, beside the layers, not in a
+	// small /tmp.
 	tmp, err := s.TempDir("squash-")
 	if err != nil {
-		return fmt.Errorf("squashing image %s: %w", ref, err)
+		return "", fmt.Errorf("squashing image %s: %w", ref, err)
 	}
 	defer os.RemoveAll(tmp)
-	// The squashfs writer builds its tree in a directory of its own under
-	// TMPDIR: under the store, beside the layers, not in a small /tmp.
-	os.Setenv("TMPDIR", tmp)
-	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	root := filepath.Join(tmp, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return "", err
+	}
+	if err := flatten(s, img.TopLayer, root, cfg); err != nil {
+		return "", fmt.Errorf("squashing image %s: %w", ref, err)
+	}
+	notice, err := writeTree(root, tmp, out)
 	if err != nil {
-		return fmt.Errorf("squashing image %s: %w", ref, err)
+		return "", fmt.Errorf("squashing image %s: writing %s: %w", ref, out, err)
 	}
-	defer f.Close()
-	sq, err := squashfs.Create(file.New(f, false), 0, 0, 0)
-	if err != nil {
-		return fmt.Errorf("squashing image %s: %w", ref, err)
-	}
-	if err := flatten(s, img.TopLayer, sq.Workspace(), cfg); err != nil {
-		return fmt.Errorf("squashing image %s: %w", ref, err)
-	}
-	if err := finalize(sq); err != nil {
-		return fmt.Errorf("squashing image %s: writing %s: %w", ref, out, err)
-	}
-	return f.Sync()
+	return notice, nil
 }
 
 // flatten applies the layers below and at top to root, bottom first
@@ -136,9 +135,6 @@ func flatten(s *store.Store, top, root string, cfg []byte) error {
 			return err
 		}
 	}
-	if err := os.Chmod(root, 0o755); err != nil {
-		return err
-	}
 	dir := filepath.Join(root, filepath.Dir(ConfigPath))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -152,22 +148,19 @@ func applyLayer(s *store.Store, id, root string) error {
 		return fmt.Errorf("reading layer %.12s: %w", id, err)
 	}
 	defer rc.Close()
-	if _, err := archive.ApplyLayer(root, rc); err != nil {
+	plain, err := archive.DecompressStream(rc)
+	if err != nil {
+		return fmt.Errorf("reading layer %.12s: %w", id, err)
+	}
+	defer plain.Close()
+	var opts archive.TarOptions
+	if s.Squashing {
+		// The single mapping: the store's files are all the user's (root
+		// here), whatever owner the layer's tar names.
+		opts.ChownOpts = &idtools.IDPair{}
+	}
+	if _, err := archive.ApplyUncompressedLayer(root, plain, &opts); err != nil {
 		return fmt.Errorf("applying layer %.12s: %w", id, err)
 	}
 	return nil
-}
-
-// finalize writes the squashfs. The writer reads extended attributes by
-// paths relative to the working directory: it works in its tree.
-func finalize(sq *squashfs.FileSystem) error {
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	if err := os.Chdir(sq.Workspace()); err != nil {
-		return err
-	}
-	defer os.Chdir(wd)
-	return sq.Finalize(squashfs.FinalizeOptions{Compression: &squashfs.CompressorGzip{CompressionLevel: 6, WindowSize: 15}, Xattrs: true})
 }
