@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -83,6 +84,9 @@ func startServer(spec, target string) error {
 	// The init reads this program's output until its end: the server
 	// keeps none of it, and says how the mount went through the pipe.
 	cmd.ExtraFiles = []*os.File{w}
+	// The server lives in the sandbox's pid namespace: none of the
+	// user's host environment goes with it, only its function's name.
+	cmd.Env = slices.DeleteFunc(cmd.Env, func(v string) bool { return !strings.HasPrefix(v, "HUSK_CALL=") })
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting husk's squashfs server: %w", err)
@@ -100,6 +104,10 @@ func startServer(spec, target string) error {
 }
 
 func serveMain(_ context.Context, _, _ io.Writer, args []string) int {
+	// The sandbox's processes see this one (its pid namespace) and run
+	// as its uid: not dumpable, its /proc entries (its root, the host's
+	// filesystem) are closed to them, as the init's are.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	status := os.NewFile(3, "status")
 	if len(args) != 2 {
 		fmt.Fprintf(status, "%s takes a spec and a target: this is husk's own error\n", CallServe)
