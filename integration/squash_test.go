@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bufio"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -8,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Single-file images (issue 15, item 2): husk image squash writes one
@@ -101,6 +105,32 @@ func TestSquashRun(t *testing.T) {
 	if got := e.sbxOut(nil, "bb.sqsh", "echo", "relative"); got != "relative" {
 		t.Errorf("run bb.sqsh: %q", got)
 	}
+	e.noLeftovers()
+	killedRun(t, e, file)
+}
+
+// killedRun kills a running husk run of file with SIGKILL: its sandbox,
+// FUSE server included, ends with it.
+func killedRun(t *testing.T, e *env, file string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, "run", file, "sh", "-c", "echo up; exec sleep 600")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "up\n" {
+		t.Errorf("the run did not start: %q", line)
+	}
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
 	e.noLeftovers()
 }
 
