@@ -24,23 +24,32 @@ func (c *ImageSquashCmd) Run(g *Globals) error {
 	return nil
 }
 
-// fileRun checks a run of a squashfs file (husk run FILE.sqsh), which is
-// always a --rm run: its upper layer is on the sandbox's tmpfs.
+// fileRun checks a run of a squashfs file (husk run FILE.sqsh) before
+// anything starts.
 func (c *RunCmd) fileRun() error {
 	if !squash.IsPath(c.Image) {
 		return nil
 	}
-	if _, err := squash.Check(c.Image); err != nil {
+	abs, err := squash.Check(c.Image)
+	if err != nil {
 		return err
 	}
-	switch {
-	case c.Detach:
-		return fmt.Errorf("run %s: -d is not supported yet for a squashfs file: run it in the foreground", c.Image)
-	case c.TTY:
-		return fmt.Errorf("run %s: -t is not supported yet for a squashfs file: run it without -t", c.Image)
-	case c.PublishAll:
+	c.Image = abs
+	if c.PublishAll {
 		return fmt.Errorf("run %s: -P is not supported for a squashfs file: publish ports with -p", c.Image)
 	}
-	c.Rm, c.Pull = true, "never"
+	c.Pull = "never"
 	return nil
+}
+
+// fileImage is a squashfs file's image as create needs it: its ID and
+// config, read from the file.
+func fileImage(file string) (*inspectImage, error) {
+	img, err := squash.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	cfg := img.Config
+	return &inspectImage{Id: img.ID, Config: inspectConfig{Env: cfg.Env, Cmd: cfg.Cmd, Entrypoint: cfg.Entrypoint,
+		WorkingDir: cfg.WorkingDir, User: cfg.User, Labels: cfg.Labels, StopSignal: cfg.StopSignal}}, nil
 }

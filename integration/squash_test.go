@@ -109,13 +109,14 @@ func TestSquashRun(t *testing.T) {
 	killedRun(t, e, file)
 }
 
-// killedRun kills a running husk run of file with SIGKILL: its sandbox,
+// killedRun kills a running husk run --rm of file (supervised by that husk,
+// not a monitor) with SIGKILL: its sandbox,
 // FUSE server included, ends with it.
 func killedRun(t *testing.T, e *env, file string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := e.command(ctx, "run", file, "sh", "-c", "echo up; exec sleep 600")
+	cmd := e.command(ctx, "run", "--rm", file, "sh", "-c", "echo up; exec sleep 600")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +228,7 @@ func TestSquashBadInput(t *testing.T) {
 	}
 	file := filepath.Join(e.home, "bb.sqsh")
 	e.ok("image", "squash", "-o", file, ref)
-	e.wantRunError(e.run("run", "-d", file, "true"), "-d is not supported yet")
+	e.wantRunError(e.run("run", "-P", file, "true"), "-P is not supported")
 	ents, _ := os.ReadDir(e.home)
 	for _, d := range ents {
 		if strings.Contains(d.Name(), "husk-tmp") || d.Name() == "no.sqsh" {
@@ -251,5 +252,32 @@ func TestSquashGoWriter(t *testing.T) {
 	if got := e.sbxOut(nil, file, "sh", "-c", "cat /etc/group | wc -l; readlink /bin/cat; stat -c %u /home/tester"); got != "3\nbusybox\n0" {
 		t.Errorf("run of husk's own squashfs: %q", got)
 	}
+	e.noLeftovers()
+}
+
+// A squashfs file's container under its monitor (run -d, run without
+// --rm, create and start): logged, listed with the file's absolute path,
+// each start on a fresh tmpfs upper layer; diff, cp, export and commit
+// refused in one line.
+func TestSquashContainer(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.ok("image", "squash", "-o", filepath.Join(e.home, "bb.sqsh"), ref)
+	file := filepath.Join(e.home, "bb.sqsh")
+	e.ok("run", "-d", "--name", "sq", "bb.sqsh", "sh", "-c", "cat /etc/mark 2>/dev/null || echo fresh; echo kept > /etc/mark")
+	e.ok("wait", "sq")
+	e.ok("start", "-a", "sq")
+	if got := e.out("logs", "sq"); got != "fresh\nfresh" {
+		t.Errorf("logs of two starts: %q, want fresh twice (each start on a new tmpfs upper)", got)
+	}
+	if got := e.out("ps", "-a", "--format", "{{.Image}}", "--filter", "name=sq"); got != file {
+		t.Errorf("ps shows image %q, want %s", got, file)
+	}
+	for _, args := range [][]string{{"diff", "sq"}, {"export", "-o", filepath.Join(e.home, "x.tar"), "sq"}, {"commit", "sq", "x:1"}} {
+		e.wantError(e.run(args...), "squashfs file")
+	}
+	if r := e.run("run", "--name", "sq2", file, "sh", "-c", "exit 5"); r.code != 5 {
+		t.Errorf("run without --rm: want the command's exit 5: %s", r)
+	}
+	e.ok("rm", "sq", "sq2")
 	e.noLeftovers()
 }
