@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"husk/pull"
+	"husk/squash"
 	"husk/store/container"
 	"husk/userns"
 )
@@ -48,6 +49,14 @@ func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) erro
 // (or pulls) the image and writes the record; nothing is written when any
 // of it fails.
 func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) (*container.Container, error) {
+	if squash.IsPath(image) {
+		// A later start may run from another directory.
+		abs, err := squash.Check(image)
+		if err != nil {
+			return nil, err
+		}
+		image = abs
+	}
 	cfg, err := f.config(image, cmd, true)
 	if err != nil {
 		return nil, err
@@ -83,6 +92,9 @@ func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) 
 // findImage is findOrPull under --pull: missing pulls only a missing
 // image, always pulls first, never refuses a missing one.
 func findImage(g *Globals, image, policy string) (*inspectImage, error) {
+	if squash.IsPath(image) {
+		return fileImage(image) // a file is never pulled
+	}
 	switch policy {
 	case "always":
 		if err := pullImage(g, image); err != nil {

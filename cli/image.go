@@ -27,6 +27,7 @@ type ImageCmd struct {
 	Rm      RmiCmd          `cmd:"" aliases:"remove" help:"Remove one or more images."`
 	Inspect ImageInspectCmd `cmd:"" help:"Show an image's details as JSON."`
 	Mount   ImageMountCmd   `cmd:"" help:"Mount an image's root filesystem read-only (inside husk unshare)."`
+	Squash  ImageSquashCmd  `cmd:"" help:"Write an image's root filesystem and config as one squashfs file (husk run FILE.sqsh runs it)."`
 }
 
 // ImageInspectCmd is `husk image inspect`.

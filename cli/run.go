@@ -28,6 +28,9 @@ type RunCmd struct {
 }
 
 func (c *RunCmd) Run(g *Globals) error {
+	if err := c.fileRun(); err != nil {
+		return err
+	}
 	if c.Detach {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)
 	}

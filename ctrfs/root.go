@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/fuse"
+	"husk/squash"
 	"husk/store"
 	"husk/store/container"
 )
@@ -35,6 +36,10 @@ func (r *Root) Close() {
 
 // Image is the image a container was made from.
 func Image(s *store.Store, c *container.Container) (*storage.Image, error) {
+	if squash.IsPath(c.Config.Image) {
+		return nil, fmt.Errorf("container %s runs the squashfs file %s, whose changes live on its sandbox's tmpfs alone: "+
+			"not supported for a squashfs file's container (copy files out with husk exec while it runs)", c.Name, c.Config.Image)
+	}
 	id := c.Config.ImageID
 	if id == "" {
 		id = c.Config.Image

@@ -32,6 +32,7 @@ SSHFS=${2:-}
 #   pkg-config      how the Makefile finds libseccomp
 #   cppcheck        `make lint`'s checker of the C executor
 #   busybox-static  the test images' userland, made by the harness
+#   squashfs-tools  mksquashfs, for the enroot-style .sqsh that squash_test.go runs
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
 #   iproute2        ip, for the network tests of later issues
@@ -39,7 +40,7 @@ SSHFS=${2:-}
 #   openssh-server sshfs attr  a real network filesystem over loopback for
 #                   placement_test.go (sshfs.sh), getfattr to walk its export
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static docker-registry gcc make iproute2 slurm-wlm munge openssh-server sshfs attr"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge openssh-server sshfs attr"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {

@@ -10,6 +10,7 @@ import (
 
 	"husk/fuse"
 	"husk/sandbox"
+	"husk/squash"
 	"husk/store"
 	"husk/userns"
 )
@@ -48,6 +49,8 @@ type HostLaunch struct {
 	release func()
 	copyID  string
 	driver  string
+	// file: a squashfs file the start runs (husk run FILE.sqsh).
+	file string
 	// noReuse: the start made or filled volumes, which a prelaunch of
 	// the same launch would not.
 	noReuse bool
@@ -91,6 +94,10 @@ func HostSpec(ctx context.Context, driver string, mapping *userns.Mapping, rec *
 // vfs strategy the root copy the sandbox runs on.
 func (hl *HostLaunch) find(ctx context.Context, mapping *userns.Mapping, rec *Record) (*store.ResolvedImage, string, error) {
 	cfg := rec.Config
+	if squash.IsPath(cfg.Image) {
+		p, err := hl.findFile(cfg.Image)
+		return p, "", err
+	}
 	key := ResolvedKey(hl.driver, cfg.Image, mapping)
 	if p := store.ReadResolved(key); p != nil && (cfg.ImageID == "" || p.ImageID == cfg.ImageID) {
 		return p, "", nil
@@ -130,7 +137,7 @@ func (hl *HostLaunch) build(ctx context.Context, p *store.ResolvedImage, root st
 		return err
 	}
 	rw := scratch
-	if !cfg.AutoRemove {
+	if !cfg.AutoRemove && hl.file == "" {
 		if rw, err = rec.UpperBase(); err != nil {
 			return err
 		}
@@ -148,6 +155,10 @@ func (hl *HostLaunch) build(ctx context.Context, p *store.ResolvedImage, root st
 			return err
 		}
 		rootOps = sandbox.FuseOverlayRoot(prog, p.Lower, rw)
+	case squashfsRoot:
+		if rootOps, err = hl.fileRoot(scratch, cfg); err != nil {
+			return err
+		}
 	default:
 		rootOps = sandbox.BindRoot(root)
 	}
@@ -170,7 +181,7 @@ func (hl *HostLaunch) build(ctx context.Context, p *store.ResolvedImage, root st
 	if err := rec.RememberJSON(p.ImageID, spec.Args, js); err != nil {
 		return err
 	}
-	cs, err := cSpec(spec, p.ImageID)
+	cs, err := cSpec(spec, p.ImageID, hl.file != "")
 	if err != nil {
 		return err
 	}
@@ -189,7 +200,10 @@ func (hl *HostLaunch) build(ctx context.Context, p *store.ResolvedImage, root st
 
 // cSpec is spec for the C init, which holds image imageID in use itself
 // and checks that its top layer is still there once it does.
-func cSpec(spec *sandbox.Spec, imageID string) (*sandbox.CSpec, error) {
+func cSpec(spec *sandbox.Spec, imageID string, file bool) (*sandbox.CSpec, error) {
+	if file {
+		return &sandbox.CSpec{Spec: spec}, nil // a squashfs file: no image of the store to hold
+	}
 	inuse, err := store.InUsePath(imageID)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,9 @@ func (hl *HostLaunch) volumes(ctx context.Context, p *store.ResolvedImage, rec *
 		fills = append(fills, sandbox.VolumeRef{Name: v.Name, Destination: d})
 	}
 	for _, f := range fills {
+		if hl.file != "" {
+			break // a squashfs file's image is not in the store: its volumes start empty
+		}
 		if err := hl.fill(ctx, vs, p.ImageID, f); err != nil {
 			return err
 		}

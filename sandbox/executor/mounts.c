@@ -119,6 +119,9 @@ static void fuse_overlay(const struct husk_op *o, const char *target)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
+		// The mount program may be husk itself (a squashfs root): it must
+		// not take itself for the init.
+		unsetenv(HUSK_ENV_CINIT);
 		execl(o->source, o->source, "-o", o->data, target, (char *)NULL);
 		dprintf(2, "%s", strerror(errno));
 		_exit(127);

@@ -1,0 +1,231 @@
+package squash
+
+import (
+	"context"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path"
+	"reflect"
+	"sync"
+	"syscall"
+
+	"github.com/diskfs/go-diskfs/filesystem"
+	"github.com/diskfs/go-diskfs/filesystem/squashfs"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// The squashfs served read-only through FUSE. The whole tree is made when
+// the mount is (as go-fuse's zipfs does): a start reads the directories
+// once, and every later lookup is the kernel's and go-fuse's.
+
+// tree is the root of the squashfs.
+type tree struct {
+	fs.Inode
+	sq *squashfs.FileSystem
+	// squashIDs: the single-uid mapping, where every owner is the one
+	// mapped id (0), as husk's pull squashes them.
+	squashIDs bool
+	mu        sync.Mutex // the squashfs reader is not safe for concurrent use
+	byIno     map[uint32]*fs.Inode
+	links     map[uint32]*fuse.Attr // a regular file's, whose link count hard links raise
+	err       error
+}
+
+var _ fs.NodeOnAdder = (*tree)(nil)
+
+func (t *tree) OnAdd(ctx context.Context) {
+	t.byIno, t.links = map[uint32]*fs.Inode{}, map[uint32]*fuse.Attr{}
+	t.err = t.fill(ctx, &t.Inode, ".")
+}
+
+// Getattr of the root: a directory, like an image's /.
+func (t *tree) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o755
+	return 0
+}
+
+// fill adds dir's entries under parent, recursively.
+func (t *tree) fill(ctx context.Context, parent *fs.Inode, dir string) error {
+	entries, err := t.sq.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		p := path.Join(dir, e.Name())
+		st, _ := fi.Sys().(*squashfs.StatT)
+		if st != nil {
+			if in, ok := t.byIno[st.Inode]; ok && !fi.IsDir() {
+				parent.AddChild(e.Name(), in, false) // a hard link
+				if a := t.links[st.Inode]; a != nil {
+					a.Nlink++
+				}
+				continue
+			}
+		}
+		attr := t.attr(fi, st)
+		if bits, ok := specialBits(e); ok {
+			attr.Mode = attr.Mode&^0o7777 | bits
+		}
+		child := t.node(ctx, p, fi, st, attr)
+		parent.AddChild(e.Name(), child, false)
+		if st != nil {
+			t.byIno[st.Inode] = child
+		}
+		if fi.IsDir() {
+			if err := t.fill(ctx, child, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *tree) node(ctx context.Context, p string, fi iofs.FileInfo, st *squashfs.StatT, attr fuse.Attr) *fs.Inode {
+	stable := fs.StableAttr{Mode: attr.Mode & syscall.S_IFMT}
+	if st != nil {
+		stable.Ino = uint64(st.Inode) + 1 // 1 is the root's
+	}
+	m := fi.Mode()
+	switch {
+	case m&os.ModeSymlink != 0:
+		target := ""
+		if st != nil {
+			target = st.LinkTarget
+		}
+		attr.Size = uint64(len(target))
+		return t.NewPersistentInode(ctx, &fs.MemSymlink{Attr: attr, Data: []byte(target)}, stable)
+	case m.IsRegular():
+		r := &regular{t: t, path: p, attr: attr}
+		if st != nil {
+			t.links[st.Inode] = &r.attr
+		}
+		return t.NewPersistentInode(ctx, r, stable)
+	}
+	return t.NewPersistentInode(ctx, &other{attr: attr}, stable)
+}
+
+func (t *tree) attr(fi iofs.FileInfo, st *squashfs.StatT) fuse.Attr {
+	a := fuse.Attr{Mode: unixMode(fi.Mode()), Size: uint64(fi.Size()), Nlink: 1}
+	if fi.IsDir() {
+		a.Size = 4096
+	}
+	mt := fi.ModTime()
+	a.SetTimes(&mt, &mt, &mt)
+	if st != nil && !t.squashIDs {
+		a.Uid, a.Gid = st.UID, st.GID
+	}
+	return a
+}
+
+// unixMode is an fs.FileMode as stat's mode.
+func unixMode(m iofs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	for _, b := range []struct {
+		fm iofs.FileMode
+		u  uint32
+	}{{iofs.ModeSetuid, syscall.S_ISUID}, {iofs.ModeSetgid, syscall.S_ISGID}, {iofs.ModeSticky, syscall.S_ISVTX}} {
+		if m&b.fm != 0 {
+			u |= b.u
+		}
+	}
+	switch {
+	case m.IsDir():
+		u |= syscall.S_IFDIR
+	case m&iofs.ModeSymlink != 0:
+		u |= syscall.S_IFLNK
+	case m&iofs.ModeNamedPipe != 0:
+		u |= syscall.S_IFIFO
+	case m&iofs.ModeSocket != 0:
+		u |= syscall.S_IFSOCK
+	case m&iofs.ModeCharDevice != 0:
+		u |= syscall.S_IFCHR
+	case m&iofs.ModeDevice != 0:
+		u |= syscall.S_IFBLK
+	default:
+		u |= syscall.S_IFREG
+	}
+	return u
+}
+
+// other is a directory, a fifo, a socket or a device: attributes only
+// (the squashfs reader does not give device numbers: such a node reads
+// as 0:0, as a container's /dev is mounted over it anyway).
+type other struct {
+	fs.Inode
+	attr fuse.Attr
+}
+
+func (o *other) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Attr = o.attr
+	return 0
+}
+
+// regular is a file, read through one open reader of its own.
+type regular struct {
+	fs.Inode
+	t    *tree
+	path string
+	attr fuse.Attr
+	f    filesystem.File
+}
+
+var (
+	_ fs.NodeOpener    = (*regular)(nil)
+	_ fs.NodeReader    = (*regular)(nil)
+	_ fs.NodeGetattrer = (*regular)(nil)
+)
+
+func (r *regular) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Attr = r.attr
+	return 0
+}
+
+func (r *regular) Open(_ context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (r *regular) Read(_ context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	r.t.mu.Lock()
+	defer r.t.mu.Unlock()
+	if r.f == nil {
+		f, err := r.t.sq.OpenFile(r.path, os.O_RDONLY)
+		if err != nil {
+			return nil, syscall.EIO
+		}
+		r.f = f
+	}
+	if _, err := r.f.Seek(off, io.SeekStart); err != nil {
+		return nil, syscall.EIO
+	}
+	n, err := io.ReadFull(r.f, dest)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// specialBits is an entry's permission bits with setuid, setgid and sticky,
+// which go-diskfs's FileMode leaves out (it keeps only the permissions):
+// read from the inode's mode as the library stored it, an unexported
+// field, so that a /tmp keeps its sticky bit and a setuid file its bit.
+// TestSpecialBits notices when a new version of the library moves it.
+func specialBits(e iofs.DirEntry) (uint32, bool) {
+	v := reflect.ValueOf(e)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return 0, false
+	}
+	f := v.Elem().FieldByName("mode")
+	if !f.IsValid() || f.Kind() != reflect.Uint32 {
+		return 0, false
+	}
+	return uint32(f.Uint()) & 0o7777, true
+}

@@ -1,0 +1,87 @@
+package squash
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/squashfs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is what a start needs of a squashfs file: an ID and the config.
+type Image struct {
+	File   string // absolute
+	ID     string
+	Config v1.Config
+}
+
+// open reads the squashfs at path (read-only).
+func open(path string) (*squashfs.FileSystem, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	sq, err := squashfs.Read(file.New(f, true), st.Size(), 0, 0)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("reading the squashfs %s: %w: make it again (husk image squash or mksquashfs)", path, err)
+	}
+	return sq, f, nil
+}
+
+// Load checks file and reads its config. A squashfs without one (enroot's)
+// runs /bin/sh with a default PATH unless a command is given.
+func Load(file string) (*Image, error) {
+	abs, err := Check(file)
+	if err != nil {
+		return nil, err
+	}
+	sq, f, err := open(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img := &Image{File: abs, ID: fileID(abs, f)}
+	b, err := sq.ReadFile(ConfigPath)
+	if errors.Is(err, fs.ErrNotExist) || err != nil && !isDir(sq, ".husk") {
+		img.Config = v1.Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			Cmd: []string{"/bin/sh"}}
+		return img, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading /%s in %s: %w: make the file again with husk image squash", ConfigPath, abs, err)
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("reading /%s in %s: %w: make the file again with husk image squash", ConfigPath, abs, err)
+	}
+	img.Config = cfg.Config
+	// Volumes are the store's (filled from an image in it): a file's
+	// image has none.
+	img.Config.Volumes = nil
+	return img, nil
+}
+
+func isDir(sq *squashfs.FileSystem, p string) bool {
+	st, err := sq.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// fileID names the file's contents as they are now: its path, size and
+// modification time, hashed (the whole file is not read at each start).
+func fileID(abs string, f *os.File) string {
+	st, _ := f.Stat()
+	h := sha256.Sum256([]byte(fmt.Sprint(abs, st.Size(), st.ModTime().UnixNano())))
+	return hex.EncodeToString(h[:])
+}

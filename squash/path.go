@@ -1,0 +1,59 @@
+// Package squash is husk's single-file images: an image's flattened root
+// filesystem and its config written as one squashfs file (Write), and such
+// a file (or enroot's .sqsh, a squashfs of a root filesystem alone) run
+// without unpacking: served by husk's own FUSE server in the sandbox's
+// user namespace, under an overlay whose upper layer is on the sandbox's
+// scratch tmpfs.
+package squash
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ConfigPath is where in the squashfs the image's config (an OCI image
+// config, JSON) is kept, so that the one file carries it; enroot keeps
+// its environment in the root filesystem likewise.
+const ConfigPath = ".husk/config.json"
+
+// IsPath says whether an image argument names a file rather than an image
+// in the store: it contains a '/' or ends in .sqsh, .squashfs or .sif.
+func IsPath(ref string) bool {
+	for _, ext := range []string{".sqsh", ".squashfs", ".sif"} {
+		if strings.HasSuffix(ref, ext) {
+			return true
+		}
+	}
+	return strings.Contains(ref, "/") && (strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "."))
+}
+
+// Check is the absolute path of file, refused in one line when it cannot
+// be run: missing, not a regular file, SIF, or no squashfs.
+func Check(file string) (string, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", fmt.Errorf("running %s: %w: give the image file's path", file, err)
+	}
+	if strings.HasSuffix(abs, ".sif") {
+		return "", fmt.Errorf("running %s: SIF files are not supported yet: make a squashfs with husk image squash, or run its squashfs partition extracted (apptainer sif dump)", file)
+	}
+	if strings.ContainsAny(abs, ",:\n") {
+		return "", fmt.Errorf("running %s: a squashfs file's path may not contain ',', ':' or a newline (mount options): rename or move it", file)
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return "", fmt.Errorf("running %s: %w: give the path of a squashfs file (husk image squash makes one)", file, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return "", fmt.Errorf("running %s: not a regular file: give the path of a squashfs file", file)
+	}
+	magic := make([]byte, 4)
+	if _, err := f.ReadAt(magic, 0); err != nil || string(magic) != "hsqs" {
+		return "", fmt.Errorf("running %s: not a squashfs file (no hsqs magic): make one with husk image squash or mksquashfs", file)
+	}
+	return abs, nil
+}
