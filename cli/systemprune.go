@@ -22,13 +22,10 @@ func (c *SystemPruneCmd) Run(g *Globals) error {
 	if c.All {
 		images = "all images without at least one container associated to them"
 	}
+	if c.Volumes {
+		images += "\n  - all anonymous volumes not used by at least one container"
+	}
 	// Asked once, on the host: the re-executed child skips it.
-	if c.Volumes {
-		images += "\n  - all anonymous volumes not used by at least one container"
-	}
-	if c.Volumes {
-		images += "\n  - all anonymous volumes not used by at least one container"
-	}
 	question := "WARNING! This will remove:\n  - all stopped containers\n  - " + images + "\n\nAre you sure you want to continue? [y/N] "
 	if !c.Force && !userns.Reexecuted() && !confirm(g, question) {
 		return nil

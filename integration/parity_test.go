@@ -248,6 +248,10 @@ func TestSystemPrune(t *testing.T) {
 	if got := e.out("ps", "-a", "--format", "{{.Names}}"); !strings.Contains(got, "done") {
 		t.Errorf("system prune answered n removed a container: %q", got)
 	}
+	r = e.runInput("n\n", "system", "prune", "--volumes")
+	if n := strings.Count(r.stderr, "anonymous volumes"); n != 1 {
+		t.Errorf("system prune --volumes: want the volumes named once in the question, got %d: %s", n, r)
+	}
 	r = e.ok("system", "prune", "-f")
 	if !strings.Contains(r.stdout, "Deleted Containers:") || !strings.Contains(r.stdout, "Total reclaimed space:") {
 		t.Errorf("system prune -f: %s", r)
