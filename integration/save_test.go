@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -121,17 +122,22 @@ func (e *env) layerIDs(ref string) string {
 	return strings.TrimSpace(e.ok("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref).stdout)
 }
 
-// skopeo runs with the test's HOME, so it leaves nothing behind.
-func (e *env) skopeo(args ...string) {
+// skopeo runs with the test's HOME, so it leaves nothing behind; it
+// returns skopeo's output.
+func (e *env) skopeo(args ...string) []byte {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "skopeo", args...)
 	cmd.Env = e.environ()
 	cmd.Dir = e.home
-	if out, err := cmd.CombinedOutput(); err != nil {
-		e.t.Fatalf("skopeo %s: %v\n%s", strings.Join(args, " "), err, out)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		e.t.Fatalf("skopeo %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
+	return out
 }
 
 // A truncated archive, a layer whose bytes changed, an OCI archive entry
@@ -219,4 +225,29 @@ func withEntry(t *testing.T, data []byte, name string) []byte {
 	tw.Write([]byte("escaped\n"))
 	tw.Flush() // no end-of-archive marker: the original entries follow
 	return append(head.Bytes(), data...)
+}
+
+// A committed image pushed by husk is one skopeo pulls: skopeo sees the
+// digest push printed, checks every blob against its digest as it
+// copies, and the archive it writes runs in another store with the
+// container's changes in it.
+func TestPushCommittedPulledBySkopeo(t *testing.T) {
+	e := newEnv(t)
+	base := plain.Ref("busybox:latest")
+	e.pull(base)
+	e.out("run", "--name", "changed", base, "sh", "-c", "echo committed > /c && rm /bin/true")
+	ref := plain.Ref("committed-" + me.Name + ":1")
+	e.ok("commit", "changed", ref)
+	pushed := e.pushDigest(ref)
+	var seen struct{ Digest string }
+	if err := json.Unmarshal(e.skopeo("inspect", "--tls-verify=false", "docker://"+ref), &seen); err != nil || seen.Digest != pushed {
+		t.Errorf("skopeo inspect: digest %q, push printed %s (%v)", seen.Digest, pushed, err)
+	}
+	path := filepath.Join(e.home, "from-registry.tar")
+	e.skopeo("copy", "--src-tls-verify=false", "docker://"+ref, "docker-archive:"+path+":"+ref)
+	e2 := newEnv(t)
+	e2.load(path, ref)
+	if got := e2.out("run", "--rm", ref, "sh", "-c", "cat /c; test -e /bin/true || echo gone"); got != "committed\ngone" {
+		t.Errorf("the committed image, pushed by husk and pulled by skopeo, runs as %q", got)
+	}
 }
