@@ -88,11 +88,14 @@ func TestRunFaultBadFlags(t *testing.T) {
 	e.wantRunError(e.sbx([]string{"--userns", "no-such-mode"}, ref, "true"), "no-such-mode")
 	e.wantRunError(e.sbx([]string{"-v", ""}, ref, "true"), "HOST:CONTAINER")
 	e.wantRunError(e.sbx([]string{"-v", e.home + ":/"}, ref, "true"), "cannot replace the container's root")
-	// Names outside Docker's grammar are refused before any lookup.
+	// Names outside Docker's grammar are refused before any lookup; a
+	// path where the image goes is a squashfs file's (as Apptainer reads
+	// it), and a missing one is named as such.
 	for _, bad := range []string{"a..b", "../../etc/passwd"} {
-		e.wantRunError(e.run("run", bad, "true"), "invalid reference", bad)
 		e.wantError(e.run("tag", ref, bad), "invalid reference", bad)
 	}
+	e.wantRunError(e.run("run", "a..b", "true"), "invalid reference", "a..b")
+	e.wantRunError(e.run("run", "../../no/such.file", "true"), "no such file", "squashfs file's path, not an image's name")
 	e.noLeftovers()
 }
 

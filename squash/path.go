@@ -44,7 +44,7 @@ func Check(file string) (string, error) {
 	}
 	f, err := os.Open(abs)
 	if err != nil {
-		return "", fmt.Errorf("running %s: %w: give the path of a squashfs file (husk image squash makes one)", file, err)
+		return "", fmt.Errorf("running %s: %w: a name that starts with / or . is a squashfs file's path, not an image's name: give the path of a squashfs file (husk image squash makes one)", file, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
