@@ -2,6 +2,7 @@
 package pull
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,11 +121,22 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, names []strin
 	if m.Config.Size > maxManifest {
 		return fmt.Errorf("the image's config is %d bytes, over husk's %d MiB bound: the image is not one husk can use", m.Config.Size, maxManifest>>20)
 	}
-	rawCfg, err := img.RawConfigFile() // verified against the manifest's digest and size
+	// Another husk pulling this image goes first; after it, the config and
+	// the layers are in the store and nothing is fetched again.
+	unlock, err := s.LockImage(ctx, m.Config.Digest.Hex, func() {
+		if !opts.Quiet {
+			fmt.Fprintf(opts.Stderr, "Waiting for another husk pulling image %.12s\n", m.Config.Digest.Hex)
+		}
+	})
 	if err != nil {
 		return err
 	}
-	cfg, err := img.ConfigFile()
+	defer unlock()
+	rawCfg, err := configOf(s, img, m.Config.Digest)
+	if err != nil {
+		return err
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
 	if err != nil {
 		return err
 	}
@@ -143,6 +155,18 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, names []strin
 		ID: m.Config.Digest.Hex, Names: names, TopLayer: top,
 		Manifest: manifest, ManifestDigest: digestOf(mdigest), Config: rawCfg, Created: cfg.Created.Time,
 	})
+}
+
+// configOf is the config of img, from the store when an image with its
+// digest is stored (a pull that went first), else from img (the registry
+// or the archive), verified against the manifest's digest and size.
+func configOf(s *store.Store, img v1.Image, d v1.Hash) ([]byte, error) {
+	if stored, err := s.Image(d.Hex); err == nil {
+		if raw, err := s.Config(stored); err == nil && digest.FromBytes(raw).String() == d.String() {
+			return raw, nil
+		}
+	}
+	return img.RawConfigFile()
 }
 
 // storeLayers fetches the missing layers in parallel and applies them in

@@ -3,10 +3,8 @@ package store
 import (
 	"bufio"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
-	"path/filepath"
 
 	tarsplit "github.com/vbatts/tar-split/tar/storage"
 	storage "go.podman.io/storage"
@@ -107,20 +105,13 @@ func (s *Store) Discard(st *Staged) {
 // unpacking it again. The locks are a fixed set of files, picked by the
 // layer's ID, so that none is ever removed while someone waits on it.
 func (s *Store) lockLayer(id string) (func(), error) {
-	dir := filepath.Join(s.GraphRoot(), "husk-locks")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the lock directory %s: %w", dir, err)
-	}
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	name := filepath.Join(dir, fmt.Sprintf("layer-%02d.lock", h.Sum32()%64))
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLock(s.GraphRoot(), "layer", id)
 	if err != nil {
-		return nil, fmt.Errorf("opening the lock %s: %w", name, err)
+		return nil, err
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", name, err)
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
 	}
 	return func() { f.Close() }, nil // closing releases the lock
 }
