@@ -28,23 +28,29 @@ func sharedStore(t *testing.T, e *env) string {
 }
 
 // reader is a fresh env (its own HOME, nothing pulled) that runs from the
-// read-only store.
-func reader(t *testing.T, store string) *env {
-	r := sandboxEnv(t, "")
+// read-only store, with the publisher's strategy.
+func reader(t *testing.T, store, strategy string) *env {
+	r := sandboxEnv(t, strategy)
 	r.vars["HUSK_IMAGE_STORES"] = store
 	return r
 }
 
-// A published image runs in another env without a pull, is listed as
-// read-only, and rmi refuses it with one line.
+// A published image runs in another env without a pull, under each
+// strategy, is listed as read-only, and rmi refuses it with one line.
 func TestImagePublishRunsReadOnly(t *testing.T) {
-	a, ref := busyboxEnv(t, "")
+	forEachStrategy(t, func(t *testing.T, a *env, ref string) {
+		publishAndRead(t, a, ref, a.vars["HUSK_STORAGE_DRIVER"])
+	})
+}
+
+func publishAndRead(t *testing.T, a *env, ref, strategy string) {
 	store := sharedStore(t, a)
 	id := configID(t, images.Busybox)
 	if r := a.ok("image", "publish", ref, store); !strings.Contains(r.stdout, "Published: sha256:"+id) {
 		t.Errorf("publish: want \"Published: sha256:%s\": %s", id, r)
 	}
-	b := reader(t, store)
+	a.wantError(a.run("image", "publish", ref, t.TempDir()), "not made by husk image publish")
+	b := reader(t, store, strategy)
 	if out := b.out("run", "--rm", "--pull", "never", ref, "echo", "from the store"); out != "from the store" {
 		t.Errorf("run from the read-only store: %q", out)
 	}
@@ -74,7 +80,7 @@ func TestImagePublishKilledLeavesStore(t *testing.T) {
 	oldID := configID(t, images.Busybox)
 
 	killMidway(t, a, store, "image", "publish", ref, store)
-	b := reader(t, store)
+	b := reader(t, store, "")
 	if got := b.imageIDs(); len(got) != 1 || !strings.HasPrefix(oldID, got[0]) {
 		t.Errorf("after a killed publish, images -q = %q, want only %.12s", got, oldID)
 	}
