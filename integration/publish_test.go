@@ -50,6 +50,7 @@ func publishAndRead(t *testing.T, a *env, ref, strategy string) {
 		t.Errorf("publish: want \"Published: sha256:%s\": %s", id, r)
 	}
 	a.wantError(a.run("image", "publish", ref, t.TempDir()), "not made by husk image publish")
+	worldReadable(t, store)
 	b := reader(t, store, strategy)
 	if out := b.out("run", "--rm", "--pull", "never", ref, "echo", "from the store"); out != "from the store" {
 		t.Errorf("run from the read-only store: %q", out)
@@ -123,5 +124,35 @@ func killMidway(t *testing.T, e *env, store string, args ...string) {
 	}
 	if err := cmd.Wait(); err == nil {
 		t.Fatalf("husk %s finished before it was killed: choose a larger image", strings.Join(args, " "))
+	}
+}
+
+// worldReadable checks that the store's own files (not the layers'
+// contents, which keep the image's modes) can be read by every user.
+func worldReadable(t *testing.T, store string) {
+	t.Helper()
+	gen, err := filepath.EvalSymlinks(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.Walk(gen, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		parts := strings.Split(strings.TrimPrefix(p, gen+"/"), "/")
+		if len(parts) >= 3 && (parts[0] == "overlay" && parts[2] == "diff" || parts[0] == "vfs" && parts[1] == "dir") {
+			return filepath.SkipDir
+		}
+		want := os.FileMode(0o004)
+		if fi.IsDir() {
+			want = 0o005
+		}
+		if (fi.IsDir() || fi.Mode().IsRegular()) && fi.Mode().Perm()&want != want {
+			t.Errorf("%s has mode %v: others cannot read the published store", p, fi.Mode())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("walking the published store: %v", err)
 	}
 }
