@@ -28,6 +28,7 @@ type ImageCmd struct {
 	Inspect ImageInspectCmd `cmd:"" help:"Show an image's details as JSON."`
 	Mount   ImageMountCmd   `cmd:"" help:"Mount an image's root filesystem read-only (inside husk unshare)."`
 	Squash  ImageSquashCmd  `cmd:"" help:"Write an image's root filesystem and config as one squashfs file (husk run FILE.sqsh runs it)."`
+	Publish ImagePublishCmd `cmd:"" help:"Put an image into a read-only store that others run from (HUSK_IMAGE_STORES)."`
 }
 
 // ImageInspectCmd is `husk image inspect`.

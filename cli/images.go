@@ -35,6 +35,7 @@ type imageRow struct {
 	CreatedAt    string `header:"CREATED AT"`
 	CreatedSince string `header:"CREATED"`
 	Size         string
+	Store        string // "read-only" for an image of HUSK_IMAGE_STORES, else ""
 }
 
 // openStore enters husk's namespace and opens the store there.
@@ -69,7 +70,13 @@ func (c *ImagesCmd) Run(g *Globals) error {
 		if len(names) == 0 && (len(img.Names) > 0 || f.by["reference"] != nil) {
 			continue // by no name the filter takes
 		}
-		rows = append(rows, c.rows(img.ID, names, img.Digest.String(), img.Created, s.Size(&img))...)
+		rs := c.rows(img.ID, names, img.Digest.String(), img.Created, s.Size(&img))
+		for i := range rs {
+			if img.ReadOnly {
+				rs[i].Store = "read-only"
+			}
+		}
+		rows = append(rows, rs...)
 	}
 	return c.print(g.Stdout, rows)
 }
@@ -114,17 +121,25 @@ func (c *ImagesCmd) print(w io.Writer, rows []imageRow) error {
 		return printFormatted(w, c.Format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	// The STORE column shows only when a read-only store is in use.
+	ro := slices.ContainsFunc(rows, func(r imageRow) bool { return r.Store != "" })
+	head := "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE"
 	if c.Digests {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
-	} else {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+		head = "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE"
 	}
+	if ro {
+		head += "\tSTORE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, r := range rows {
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
 		if c.Digests {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size)
-		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
+			line = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size)
 		}
+		if ro {
+			line += "\t" + r.Store
+		}
+		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
 }

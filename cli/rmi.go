@@ -35,6 +35,9 @@ func (c *RmiCmd) remove(g *Globals, s *store.Store, q string) error {
 	if err != nil {
 		return err
 	}
+	if img.ReadOnly {
+		return fmt.Errorf("image %.12s is in a read-only image store (%s): it cannot be removed here; run without it by unsetting %s", img.ID, store.EnvImageStores, store.EnvImageStores)
+	}
 	byName := ""
 	for _, n := range []string{q, store.NormalizeName(q)} {
 		if slices.Contains(img.Names, n) {

@@ -18,13 +18,14 @@ import (
 // one page the kernel allows for mount options.
 func (s *Store) LowerDirs(img *storage.Image) ([]string, error) {
 	base := filepath.Join(s.GraphRoot(), "overlay")
+	bases := overlayBases(base)
 	var dirs []string
 	for id := img.TopLayer; id != ""; {
 		l, err := s.Layer(id)
 		if err != nil {
 			return nil, fmt.Errorf("reading layer %.12s of image %.12s: %w: pull the image again", id, img.ID, err)
 		}
-		dirs = append(dirs, layerDir(base, id))
+		dirs = append(dirs, layerDir(layerBase(bases, id), id))
 		id = l.Parent
 	}
 	if len(dirs) == 0 {
@@ -36,6 +37,31 @@ func (s *Store) LowerDirs(img *storage.Image) ([]string, error) {
 		dirs = append(dirs, empty)
 	}
 	return dirs, nil
+}
+
+// overlayBases are the overlay directories that hold layers: the store's
+// own, then those of the read-only stores (HUSK_IMAGE_STORES), each
+// resolved once, so that one mount takes all its layers from one
+// generation of a published store.
+func overlayBases(own string) []string {
+	bases := []string{own}
+	stores, _ := ImageStores()
+	for _, st := range stores {
+		if r, err := filepath.EvalSymlinks(st); err == nil {
+			bases = append(bases, filepath.Join(r, "overlay"))
+		}
+	}
+	return bases
+}
+
+// layerBase is the first of bases that holds layer id.
+func layerBase(bases []string, id string) string {
+	for _, b := range bases {
+		if _, err := os.Lstat(filepath.Join(b, id)); err == nil {
+			return b
+		}
+	}
+	return bases[0]
 }
 
 func layerDir(base, id string) string {

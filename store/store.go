@@ -44,6 +44,11 @@ func Open(forced string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	ro, err := imageStoreOption(driver)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, ro...)
 	s, err := storage.GetStore(types.StoreOptions{
 		RunRoot:            storageRunRoot(root, runroot),
 		GraphRoot:          graphroot,
