@@ -30,6 +30,9 @@ type Options struct {
 	Quiet     bool
 	TTY       bool      // Stderr is a terminal: draw bars
 	Stderr    io.Writer // progress and notices
+	// local: the blobs are files at hand (an archive, a layout), so every
+	// layer streams from them: a download file would be a second copy.
+	local bool
 }
 
 // Pull fetches the image opts.Ref into s and returns its normalized name.
@@ -99,7 +102,7 @@ func tagOf(ref name.Reference) string {
 // nothing left of a failure.
 func StoreImage(ctx context.Context, s *store.Store, img v1.Image, names []string, quiet bool, stderr io.Writer) error {
 	p := newProgress(stderr, true, false)
-	err := fetchImage(ctx, s, img, names, p, Options{Quiet: quiet, Stderr: stderr})
+	err := fetchImage(ctx, s, img, names, p, Options{Quiet: quiet, Stderr: stderr, local: true})
 	p.Wait()
 	return err
 }
@@ -147,7 +150,7 @@ func fetchImage(ctx context.Context, s *store.Store, img v1.Image, names []strin
 	if s.Squashing && !opts.Quiet {
 		fmt.Fprintln(opts.Stderr, squashNotice())
 	}
-	top, err := storeLayers(ctx, s, img, layers, p)
+	top, err := storeLayers(ctx, s, img, layers, p, opts.local)
 	if err != nil {
 		return err
 	}
@@ -173,9 +176,9 @@ func configOf(s *store.Store, img v1.Image, d v1.Hash) ([]byte, error) {
 // order. The first missing layer streams from the registry straight into
 // the store (it is checked on the way and, if its blob or diff digest turns
 // out wrong at the end, never committed); the others download to files
-// meanwhile, so that each is there when its turn comes. On failure it
-// removes the layers it created.
-func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []store.LayerInfo, p progress) (top string, err error) {
+// meanwhile, so that each is there when its turn comes; local blobs all
+// stream. On failure it removes the layers it created.
+func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []store.LayerInfo, p progress, local bool) (top string, err error) {
 	if len(layers) == 0 {
 		return "", nil
 	}
@@ -193,7 +196,7 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var downloads []chan downloaded
-	if len(missing) > 1 {
+	if len(missing) > 1 && !local {
 		dir, err := s.TempDir("pull-")
 		if err != nil {
 			return "", fmt.Errorf("creating a download directory in %s: %w", s.GraphRoot(), err)
@@ -218,7 +221,7 @@ func storeLayers(ctx context.Context, s *store.Store, img v1.Image, layers []sto
 	}
 	for i, l := range missing {
 		var made bool
-		if i == 0 {
+		if i == 0 || downloads == nil {
 			made, err = applyStream(ctx, s, img, l, p)
 		} else if d := <-downloads[i-1]; d.err != nil {
 			return "", d.err

@@ -91,7 +91,7 @@ func stageAll(ctx context.Context, s *store.Store, img v1.Image, missing []store
 			go func(i int, l store.LayerInfo) {
 				defer func() { <-slots }()
 				var r stageResult
-				if i == 0 {
+				if i == 0 || downloads == nil { // the first, or a local blob
 					r.st, r.err = stageStream(ctx, s, img, l, p)
 				} else if d := <-downloads[i-1]; d.err != nil {
 					r.err = d.err

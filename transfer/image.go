@@ -125,7 +125,8 @@ func layerChain(s *store.Store, img *storage.Image) ([]string, error) {
 // blob is one layer written to a file: its digest and size as a blob, and
 // the digest of its tar.
 type blob struct {
-	path   string
+	path   string // "" when read from the store as it is written
+	layer  string
 	digest v1.Hash
 	size   int64
 	diffID v1.Hash
@@ -202,6 +203,7 @@ type exportCore struct {
 	layers   []blob
 	form     Form
 	manifest []byte
+	open     func(blob) (io.ReadCloser, error) // nil: the blobs are files
 }
 
 func (c *exportCore) MediaType() (types.MediaType, error) {
@@ -246,20 +248,27 @@ func (c *exportCore) makeManifest() ([]byte, error) {
 func (c *exportCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	for _, l := range c.layers {
 		if l.digest == h {
-			return &fileLayer{b: l, mt: c.layerType()}, nil
+			return &fileLayer{b: l, mt: c.layerType(), open: c.open}, nil
 		}
 	}
 	return nil, fmt.Errorf("the image has no layer %s", h)
 }
 
-// fileLayer is one exported layer's file.
+// fileLayer is one exported layer: its file, or its tar in the store.
 type fileLayer struct {
-	b  blob
-	mt types.MediaType
+	b    blob
+	mt   types.MediaType
+	open func(blob) (io.ReadCloser, error)
 }
 
 func (l *fileLayer) Digest() (v1.Hash, error)            { return l.b.digest, nil }
 func (l *fileLayer) DiffID() (v1.Hash, error)            { return l.b.diffID, nil }
 func (l *fileLayer) Size() (int64, error)                { return l.b.size, nil }
 func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.b.path) }
+
+func (l *fileLayer) Compressed() (io.ReadCloser, error) {
+	if l.open != nil {
+		return l.open(l.b)
+	}
+	return os.Open(l.b.path)
+}

@@ -58,7 +58,11 @@ func (v *Saver) export(ctx context.Context, img *storage.Image) (*Exported, erro
 	}
 	// Plain tars, as docker save writes them: an archive is often
 	// compressed whole, and loading needs no decompression.
-	e, err := Export(ctx, v.s, img, Form{OCI: v.format != DockerArchive})
+	oci := v.format != DockerArchive
+	e, ok, err := streamTars(ctx, v.s, img, oci)
+	if err == nil && !ok {
+		e, err = Export(ctx, v.s, img, Form{OCI: oci})
+	}
 	if err != nil {
 		return nil, err
 	}
