@@ -129,6 +129,7 @@ type CLI struct {
 	Events         EventsCmd    `cmd:"" help:"Show container lifecycle events."`
 	Container      ContainerCmd `cmd:"" help:"Manage containers."`
 	Volume         VolumeCmd    `cmd:"" help:"Manage volumes."`
+	Network        NetworkCmd   `cmd:"" help:"Manage user-defined networks."`
 }
 
 // ExitError carries a process exit code through kong's Run.

@@ -38,6 +38,9 @@ func (f *ContainerFlags) config(image string, cmd []string, detached bool) (*san
 	if err != nil {
 		return nil, err
 	}
+	if err := f.userNetwork(&net); err != nil {
+		return nil, err
+	}
 	if !detached {
 		if err := f.checkTerminal(); err != nil {
 			return nil, err

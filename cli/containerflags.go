@@ -13,9 +13,11 @@ type ContainerFlags struct {
 	DockerFlags
 	VolumeFlags
 	SlurmFlags
-	Rm      bool   `help:"Remove the container when it exits."`
-	Name    string `help:"Name of the container (default: a generated one)."`
-	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`
+	Rm      bool     `help:"Remove the container when it exits."`
+	Name    string   `help:"Name of the container (default: a generated one)."`
+	Restart string   `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`
+	IP      string   `name:"ip" help:"Address on the user-defined network given by --network (default: the next free one)." placeholder:"IPV4"`
+	Alias   []string `name:"network-alias" help:"Another name the user-defined network's DNS gives this container." placeholder:"NAME"`
 }
 
 // parseRestart reads Docker's restart policies: no, always,

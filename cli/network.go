@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"husk/network"
+	"husk/sandbox"
+	"husk/store/usernet"
 )
 
 // netOptions are the --network options and their values.
@@ -52,10 +56,56 @@ func (f *SandboxFlags) netMode() (mode string, opts map[string]string, err error
 		}
 	case network.Builtin, network.Slirp4netns, network.Pasta:
 	default:
-		return "", nil, fmt.Errorf("unknown --network %q: use builtin (the default), slirp4netns, pasta, none or host", f.Network)
+		if len(opts) > 0 {
+			return "", nil, fmt.Errorf("--network %s is a user-defined network, which takes no options: drop %q", mode, rest)
+		}
+		return mode, opts, nil // a user-defined network's name, found by userNetwork
 	}
 	if (mode == "none" || mode == "host") && (len(f.Publish) > 0 || f.PublishAll) {
 		return "", nil, fmt.Errorf("conflicting options: -p with --network %s: publishing needs a network of the container's own", mode)
 	}
 	return mode, opts, nil
+}
+
+// userNetwork resolves --network NAME to a user-defined network (husk
+// network create) with --ip and --network-alias; the address is leased
+// when the container's record is made (container.Store.Create).
+func (f *ContainerFlags) userNetwork(n *sandbox.NetworkConfig) error {
+	switch n.Mode {
+	case network.Builtin, network.Slirp4netns, network.Pasta, "none", "host":
+		if f.IP != "" || len(f.Alias) > 0 {
+			return fmt.Errorf("--ip and --network-alias need a user-defined network (husk network create NAME; --network NAME)")
+		}
+		return nil
+	}
+	a, err := attachment(n.Mode, f.IP, f.Alias)
+	if err != nil {
+		return err
+	}
+	n.Networks = []network.Attachment{a}
+	return nil
+}
+
+// attachment is a container's place on the named network, before its
+// address is leased.
+func attachment(name, ip string, aliases []string) (network.Attachment, error) {
+	ns, err := usernet.Open()
+	if err != nil {
+		return network.Attachment{}, err
+	}
+	un, err := ns.Get(name)
+	if errors.Is(err, usernet.ErrNoSuchNetwork) {
+		return network.Attachment{}, fmt.Errorf("unknown --network %q: use builtin (the default), slirp4netns, pasta, none, host, or a network of husk network ls", name)
+	}
+	if err != nil {
+		return network.Attachment{}, err
+	}
+	a := network.Attachment{Network: un.Name, ID: un.ID, Subnet: un.Subnet, Gateway: un.Gateway, Internal: un.Internal, Aliases: aliases,
+		AllowHostLoopback: un.Options["allow_host_loopback"] == "true"}
+	if ip != "" {
+		if a.IP, err = netip.ParseAddr(ip); err != nil || !a.IP.Is4() {
+			return a, fmt.Errorf("--ip %q: give an IPv4 address inside %s", ip, un.Subnet)
+		}
+	}
+	return a, nil
 }

@@ -25,7 +25,13 @@ func serveDNS(s *stack.Stack, cfg Config) (stop func(), err error) {
 	if len(ups) == 0 {
 		ups = hostResolvers("/etc/resolv.conf")
 	}
-	h := &resolver{upstreams: ups, gateway: cfg.Gateway}
+	return serveDNSWith(s, cfg, ups, nil)
+}
+
+// serveDNSWith is serveDNS with the upstreams given, and names of its own
+// (a user-defined network's members) when lookup is set.
+func serveDNSWith(s *stack.Stack, cfg Config, ups []string, lookup func(string) (netip.Addr, bool)) (stop func(), err error) {
+	h := &resolver{upstreams: ups, gateway: cfg.Gateway, lookup: lookup}
 	at := tcpip.FullAddress{NIC: nicID, Addr: addr(cfg.DNS), Port: 53}
 	pc, err := gonet.DialUDP(s, &at, nil, ipv4.ProtocolNumber)
 	if err != nil {
@@ -61,6 +67,7 @@ func hostResolvers(path string) []string {
 type resolver struct {
 	upstreams []string
 	gateway   netip.Addr
+	lookup    func(string) (netip.Addr, bool) // the network's own names
 }
 
 func (r *resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
@@ -71,16 +78,25 @@ func (r *resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	w.WriteMsg(reply)
 }
 
-// local answers for HostName: the gateway for A, no data for other types.
+// local answers for HostName (the gateway) and the network's own names:
+// their address for A, no data for other types.
 func (r *resolver) local(q *dns.Msg) *dns.Msg {
-	if len(q.Question) != 1 || !strings.EqualFold(q.Question[0].Name, HostName+".") {
+	if len(q.Question) != 1 {
+		return nil
+	}
+	name := q.Question[0].Name
+	a, ok := r.gateway, strings.EqualFold(name, HostName+".")
+	if !ok && r.lookup != nil {
+		a, ok = r.lookup(name)
+	}
+	if !ok {
 		return nil
 	}
 	m := new(dns.Msg).SetReply(q)
 	m.Authoritative = true
 	if t := q.Question[0].Qtype; t == dns.TypeA || t == dns.TypeANY {
-		hdr := dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}
-		m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: r.gateway.AsSlice()})
+		hdr := dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 0}
+		m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
 	}
 	return m
 }
@@ -88,6 +104,9 @@ func (r *resolver) local(q *dns.Msg) *dns.Msg {
 // forward asks each upstream in turn over the client's own transport, so a
 // truncated UDP answer sends the client to TCP, and TCP goes to TCP.
 func (r *resolver) forward(q *dns.Msg, network string) *dns.Msg {
+	if r.upstreams == nil && r.lookup != nil { // an --internal network's: its own names only
+		return new(dns.Msg).SetRcode(q, dns.RcodeNameError)
+	}
 	c := &dns.Client{Net: network, Timeout: upstreamTimeout}
 	for _, up := range r.upstreams {
 		if resp, _, err := c.Exchange(q, up); err == nil {

@@ -21,6 +21,9 @@ type Spec struct {
 	// DirectPorts: the init reports binds, for published TCP ports to be
 	// handed to their servers (--network MODE:port_handler=direct).
 	DirectPorts bool `json:"direct_ports,omitempty"`
+	// Shared is a user-defined network the sandbox joins: its TAP device
+	// goes to the network's switch instead of a stack of its own.
+	Shared *Member `json:"shared,omitempty"`
 }
 
 // Host is the host side of a sandbox's network, in the process that
@@ -122,6 +125,12 @@ func (h *Host) Start(pid int) error {
 				}
 			}
 			h.serveBinds(ctx)
+			if m := h.spec.Shared; m != nil {
+				if err := JoinSwitch(ctx, tap, *m); err != nil {
+					fmt.Fprintln(os.Stderr, "husk:", err)
+				}
+				return
+			}
 			_ = RunStack(ctx, tap, h.spec.Config)
 		}()
 	} else {

@@ -77,6 +77,12 @@ var oneViewFrames sync.Once
 // destination too, which is what lets the forwarders see each connection.
 // The link does not read the device before its start.
 func newStack(fd int, cfg Config, gone func()) (*stack.Stack, *tapLink, error) {
+	return newStackWith(fd, cfg, gone, true)
+}
+
+// newStackWith is newStack, with egress (the forwarders to the host's
+// sockets) or without (a user-defined --internal network's gateway).
+func newStackWith(fd int, cfg Config, gone func(), egress bool) (*stack.Stack, *tapLink, error) {
 	oneViewFrames.Do(func() { fdbased.BufConfig = []int{128, 64 << 10} })
 	ep, err := fdbased.New(&fdbased.Options{
 		FDs:            []int{fd},
@@ -96,8 +102,14 @@ func newStack(fd int, cfg Config, gone func()) (*stack.Stack, *tapLink, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	installForwarders(s, cfg)
-	link := &tapLink{LinkEndpoint: ep, own: []netip.Addr{cfg.Gateway, cfg.DNS}}
+	if egress {
+		installForwarders(s, cfg)
+	}
+	own := []netip.Addr{cfg.Gateway}
+	if cfg.DNS != cfg.Gateway { // a user-defined network's gateway answers DNS too
+		own = append(own, cfg.DNS)
+	}
+	link := &tapLink{LinkEndpoint: ep, own: own}
 	if err := configureStack(s, link, cfg); err != nil {
 		s.Close()
 		return nil, nil, fmt.Errorf("configuring the network stack: %s", err)

@@ -14,6 +14,7 @@ import (
 
 	"husk/network"
 	"husk/seccomp"
+	"husk/store"
 	"husk/userns"
 )
 
@@ -111,6 +112,10 @@ type NetworkConfig struct {
 	AllowHostLoopback bool     `json:"allowHostLoopback,omitempty"`
 	DirectPorts       bool     `json:"directPorts,omitempty"` // port_handler=direct
 	DNS               []string `json:"dns,omitempty"`         // host:port
+	// Networks are the user-defined networks joined (run --network NAME,
+	// network connect); Mode is then the first one's name, as Docker's
+	// NetworkMode is. The first is the sandbox's interface.
+	Networks []network.Attachment `json:"networks,omitempty"`
 }
 
 // RestartPolicy is --restart: no, always, unless-stopped, on-failure[:N].
@@ -157,12 +162,18 @@ func (c *Config) NetSpec() (*network.Spec, error) {
 	if c.Network.Mode == "none" || c.Network.Mode == "host" {
 		return nil, nil
 	}
-	cfg, err := network.Config{AllowHostLoopback: c.Network.AllowHostLoopback, DNSUpstreams: c.Network.DNS}.WithDefaults()
+	mode, cfg := c.Network.Mode, network.Config{AllowHostLoopback: c.Network.AllowHostLoopback, DNSUpstreams: c.Network.DNS}
+	var shared *network.Member
+	if len(c.Network.Networks) > 0 {
+		a := c.Network.Networks[0]
+		mode, cfg, shared = network.Builtin, a.Config(), &network.Member{Attachment: a}
+	}
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
 	publish := len(c.Ports) > 0 || c.PublishAll
-	return &network.Spec{Mode: c.Network.Mode, Config: cfg, Dials: publish, DirectPorts: publish && c.Network.DirectPorts}, nil
+	return &network.Spec{Mode: mode, Config: cfg, Dials: publish, DirectPorts: publish && c.Network.DirectPorts, Shared: shared}, nil
 }
 
 // NetHost is the host side of the container's network for one start or
@@ -172,6 +183,13 @@ func (c *Config) NetHost() (*network.Host, error) {
 	spec, err := c.NetSpec()
 	if err != nil || spec == nil {
 		return nil, err
+	}
+	if m := spec.Shared; m != nil {
+		root, _, run, err := store.Paths()
+		if err != nil {
+			return nil, err
+		}
+		m.Socket = network.SwitchSocket(run, root, m.ID)
 	}
 	ports, err := c.PublishedPorts()
 	if err != nil {

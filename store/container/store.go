@@ -83,22 +83,34 @@ func (s *Store) Create(r *Record, cfg *sandbox.Config) (*Container, error) {
 	}
 	r.Created = time.Now().UTC()
 	cfg.Version = sandbox.ConfigVersion
+	if err := s.leaseAddresses(r, cfg); err != nil {
+		return nil, err
+	}
 	c := &Container{Record: *r, State: State{Status: Created}, Config: cfg, dir: filepath.Join(s.dir, r.ID)}
-	if err := os.Mkdir(c.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the container directory %s: %w", c.dir, err)
-	}
-	for name, v := range map[string]any{"config.json": cfg, "state.json": &c.State} {
-		if err := writeJSON(filepath.Join(c.dir, name), v); err != nil {
-			os.RemoveAll(c.dir)
-			return nil, err
-		}
-	}
-	// The record last: a directory without one is not a container yet.
-	if err := writeJSON(filepath.Join(c.dir, "record.json"), &c.Record); err != nil {
-		os.RemoveAll(c.dir)
+	if err := s.write(c); err != nil {
+		releaseAddresses(r.ID)
 		return nil, err
 	}
 	return c, nil
+}
+
+// write writes a new container's files, the record last: a directory
+// without one is not a container yet.
+func (s *Store) write(c *Container) error {
+	if err := os.Mkdir(c.dir, 0o700); err != nil {
+		return fmt.Errorf("creating the container directory %s: %w", c.dir, err)
+	}
+	for name, v := range map[string]any{"config.json": c.Config, "state.json": &c.State} {
+		if err := writeJSON(filepath.Join(c.dir, name), v); err != nil {
+			os.RemoveAll(c.dir)
+			return err
+		}
+	}
+	if err := writeJSON(filepath.Join(c.dir, "record.json"), &c.Record); err != nil {
+		os.RemoveAll(c.dir)
+		return err
+	}
+	return nil
 }
 
 func newID() string {
@@ -260,7 +272,20 @@ func (s *Store) Rename(q, name string) error {
 		return fmt.Errorf("the container name %q is already in use by container %.12s: choose another name", name, other.ID)
 	}
 	c.Record.Name = name
-	return writeJSON(filepath.Join(c.dir, "record.json"), &c.Record)
+	if err := writeJSON(filepath.Join(c.dir, "record.json"), &c.Record); err != nil {
+		return err
+	}
+	// The networks' DNS answers the new name from the next start on.
+	if len(c.Config.Network.Networks) == 0 {
+		return nil
+	}
+	_, err = s.changeConfig(c.ID, func(c *Container) error {
+		for i := range c.Config.Network.Networks {
+			c.Config.Network.Networks[i].Names = []string{name, c.ID[:12]}
+		}
+		return nil
+	})
+	return err
 }
 
 // Forget removes the container's record, so no verb finds it any more; its
@@ -281,5 +306,6 @@ func (s *Store) Forget(id string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing container directory %s: %w", dir, err)
 	}
+	releaseAddresses(id)
 	return nil
 }

@@ -1,0 +1,152 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// User-defined networks (issue 18): containers on one network reach each
+// other by address, name and alias through the network's switch and DNS;
+// other networks cannot reach them; the switch lives while a member runs.
+
+// webServer is a busybox httpd on port 80 answering /index.html with body.
+func webServer(body string) []string {
+	return []string{"sh", "-c", fmt.Sprintf("mkdir -p /www && echo %s > /www/index.html && exec httpd -f -p 80 -h /www", body)}
+}
+
+// fetch is a client command that prints what url answers, trying for a
+// few seconds while the server comes up, or "unreachable".
+func fetch(url string) []string {
+	return []string{"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -qO- " + url + " 2>/dev/null && exit; sleep 0.5; done; echo unreachable"}
+}
+
+// fetchOnce tries once: for what must not be reached.
+func fetchOnce(url string) []string {
+	return []string{"sh", "-c", "timeout 3 wget -qO- " + url + " 2>/dev/null || echo unreachable"}
+}
+
+// switchPIDs are the network switches this test started that still run.
+func (e *env) switchPIDs() []int {
+	var out []int
+	for _, pid := range markedProcesses(e.vars[markVar]) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.HasPrefix(string(b), "husk\x00network-switch\x00") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestUserNetworkNamesAndIsolation(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.ok("network", "create", "--subnet", "10.91.7.0/24", "app")
+	e.ok("network", "create", "other")
+	if ls := e.out("network", "ls", "--format", "{{.Name}} {{.Subnet}}"); !strings.Contains(ls, "app 10.91.7.0/24") || !strings.Contains(ls, "other 10.89.") {
+		t.Errorf("network ls: %q", ls)
+	}
+	e.ok(append([]string{"run", "-d", "--name", "srv", "--network", "app", "--network-alias", "db", "--ip", "10.91.7.50", ref}, webServer("hello-srv")...)...)
+	if len(e.switchPIDs()) != 1 {
+		t.Errorf("want one switch process while srv runs, got %v", e.switchPIDs())
+	}
+	for _, url := range []string{"http://srv/", "http://db/", "http://10.91.7.50/"} {
+		if got := e.sbxOut([]string{"--rm", "--network", "app"}, ref, fetch(url)...); got != "hello-srv" {
+			t.Errorf("from a container on the same network, %s: got %q", url, got)
+		}
+	}
+	resolv := e.sbxOut([]string{"--rm", "--network", "app"}, ref, "cat", "/etc/resolv.conf")
+	if !strings.Contains(resolv, "nameserver 10.91.7.1") {
+		t.Errorf("resolv.conf on a user network: want the gateway 10.91.7.1: %q", resolv)
+	}
+	// Another network's container neither resolves nor reaches it.
+	if got := e.sbxOut([]string{"--rm", "--network", "other"}, ref, fetchOnce("http://srv/")...); got != "unreachable" {
+		t.Errorf("from another network by name: got %q", got)
+	}
+	if got := e.sbxOut([]string{"--rm", "--network", "other"}, ref, fetchOnce("http://10.91.7.50/")...); got != "unreachable" {
+		t.Errorf("from another network by address: got %q", got)
+	}
+	if got := e.sbxOut([]string{"--rm"}, ref, fetchOnce("http://10.91.7.50/")...); got != "unreachable" {
+		t.Errorf("from the default network by address: got %q", got)
+	}
+	// inspect lists the member with its address.
+	if got := e.out("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "app"); got != "srv 10.91.7.50/24" {
+		t.Errorf("network inspect: %q", got)
+	}
+	// An address in use, and one outside the subnet, are refused in one line.
+	e.wantError(e.sbx([]string{"--rm", "--network", "app", "--ip", "10.91.7.50"}, ref, "true"), "10.91.7.50", "in use")
+	e.wantError(e.sbx([]string{"--rm", "--network", "app", "--ip", "10.1.1.1"}, ref, "true"), "10.1.1.1", "10.91.7.0/24")
+	e.wantError(e.sbx([]string{"--rm", "--network", "nosuch"}, ref, "true"), "nosuch", "husk network ls")
+	// In use: rm refused; the network outlives restarts of its container.
+	e.wantError(e.run("network", "rm", "app"), "in use by container srv")
+	e.ok("stop", "-t", "1", "srv")
+	if !eventually(5*time.Second, func() bool { return len(e.switchPIDs()) == 0 }) {
+		t.Errorf("the switch still runs with no member: %v", e.switchPIDs())
+	}
+	e.ok("start", "srv")
+	if got := e.sbxOut([]string{"--rm", "--network", "app"}, ref, fetch("http://db/")...); got != "hello-srv" {
+		t.Errorf("after a restart of srv: got %q", got)
+	}
+	e.ok("rm", "-f", "srv")
+	e.ok("network", "rm", "app")
+	if got := e.out("network", "prune", "-f"); got != "other" {
+		t.Errorf("network prune: %q", got)
+	}
+	if got := e.out("network", "ls", "-q"); got != "" {
+		t.Errorf("networks left: %q", got)
+	}
+	e.noLeftovers()
+}
+
+// --internal has no way out; a network with allow_host_loopback reaches
+// the host's loopback through host.husk.internal; published ports work on
+// a user network as on the default one.
+func TestUserNetworkEgressAndPorts(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	port := hostServer(t)
+	get := fmt.Sprintf("busybox timeout 5 nc -w 5 host.husk.internal %d; true", port)
+	e.ok("network", "create", "-o", "allow_host_loopback=true", "out")
+	e.ok("network", "create", "--internal", "-o", "allow_host_loopback=true", "closed")
+	if got := e.sbxOut([]string{"--rm", "--network", "out"}, ref, "sh", "-c", get); got != "hello from the host" {
+		t.Errorf("egress from a user network: %q", got)
+	}
+	if got := e.sbxOut([]string{"--rm", "--network", "closed"}, ref, "sh", "-c", get); strings.Contains(got, "hello") {
+		t.Errorf("an --internal network reached the host: %q", got)
+	}
+	// Names still resolve inside an --internal network.
+	e.ok(append([]string{"run", "-d", "--name", "in", "--network", "closed", ref}, webServer("inside")...)...)
+	if got := e.sbxOut([]string{"--rm", "--network", "closed"}, ref, fetch("http://in/")...); got != "inside" {
+		t.Errorf("within an --internal network: %q", got)
+	}
+	hp := freePort(t, "tcp")
+	e.ok(append([]string{"run", "-d", "--name", "pub", "--network", "out", "-p", fmt.Sprintf("127.0.0.1:%d:80", hp), ref}, webServer("published")...)...)
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", hp), 10*time.Second); body != "published\n" {
+		t.Errorf("a published port of a container on a user network: %q, %v", body, err)
+	}
+	e.ok("rm", "-f", "in", "pub")
+	e.noLeftovers()
+}
+
+// connect and disconnect change a stopped container's networks; a running
+// one is refused in one line.
+func TestUserNetworkConnect(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.ok("network", "create", "--subnet", "10.92.0.0/24", "one")
+	e.ok(append([]string{"create", "--name", "srv", ref}, webServer("connected")...)...)
+	e.ok("network", "connect", "--alias", "web", "one", "srv")
+	e.ok("start", "srv")
+	if got := e.sbxOut([]string{"--rm", "--network", "one"}, ref, fetch("http://web/")...); got != "connected" {
+		t.Errorf("after connect: %q", got)
+	}
+	e.wantError(e.run("network", "disconnect", "one", "srv"), "running", "husk stop srv")
+	e.ok("stop", "-t", "1", "srv")
+	e.ok("network", "disconnect", "one", "srv")
+	e.ok("start", "srv")
+	if got := e.sbxOut([]string{"--rm", "--network", "one"}, ref, fetchOnce("http://srv/")...); got != "unreachable" {
+		t.Errorf("after disconnect: %q", got)
+	}
+	e.ok("network", "rm", "one")
+	e.ok("rm", "-f", "srv")
+	e.noLeftovers()
+}
