@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"husk/monitor"
 	"husk/store/container"
 	"husk/store/usernet"
 )
@@ -263,11 +264,14 @@ func (c *NetworkConnectCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if ct.Live() {
-		return errRunningNetworkChange(ct.Name, "connect")
+	if _, err = cs.Connect(ct.ID, a); err != nil || !ct.Live() {
+		return err // a stopped container joins at its next start
 	}
-	_, err = cs.Connect(ct.ID, a)
-	return err
+	if err := monitor.AttachNetwork(ct, a.Network); err != nil {
+		_, _ = cs.Disconnect(ct.ID, a.Network)
+		return err
+	}
+	return nil
 }
 
 // NetworkDisconnectCmd is `husk network disconnect`.
@@ -295,12 +299,10 @@ func (c *NetworkDisconnectCmd) Run(g *Globals) error {
 		return err
 	}
 	if ct.Live() {
-		return errRunningNetworkChange(ct.Name, "disconnect")
+		if err := monitor.DetachNetwork(ct, n.Name); err != nil {
+			return err
+		}
 	}
 	_, err = cs.Disconnect(ct.ID, n.Name)
 	return err
-}
-
-func errRunningNetworkChange(name, verb string) error {
-	return fmt.Errorf("container %s is running: husk can %s a network only while it is stopped (husk stop %s, then network %s, then husk start %s)", name, verb, name, verb, name)
 }

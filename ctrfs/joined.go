@@ -77,7 +77,7 @@ func Running(c *container.Container) error {
 // CopyIn unpacks content, a tar of src (Path "" for a tar from stdin, to
 // go into the directory dst), at dst in the container. keepOwners is -a.
 func (j Joined) CopyIn(content io.Reader, src archive.CopyInfo, dst string, keepOwners bool) error {
-	bin, err := sealedSelf()
+	bin, err := sandbox.SealedSelf()
 	if err != nil {
 		return err
 	}
@@ -132,35 +132,6 @@ func srcArg(src archive.CopyInfo) string {
 func lastLine(s string) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(l[len(l)-1])
-}
-
-// sealedSelf is this binary copied into a sealed memfd.
-func sealedSelf() (*os.File, error) {
-	self, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return nil, fmt.Errorf("reading husk's own binary: %w", err)
-	}
-	defer self.Close()
-	// MFD_EXEC: where vm.memfd_noexec makes memfds unexecutable by
-	// default; a kernel before 6.3 knows no such flag.
-	fd, err := unix.MemfdCreate("husk", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
-	if errors.Is(err, unix.EINVAL) {
-		fd, err = unix.MemfdCreate("husk", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("copying husk's own binary: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "husk")
-	_, err = io.Copy(f, self)
-	if err == nil {
-		seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-		_, err = unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copying husk's own binary: %w", err)
-	}
-	return f, nil
 }
 
 // untarHere is cp-untar, inside the container: DST KIND SRC REBASE

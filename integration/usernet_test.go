@@ -3,7 +3,9 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -49,7 +51,16 @@ func TestUserNetworkNamesAndIsolation(t *testing.T) {
 	}
 	e.ok(append([]string{"run", "-d", "--name", "srv", "--network", "app", "--network-alias", "db", "--ip", "10.91.7.50", ref}, webServer("hello-srv")...)...)
 	if len(e.switchPIDs()) != 1 {
-		t.Errorf("want one switch process while srv runs, got %v", e.switchPIDs())
+		t.Fatalf("want one switch process while srv runs, got %v", e.switchPIDs())
+	}
+	// Other users never reach a user's networks: the switch's socket sits
+	// in directories only the user may enter.
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", e.switchPIDs()[0]))
+	sock := strings.Split(string(b), "\x00")[2]
+	for _, dir := range []string{filepath.Dir(sock), filepath.Dir(filepath.Dir(sock))} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
+			t.Errorf("the switch's directory %s must be the user's own, mode 0700: %v %v", dir, fi.Mode(), err)
+		}
 	}
 	for _, url := range []string{"http://srv/", "http://db/", "http://10.91.7.50/"} {
 		if got := e.sbxOut([]string{"--rm", "--network", "app"}, ref, fetch(url)...); got != "hello-srv" {
@@ -128,25 +139,48 @@ func TestUserNetworkEgressAndPorts(t *testing.T) {
 	e.noLeftovers()
 }
 
-// connect and disconnect change a stopped container's networks; a running
-// one is refused in one line.
+// connect and disconnect, on a running container (a device of its own
+// for the network, made inside it) and on a stopped one (its networks at
+// the next start, each a device); the network a running container
+// started on stays until it stops.
 func TestUserNetworkConnect(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
 	e.ok("network", "create", "--subnet", "10.92.0.0/24", "one")
-	e.ok(append([]string{"create", "--name", "srv", ref}, webServer("connected")...)...)
+	e.ok("network", "create", "--subnet", "10.93.0.0/24", "two")
+	// Running, on the default network: connect, then disconnect.
+	e.ok(append([]string{"run", "-d", "--name", "srv", ref}, webServer("connected")...)...)
 	e.ok("network", "connect", "--alias", "web", "one", "srv")
-	e.ok("start", "srv")
 	if got := e.sbxOut([]string{"--rm", "--network", "one"}, ref, fetch("http://web/")...); got != "connected" {
-		t.Errorf("after connect: %q", got)
+		t.Errorf("after connect of a running container: %q", got)
 	}
-	e.wantError(e.run("network", "disconnect", "one", "srv"), "running", "husk stop srv")
-	e.ok("stop", "-t", "1", "srv")
+	if got := e.out("exec", "srv", "sh", "-c", "ip -4 addr | grep -c 'inet 10.92.0.'"); got != "1" {
+		t.Errorf("the running container's address on the network: %q", got)
+	}
 	e.ok("network", "disconnect", "one", "srv")
-	e.ok("start", "srv")
-	if got := e.sbxOut([]string{"--rm", "--network", "one"}, ref, fetchOnce("http://srv/")...); got != "unreachable" {
-		t.Errorf("after disconnect: %q", got)
+	if got := e.sbxOut([]string{"--rm", "--network", "one"}, ref, fetchOnce("http://10.92.0.2/")...); got != "unreachable" {
+		t.Errorf("after disconnect of a running container: %q", got)
 	}
-	e.ok("network", "rm", "one")
+	if got := e.out("exec", "srv", "sh", "-c", "ip -4 addr | grep -c 'inet 10.92.0.' || true"); got != "0" {
+		t.Errorf("the device is left after disconnect: %q", got)
+	}
 	e.ok("rm", "-f", "srv")
+	// Stopped: two networks, both joined at start.
+	e.ok(append([]string{"create", "--name", "two-nets", "--network", "one", ref}, webServer("both")...)...)
+	e.ok("network", "connect", "two", "two-nets")
+	e.ok("start", "two-nets")
+	for _, n := range []string{"one", "two"} {
+		if got := e.sbxOut([]string{"--rm", "--network", n}, ref, fetch("http://two-nets/")...); got != "both" {
+			t.Errorf("from network %s: %q", n, got)
+		}
+	}
+	e.wantError(e.run("network", "disconnect", "one", "two-nets"), "started on", "husk stop two-nets")
+	e.ok("network", "disconnect", "two", "two-nets")
+	if got := e.sbxOut([]string{"--rm", "--network", "two"}, ref, fetchOnce("http://10.93.0.2/")...); got != "unreachable" {
+		t.Errorf("after disconnect from the second network: %q", got)
+	}
+	e.ok("stop", "-t", "1", "two-nets")
+	e.ok("network", "disconnect", "one", "two-nets")
+	e.ok("rm", "two-nets")
+	e.ok("network", "rm", "one", "two")
 	e.noLeftovers()
 }

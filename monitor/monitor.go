@@ -245,6 +245,7 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 	}
 	o.Running = func() {
 		ran = true
+		m.attachNetworks()
 		m.report(ready, 0, "")
 		sandbox.TrimWhileIdle()
 	}

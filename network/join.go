@@ -59,7 +59,7 @@ func SwitchSocket(runDir, root, id string) string {
 // JoinSwitch hands the sandbox's TAP device to its network's switch,
 // starting the switch if none runs, and stays a member until ctx ends.
 func JoinSwitch(ctx context.Context, tap *os.File, m Member) error {
-	c, err := joinSwitch(tap, m)
+	c, err := Join(tap, m)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,9 @@ func JoinSwitch(ctx context.Context, tap *os.File, m Member) error {
 	return nil
 }
 
-func joinSwitch(tap *os.File, m Member) (*net.UnixConn, error) {
+// Join hands tap to m's switch, starting the switch if none runs; the
+// device stays on the network until the connection returned is closed.
+func Join(tap *os.File, m Member) (*net.UnixConn, error) {
 	p := switchPathsFor(m.Socket)
 	if err := os.MkdirAll(filepath.Dir(p.socket), 0o700); err != nil {
 		return nil, fmt.Errorf("joining network %s: %w", m.Network, err)

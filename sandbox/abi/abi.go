@@ -89,6 +89,7 @@ const (
 	EnvRoot       = C.HUSK_ENV_ROOT
 	EnvCInit      = C.HUSK_ENV_CINIT
 	EnvNsenterPid = C.HUSK_ENV_NSENTER_PID
+	EnvNsenterTun = C.HUSK_ENV_NSENTER_TUN
 	EnvSandbox    = C.HUSK_ENV_SANDBOX
 	EnvSandboxNet = C.HUSK_ENV_SANDBOX_NET
 	EnvContainer  = C.HUSK_ENV_CONTAINER

@@ -110,6 +110,7 @@ enum husk_op_kind {
 #define HUSK_ENV_ROOT "HUSK_ROOT"                 // the store's root
 #define HUSK_ENV_CINIT "HUSK_CINIT"             // the C init: its spec's descriptor
 #define HUSK_ENV_NSENTER_PID "HUSK_NSENTER_PID" // exec: join this pid's namespaces, run HUSK_FD_EXEC_SPEC
+#define HUSK_ENV_NSENTER_TUN "HUSK_NSENTER_TUN" // exec: stdin is /dev/net/tun, opened in the container's network namespace
 #define HUSK_ENV_SANDBOX "HUSK_SANDBOX"         // husk as a sandbox's PID 1
 #define HUSK_ENV_SANDBOX_NET "HUSK_SANDBOX_NET" // the init's network socket's descriptor
 #define HUSK_ENV_CONTAINER "HUSK_CONTAINER"     // the container's ID

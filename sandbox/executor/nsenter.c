@@ -96,6 +96,27 @@ static int openns(size_t i)
 	return fd;
 }
 
+// open_tun makes stdin /dev/net/tun, opened between the joins of the
+// network and the mount namespaces: the device node is still the host's,
+// and what is opened on it belongs to the namespace joined, where a TAP
+// device made on it then appears (a network connected to a running
+// container, sandbox.AttachTap).
+static void open_tun(int joinednet)
+{
+	int t;
+
+	if (!joinednet) {
+		fprintf(stderr, "husk: the container has the host's network: it cannot join a network\n");
+		_exit(125);
+	}
+	t = open("/dev/net/tun", O_RDWR);
+	if (t < 0)
+		fail("opening /dev/net/tun", errno);
+	if (dup2(t, 0) < 0)
+		fail("making /dev/net/tun the process's stdin", errno);
+	close(t);
+}
+
 static volatile pid_t child;
 
 // Signals the C parent relays to the child. SIGKILL and SIGSTOP cannot be
@@ -183,7 +204,7 @@ __attribute__((noreturn)) static void run_spec(void)
 // child, inside it, becomes the spec's process. Neither returns.
 void husk_nsenter_main(const char *env)
 {
-	int fds[NNS], joinedpid = 0;
+	int fds[NNS], joinedpid = 0, joinednet = 0;
 	struct sigaction dfl, chld;
 	sigset_t set, mask;
 	pid_t self, pid;
@@ -224,6 +245,8 @@ void husk_nsenter_main(const char *env)
 	for (i = 0; i < NNS; i++) {
 		char what[64];
 
+		if (nss[i].type == CLONE_NEWNS && getenv(HUSK_ENV_NSENTER_TUN) != NULL)
+			open_tun(joinednet);
 		if (fds[i] < 0)
 			continue;
 		if (setns(fds[i], nss[i].type) < 0) {
@@ -233,6 +256,8 @@ void husk_nsenter_main(const char *env)
 		close(fds[i]);
 		if (nss[i].type == CLONE_NEWPID)
 			joinedpid = 1;
+		if (nss[i].type == CLONE_NEWNET)
+			joinednet = 1;
 		// setns already moved root and cwd to the namespace's root; say
 		// so here rather than trust every kernel's LOOKUP_DOWN.
 		if (nss[i].type == CLONE_NEWNS && chdir("/") < 0)

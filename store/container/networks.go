@@ -79,9 +79,6 @@ func (s *Store) Connect(id string, a network.Attachment) (*Container, error) {
 			if have.ID == a.ID {
 				return fmt.Errorf("container %s is already connected to network %s", c.Name, a.Network)
 			}
-			// One interface per container, for now: a second would be
-			// kept and never joined.
-			return fmt.Errorf("container %s is on network %s, and husk joins a container to one user-defined network: disconnect it first (husk network disconnect %s %s)", c.Name, have.Network, have.Network, c.Name)
 		}
 		switch c.Config.Network.Mode {
 		case "host", "none":
