@@ -42,9 +42,12 @@ func (c *CpCmd) Run(g *Globals) error {
 	case c.Dst == "-" && isTerminal(os.Stdout):
 		return fmt.Errorf("cp: refusing to write a tar to a terminal: redirect the output")
 	case fromCtr:
-		err = withRoot(g, srcCtr, false, func(_ *store.Store, _ *container.Container, root string) error {
-			return c.out(g, root, srcPath, dstPath)
-		})
+		var done bool
+		if done, err = c.outOfRunning(g, srcCtr, srcPath, dstPath); !done {
+			err = withRoot(g, srcCtr, false, func(_ *store.Store, _ *container.Container, root string) error {
+				return c.out(g, root, srcPath, dstPath)
+			})
+		}
 	default:
 		err = c.into(g, dstCtr, srcPath, dstPath)
 	}

@@ -17,24 +17,49 @@ import (
 // only the host side may take: inside husk's namespace (husk unshare),
 // ctrfs.OpenRoot refuses a running container in one line.
 func (c *CpCmd) intoRunning(name, src, dst string) (bool, error) {
+	ct, done, err := running(name)
+	if ct == nil {
+		return done, err
+	}
+	return true, c.intoJoined(ct, src, dst)
+}
+
+// outOfRunning copies src out of container name if it runs, from inside
+// it: its volumes and binds are in its mount namespace only.
+func (c *CpCmd) outOfRunning(g *Globals, name, src, dst string) (bool, error) {
+	ct, done, err := running(name)
+	if ct == nil {
+		return done, err
+	}
+	spec, err := (&ExecCmd{}).spec(ct.ID)
+	if err != nil {
+		return true, err
+	}
+	return true, ctrfs.Joined{Pid: ct.InitPID, Spec: spec}.CopyOut(src, c.FollowLink, dst, g.Stdout)
+}
+
+// running is container name when it runs and can be copied from inside;
+// done (with err) when the copy ends here, nil and not done for a stopped
+// container (or inside husk's namespace), left to the caller.
+func running(name string) (ct *container.Container, done bool, err error) {
 	if userns.Inside() {
-		return false, nil
+		return nil, false, nil
 	}
 	cs, err := container.OpenDefault()
 	if err != nil {
-		return true, err
+		return nil, true, err
 	}
-	ct, err := cs.Find(name)
+	ct, err = cs.Find(name)
 	if err != nil {
-		return true, err
+		return nil, true, err
 	}
 	if !ct.Live() {
-		return false, nil
+		return nil, false, nil
 	}
 	if err := ctrfs.Running(ct); err != nil {
-		return true, err
+		return nil, true, err
 	}
-	return true, c.intoJoined(ct, src, dst)
+	return ct, true, nil
 }
 
 // intoJoined copies the host path src (or a tar on stdin) to dst of the

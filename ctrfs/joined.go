@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 
@@ -93,29 +94,45 @@ func (j Joined) CopyIn(content io.Reader, src archive.CopyInfo, dst string, keep
 	if keepOwners {
 		owners = "a"
 	}
-	args := []string{fmt.Sprintf("/proc/self/fd/%d", fdBinary), untarFunc, dst, kind, srcArg(src), src.RebaseName, owners}
-	s := *j.Spec
-	s.Args, s.Env, s.User, s.Cwd, s.Terminal = args, []string{"HUSK_CALL=" + untarFunc, "PATH=/usr/bin:/bin"}, "0:0", "/", false
-	spec, err := s.EncodeExec(false)
+	cmd, errb, err := j.command(bin, untarFunc, "cp-into", dst, kind, srcArg(src), src.RebaseName, owners)
 	if err != nil {
 		return err
+	}
+	cmd.Stdin, cmd.Stdout = content, io.Discard
+	return joinedError(cmd.Run(), errb)
+}
+
+// command is husk's function fn run inside the container by the sealed
+// copy bin, as root with the container's confinement; what names it in ps.
+func (j Joined) command(bin *os.File, fn, what string, args ...string) (*exec.Cmd, *bytes.Buffer, error) {
+	s := *j.Spec
+	s.Args = append([]string{fmt.Sprintf("/proc/self/fd/%d", fdBinary), fn}, args...)
+	s.Env, s.User, s.Cwd, s.Terminal = []string{"HUSK_CALL=" + fn, "PATH=/usr/bin:/bin"}, "0:0", "/", false
+	spec, err := s.EncodeExec(false)
+	if err != nil {
+		return nil, nil, err
 	}
 	cmd, err := nsenter.Command(j.Pid, spec)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	cmd.Args = []string{"husk", "cp-into", s.ID}
+	cmd.Args = []string{"husk", what, s.ID}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, nil, nil, bin) // abi.FdConsole, abi.FdExecBinds, the binary
-	var errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = content, io.Discard, &errb
+	errb := &bytes.Buffer{}
+	cmd.Stderr = errb
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Run(); err != nil {
-		if msg := lastLine(errb.String()); msg != "" {
-			return errors.New(strings.TrimPrefix(msg, "husk: "))
-		}
-		return fmt.Errorf("copying inside the container: %w", err)
+	return cmd, errb, nil
+}
+
+// joinedError is a joined copy's failure: its own last line, if any.
+func joinedError(err error, errb *bytes.Buffer) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	if msg := lastLine(errb.String()); msg != "" {
+		return errors.New(strings.TrimPrefix(msg, "husk: "))
+	}
+	return fmt.Errorf("copying inside the container: %w", err)
 }
 
 // srcArg is what the copy needs of the source's path: its last element

@@ -19,10 +19,20 @@ func TestCpRunning(t *testing.T) {
 		if err := os.Mkdir(bind, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		e.ok("run", "-d", "--name", "r", "-v", bind+":/mnt", ref, "sh", "-c", "echo live > /live; sleep 300")
+		e.ok("run", "-d", "--name", "r", "-v", bind+":/mnt", "-v", "named:/vol", "--tmpfs", "/scratch", ref, "sh", "-c",
+			"echo live > /live; echo invol > /vol/v; mkdir /scratch/d; echo intmpfs > /scratch/d/t; sleep 300")
 		defer e.run("rm", "-f", "r")
-		waitFor(t, 10*time.Second, func() bool { return e.run("cp", "r:/live", "live").code == 0 })
+		waitFor(t, 10*time.Second, func() bool { return e.run("cp", "r:/scratch/d", "fromtmpfs").code == 0 })
+		e.ok("cp", "r:/live", "live")
 		wantFile(t, filepath.Join(e.home, "live"), "live\n")
+		// Out of a running container's volume and tmpfs: its own mounts.
+		e.ok("cp", "r:/vol/v", "fromvol")
+		wantFile(t, filepath.Join(e.home, "fromvol"), "invol\n")
+		wantFile(t, filepath.Join(e.home, "fromtmpfs", "t"), "intmpfs\n")
+		if out := e.ok("cp", "r:/vol/v", "-").stdout; !strings.Contains(out, "invol") {
+			t.Errorf("cp of a running container's volume file to stdout: %q", tarNames(t, out))
+		}
+		e.wantError(e.run("cp", "r:/no/such", "x"), "/no/such", "no such file")
 
 		e.writeFile("f", []byte("file\n"), 0o640)
 		e.writeFile("d/sub/g", []byte("deep\n"), 0o644)
