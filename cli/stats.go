@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -135,7 +136,7 @@ func (c *StatsCmd) row(ct *container.Container, a, b usage) statsRow {
 	if !c.NoTrunc {
 		id = id[:12]
 	}
-	limit := memTotal()
+	limit := memLimit("/sys/fs/cgroup", fmt.Sprintf("/proc/%d/cgroup", ct.InitPID), memTotal())
 	mem := b.rssPages * uint64(os.Getpagesize())
 	cpu := 0.0
 	if dt := b.at.Sub(a.at).Seconds(); dt > 0 && b.ticks >= a.ticks {
@@ -215,4 +216,28 @@ func memTotal() uint64 {
 		}
 	}
 	return 0
+}
+
+// memLimit is the memory limit of the process whose /proc/PID/cgroup is
+// procCgroup: the lowest memory.max on its cgroup v2 path under root (its
+// own --memory, or a Slurm job's), else host, the host's memory.
+func memLimit(root, procCgroup string, host uint64) uint64 {
+	b, err := os.ReadFile(procCgroup)
+	if err != nil {
+		return host
+	}
+	limit := host
+	for _, l := range strings.Split(string(b), "\n") {
+		rel, ok := strings.CutPrefix(l, "0::")
+		if !ok {
+			continue
+		}
+		for dir := filepath.Join(root, filepath.Clean("/"+rel)); strings.HasPrefix(dir, root) && dir != root; dir = filepath.Dir(dir) {
+			v, err := os.ReadFile(filepath.Join(dir, "memory.max"))
+			if n, perr := strconv.ParseUint(strings.TrimSpace(string(v)), 10, 64); err == nil && perr == nil && n < limit {
+				limit = n
+			}
+		}
+	}
+	return limit
 }
