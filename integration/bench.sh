@@ -12,16 +12,25 @@ RUNS=${RUNS:-3}
 # BENCH_ONLY=start: only the start bench (husk run vs bwrap and podman run);
 # BENCH_ONLY=build: only the build bench (husk build vs podman build).
 # BENCH_ONLY=save: only the save/load bench (husk save/load vs podman's).
+# BENCH_ONLY=squash: only the single-file image bench (squashfs on an sshfs
+# mount, as root; the figures that need the mount are skipped otherwise).
 EXTRA=""
 [ "${BENCH_ONLY:-}" = start ] && EXTRA=-only-start
 [ "${BENCH_ONLY:-}" = build ] && EXTRA=-only-build
 [ "${BENCH_ONLY:-}" = save ] && EXTRA=-only-save
+[ "${BENCH_ONLY:-}" = squash ] && EXTRA=-only-squash
 
 [ -x ./husk ] || make husk
 
 WORK=$(mktemp -d /var/tmp/husk-bench.XXXXXX)
 chmod 0755 "$WORK"
-trap 'rm -rf "$WORK" 2>/dev/null || echo "bench.sh: could not remove $WORK" >&2' EXIT
+# The sshfs mount of the squash bench (sshfs.sh), unmounted before WORK goes.
+cleanup() {
+	[ -d "$WORK/sshfs" ] && bash integration/sshfs.sh stop "$WORK/sshfs"
+	rm -rf "$WORK" 2>/dev/null || echo "bench.sh: could not remove $WORK" >&2
+}
+TOP=$PWD
+trap 'cd "$TOP" && cleanup' EXIT
 
 "$GO" build -tags "$TAGS" -o "$WORK/bench" ./integration/bench
 cp husk "$WORK/husk"
@@ -30,10 +39,16 @@ chmod 0755 "$WORK/husk" "$WORK/bench"
 if [ "$(id -u)" = 0 ]; then
 	bash integration/prepare.sh
 	install -d -m 0700 -o husk-sub -g "$(id -g husk-sub)" "$WORK/run" "$WORK/tmp"
+	SHARED=""
+	if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = squash ]; then
+		bash integration/sshfs.sh start "$WORK/sshfs"
+		bash integration/sshfs.sh mount "$WORK/sshfs" husk-sub
+		SHARED="-shared $WORK/sshfs/mnt-husk-sub"
+	fi
 	cd "$WORK"
 	runuser -u husk-sub -- env -i HOME="$WORK/run" USER=husk-sub LOGNAME=husk-sub \
 		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin TMPDIR="$WORK/tmp" \
-		"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS" $EXTRA
+		"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS" $EXTRA $SHARED
 else
 	mkdir -m 0700 "$WORK/run"
 	"$WORK/bench" -husk "$WORK/husk" -work "$WORK/run" -runs "$RUNS" $EXTRA

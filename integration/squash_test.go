@@ -217,9 +217,9 @@ func TestSquashBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "./missing.sqsh", "true"}, "no such file"},
-		{[]string{"run", junk, "true"}, "not a squashfs file"},
-		{[]string{"run", sif, "true"}, "SIF files are not supported yet"},
-		{[]string{"run", "-d", junk, "true"}, "not a squashfs file"},
+		{[]string{"run", junk, "true"}, "not a squashfs or SIF file"},
+		{[]string{"run", sif, "true"}, "not a squashfs or SIF file"},
+		{[]string{"run", "-d", junk, "true"}, "not a squashfs or SIF file"},
 		{[]string{"image", "squash", "-o", filepath.Join(e.home, "no.sqsh"), "nosuch:1"}, "no such image"},
 		{[]string{"image", "squash", "-o", filepath.Join(e.home, "nodir", "f.sqsh"), ref}, "does not exist"},
 		{[]string{"image", "squash", "-o", e.home, ref}, "is a directory"},

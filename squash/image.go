@@ -21,33 +21,36 @@ type Image struct {
 	Config v1.Config
 }
 
-// open reads the squashfs at path (read-only).
-func open(path string) (*squashfs.FileSystem, *os.File, error) {
-	f, err := os.Open(path)
+// open reads the squashfs at path (read-only): the whole file, or a
+// SIF's partition in place; isSIF says which.
+func open(path string) (sq *squashfs.FileSystem, f *os.File, isSIF bool, err error) {
+	f, err = os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	st, err := f.Stat()
+	r, err := locate(f, path)
+	if err == nil {
+		sq, err = squashfs.Read(file.New(f, true), r.size, r.off, 0)
+		if err != nil {
+			err = fmt.Errorf("reading the squashfs %s: %w: make it again (husk image squash or mksquashfs)", path, err)
+		}
+	}
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	sq, err := squashfs.Read(file.New(f, true), st.Size(), 0, 0)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("reading the squashfs %s: %w: make it again (husk image squash or mksquashfs)", path, err)
-	}
-	return sq, f, nil
+	return sq, f, r.off != 0, nil
 }
 
-// Load checks file and reads its config. A squashfs without one (enroot's)
-// runs /bin/sh with a default PATH unless a command is given.
+// Load checks file and reads its config. A squashfs without one (enroot's,
+// a SIF's) runs /bin/sh (a SIF: its runscript) with a default PATH unless
+// a command is given.
 func Load(file string) (*Image, error) {
 	abs, err := Check(file)
 	if err != nil {
 		return nil, err
 	}
-	sq, f, err := open(abs)
+	sq, f, isSIF, err := open(abs)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +60,9 @@ func Load(file string) (*Image, error) {
 	if errors.Is(err, fs.ErrNotExist) || err != nil && !isDir(sq, ".husk") {
 		img.Config = v1.Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 			Cmd: []string{"/bin/sh"}}
+		if isSIF {
+			sifDefaults(sq, img)
+		}
 		return img, nil
 	}
 	if err != nil {

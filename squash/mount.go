@@ -135,7 +135,7 @@ func serveMain(_ context.Context, _, _ io.Writer, args []string) int {
 // read-only); where no overlay can be had, --read-only runs on the
 // squashfs alone.
 func mountRoot(ms *mountSpec, target string) (*fuse.Server, error) {
-	sq, _, err := open(ms.File)
+	sq, _, _, err := open(ms.File)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Package squash is husk's single-file images: an image's flattened root
 // filesystem and its config written as one squashfs file (Write), and such
-// a file (or enroot's .sqsh, a squashfs of a root filesystem alone) run
+// a file (or enroot's .sqsh, a squashfs of a root filesystem alone, or
+// the squashfs partition of an Apptainer SIF, read in place) run
 // without unpacking: served by husk's own FUSE server in the sandbox's
 // user namespace, under an overlay whose upper layer is on the sandbox's
 // scratch tmpfs.
@@ -30,14 +31,11 @@ func IsPath(ref string) bool {
 }
 
 // Check is the absolute path of file, refused in one line when it cannot
-// be run: missing, not a regular file, SIF, or no squashfs.
+// be run: missing, not a regular file, or no squashfs (a SIF's included).
 func Check(file string) (string, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return "", fmt.Errorf("running %s: %w: give the image file's path", file, err)
-	}
-	if strings.HasSuffix(abs, ".sif") {
-		return "", fmt.Errorf("running %s: SIF files are not supported yet: make a squashfs with husk image squash, or run its squashfs partition extracted (apptainer sif dump)", file)
 	}
 	if strings.ContainsAny(abs, ",:\n") {
 		return "", fmt.Errorf("running %s: a squashfs file's path may not contain ',', ':' or a newline (mount options): rename or move it", file)
@@ -51,9 +49,8 @@ func Check(file string) (string, error) {
 	if err != nil || !st.Mode().IsRegular() {
 		return "", fmt.Errorf("running %s: not a regular file: give the path of a squashfs file", file)
 	}
-	magic := make([]byte, 4)
-	if _, err := f.ReadAt(magic, 0); err != nil || string(magic) != "hsqs" {
-		return "", fmt.Errorf("running %s: not a squashfs file (no hsqs magic): make one with husk image squash or mksquashfs", file)
+	if _, err := locate(f, file); err != nil {
+		return "", err
 	}
 	return abs, nil
 }

@@ -90,7 +90,7 @@ func TestWriteGoReadBack(t *testing.T) {
 	if len(img.Config.Cmd) != 1 || img.Config.Cmd[0] != "run-me" {
 		t.Errorf("config: %+v", img.Config)
 	}
-	sq, f, err := open(out)
+	sq, f, _, err := open(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,9 @@ func run(husk, work string, runs int) error {
 	if *onlyBuild {
 		return benchBuild(husk, work, reg)
 	}
+	if *onlySquash {
+		return benchSquash(husk, work, reg)
+	}
 
 	fmt.Println("bench: generating images (incompressible data)...")
 	imgs, err := makeImages(filepath.Join(work, "layers"))
@@ -136,7 +139,10 @@ func run(husk, work string, runs int) error {
 	if err := benchStart(husk, work, reg); err != nil {
 		return err
 	}
-	return benchBuild(husk, work, reg)
+	if err := benchBuild(husk, work, reg); err != nil {
+		return err
+	}
+	return benchSquash(husk, work, reg)
 }
 
 // makeImages: one layer of ~60 MB, and five layers of ~8 MB each, of
