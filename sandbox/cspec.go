@@ -36,6 +36,8 @@ type CSpec struct {
 	*Spec
 	InUse    string
 	ImageDir string
+	// StartFIFO: an OCI create's (sandbox.Create): the init waits on it.
+	StartFIFO string
 }
 
 type encoder struct {
@@ -149,6 +151,9 @@ func (c *CSpec) Encode() ([]byte, error) {
 	e.confinement(s, caps)
 	e.limits(s)
 	e.hooks(s)
+	if c.StartFIFO != "" {
+		e.rec(abi.TagStartFIFO, c.StartFIFO)
+	}
 	if n := s.Net; n != nil {
 		cfg, err := n.Config.WithDefaults()
 		if err != nil {

@@ -54,6 +54,7 @@ const (
 	TagRlimit      Tag = C.HUSK_TAG_RLIMIT
 	TagHookState   Tag = C.HUSK_TAG_HOOK_STATE
 	TagHook        Tag = C.HUSK_TAG_HOOK
+	TagStartFIFO   Tag = C.HUSK_TAG_START_FIFO
 )
 
 // Op is a setup operation's kind.
@@ -81,6 +82,7 @@ const (
 	FdExecBinds          = C.HUSK_FD_EXEC_BINDS
 	StatusRunning        = C.HUSK_STATUS_RUNNING
 	StatusError          = C.HUSK_STATUS_ERROR
+	StatusCreated        = C.HUSK_STATUS_CREATED
 	UsernsMapped    byte = C.HUSK_USERNS_MAPPED
 )
 

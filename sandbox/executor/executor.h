@@ -58,6 +58,7 @@ struct husk_spec {
 	int ngroups;
 	struct husk_rlimit rlimits[HUSK_MAX_RLIMITS];
 	int nrlimits;
+	const char *start_fifo; // OCI create: wait on it for start
 	const char *hook_state; // the OCI state the hooks read
 	struct husk_hook hooks[HUSK_MAX_HOOKS];
 	int nhooks;

@@ -316,6 +316,7 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 		return (s->groups[s->ngroups++] = next(c)) ? 0 : refuse(c, "record G is cut short");
 	case HUSK_TAG_RLIMIT: return read_rlimit(c, s);
 	case HUSK_TAG_HOOK_STATE: return once(c, tag, &s->hook_state);
+	case HUSK_TAG_START_FIFO: return once(c, tag, &s->start_fifo);
 	case HUSK_TAG_HOOK: return read_hook(c, s);
 	case HUSK_TAG_NET:
 		if (s->has_net)
