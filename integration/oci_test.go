@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -259,4 +262,107 @@ func TestOCILifecycle(t *testing.T) {
 	}
 	e.ok("oci", "--root", root, "delete", "--force", "c3") // gone already: runc's --force succeeds
 	_ = syscall.Kill(st.Pid, syscall.SIGKILL)
+}
+
+// podmanEnv is rootless podman for e's user, as make bench sets it up
+// (overlay storage in e's HOME, a short runroot, cgroupfs, file events),
+// with husk as its runtime through a link named husk-runc. It returns
+// podman's arguments before the verb, and its environment.
+func podmanEnv(t *testing.T, e *env) ([]string, []string) {
+	t.Helper()
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		skipOrFail(t, "podman is not installed (apt-get install podman): %v", err)
+	}
+	run, err := os.MkdirTemp("/tmp", "hop-") // podman refuses a long runroot
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(e.home, "podman-store")
+	conf := filepath.Join(e.home, ".config/containers/storage.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n[storage.options.overlay]\nignore_chown_errors = \"true\"\n",
+		store, filepath.Join(run, "containers")), 0o600); err != nil { // ignore_chown_errors: the single mapping (no /etc/subuid range) holds one uid
+		t.Fatal(err)
+	}
+	runtime := filepath.Join(e.home, "husk-runc")
+	if err := os.Symlink(huskBin, runtime); err != nil {
+		t.Fatal(err)
+	}
+	env := append(e.environ(), "XDG_RUNTIME_DIR="+run)
+	global := []string{bin, "--events-backend", "file", "--cgroup-manager", "cgroupfs", "--runtime", runtime}
+	t.Cleanup(func() {
+		// Its layers belong to subordinate ids: removed in podman's user
+		// namespace; then its pause process, by its pid file.
+		c := exec.Command(bin, "unshare", "rm", "-rf", store, filepath.Join(run, "containers"))
+		c.Env = env
+		_ = c.Run()
+		if b, err := os.ReadFile(filepath.Join(run, "libpod/tmp/pause.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_ = os.RemoveAll(run)
+	})
+	return global, env
+}
+
+func podman(t *testing.T, global, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	all := append(append([]string{}, global...), args...)
+	c := exec.CommandContext(ctx, all[0], all[1:]...)
+	c.Env = env
+	var out, errb strings.Builder
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	r := result{args: all, stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		r.code = -1
+		r.stderr += err.Error()
+	}
+	return r
+}
+
+// podman --runtime drives husk: run (its own network namespace, joined;
+// none), exit codes, husk's init as PID 1 with the command as PID 2, a
+// detached container stopped and removed.
+func TestOCIPodman(t *testing.T) {
+	e := sandboxEnv(t, "")
+	global, env := podmanEnv(t, e)
+	ref := plain.Ref("busybox:latest")
+	if r := podman(t, global, env, "pull", "-q", "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("podman pull: %s", r)
+	}
+	r := podman(t, global, env, "run", "--rm", ref, "sh", "-c", `tr "\0" " " < /proc/1/cmdline; echo; echo $$; exit 4`)
+	if r.code != 4 {
+		t.Fatalf("podman run through husk: want the process's code 4: %s", r)
+	}
+	if l := lines(r.stdout); len(l) != 2 || !strings.HasPrefix(l[0], "husk oci init ") || l[1] != "2" {
+		t.Errorf("want husk's init as PID 1 and the command as PID 2: %q", r.stdout)
+	}
+	if r := podman(t, global, env, "run", "--rm", "--network", "none", ref, "true"); r.code != 0 {
+		t.Errorf("podman run --network none true: %s", r)
+	}
+	if r := podman(t, global, env, "run", "-d", "--name", "d1", ref, "sleep", "600"); r.code != 0 {
+		t.Fatalf("podman run -d: %s", r)
+	}
+	if r := podman(t, global, env, "ps", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(r.stdout, "d1 Up") {
+		t.Errorf("podman ps: want d1 up: %s", r)
+	}
+	if r := podman(t, global, env, "stop", "-t", "5", "d1"); r.code != 0 {
+		t.Errorf("podman stop: %s", r)
+	}
+	if r := podman(t, global, env, "rm", "d1"); r.code != 0 {
+		t.Errorf("podman rm: %s", r)
+	}
+	if r := podman(t, global, env, "ps", "-aq"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("podman ps -aq: want no container left: %s", r)
+	}
 }

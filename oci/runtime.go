@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -71,15 +72,15 @@ func launch(root, id, bundle string, spec *specs.Spec, o CreateOptions) (*sandbo
 	if err != nil {
 		return nil, err
 	}
-	single := mapping != nil && mapping.Mode == userns.ModeSingle
-	s, err := sandbox.FromOCI(spec, rootfs, scratch, id, single)
+	single := (mapping != nil && mapping.Mode == userns.ModeSingle) || (mapping == nil && setgroupsDenied())
+	s, err := sandbox.FromOCI(spec, rootfs, scratch, id, single, mapping == nil)
 	if err != nil {
 		return nil, err
 	}
 	if err := unix.Mkfifo(fifo(root, id), 0o600); err != nil {
 		return nil, fmt.Errorf("creating container %s's start FIFO: %w", id, err)
 	}
-	enc, err := (&sandbox.CSpec{Spec: s.Spec, StartFIFO: fifo(root, id)}).Encode()
+	enc, err := (&sandbox.CSpec{Spec: s.Spec, StartFIFO: fifo(root, id), NetNS: s.NetNS}).Encode()
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +118,13 @@ func mappingFor() (*userns.Mapping, error) {
 		return nil, nil
 	}
 	return userns.Detect()
+}
+
+// setgroupsDenied: root in a caller's user namespace of one uid (rootless
+// podman without /etc/subuid ranges), where setgroups(2) is denied.
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }
 
 func owner() string {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ type OCISpec struct {
 	*Spec
 	NewNet     bool
 	Cloneflags uintptr
+	// NetNS is a network namespace to join (CSpec.NetNS).
+	NetNS string
 }
 
 // standardMounts are the destinations every sandbox mounts itself
@@ -32,7 +35,10 @@ var standardDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/rand
 // root is the bundle's rootfs (an absolute path), scratch the init's
 // scratch directory; single is the single-uid mapping (no setgroups).
 // What husk cannot do is refused in one line, naming the field.
-func FromOCI(o *specs.Spec, rootfs, scratch, id string, single bool) (*OCISpec, error) {
+// root says husk runs as root (in a caller's user namespace, as under
+// rootless podman), where it joins no user namespace of its own and so
+// may join the caller's network namespace.
+func FromOCI(o *specs.Spec, rootfs, scratch, id string, single, root bool) (*OCISpec, error) {
 	p := o.Process
 	if p == nil || len(p.Args) == 0 {
 		return nil, fmt.Errorf("the bundle's config.json has no process.args: give the command to run")
@@ -70,11 +76,16 @@ func FromOCI(o *specs.Spec, rootfs, scratch, id string, single bool) (*OCISpec, 
 		s.Caps = p.Capabilities.Bounding
 	}
 	out := &OCISpec{Spec: s}
-	if err := out.namespaces(o); err != nil {
+	if err := out.namespaces(o, root); err != nil {
 		return nil, err
 	}
 	if err := out.mounts(o.Mounts); err != nil {
 		return nil, err
+	}
+	if o.Linux != nil {
+		if s.Sysctls, err = sysctlsOf(o.Linux.Sysctl, out.NewNet || out.NetNS != ""); err != nil {
+			return nil, err
+		}
 	}
 	if l := o.Linux; l != nil {
 		s.MaskedPaths, s.ReadonlyPaths = l.MaskedPaths, l.ReadonlyPaths
@@ -106,8 +117,6 @@ func refuseOCI(o *specs.Spec) error {
 		return nil
 	}
 	switch {
-	case len(l.Sysctl) > 0:
-		return fmt.Errorf("linux.sysctl %v: husk does not set sysctls: remove them", l.Sysctl)
 	case l.IntelRdt != nil:
 		return fmt.Errorf("linux.intelRdt: not supported rootless: remove it")
 	case l.MountLabel != "" || (o.Process != nil && o.Process.SelinuxLabel != ""):
@@ -119,14 +128,20 @@ func refuseOCI(o *specs.Spec) error {
 // namespaces checks the bundle's namespaces against husk's: pid, mount,
 // ipc and uts always new; network new or the host's; cgroup new on request;
 // user: husk's own mapping, whatever the bundle maps.
-func (out *OCISpec) namespaces(o *specs.Spec) error {
+func (out *OCISpec) namespaces(o *specs.Spec, root bool) error {
 	have := map[specs.LinuxNamespaceType]bool{}
 	if o.Linux != nil {
 		for _, ns := range o.Linux.Namespaces {
-			if ns.Path != "" {
-				return fmt.Errorf("linux.namespaces: joining the %s namespace %s is not supported: let husk make a new one (no path), or omit it for the host's network", ns.Type, ns.Path)
+			switch {
+			case ns.Path == "":
+				have[ns.Type] = true
+			case ns.Type == specs.NetworkNamespace && root:
+				out.NetNS = ns.Path
+			case ns.Type == specs.NetworkNamespace:
+				return fmt.Errorf("linux.namespaces: joining the network namespace %s needs husk to run as root in that namespace's user namespace (as under rootless podman); its own user namespace cannot: omit the path", ns.Path)
+			default:
+				return fmt.Errorf("linux.namespaces: joining the %s namespace %s is not supported: let husk make a new one (no path)", ns.Type, ns.Path)
 			}
-			have[ns.Type] = true
 		}
 	}
 	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.MountNamespace} {
@@ -135,7 +150,8 @@ func (out *OCISpec) namespaces(o *specs.Spec) error {
 		}
 	}
 	out.NewNet = have[specs.NetworkNamespace]
-	out.HostSys, out.Loopback = !out.NewNet, out.NewNet
+	own := out.NewNet || out.NetNS != ""
+	out.HostSys, out.Loopback = !own, own
 	if have[specs.CgroupNamespace] {
 		out.Cloneflags |= unix.CLONE_NEWCGROUP
 	}
@@ -220,4 +236,28 @@ func hooksOf(when string, hs []specs.Hook) []Hook {
 		out = append(out, Hook{When: when, Path: h.Path, Args: h.Args, Env: h.Env, Timeout: t})
 	}
 	return out
+}
+
+// namespacedSysctls are the prefixes of the sysctls a container's own
+// namespaces hold (runc's list): the others are the host's.
+var namespacedSysctls = []string{"net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."}
+
+var sysctlKey = regexp.MustCompile(`^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$`)
+
+// sysctlsOf checks a bundle's sysctls: only namespaced ones, net.* only
+// with a network namespace of the container's own.
+func sysctlsOf(m map[string]string, newNet bool) ([]string, error) {
+	var out []string
+	for k, v := range m {
+		ok := sysctlKey.MatchString(k) && slices.ContainsFunc(namespacedSysctls, func(p string) bool { return strings.HasPrefix(k, p) })
+		if !ok {
+			return nil, fmt.Errorf("linux.sysctl %s: not a sysctl of the container's own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*): remove it", k)
+		}
+		if strings.HasPrefix(k, "net.") && !newNet {
+			return nil, fmt.Errorf("linux.sysctl %s: the container shares the host's network: give it a network namespace, or remove the sysctl", k)
+		}
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -21,6 +21,7 @@ const (
 	MaxGroups   = C.HUSK_MAX_GROUPS
 	MaxRlimits  = C.HUSK_MAX_RLIMITS
 	MaxHooks    = C.HUSK_MAX_HOOKS
+	MaxSysctls  = C.HUSK_MAX_SYSCTLS
 )
 
 // Tag is a record's tag in the spec.
@@ -55,6 +56,8 @@ const (
 	TagHookState   Tag = C.HUSK_TAG_HOOK_STATE
 	TagHook        Tag = C.HUSK_TAG_HOOK
 	TagStartFIFO   Tag = C.HUSK_TAG_START_FIFO
+	TagSysctl      Tag = C.HUSK_TAG_SYSCTL
+	TagNetNS       Tag = C.HUSK_TAG_NETNS
 )
 
 // Op is a setup operation's kind.

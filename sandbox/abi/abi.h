@@ -23,6 +23,7 @@
 #define HUSK_MAX_GROUPS 64
 #define HUSK_MAX_RLIMITS 16
 #define HUSK_MAX_HOOKS 16
+#define HUSK_MAX_SYSCTLS 32
 
 enum husk_tag {
 	HUSK_TAG_VERSION = 'V',      // version
@@ -57,6 +58,13 @@ enum husk_tag {
 	// for a byte on it (husk oci start) before the startContainer hooks
 	// and the process, and does not die with the host side.
 	HUSK_TAG_START_FIFO = 'W',
+	// A namespaced sysctl (an OCI bundle's linux.sysctl): key (dotted),
+	// value; written through /proc/sys before the pivot, in the
+	// sandbox's own network and IPC namespaces.
+	HUSK_TAG_SYSCTL = 'S',
+	// A network namespace to join (an OCI bundle's, such as rootless
+	// podman's): its path. The init joins it first, in place of a new one.
+	HUSK_TAG_NETNS = 'N',
 	// An exec spec (husk exec: a process in a running container) has
 	// this record right after the version, then only the process's
 	// records: c u a e k g z t p b G R, and w (an exec'd process gets

@@ -106,6 +106,18 @@ static int open_start_fifo(const struct husk_spec *s)
 	return fd;
 }
 
+// join_netns enters the network namespace the spec names, before any
+// mount (a new sysfs shows the namespace it is mounted in).
+static void join_netns(const struct husk_spec *s)
+{
+	if (s->netns == NULL)
+		return;
+	int fd = open(s->netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0)
+		husk_fail(125, "joining the network namespace %s: %s", s->netns, strerror(errno));
+	close(fd);
+}
+
 static void created_signal(int sig)
 {
 	_exit(128 + sig);
@@ -114,10 +126,12 @@ static void created_signal(int sig)
 // wait_start says the container is created and waits for husk oci start's
 // byte. A terminating signal meanwhile ends the init, as it ends runc's
 // waiting init: a PID 1 takes signals from outside only through handlers.
-static void wait_start(int fd)
+static void wait_start(int fd, int terminal)
 {
 	if (fd < 0)
 		return;
+	if (terminal)
+		husk_console_early();
 	static const int ends[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
 	struct sigaction sa = {0}, dfl = {0};
 	sa.sa_handler = created_signal;
@@ -189,6 +203,7 @@ static void cinit_run(char *buf, size_t len)
 	const char *net = getenv(HUSK_ENV_SANDBOX_NET);
 	s.net.fd = net ? atoi(net) : -1;
 
+	join_netns(&s);
 	int inuse = hold_image(&s);
 	int start_fifo = open_start_fifo(&s);
 	husk_make_private();
@@ -196,6 +211,7 @@ static void cinit_run(char *buf, size_t len)
 	husk_build_root(&s);
 	husk_write_files(&s);
 	husk_setup_net(&s);
+	husk_write_sysctls(&s);
 	for (int i = 0; i < s.nops; i++)
 		husk_apply_op(&s.ops[i]);
 	// As runc: the mounts are done, the root not yet pivoted into.
@@ -216,7 +232,7 @@ static void cinit_run(char *buf, size_t len)
 	// secrets): gone before the container's first process can read it.
 	husk_hide_invocation();
 	husk_watch_binds(&s);
-	wait_start(start_fifo);
+	wait_start(start_fifo, s.terminal);
 	husk_run_hooks(&s, HUSK_HOOK_START);
 	pid_t child = husk_start_user(&s);
 	char pid[32];
