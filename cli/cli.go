@@ -130,6 +130,8 @@ type CLI struct {
 	Container      ContainerCmd `cmd:"" help:"Manage containers."`
 	Volume         VolumeCmd    `cmd:"" help:"Manage volumes."`
 	Network        NetworkCmd   `cmd:"" help:"Manage user-defined networks."`
+	Bundle         BundleCmd    `cmd:"" help:"Write an OCI bundle (rootfs and config.json) from an image."`
+	Oci            OciCmd       `cmd:"" help:"Be an OCI runtime: runc's create, start, state, kill, delete, run on a bundle."`
 }
 
 // ExitError carries a process exit code through kong's Run.
@@ -151,6 +153,10 @@ func (e *ExitError) ExitCode() int { return e.Code }
 // a command that ran, or an error to print once.
 func Main(ctx context.Context, args []string, b Build) (int, error) {
 	g := &Globals{Ctx: ctx, Build: b, Stdout: os.Stdout, Stderr: os.Stderr}
+	if AsRuntime(os.Args[0]) {
+		// Called as runc (a symlink): runc's command line is husk oci's.
+		args = append([]string{"oci"}, args...)
+	}
 	if len(args) == 0 {
 		// Bare husk prints its usage and succeeds, as docker does.
 		args = []string{"--help"}

@@ -36,6 +36,10 @@ type CSpec struct {
 	*Spec
 	InUse    string
 	ImageDir string
+	// StartFIFO: an OCI create's (sandbox.Create): the init waits on it.
+	StartFIFO string
+	// NetNS: a network namespace the init joins (an OCI bundle's).
+	NetNS string
 }
 
 type encoder struct {
@@ -149,6 +153,19 @@ func (c *CSpec) Encode() ([]byte, error) {
 	e.confinement(s, caps)
 	e.limits(s)
 	e.hooks(s)
+	if len(s.Sysctls) > abi.MaxSysctls {
+		return nil, fmt.Errorf("more than %d sysctls: give fewer", abi.MaxSysctls)
+	}
+	for _, kv := range s.Sysctls {
+		k, v, _ := strings.Cut(kv, "=")
+		e.rec(abi.TagSysctl, k, v)
+	}
+	if c.NetNS != "" {
+		e.rec(abi.TagNetNS, c.NetNS)
+	}
+	if c.StartFIFO != "" {
+		e.rec(abi.TagStartFIFO, c.StartFIFO)
+	}
 	if n := s.Net; n != nil {
 		cfg, err := n.Config.WithDefaults()
 		if err != nil {

@@ -57,6 +57,12 @@ type Options struct {
 	// Cgroup, when set, is the container's own cgroup, made for this
 	// launch with its limits and removed after it.
 	Cgroup *CgroupPlan
+	// The rest serve an OCI create (Create): the sandbox outlives this
+	// process, a terminal's master goes to ConsoleSocket (a connection to
+	// the caller's console socket), and Cloneflags adds namespaces.
+	Detached      bool
+	ConsoleSocket *os.File
+	Cloneflags    uintptr
 }
 
 // Status is what the sandbox said of itself before it ended.
@@ -101,7 +107,7 @@ func Launch(mapping *userns.Mapping, o Options) (int, Status, error) {
 	sigs := make(chan os.Signal, 64)
 	notifyRelayable(sigs)
 	defer signal.Stop(sigs)
-	err = start(mapping, cmd, o.NewNet)
+	err = start(mapping, cmd, o.NewNet, o.Cloneflags)
 	statusW.Close()
 	closeSpec(cmd)
 	if err != nil {
@@ -145,8 +151,8 @@ func Adopt(pid int, status *os.File, o Options) (int, Status, error) {
 	return code, <-st, nil
 }
 
-func start(mapping *userns.Mapping, cmd *exec.Cmd, newNet bool) error {
-	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+func start(mapping *userns.Mapping, cmd *exec.Cmd, newNet bool, extra uintptr) error {
+	flags := uintptr(unix.CLONE_NEWPID|unix.CLONE_NEWUTS|unix.CLONE_NEWIPC) | extra
 	if newNet {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -188,6 +194,8 @@ func sandboxCommand(o Options, statusW *os.File, con *console) (*exec.Cmd, error
 	cmd.ExtraFiles = []*os.File{statusW} // fdStatus
 	if con != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, con.remote) // fdConsole
+	} else if o.ConsoleSocket != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, o.ConsoleSocket)
 	}
 	if o.NetConn != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.NetConn)
@@ -203,6 +211,9 @@ func sandboxCommand(o Options, statusW *os.File, con *console) (*exec.Cmd, error
 	}
 	// The sandbox dies with this side: it never outlives husk.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if o.Detached {
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 	return cmd, nil
 }
 

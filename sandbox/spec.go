@@ -67,6 +67,9 @@ type Spec struct {
 
 	// Hooks are CDI devices' createContainer and startContainer hooks.
 	Hooks []Hook `json:"hooks,omitempty"`
+	// Sysctls are an OCI bundle's namespaced sysctls, KEY=VALUE, written
+	// before the pivot.
+	Sysctls []string `json:"sysctls,omitempty"`
 }
 
 // File is a generated file bound read-write into the root, as Docker does

@@ -9,9 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"go.podman.io/storage/pkg/archive"
-	"go.podman.io/storage/pkg/idtools"
-
 	"husk/reexec"
 	"husk/store"
 	"husk/userns"
@@ -118,49 +115,14 @@ func write(driver, ref, out string) (string, error) {
 	return notice, nil
 }
 
-// flatten applies the layers below and at top to root, bottom first
-// (whiteouts remove what lower layers had), then writes the config.
+// flatten applies the image's layers to root, then writes the config.
 func flatten(s *store.Store, top, root string, cfg []byte) error {
-	var chain []string
-	for id := top; id != ""; {
-		l, err := s.Layer(id)
-		if err != nil {
-			return fmt.Errorf("reading layer %.12s: %w", id, err)
-		}
-		chain = append(chain, id)
-		id = l.Parent
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		if err := applyLayer(s, chain[i], root); err != nil {
-			return err
-		}
+	if err := s.Flatten(top, root); err != nil {
+		return err
 	}
 	dir := filepath.Join(root, filepath.Dir(ConfigPath))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(root, ConfigPath), cfg, 0o644)
-}
-
-func applyLayer(s *store.Store, id, root string) error {
-	rc, err := s.Diff("", id, nil)
-	if err != nil {
-		return fmt.Errorf("reading layer %.12s: %w", id, err)
-	}
-	defer rc.Close()
-	plain, err := archive.DecompressStream(rc)
-	if err != nil {
-		return fmt.Errorf("reading layer %.12s: %w", id, err)
-	}
-	defer plain.Close()
-	var opts archive.TarOptions
-	if s.Squashing {
-		// The single mapping: the store's files are all the user's (root
-		// here), whatever owner the layer's tar names.
-		opts.ChownOpts = &idtools.IDPair{}
-	}
-	if _, err := archive.ApplyUncompressedLayer(root, plain, &opts); err != nil {
-		return fmt.Errorf("applying layer %.12s: %w", id, err)
-	}
-	return nil
 }

@@ -21,6 +21,7 @@ const (
 	MaxGroups   = C.HUSK_MAX_GROUPS
 	MaxRlimits  = C.HUSK_MAX_RLIMITS
 	MaxHooks    = C.HUSK_MAX_HOOKS
+	MaxSysctls  = C.HUSK_MAX_SYSCTLS
 )
 
 // Tag is a record's tag in the spec.
@@ -54,6 +55,9 @@ const (
 	TagRlimit      Tag = C.HUSK_TAG_RLIMIT
 	TagHookState   Tag = C.HUSK_TAG_HOOK_STATE
 	TagHook        Tag = C.HUSK_TAG_HOOK
+	TagStartFIFO   Tag = C.HUSK_TAG_START_FIFO
+	TagSysctl      Tag = C.HUSK_TAG_SYSCTL
+	TagNetNS       Tag = C.HUSK_TAG_NETNS
 )
 
 // Op is a setup operation's kind.
@@ -81,6 +85,7 @@ const (
 	FdExecBinds          = C.HUSK_FD_EXEC_BINDS
 	StatusRunning        = C.HUSK_STATUS_RUNNING
 	StatusError          = C.HUSK_STATUS_ERROR
+	StatusCreated        = C.HUSK_STATUS_CREATED
 	UsernsMapped    byte = C.HUSK_USERNS_MAPPED
 )
 

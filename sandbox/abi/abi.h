@@ -23,6 +23,7 @@
 #define HUSK_MAX_GROUPS 64
 #define HUSK_MAX_RLIMITS 16
 #define HUSK_MAX_HOOKS 16
+#define HUSK_MAX_SYSCTLS 32
 
 enum husk_tag {
 	HUSK_TAG_VERSION = 'V',      // version
@@ -52,6 +53,18 @@ enum husk_tag {
 	// An OCI hook (CDI's): when (HUSK_HOOK_CREATE or HUSK_HOOK_START), timeout in seconds (0: none),
 	// path, the count of arguments, the count of variables, then the arguments, then the variables.
 	HUSK_TAG_HOOK = 'H',
+	// OCI create (husk oci): a FIFO's host path. The init opens it before
+	// the pivot, says HUSK_STATUS_CREATED once the root is ready, waits
+	// for a byte on it (husk oci start) before the startContainer hooks
+	// and the process, and does not die with the host side.
+	HUSK_TAG_START_FIFO = 'W',
+	// A namespaced sysctl (an OCI bundle's linux.sysctl): key (dotted),
+	// value; written through /proc/sys before the pivot, in the
+	// sandbox's own network and IPC namespaces.
+	HUSK_TAG_SYSCTL = 'S',
+	// A network namespace to join (an OCI bundle's, such as rootless
+	// podman's): its path. The init joins it first, in place of a new one.
+	HUSK_TAG_NETNS = 'N',
 	// An exec spec (husk exec: a process in a running container) has
 	// this record right after the version, then only the process's
 	// records: c u a e k g z t p b G R, and w (an exec'd process gets
@@ -104,6 +117,7 @@ enum husk_op_kind {
 // The status pipe's lines: WORD SP TEXT NL.
 #define HUSK_STATUS_RUNNING "running" // the user's process started: its pid
 #define HUSK_STATUS_ERROR "error"     // why the sandbox failed
+#define HUSK_STATUS_CREATED "created" // HUSK_TAG_START_FIFO: ready, waiting for start
 
 // ---- the environment: each pre-runtime entry is chosen by one of these ----
 

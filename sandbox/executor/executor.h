@@ -58,6 +58,10 @@ struct husk_spec {
 	int ngroups;
 	struct husk_rlimit rlimits[HUSK_MAX_RLIMITS];
 	int nrlimits;
+	const char *start_fifo; // OCI create: wait on it for start
+	const char *netns;      // a network namespace to join
+	const char *sysctl_key[HUSK_MAX_SYSCTLS], *sysctl_value[HUSK_MAX_SYSCTLS];
+	int nsysctls;
 	const char *hook_state; // the OCI state the hooks read
 	struct husk_hook hooks[HUSK_MAX_HOOKS];
 	int nhooks;
@@ -107,6 +111,9 @@ void husk_apply_op(const struct husk_op *o);
 void husk_remount_readonly(const char *target, const char *shown);
 void husk_pivot(void);
 void husk_setup_net(const struct husk_spec *s);
+void husk_write_sysctls(const struct husk_spec *s);
+// husk_console_early opens the terminal at OCI create (process.c).
+void husk_console_early(void);
 void husk_watch_binds(const struct husk_spec *s);
 void husk_loopback_up(void);
 // husk_start_user starts the user's process and waits for its execve; it

@@ -15,6 +15,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <net/route.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <linux/if_tun.h>
@@ -91,6 +92,74 @@ static void wait_mapped(void)
 
 __attribute__((noreturn)) static void cinit_run(char *buf, size_t len);
 
+// open_start_fifo opens an OCI create's FIFO while its host path is in
+// reach (-1: none). The container then outlives the host side that made
+// it, as runc's does: its parent was `husk oci create`.
+static int open_start_fifo(const struct husk_spec *s)
+{
+	if (s->start_fifo == NULL)
+		return -1;
+	int fd = open(s->start_fifo, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		husk_fail(125, "opening the container's start FIFO %s: %s", s->start_fifo, strerror(errno));
+	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	return fd;
+}
+
+// join_netns enters the network namespace the spec names, before any
+// mount (a new sysfs shows the namespace it is mounted in).
+static void join_netns(const struct husk_spec *s)
+{
+	if (s->netns == NULL)
+		return;
+	int fd = open(s->netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0)
+		husk_fail(125, "joining the network namespace %s: %s", s->netns, strerror(errno));
+	close(fd);
+}
+
+static void created_signal(int sig)
+{
+	_exit(128 + sig);
+}
+
+// wait_start says the container is created and waits for husk oci start's
+// byte. A terminating signal meanwhile ends the init, as it ends runc's
+// waiting init: a PID 1 takes signals from outside only through handlers.
+static void wait_start(int fd, int terminal)
+{
+	if (fd < 0)
+		return;
+	if (terminal)
+		husk_console_early();
+	static const int ends[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+	struct sigaction sa = {0}, dfl = {0};
+	sa.sa_handler = created_signal;
+	dfl.sa_handler = SIG_DFL;
+	sigset_t mask;
+	sigfillset(&mask);
+	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+		sigaction(ends[i], &sa, NULL);
+		sigdelset(&mask, ends[i]);
+	}
+	status(HUSK_STATUS_CREATED, "");
+	// husk oci create has gone by now: later status lines go nowhere,
+	// rather than raise a SIGPIPE the reaper would pass on.
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (nul < 0 || dup3(nul, HUSK_FD_STATUS, O_CLOEXEC) < 0)
+		husk_fail(125, "opening /dev/null: %s", strerror(errno));
+	close(nul);
+	struct pollfd p = {fd, POLLIN, 0};
+	while (ppoll(&p, 1, NULL, &mask) < 0 && errno == EINTR)
+		;
+	char b;
+	if (read(fd, &b, 1) != 1)
+		husk_fail(125, "waiting for husk oci start: %s", strerror(errno));
+	close(fd);
+	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+		sigaction(ends[i], &dfl, NULL);
+}
+
 static void init_begin(void)
 {
 	// Signals wait until the reaper's loop takes them.
@@ -134,12 +203,15 @@ static void cinit_run(char *buf, size_t len)
 	const char *net = getenv(HUSK_ENV_SANDBOX_NET);
 	s.net.fd = net ? atoi(net) : -1;
 
+	join_netns(&s);
 	int inuse = hold_image(&s);
+	int start_fifo = open_start_fifo(&s);
 	husk_make_private();
 	husk_mount_scratch(&s);
 	husk_build_root(&s);
 	husk_write_files(&s);
 	husk_setup_net(&s);
+	husk_write_sysctls(&s);
 	for (int i = 0; i < s.nops; i++)
 		husk_apply_op(&s.ops[i]);
 	// As runc: the mounts are done, the root not yet pivoted into.
@@ -160,6 +232,7 @@ static void cinit_run(char *buf, size_t len)
 	// secrets): gone before the container's first process can read it.
 	husk_hide_invocation();
 	husk_watch_binds(&s);
+	wait_start(start_fifo, s.terminal);
 	husk_run_hooks(&s, HUSK_HOOK_START);
 	pid_t child = husk_start_user(&s);
 	char pid[32];

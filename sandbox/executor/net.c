@@ -163,3 +163,24 @@ void husk_loopback_up(void)
 	if_flags_up(sock, "lo");
 	close(sock);
 }
+
+// husk_write_sysctls writes a bundle's sysctls through the host's /proc,
+// still this process's before the pivot: a network or IPC sysctl there is
+// the one of the namespace of the process that opens it, the sandbox's.
+void husk_write_sysctls(const struct husk_spec *s)
+{
+	for (int i = 0; i < s->nsysctls; i++) {
+		char path[512];
+		int n = snprintf(path, sizeof path, "/proc/sys/%s", s->sysctl_key[i]);
+		if (n < 0 || (size_t)n >= sizeof path)
+			husk_fail(125, "sysctl %s: the name is too long", s->sysctl_key[i]);
+		for (char *p = path + strlen("/proc/sys/"); *p; p++)
+			if (*p == '.')
+				*p = '/';
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		size_t len = strlen(s->sysctl_value[i]);
+		if (fd < 0 || write(fd, s->sysctl_value[i], len) != (ssize_t)len)
+			husk_fail(125, "setting sysctl %s=%s: %s", s->sysctl_key[i], s->sysctl_value[i], strerror(errno));
+		close(fd);
+	}
+}

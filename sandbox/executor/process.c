@@ -80,7 +80,37 @@ static void resolve_user(const struct husk_spec *s, struct husk_cred *c)
 
 // ---- the user's process ----
 
+static void send_console(int *slave_out);
+
+// husk_early_tty is the pty's slave opened before the process's user is
+// known (husk_console_early), or -1.
+static int husk_early_tty = -1;
+
+// husk_console_early sends the pty's master at OCI create, as runc's
+// --console-socket wants it (conmon waits for it before create is done);
+// the process takes the slave at start.
+void husk_console_early(void)
+{
+	send_console(&husk_early_tty);
+}
+
 static int open_console(const struct husk_cred *c, int keep_id)
+{
+	if (husk_early_tty >= 0) {
+		if (!keep_id && fchown(husk_early_tty, c->uid, c->gid) != 0)
+			husk_fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
+		return husk_early_tty;
+	}
+	int slave;
+	send_console(&slave);
+	if (!keep_id && fchown(slave, c->uid, c->gid) != 0)
+		husk_fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
+	return slave;
+}
+
+// send_console opens a pty, sends its master to husk (or the OCI caller's
+// console socket) and waits for the answer; the slave goes to *slave_out.
+static void send_console(int *slave_out)
 {
 	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0 || unlockpt(master) != 0)
@@ -89,8 +119,6 @@ static int open_console(const struct husk_cred *c, int keep_id)
 	int slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
 	if (slave < 0)
 		husk_fail(125, "opening a pty in the sandbox: %s", strerror(errno));
-	if (!keep_id && fchown(slave, c->uid, c->gid) != 0)
-		husk_fail(125, "handing the pty to uid %d: %s", (int)c->uid, strerror(errno));
 	if (husk_send_fd(HUSK_FD_CONSOLE, "", 1, master) != 0)
 		husk_fail(125, "sending the pty to husk: %s", strerror(errno));
 	close(master);
@@ -101,7 +129,7 @@ static int open_console(const struct husk_cred *c, int keep_id)
 	while (read(HUSK_FD_CONSOLE, &ack, 1) < 0 && errno == EINTR)
 		;
 	close(HUSK_FD_CONSOLE);
-	return slave;
+	*slave_out = slave;
 }
 
 static const char *env_get(const struct husk_spec *s, const char *key)

@@ -316,6 +316,16 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 		return (s->groups[s->ngroups++] = next(c)) ? 0 : refuse(c, "record G is cut short");
 	case HUSK_TAG_RLIMIT: return read_rlimit(c, s);
 	case HUSK_TAG_HOOK_STATE: return once(c, tag, &s->hook_state);
+	case HUSK_TAG_START_FIFO: return once(c, tag, &s->start_fifo);
+	case HUSK_TAG_NETNS: return once(c, tag, &s->netns);
+	case HUSK_TAG_SYSCTL:
+		if (s->nsysctls == HUSK_MAX_SYSCTLS)
+			return refuse(c, "more than %d sysctls", HUSK_MAX_SYSCTLS);
+		if (fields(c, tag, f, 2) != 0)
+			return -1;
+		s->sysctl_key[s->nsysctls] = f[0];
+		s->sysctl_value[s->nsysctls++] = f[1];
+		return 0;
 	case HUSK_TAG_HOOK: return read_hook(c, s);
 	case HUSK_TAG_NET:
 		if (s->has_net)
