@@ -16,6 +16,8 @@ type ContainerFlags struct {
 	Rm      bool   `help:"Remove the container when it exits."`
 	Name    string `help:"Name of the container (default: a generated one)."`
 	Restart string `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`
+	// join is run --join's key, for the container it creates.
+	join string `kong:"-"`
 }
 
 // parseRestart reads Docker's restart policies: no, always,

@@ -137,6 +137,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 	e.flag(abi.TagReadOnly, s.ReadOnly)
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
+	e.flag(abi.TagHold, s.Hold)
 	for _, o := range s.RootOps {
 		e.op(abi.TagRootOp, o)
 	}

@@ -40,6 +40,7 @@ enum husk_tag {
 	HUSK_TAG_READONLY = 'y',     // no fields: the root is read-only
 	HUSK_TAG_NO_NEW_PRIVS = 'z', // no fields
 	HUSK_TAG_TERMINAL = 't',     // no fields: the process gets a pty
+	HUSK_TAG_HOLD = 'W',         // no fields: the init starts a holding process, not the command (run --join)
 	HUSK_TAG_ROOT_OP = 'r',      // an operation building the root: HUSK_OP_FIELDS
 	HUSK_TAG_FILE = 'f',         // a generated file: path, content
 	HUSK_TAG_OP = 'o',           // a setup operation inside the root: HUSK_OP_FIELDS

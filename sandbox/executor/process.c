@@ -388,3 +388,24 @@ void husk_exec_user(struct husk_spec *s)
 	self_report.c = &c;
 	drop_and_exec(s, &c, path, tty, -1, last_cap());
 }
+
+// husk_start_holder starts run --join's holding process: it only waits,
+// so that the container lives while its tasks' execs come and go; the
+// stop signal (default actions restored) or the init's death ends it, and
+// with it the container. It runs no program, so it needs no credentials.
+pid_t husk_start_holder(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		husk_fail(125, "starting the holding process: %s", strerror(errno));
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;)
+		pause();
+}

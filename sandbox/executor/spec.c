@@ -281,6 +281,7 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 	case HUSK_TAG_READONLY: return flag(c, tag, &s->readonly);
 	case HUSK_TAG_NO_NEW_PRIVS: return flag(c, tag, &s->no_new_privs);
 	case HUSK_TAG_TERMINAL: return flag(c, tag, &s->terminal);
+	case HUSK_TAG_HOLD: return flag(c, tag, &s->hold);
 	case HUSK_TAG_ARG: return (s->args[s->nargs++] = next(c)) ? 0 : refuse(c, "record a is cut short");
 	case HUSK_TAG_ENV: return (s->env[s->nenv++] = next(c)) ? 0 : refuse(c, "record e is cut short");
 	case HUSK_TAG_OP: return read_op(c, tag, &s->ops[s->nops++], 0);
