@@ -68,7 +68,7 @@ func TestRunJoin(t *testing.T) {
 	name := "grp-" + randomHex(3)
 	flags := append([]string{"--join", name, "-v", dir + ":/x"}, helperVolume(t)...)
 	first, cancel := e.startHusk(runArgs(flags, ref, "sh", "-c",
-		"readlink /proc/self/ns/user /proc/self/ns/ipc > /x/ns; echo from-first > /dev/shm/s; "+helperPath+" vm-hold /x/a; exit 3")...)
+		"(readlink /proc/self/ns/user; readlink /proc/self/ns/ipc) > /x/ns; echo from-first > /dev/shm/s; "+helperPath+" vm-hold /x/a; exit 3")...)
 	defer cancel()
 	for i := 0; i < 600; i++ {
 		if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
@@ -78,7 +78,7 @@ func TestRunJoin(t *testing.T) {
 	}
 	id := strings.TrimSpace(e.ok("inspect", "-f", "{{.Id}}", name).stdout)
 	r := e.sbx(flags, ref, "sh", "-c",
-		"readlink /proc/self/ns/user /proc/self/ns/ipc; cat /dev/shm/s; "+helperPath+" vm-read /x/a; touch /x/a.done")
+		"readlink /proc/self/ns/user; readlink /proc/self/ns/ipc; cat /dev/shm/s; "+helperPath+" vm-read /x/a; touch /x/a.done")
 	ns, _ := os.ReadFile(filepath.Join(dir, "ns"))
 	want := string(ns) + "from-first\nvm_readv: ok husk-join-secret\n"
 	if r.code != 0 || r.stdout != want {
@@ -109,6 +109,7 @@ func TestRunJoin(t *testing.T) {
 	if r.code != 0 || strings.Contains(r.stdout, "vm_readv: ok") || strings.HasPrefix(string(ns), strings.SplitN(r.stdout, "\n", 2)[0]+"\n") {
 		t.Errorf("without --join: want another user namespace and process_vm_readv refused: %s", r)
 	}
+	t.Logf("without --join: %q", r.stdout)
 	_ = other.Wait()
 	e.wantNoContainers()
 }
@@ -163,4 +164,22 @@ func wantNoProcessWith(t *testing.T, id string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Under srun -n2, --join step puts both ranks in the step's one container
+// (same user and IPC namespaces), each with its own rank variables; the
+// step leaves no record.
+func TestSlurmJoin(t *testing.T) {
+	e, ref := slurmEnv(t)
+	r := e.srun(nil, "-n2", "husk", "run", "--join", "step", ref, "sh", "-c",
+		`echo "$SLURM_PROCID $(readlink /proc/self/ns/user) $(readlink /proc/self/ns/ipc)"; sleep 1`)
+	got := lines(r.stdout)
+	if r.code != 0 || len(got) != 2 {
+		t.Fatalf("want two lines: %s", r)
+	}
+	a, b := strings.Fields(got[0]), strings.Fields(got[1])
+	if len(a) != 3 || len(b) != 3 || a[0] == b[0] || a[1] != b[1] || a[2] != b[2] {
+		t.Errorf("want ranks 0 and 1 in the same user and IPC namespaces: %s", r)
+	}
+	e.wantNoContainers()
 }

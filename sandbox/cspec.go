@@ -184,6 +184,7 @@ func (s *Spec) EncodeExec(watchBinds bool) ([]byte, error) {
 	e.flag(abi.TagNoSetgroups, s.NoSetGroups)
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
+	e.flag(abi.TagHold, s.Hold)
 	e.confinement(s, caps)
 	e.limits(s)
 	e.flag(abi.TagWatchBinds, watchBinds)
