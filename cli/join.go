@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -149,9 +150,20 @@ func waitGone(cs *container.Store, id string) bool {
 			monitor = ct.MonitorPID
 			continue
 		}
-		if monitor == 0 || unix.Kill(monitor, 0) != nil {
+		if monitor == 0 || !running(monitor) {
 			return true
 		}
 	}
 	return false
+}
+
+// running reports whether process pid runs: a zombie (the creator's own
+// monitor, its child, or one its reaper has yet to reap) does not.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

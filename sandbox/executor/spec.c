@@ -366,7 +366,7 @@ static int complete(struct cursor *c, const struct husk_spec *s)
 			      s->cwd, s->scratch);
 	if (strlen(s->scratch) > HUSK_PATH_MAX)
 		return refuse(c, "the scratch directory's path is too long: keep it under %d bytes", HUSK_PATH_MAX);
-	if (s->nargs == 0)
+	if (s->nargs == 0 && !s->hold) // run --join: each task gives its own
 		return refuse(c, "the sandbox has no command");
 	if (s->nhooks > 0 && s->hook_state == NULL)
 		return refuse(c, "record %c is missing", HUSK_TAG_HOOK_STATE);
