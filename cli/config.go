@@ -49,7 +49,7 @@ func (f *ContainerFlags) config(image string, cmd []string, detached bool) (*san
 	c := &sandbox.Config{
 		Version: sandbox.ConfigVersion, Image: image, Entrypoint: f.Entrypoint, User: f.User,
 		KeepID: f.Userns == "keep-id", Privileged: f.Privileged, Network: net, PublishAll: f.PublishAll,
-		Interactive: f.Interactive, AutoRemove: f.Rm, Restart: restart,
+		Interactive: f.Interactive, AutoRemove: f.Rm, Restart: restart, Join: f.join,
 		OCI: specs.Spec{Hostname: f.Hostname, Root: &specs.Root{Readonly: f.ReadOnly}},
 	}
 	if c.Ports, err = network.ParsePorts(f.Publish); err != nil {

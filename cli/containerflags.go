@@ -18,6 +18,8 @@ type ContainerFlags struct {
 	Restart string   `help:"Restart policy while the monitor lives: no, on-failure[:N], always, unless-stopped." default:"no"`
 	IP      string   `name:"ip" help:"Address on the user-defined network given by --network (default: the next free one)." placeholder:"IPV4"`
 	Alias   []string `name:"network-alias" help:"Another name the user-defined network's DNS gives this container." placeholder:"NAME"`
+	// join is run --join's key, for the container it creates.
+	join string `kong:"-"`
 }
 
 // parseRestart reads Docker's restart policies: no, always,

@@ -101,7 +101,10 @@ func (c *ExecCmd) spec(id string) (*sandbox.Spec, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("reading the container's spec %s: %w: restart the container", path, err)
 	}
-	s.Args, s.Terminal = c.Cmd, c.TTY
+	s.Terminal = c.TTY
+	if len(c.Cmd) > 0 { // run --join without a command: the container's
+		s.Args = c.Cmd
+	}
 	if c.User != "" {
 		s.User = c.User
 	}

@@ -23,6 +23,7 @@ type RunCmd struct {
 	ContainerFlags
 	Detach     bool     `short:"d" help:"Run in the background and print the container ID."`
 	DetachKeys string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from the container (with -t)."`
+	Join       string   `help:"Share one container among the tasks that give the same NAME (one per node for a Slurm step's ranks: 'step' names the step's): the first creates it, each runs its command in it, the last out removes it." placeholder:"NAME"`
 	Image      string   `arg:"" help:"Image to run; pulled when missing."`
 	Cmd        []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 }
@@ -30,6 +31,9 @@ type RunCmd struct {
 func (c *RunCmd) Run(g *Globals) error {
 	if err := c.fileRun(); err != nil {
 		return err
+	}
+	if c.Join != "" {
+		return c.runJoined(g)
 	}
 	if c.Detach {
 		return runDetached(g, &c.ContainerFlags, c.Image, c.Cmd)

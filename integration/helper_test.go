@@ -29,6 +29,9 @@ func init() {
 		if len(os.Args) == 3 && os.Args[1] == "tcp-serve" {
 			os.Exit(tcpServe(os.Args[2]))
 		}
+		if len(os.Args) == 3 && strings.HasPrefix(os.Args[1], "vm-") {
+			os.Exit(vmHelper(os.Args[1], os.Args[2])) // join_test.go
+		}
 		if len(os.Args) >= 3 && strings.HasPrefix(os.Args[1], "unix-") {
 			os.Exit(unixHelper(os.Args[1], os.Args[2:])) // shellsock_test.go
 		}

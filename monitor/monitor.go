@@ -244,6 +244,9 @@ func (m *monitor) start(ready *os.File) (code int, ran bool, msg string) {
 		}
 	}
 	o.Running = func() {
+		if !ran && m.c.Config.Join != "" {
+			go m.watchMembers()
+		}
 		ran = true
 		m.attachNetworks()
 		m.report(ready, 0, "")
@@ -299,4 +302,27 @@ func readReady(r *bufio.Reader) (word string, code int, msg string) {
 	c, msg, _ := strings.Cut(rest, " ")
 	code, _ = strconv.Atoi(c)
 	return word, code, msg
+}
+
+// watchMembers ends a joined container (run --join) once none of its
+// tasks' processes lives: the last task to leave stops it itself, and this
+// is for a last task killed with -9. The check holds the join lock, so a
+// task that is joining is counted.
+func (m *monitor) watchMembers() {
+	for {
+		time.Sleep(time.Second)
+		unlock, err := m.cs.JoinLock()
+		if err != nil {
+			continue
+		}
+		if container.LiveMembers(m.c.ID) == 0 {
+			ct, err := m.cs.Find(m.c.ID)
+			if err == nil {
+				_ = m.cs.Kill(ct, unix.SIGKILL)
+			}
+			unlock()
+			return
+		}
+		unlock()
+	}
 }

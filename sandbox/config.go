@@ -90,6 +90,9 @@ type Config struct {
 
 	// Slurm is the job step the container was created in, nil outside one.
 	Slurm *SlurmStep `json:"slurm,omitempty"`
+	// Join is run --join's key: the container is shared by the tasks that
+	// give it, its init holds it open, and each task's command is an exec.
+	Join string `json:"join,omitempty"`
 }
 
 // LogConfig is --log-driver and --log-opt: json-file (with max-size and
@@ -235,7 +238,7 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 		KeepID: c.KeepID, Privileged: c.Privileged, NoNewPrivs: p.NoNewPrivileges,
 		ReadOnly:   c.OCI.Root != nil && c.OCI.Root.Readonly,
 		ExtraHosts: c.ExtraHosts, GroupAdd: c.GroupAdd, ShmSize: c.ShmSize, Devices: c.Devices,
-		Hooks: c.Hooks,
+		Hooks: c.Hooks, Hold: c.Join != "",
 	}
 	// A default guard on the container's processes, unless --pids-limit
 	// or --ulimit nproc= set one: most hosts give no cgroup to hold a

@@ -46,6 +46,7 @@ type RunOptions struct {
 	ShmSize     int64
 	Devices     []Device
 	Hooks       []Hook
+	Hold        bool
 }
 
 // ContainerSpec joins an image's config and the run flags into a Spec, as
@@ -53,7 +54,7 @@ type RunOptions struct {
 // directory and user, the generated /etc files.
 func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 	args := commandOf(cfg, o)
-	if len(args) == 0 {
+	if len(args) == 0 && !o.Hold {
 		return nil, fmt.Errorf("no command: the image has no entrypoint or cmd: give one after the image name")
 	}
 	host := o.Hostname
@@ -90,6 +91,7 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 		NoNewPrivs: o.NoNewPrivs,
 		SeccompBPF: o.SeccompBPF,
 		Hooks:      o.Hooks,
+		Hold:       o.Hold,
 	}
 	// Docker makes a missing working directory; volumes and tmpfs follow.
 	s.Mounts = append([]Op{{Kind: KindMkdir, Target: cwd}}, o.Volumes...)

@@ -141,6 +141,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 	e.flag(abi.TagReadOnly, s.ReadOnly)
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
+	e.flag(abi.TagHold, s.Hold)
 	for _, o := range s.RootOps {
 		e.op(abi.TagRootOp, o)
 	}
@@ -200,6 +201,7 @@ func (s *Spec) EncodeExec(watchBinds bool) ([]byte, error) {
 	e.flag(abi.TagNoSetgroups, s.NoSetGroups)
 	e.flag(abi.TagNoNewPrivs, s.NoNewPrivs)
 	e.flag(abi.TagTerminal, s.Terminal)
+	e.flag(abi.TagHold, s.Hold)
 	e.confinement(s, caps)
 	e.limits(s)
 	e.flag(abi.TagWatchBinds, watchBinds)

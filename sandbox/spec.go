@@ -27,6 +27,9 @@ type Spec struct {
 	NoSetGroups bool `json:"noSetGroups,omitempty"`
 
 	Terminal bool `json:"terminal"`
+	// Hold (run --join): the init starts a process that only waits, and
+	// each task's command runs in the container as an exec.
+	Hold bool `json:"hold,omitempty"`
 
 	// GroupAdd are supplementary groups beyond the user's, names resolved
 	// in the image's /etc/group, or numbers.

@@ -43,6 +43,7 @@ const (
 	TagReadOnly    Tag = C.HUSK_TAG_READONLY
 	TagNoNewPrivs  Tag = C.HUSK_TAG_NO_NEW_PRIVS
 	TagTerminal    Tag = C.HUSK_TAG_TERMINAL
+	TagHold        Tag = C.HUSK_TAG_HOLD
 	TagRootOp      Tag = C.HUSK_TAG_ROOT_OP
 	TagFile        Tag = C.HUSK_TAG_FILE
 	TagOp          Tag = C.HUSK_TAG_OP

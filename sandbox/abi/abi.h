@@ -41,6 +41,8 @@ enum husk_tag {
 	HUSK_TAG_READONLY = 'y',     // no fields: the root is read-only
 	HUSK_TAG_NO_NEW_PRIVS = 'z', // no fields
 	HUSK_TAG_TERMINAL = 't',     // no fields: the process gets a pty
+	HUSK_TAG_HOLD = 'W',         // no fields: run --join; in an init spec, a holding process instead of the command;
+	                             // in an exec spec, a task that enters no Landlock domain of its own unless it keeps CAP_SYS_PTRACE
 	HUSK_TAG_ROOT_OP = 'r',      // an operation building the root: HUSK_OP_FIELDS
 	HUSK_TAG_FILE = 'f',         // a generated file: path, content
 	HUSK_TAG_OP = 'o',           // a setup operation inside the root: HUSK_OP_FIELDS
@@ -67,7 +69,7 @@ enum husk_tag {
 	HUSK_TAG_NETNS = 'N',
 	// An exec spec (husk exec: a process in a running container) has
 	// this record right after the version, then only the process's
-	// records: c u a e k g z t p b G R, and w (an exec'd process gets
+	// records: c u a e k g z t p b G R W, and w (an exec'd process gets
 	// the container's added groups and rlimits, as Docker's does). An
 	// init spec has neither E nor w; each decoder refuses the other's.
 	HUSK_TAG_EXEC = 'E',         // no fields: an exec spec

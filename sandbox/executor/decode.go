@@ -47,18 +47,18 @@ import (
 // Decoded is a spec as the C init's decoder read it: the Go side of the
 // round trip that tests the encoder against the decoder.
 type Decoded struct {
-	Hostname, Cwd, User, Scratch, InUse, ImageDir            string
-	Args, Env                                                []string
-	KeepID, NoSetGroups, Loopback, ReadOnly, NoNewPrivs, Tty bool
-	RootOps, Ops                                             []DecodedOp
-	Files                                                    [][2]string
-	Caps                                                     []int
-	Seccomp                                                  []byte
-	Net                                                      *DecodedNet
-	Groups                                                   []string
-	Rlimits                                                  [][3]uint64 // resource, soft, hard
-	HookState                                                string
-	Hooks                                                    []DecodedHook
+	Hostname, Cwd, User, Scratch, InUse, ImageDir                  string
+	Args, Env                                                      []string
+	KeepID, NoSetGroups, Loopback, ReadOnly, NoNewPrivs, Tty, Hold bool
+	RootOps, Ops                                                   []DecodedOp
+	Files                                                          [][2]string
+	Caps                                                           []int
+	Seccomp                                                        []byte
+	Net                                                            *DecodedNet
+	Groups                                                         []string
+	Rlimits                                                        [][3]uint64 // resource, soft, hard
+	HookState                                                      string
+	Hooks                                                          []DecodedHook
 	// Exec: an exec spec, whose process sends its bind listener when
 	// WatchBinds.
 	Exec, WatchBinds bool
@@ -125,7 +125,7 @@ func decoded(s *C.struct_husk_spec) *Decoded {
 		Hostname: C.GoString(s.hostname), Cwd: C.GoString(s.cwd), User: C.GoString(s.user),
 		Scratch: C.GoString(s.scratch), InUse: C.GoString(s.inuse), ImageDir: C.GoString(s.image_dir),
 		KeepID: s.keep_id != 0, NoSetGroups: s.no_setgroups != 0, Loopback: s.loopback != 0,
-		ReadOnly: s.readonly != 0, NoNewPrivs: s.no_new_privs != 0, Tty: s.terminal != 0,
+		ReadOnly: s.readonly != 0, NoNewPrivs: s.no_new_privs != 0, Tty: s.terminal != 0, Hold: s.hold != 0,
 	}
 	for i := 0; i < int(s.nargs); i++ {
 		d.Args = append(d.Args, C.GoString(C.str_at(s.args, C.int(i))))

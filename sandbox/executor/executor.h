@@ -51,6 +51,7 @@ struct husk_spec {
 	int nfiles;
 	struct husk_net net;
 	int has_net, keep_id, no_setgroups, loopback, readonly, no_new_privs, terminal;
+	int hold; // run --join: a holding process instead of the command
 	int exec; // an exec spec: a process in a running container
 	int caps[HUSK_MAX_CAPS];
 	int ncaps;
@@ -119,6 +120,7 @@ void husk_loopback_up(void);
 // husk_start_user starts the user's process and waits for its execve; it
 // returns the pid, or ends the process with Docker's code for what failed.
 pid_t husk_start_user(struct husk_spec *s);
+pid_t husk_start_holder(void);
 // husk_run_hooks runs s's hooks of one kind (HUSK_HOOK_CREATE ...) in
 // order, failing the start with the first that fails.
 void husk_run_hooks(const struct husk_spec *s, char when);

@@ -234,7 +234,7 @@ static void cinit_run(char *buf, size_t len)
 	husk_watch_binds(&s);
 	wait_start(start_fifo, s.terminal);
 	husk_run_hooks(&s, HUSK_HOOK_START);
-	pid_t child = husk_start_user(&s);
+	pid_t child = s.hold ? husk_start_holder() : husk_start_user(&s);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)child);
 	status(HUSK_STATUS_RUNNING, pid);

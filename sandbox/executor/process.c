@@ -263,7 +263,11 @@ __attribute__((noreturn)) static void drop_and_exec(const struct husk_spec *s, c
 		if (setrlimit(s->rlimits[i].resource, &rl) != 0)
 			child_fail(errp, "setting the rlimits (--ulimit, --pids-limit)");
 	}
-	if (husk_landlock(keeps(s, CAP_SYS_ADMIN) || s->seccomp_len == 0) != 0)
+	// run --join's tasks are execs that must reach each other's memory
+	// (cross-memory attach), which sibling Landlock domains refuse; one
+	// without CAP_SYS_PTRACE cannot trace the undumpable PID 1 anyway.
+	int joined = s->exec && s->hold && !keeps(s, CAP_SYS_PTRACE);
+	if (!joined && husk_landlock(keeps(s, CAP_SYS_ADMIN) || s->seccomp_len == 0) != 0)
 		child_fail(errp, "entering a Landlock domain");
 	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail(errp, "setting no_new_privs");
@@ -415,4 +419,25 @@ void husk_exec_user(struct husk_spec *s)
 	self_report.s = s;
 	self_report.c = &c;
 	drop_and_exec(s, &c, path, tty, -1, last_cap());
+}
+
+// husk_start_holder starts run --join's holding process: it only waits,
+// so that the container lives while its tasks' execs come and go; the
+// stop signal (default actions restored) or the init's death ends it, and
+// with it the container. It runs no program, so it needs no credentials.
+pid_t husk_start_holder(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		husk_fail(125, "starting the holding process: %s", strerror(errno));
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;)
+		pause();
 }

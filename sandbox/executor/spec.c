@@ -200,7 +200,8 @@ static int exec_record(char tag)
 {
 	static const char tags[] = {HUSK_TAG_CWD, HUSK_TAG_USER, HUSK_TAG_ARG, HUSK_TAG_ENV, HUSK_TAG_KEEP_ID,
 				    HUSK_TAG_NO_SETGROUPS, HUSK_TAG_NO_NEW_PRIVS, HUSK_TAG_TERMINAL, HUSK_TAG_CAP,
-				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, HUSK_TAG_GROUP_ADD, HUSK_TAG_RLIMIT, 0};
+				    HUSK_TAG_SECCOMP, HUSK_TAG_WATCH_BINDS, HUSK_TAG_GROUP_ADD, HUSK_TAG_RLIMIT,
+				    HUSK_TAG_HOLD, 0};
 	return tag != 0 && strchr(tags, tag) != NULL;
 }
 
@@ -281,6 +282,7 @@ static int record(struct cursor *c, char tag, struct husk_spec *s)
 	case HUSK_TAG_READONLY: return flag(c, tag, &s->readonly);
 	case HUSK_TAG_NO_NEW_PRIVS: return flag(c, tag, &s->no_new_privs);
 	case HUSK_TAG_TERMINAL: return flag(c, tag, &s->terminal);
+	case HUSK_TAG_HOLD: return flag(c, tag, &s->hold);
 	case HUSK_TAG_ARG: return (s->args[s->nargs++] = next(c)) ? 0 : refuse(c, "record a is cut short");
 	case HUSK_TAG_ENV: return (s->env[s->nenv++] = next(c)) ? 0 : refuse(c, "record e is cut short");
 	case HUSK_TAG_OP: return read_op(c, tag, &s->ops[s->nops++], 0);
@@ -374,7 +376,7 @@ static int complete(struct cursor *c, const struct husk_spec *s)
 			      s->cwd, s->scratch);
 	if (strlen(s->scratch) > HUSK_PATH_MAX)
 		return refuse(c, "the scratch directory's path is too long: keep it under %d bytes", HUSK_PATH_MAX);
-	if (s->nargs == 0)
+	if (s->nargs == 0 && !s->hold) // run --join: each task gives its own
 		return refuse(c, "the sandbox has no command");
 	if (s->nhooks > 0 && s->hook_state == NULL)
 		return refuse(c, "record %c is missing", HUSK_TAG_HOOK_STATE);
