@@ -59,7 +59,7 @@ enum husk_tag {
 	// the pivot, says HUSK_STATUS_CREATED once the root is ready, waits
 	// for a byte on it (husk oci start) before the startContainer hooks
 	// and the process, and does not die with the host side.
-	HUSK_TAG_START_FIFO = 'W',
+	HUSK_TAG_START_FIFO = 'F',
 	// A namespaced sysctl (an OCI bundle's linux.sysctl): key (dotted),
 	// value; written through /proc/sys before the pivot, in the
 	// sandbox's own network and IPC namespaces.
