@@ -150,16 +150,16 @@ func waitGone(cs *container.Store, id string) bool {
 			monitor = ct.MonitorPID
 			continue
 		}
-		if monitor == 0 || !running(monitor) {
+		if monitor == 0 || !pidRunning(monitor) {
 			return true
 		}
 	}
 	return false
 }
 
-// running reports whether process pid runs: a zombie (the creator's own
+// pidRunning reports whether process pid runs: a zombie (the creator's own
 // monitor, its child, or one its reaper has yet to reap) does not.
-func running(pid int) bool {
+func pidRunning(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
