@@ -161,9 +161,22 @@ func printFormatted[T any](w io.Writer, format string, rows []T) error {
 
 // printInspect is inspect's output: the template per object, or the
 // objects as one indented JSON array, as Docker prints them.
+// A format that fails on the typed objects is tried again on their JSON
+// (as Docker's CLI does), so both {{.ID}} and {{.Id}} work.
 func printInspect[T any](w io.Writer, format string, objs []T) error {
 	if format != "" {
-		return printTemplate(w, format, objs)
+		err := printTemplate(w, format, objs)
+		if err == nil {
+			return nil
+		}
+		var raw []map[string]any
+		if b, jerr := json.Marshal(objs); jerr != nil || json.Unmarshal(b, &raw) != nil {
+			return err
+		}
+		if printTemplate(w, format, raw) != nil {
+			return err
+		}
+		return nil
 	}
 	b, err := json.MarshalIndent(objs, "", "    ")
 	if err != nil {
