@@ -85,6 +85,10 @@ func TestUserNetworkNamesAndIsolation(t *testing.T) {
 	if got := e.out("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "app"); got != "srv 10.91.7.50/24" {
 		t.Errorf("network inspect: %q", got)
 	}
+	// Docker's JSON names work in a format as the Go ones do.
+	if id, ID := e.out("network", "inspect", "-f", "{{.Id}}", "app"), e.out("network", "inspect", "-f", "{{.ID}}", "app"); len(id) != 64 || id != ID {
+		t.Errorf("network inspect -f {{.Id}}: %q, {{.ID}}: %q", id, ID)
+	}
 	// An address in use, and one outside the subnet, are refused in one line.
 	e.wantError(e.sbx([]string{"--rm", "--network", "app", "--ip", "10.91.7.50"}, ref, "true"), "10.91.7.50", "in use")
 	e.wantError(e.sbx([]string{"--rm", "--network", "app", "--ip", "10.1.1.1"}, ref, "true"), "10.1.1.1", "10.91.7.0/24")
@@ -182,5 +186,34 @@ func TestUserNetworkConnect(t *testing.T) {
 	e.ok("network", "disconnect", "one", "two-nets")
 	e.ok("rm", "two-nets")
 	e.ok("network", "rm", "one", "two")
+	e.noLeftovers()
+}
+
+// A container re-created with the address of one that went away is
+// reached at once by a peer that talked to the first: the address keeps
+// its MAC, so the peer's ARP cache stays right, and the frames never
+// reach the gateway, whose reset would refuse the connection.
+func TestUserNetworkRecreatedPeer(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.ok("network", "create", "--subnet", "10.91.9.0/24", "re")
+	e.ok("run", "-d", "--name", "cli", "--network", "re", ref, "sleep", "300")
+	for _, body := range []string{"first", "second"} {
+		e.ok(append([]string{"run", "-d", "--name", "srv", "--network", "re", "--ip", "10.91.9.20", ref}, webServer(body)...)...)
+		if got := e.out(append([]string{"exec", "srv"}, fetch("http://127.0.0.1/")...)...); got != body {
+			t.Fatalf("the %s server from inside: got %q", body, got)
+		}
+		// Exactly one try: the server is up, and a stale ARP entry in
+		// the peer would make this attempt fail.
+		if got := e.out(append([]string{"exec", "cli"}, fetchOnce("http://10.91.9.20/")...)...); got != body {
+			t.Errorf("one try from the peer to the %s server: got %q", body, got)
+		}
+		mac := e.out("exec", "srv", "cat", "/sys/class/net/tap0/address")
+		if mac != "02:42:0a:5b:09:14" {
+			t.Errorf("the %s server's MAC: want 02:42 and its address, got %q", body, mac)
+		}
+		e.ok("rm", "-f", "srv")
+	}
+	e.ok("rm", "-f", "cli")
+	e.ok("network", "rm", "re")
 	e.noLeftovers()
 }

@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 )
 
@@ -29,6 +30,14 @@ type Config struct {
 	// DNSUpstreams are the host:port resolvers the stack's DNS forwards to;
 	// empty means the nameservers of the host's /etc/resolv.conf.
 	DNSUpstreams []string
+}
+
+// MAC is the sandbox's interface address, 02:42 and its IPv4 address
+// (Docker's rule): a container re-created with an address gets the same
+// MAC, so its peers' ARP caches stay right.
+func (c Config) MAC() net.HardwareAddr {
+	a := c.IP.As4()
+	return net.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
 }
 
 // WithDefaults fills every zero field.

@@ -300,6 +300,9 @@ func (sw *Switch) pump(p *swPort) {
 // forward sends a frame to the port that has its destination MAC, or to
 // every other port for a broadcast, multicast or unknown destination, and
 // learns where its source lives (never taking the gateway's address).
+// Unknown unicast never goes to the gateway: its MAC is always known, and
+// its stack would answer a member's frames (a reset) before the member
+// had a chance to.
 func (sw *Switch) forward(from *swPort, fr []byte) {
 	var dst, src [6]byte
 	copy(dst[:], fr[0:6])
@@ -323,8 +326,9 @@ func (sw *Switch) forward(from *swPort, fr []byte) {
 	}
 	sw.mu.RLock()
 	all := make([]*swPort, 0, len(sw.ports))
+	unicast := dst[0]&1 == 0
 	for p := range sw.ports {
-		if p != from {
+		if p != from && !(unicast && p == sw.gw) {
 			all = append(all, p)
 		}
 	}

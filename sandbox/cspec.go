@@ -174,7 +174,7 @@ func (c *CSpec) Encode() ([]byte, error) {
 		}
 		mask := net.IP(net.CIDRMask(cfg.Subnet.Bits(), 32)).String()
 		e.rec(abi.TagNet, n.Mode, cfg.TapName, cfg.IP.String(), mask, cfg.Gateway.String(), strconv.Itoa(cfg.MTU),
-			bit(n.Dials), bit(n.DirectPorts))
+			bit(n.Dials), bit(n.DirectPorts), cfg.MAC().String())
 	}
 	if e.err != nil {
 		return nil, e.err

@@ -102,7 +102,7 @@ func want(t *testing.T, c *CSpec) *executor.Decoded {
 	}
 	if s.Net != nil {
 		d.Net = &executor.DecodedNet{Mode: s.Net.Mode, Tap: "tap0", IP: "10.0.2.100", Mask: "255.255.255.0",
-			Gateway: "10.0.2.2", MTU: 65520, Dials: s.Net.Dials, Direct: s.Net.DirectPorts}
+			Gateway: "10.0.2.2", MTU: 65520, Dials: s.Net.Dials, Direct: s.Net.DirectPorts, MAC: "02:42:0a:00:02:64"}
 	}
 	return d
 }
@@ -183,9 +183,10 @@ func TestDecodeRefuses(t *testing.T) {
 		"cap out of range":   {cat(good, []byte("p\x0064\x00")), "not a capability"},
 		"seccomp not hex":    {cat(version, []byte("b\x00zz00000000000000\x00"), rest[:0]), "not hex"},
 		"seccomp partial":    {cat(version, []byte("b\x00abcd\x00")), "not whole instructions"},
-		"bad address":        {cat(version, []byte("n\x00builtin\x00tap0\x00300.1.1.1\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x00")), "not an IPv4 address"},
-		"bad mtu":            {cat(version, []byte("n\x00builtin\x00tap0\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x0010\x000\x000\x00")), "MTU"},
-		"long tap":           {cat(version, []byte("n\x00builtin\x00tap0123456789abcdef\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x00")), "too long"},
+		"bad address":        {cat(version, []byte("n\x00builtin\x00tap0\x00300.1.1.1\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x0002:42:0a:00:00:02\x00")), "not an IPv4 address"},
+		"bad mtu":            {cat(version, []byte("n\x00builtin\x00tap0\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x0010\x000\x000\x0002:42:0a:00:00:02\x00")), "MTU"},
+		"bad mac":            {cat(version, []byte("n\x00builtin\x00tap0\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x0002:42:0a:00:00:0\x00")), "not a MAC address"},
+		"long tap":           {cat(version, []byte("n\x00builtin\x00tap0123456789abcdef\x0010.0.0.2\x00255.0.0.0\x0010.0.0.1\x001500\x000\x000\x0002:42:0a:00:00:02\x00")), "too long"},
 		"missing hostname":   {cat(version, []byte("a\x00sh\x00")), "record h is missing"},
 		"no command":         {bytes.ReplaceAll(good, []byte("a\x00"), []byte("e\x00")), "no command"},
 		"too many root ops":  {cat(good, bytes.Repeat([]byte("r\x001\x00s\x00/t\x00\x000\x00\x000\x00"), abi.MaxRootOps)), "root operations"},

@@ -56,7 +56,7 @@ func AttachTap(pid int, s *Spec, cfg network.Config) (*os.File, error) {
 	defer there.Close()
 	addr := netip4(cfg)
 	x := *s
-	x.Args = []string{fmt.Sprintf("/proc/self/fd/%d", fdTapBinary), tapFunc, addr, strconv.Itoa(cfg.MTU)}
+	x.Args = []string{fmt.Sprintf("/proc/self/fd/%d", fdTapBinary), tapFunc, addr, strconv.Itoa(cfg.MTU), cfg.MAC().String()}
 	x.Env, x.User, x.Cwd, x.Terminal = []string{"HUSK_CALL=" + tapFunc}, "0:0", "/", false
 	x.Caps = append(append([]string(nil), s.Caps...), "CAP_NET_ADMIN")
 	spec, err := x.EncodeExec(false)
@@ -96,14 +96,14 @@ func netip4(cfg network.Config) string {
 	return fmt.Sprintf("%s/%d", cfg.IP, cfg.Subnet.Bits())
 }
 
-// tapHere is net-attach, inside the container: ADDR/PREFIX MTU, with
+// tapHere is net-attach, inside the container: ADDR/PREFIX MTU MAC, with
 // /dev/net/tun on stdin and a socket for it on stdout.
 func tapHere(_ context.Context, _, errw io.Writer, args []string) int {
-	if len(args) != 2 {
-		fmt.Fprintf(errw, "husk: %s: want ADDR/PREFIX MTU, got %q: this is husk's own error\n", tapFunc, args)
+	if len(args) != 3 {
+		fmt.Fprintf(errw, "husk: %s: want ADDR/PREFIX MTU MAC, got %q: this is husk's own error\n", tapFunc, args)
 		return 125
 	}
-	err := makeTap(args[0], args[1])
+	err := makeTap(args[0], args[1], args[2])
 	if err == nil {
 		err = sendTap()
 	}
@@ -123,8 +123,12 @@ func sendTap() error {
 	return network.SendFile(c.(*net.UnixConn), os.Stdin)
 }
 
-func makeTap(addr, mtu string) error {
+func makeTap(addr, mtu, mac string) error {
 	ip, ipnet, err := net.ParseCIDR(addr)
+	if err != nil {
+		return err
+	}
+	hw, err := net.ParseMAC(mac)
 	if err != nil {
 		return err
 	}
@@ -145,6 +149,9 @@ func makeTap(addr, mtu string) error {
 		return err
 	}
 	ipnet.IP = ip
+	if err := netlink.LinkSetHardwareAddr(link, hw); err != nil {
+		return fmt.Errorf("setting %s's address %s: %w", ifr.Name(), mac, err)
+	}
 	if err := netlink.LinkSetMTU(link, m); err != nil {
 		return fmt.Errorf("setting %s's MTU: %w", ifr.Name(), err)
 	}

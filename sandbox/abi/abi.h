@@ -48,7 +48,7 @@ enum husk_tag {
 	HUSK_TAG_OP = 'o',           // a setup operation inside the root: HUSK_OP_FIELDS
 	HUSK_TAG_CAP = 'p',          // a capability kept, by number
 	HUSK_TAG_SECCOMP = 'b',      // the seccomp program, hex
-	HUSK_TAG_NET = 'n',          // mode, tap, ip, netmask, gateway, mtu, dials (0/1), direct ports (0/1)
+	HUSK_TAG_NET = 'n',          // mode, tap, ip, netmask, gateway, mtu, dials (0/1), direct ports (0/1), mac
 	HUSK_TAG_GROUP_ADD = 'G',    // a supplementary group: a name in the image's /etc/group, or a number
 	HUSK_TAG_RLIMIT = 'R',       // resource (RLIMIT_*'s number), soft, hard (decimal; RLIM_INFINITY's value for none)
 	HUSK_TAG_HOOK_STATE = 'O',   // the OCI state (JSON) the hooks read on stdin
@@ -79,7 +79,7 @@ enum husk_tag {
 // An operation's fields: kind (a number, enum husk_op_kind), source, target,
 // fstype, mount flags (decimal), data, optional (0/1).
 #define HUSK_OP_FIELDS 7
-#define HUSK_NET_FIELDS 8
+#define HUSK_NET_FIELDS 9
 #define HUSK_HOOK_FIELDS 5
 #define HUSK_HOOK_CREATE 'c' // createContainer: before the pivot, the host's path, in the root
 #define HUSK_HOOK_START 's'  // startContainer: after the pivot, the container's path

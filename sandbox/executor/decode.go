@@ -41,6 +41,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"net"
 	"unsafe"
 )
 
@@ -82,9 +83,9 @@ type DecodedOp struct {
 
 // DecodedNet is the spec's network.
 type DecodedNet struct {
-	Mode, Tap, IP, Mask, Gateway string
-	MTU                          int
-	Dials, Direct                bool
+	Mode, Tap, IP, Mask, Gateway, MAC string
+	MTU                               int
+	Dials, Direct                     bool
 }
 
 // DecodeSpec runs the C init's decoder on b, placed so that reading one
@@ -167,7 +168,7 @@ func decoded(s *C.struct_husk_spec) *Decoded {
 		n := &s.net
 		d.Net = &DecodedNet{Mode: C.GoString(n.mode), Tap: C.GoString(n.tap), IP: C.GoString(n.ip),
 			Mask: C.GoString(n.mask), Gateway: C.GoString(n.gw), MTU: int(n.mtu), Dials: n.dials != 0,
-			Direct: n.direct != 0}
+			Direct: n.direct != 0, MAC: net.HardwareAddr(C.GoBytes(unsafe.Pointer(&n.mac[0]), 6)).String()}
 	}
 	return d
 }

@@ -21,6 +21,7 @@ struct husk_op {
 struct husk_net {
 	const char *mode, *tap, *ip, *mask, *gw;
 	int mtu, dials, direct;
+	unsigned char mac[6]; // the tap device's address
 	int fd; // the init's network socket: not in the spec, set by the init
 };
 

@@ -11,6 +11,7 @@
 #include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -94,6 +95,12 @@ void husk_setup_net(const struct husk_spec *s)
 	// background, instead of the last close (see network.openTap).
 	if (ioctl(tap, TUNSETIFF, &ifr) != 0 || ioctl(tap, TUNSETPERSIST, 1) != 0)
 		husk_fail(125, "setting up the network: creating the tap device %s in the sandbox: %s", n->tap, strerror(errno));
+	memset(&ifr, 0, sizeof ifr);
+	strncpy(ifr.ifr_name, n->tap, IFNAMSIZ - 1);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, n->mac, sizeof n->mac);
+	if (ioctl(sock, SIOCSIFHWADDR, &ifr) != 0)
+		husk_fail(125, "setting up the network: setting the address of %s: %s", n->tap, strerror(errno));
 	memset(&ifr, 0, sizeof ifr);
 	strncpy(ifr.ifr_name, n->tap, IFNAMSIZ - 1);
 	ifr.ifr_mtu = n->mtu;

@@ -172,6 +172,11 @@ static int read_net(struct cursor *c, struct husk_spec *s)
 	n->mtu = (int)mtu;
 	if (boolean(f[6], &n->dials) != 0 || boolean(f[7], &n->direct) != 0)
 		return refuse(c, "the network's switches \"%s\" \"%s\" are not 0 or 1", f[6], f[7]);
+	unsigned char *m = n->mac;
+	char end;
+	if (sscanf(f[8], "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &end) != 6 ||
+	    strlen(f[8]) != 17)
+		return refuse(c, "\"%s\" is not a MAC address", f[8]);
 	n->fd = -1;
 	s->has_net = 1;
 	return 0;

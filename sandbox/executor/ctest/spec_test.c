@@ -17,7 +17,7 @@ static const char good[] = T("V") T("1") T("h") T("box") T("c") T("/w") T("u") T
 	T("f") T("/etc/hosts") T("127.0.0.1 localhost\n")
 	T("p") T("0") T("p") T("21")
 	T("b") T("0600000000000000") // one instruction
-	T("n") T("builtin") T("tap0") T("10.0.2.100") T("255.255.255.0") T("10.0.2.2") T("65520") T("1") T("0");
+	T("n") T("builtin") T("tap0") T("10.0.2.100") T("255.255.255.0") T("10.0.2.2") T("65520") T("1") T("0") T("02:42:0a:00:02:64");
 
 // decode decodes a copy of b's n bytes in a block of exactly n bytes.
 static int decode(const char *b, size_t n, struct husk_spec *s, char *err, size_t errlen)
@@ -121,13 +121,15 @@ static void test_hostile(void)
 	REFUSED_WITH("cap negative", T("p") T("-1"), "not a capability");
 	REFUSED_WITH("seccomp twice", T("b") T("0600000000000000"), "record b appears twice");
 	REFUSED_WITH("net twice", T("n") T("builtin") T("tap0") T("10.0.2.100") T("255.255.255.0") T("10.0.2.2")
-		     T("65520") T("1") T("0"), "record n appears twice");
+		     T("65520") T("1") T("0") T("02:42:0a:00:02:64"), "record n appears twice");
 	REFUSED_WITH("too many files", T("f") T("a") T("") T("f") T("a") T("") T("f") T("a") T("") T("f") T("a") T("")
 		     T("f") T("a") T("") T("f") T("a") T("") T("f") T("a") T("") T("f") T("a") T(""), "generated files");
 	REFUSED("seccomp not hex", T("V") T("1") T("b") T("0g00000000000000"), "not hex");
 	REFUSED("seccomp cut", T("V") T("1") T("b") T("06000000"), "not whole instructions");
 	REFUSED("bad address", T("V") T("1") T("n") T("builtin") T("tap0") T("10.0.2") T("255.0.0.0") T("10.0.2.2") T("1500")
-		T("0") T("0"), "not an IPv4 address");
+		T("0") T("0") T("02:42:0a:00:02:64"), "not an IPv4 address");
+	REFUSED("bad mac", T("V") T("1") T("n") T("builtin") T("tap0") T("10.0.2.1") T("255.0.0.0") T("10.0.2.2") T("1500")
+		T("0") T("0") T("02:42:0a:00:02"), "not a MAC address");
 	REFUSED("missing user", T("V") T("1") T("h") T("b") T("c") T("/") T("s") T("/s") T("i") T("") T("x") T("") T("a") T("sh"),
 		"record u is missing");
 	REFUSED("relative cwd", T("V") T("1") T("h") T("b") T("c") T("w") T("u") T("") T("s") T("/s") T("i") T("") T("x")
