@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -156,13 +155,8 @@ func (c *NetworkInspectCmd) Run(g *Globals) error {
 		}
 		out = append(out, in)
 	}
-	if c.Format != "" {
-		if err := printTemplate(g.Stdout, c.Format, out); err != nil {
-			return err
-		}
-	} else {
-		b, _ := json.MarshalIndent(out, "", "    ")
-		fmt.Fprintln(g.Stdout, string(b))
+	if err := printInspect(g.Stdout, c.Format, out); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }
