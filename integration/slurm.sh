@@ -93,7 +93,7 @@ fi
 for _ in $(seq 1 60); do
 	state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null || true)
 	case "$state" in
-	idle | mixed | allocated) exit 0 ;;
+	idle | mixed | allocated | completing) exit 0 ;; # completing: a job still ending takes nothing from the next
 	down* | drain* | fail*) scontrol update nodename="$NODE" state=resume 2>/dev/null || true ;;
 	esac
 	sleep 0.5
