@@ -14,11 +14,15 @@ RUNS=${RUNS:-3}
 # BENCH_ONLY=save: only the save/load bench (husk save/load vs podman's).
 # BENCH_ONLY=squash: only the single-file image bench (squashfs on an sshfs
 # mount, as root; the figures that need the mount are skipped otherwise).
+# BENCH_ONLY=usernet: only the user-network bench (iperf3 between two
+# containers on a user-defined network vs host loopback; the start latency
+# a user network adds).
 EXTRA=""
 [ "${BENCH_ONLY:-}" = start ] && EXTRA=-only-start
 [ "${BENCH_ONLY:-}" = build ] && EXTRA=-only-build
 [ "${BENCH_ONLY:-}" = save ] && EXTRA=-only-save
 [ "${BENCH_ONLY:-}" = squash ] && EXTRA=-only-squash
+[ "${BENCH_ONLY:-}" = usernet ] && EXTRA=-only-usernet
 
 [ -x ./husk ] || make husk
 

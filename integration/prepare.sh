@@ -35,12 +35,13 @@ SSHFS=${2:-}
 #   squashfs-tools  mksquashfs, for the enroot-style .sqsh that squash_test.go runs
 #   docker-registry the real registry server the tests pull from
 #   gcc make        the cgo build of husk
+#   python3         the python image the harness builds from the host's (usernetapp_test.go)
 #   iproute2        ip, for the network tests of later issues
 #   slurm-wlm munge a single-node Slurm for slurm_test.go (set up by slurm.sh)
 #   openssh-server sshfs attr  a real network filesystem over loopback for
 #                   placement_test.go (sshfs.sh), getfattr to walk its export
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge openssh-server sshfs attr"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge openssh-server sshfs attr python3"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {

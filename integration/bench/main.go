@@ -73,6 +73,9 @@ func run(husk, work string, runs int) error {
 	if *onlySquash {
 		return benchSquash(husk, work, reg)
 	}
+	if *onlyUsernet {
+		return benchUsernet(husk, work, reg)
+	}
 
 	fmt.Println("bench: generating images (incompressible data)...")
 	imgs, err := makeImages(filepath.Join(work, "layers"))
@@ -142,7 +145,10 @@ func run(husk, work string, runs int) error {
 	if err := benchBuild(husk, work, reg); err != nil {
 		return err
 	}
-	return benchSquash(husk, work, reg)
+	if err := benchSquash(husk, work, reg); err != nil {
+		return err
+	}
+	return benchUsernet(husk, work, reg)
 }
 
 // makeImages: one layer of ~60 MB, and five layers of ~8 MB each, of
