@@ -117,7 +117,7 @@ func TestWriteGoReadBack(t *testing.T) {
 			got = n.attr.Mode
 		case *other:
 			got = n.attr.Mode
-		case *gofs.MemSymlink:
+		case *symlink:
 			got = n.Attr.Mode
 			if string(n.Data) != "/proc/mounts" {
 				t.Errorf("mtab -> %q", n.Data)
