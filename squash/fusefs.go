@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -16,9 +18,10 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// The squashfs served read-only through FUSE. The whole tree is made when
-// the mount is (as go-fuse's zipfs does): a start reads the directories
-// once, and every later lookup is the kernel's and go-fuse's.
+// The squashfs served read-only through FUSE. A directory is read when it
+// is first looked in, once: a start reads the few directories it needs,
+// not all of them (20,000 entries cost 0.25 s), and every later lookup is
+// the kernel's and go-fuse's.
 
 // tree is the root of the squashfs.
 type tree struct {
@@ -29,16 +32,23 @@ type tree struct {
 	squashIDs bool
 	mu        sync.Mutex // the squashfs reader is not safe for concurrent use
 	byIno     map[uint32]*fs.Inode
-	links     map[uint32]*fuse.Attr // a regular file's, whose link count hard links raise
-	chunks    chunkCache
-	err       error
+	// links: a regular file's attributes, whose link count each hard link
+	// raises as its directory is read (a link in a directory not yet read
+	// is not counted yet).
+	links  map[uint32]*fuse.Attr
+	chunks chunkCache
+	root   entries
+	err    error
 }
 
 var _ fs.NodeOnAdder = (*tree)(nil)
 
+// OnAdd reads the root directory, so that a file that cannot be read
+// fails the mount.
 func (t *tree) OnAdd(ctx context.Context) {
 	t.byIno, t.links = map[uint32]*fs.Inode{}, map[uint32]*fuse.Attr{}
-	t.err = t.fill(ctx, &t.Inode, ".")
+	t.root = entries{t: t, path: "."}
+	t.err = t.root.load(ctx, &t.Inode)
 }
 
 // Getattr of the root: a directory, like an image's /.
@@ -47,22 +57,92 @@ func (t *tree) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) sy
 	return 0
 }
 
-// fill adds dir's entries under parent, recursively.
-func (t *tree) fill(ctx context.Context, parent *fs.Inode, dir string) error {
-	entries, err := t.sq.ReadDir(dir)
+func (t *tree) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return t.root.lookup(ctx, &t.Inode, name, out)
+}
+
+func (t *tree) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	return t.root.readdir(ctx, &t.Inode)
+}
+
+// entries are a directory's, read on first use.
+type entries struct {
+	t      *tree
+	path   string
+	loaded bool // under t.mu
+}
+
+// dir is a directory below the root.
+type dir struct {
+	fs.Inode
+	entries
+	attr fuse.Attr
+}
+
+func (d *dir) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Attr = d.attr
+	return 0
+}
+
+func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return d.lookup(ctx, &d.Inode, name, out)
+}
+
+func (d *dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	return d.readdir(ctx, &d.Inode)
+}
+
+// lookup finds name in the directory whose inode is in.
+func (d *entries) lookup(ctx context.Context, in *fs.Inode, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if err := d.load(ctx, in); err != nil {
+		return nil, syscall.EIO
+	}
+	ch := in.GetChild(name)
+	if ch == nil {
+		return nil, syscall.ENOENT
+	}
+	if ga, ok := ch.Operations().(fs.NodeGetattrer); ok {
+		var ao fuse.AttrOut
+		ga.Getattr(ctx, nil, &ao)
+		out.Attr = ao.Attr
+	}
+	return ch, 0
+}
+
+func (d *entries) readdir(ctx context.Context, in *fs.Inode) (fs.DirStream, syscall.Errno) {
+	if err := d.load(ctx, in); err != nil {
+		return nil, syscall.EIO
+	}
+	var list []fuse.DirEntry
+	for name, ch := range in.Children() {
+		list = append(list, fuse.DirEntry{Name: name, Mode: ch.Mode(), Ino: ch.StableAttr().Ino})
+	}
+	// One order for every listing: a rewound directory stream lists again.
+	slices.SortFunc(list, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	return fs.NewListDirStream(list), 0
+}
+
+// load adds the directory's entries under in, once.
+func (d *entries) load(ctx context.Context, in *fs.Inode) error {
+	t := d.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d.loaded {
+		return nil
+	}
+	list, err := t.sq.ReadDir(d.path)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
+	for _, e := range list {
 		fi, err := e.Info()
 		if err != nil {
 			return err
 		}
-		p := path.Join(dir, e.Name())
 		st, _ := fi.Sys().(*squashfs.StatT)
 		if st != nil {
-			if in, ok := t.byIno[st.Inode]; ok && !fi.IsDir() {
-				parent.AddChild(e.Name(), in, false) // a hard link
+			if h, ok := t.byIno[st.Inode]; ok && !fi.IsDir() {
+				in.AddChild(e.Name(), h, false) // a hard link
 				if a := t.links[st.Inode]; a != nil {
 					a.Nlink++
 				}
@@ -73,17 +153,13 @@ func (t *tree) fill(ctx context.Context, parent *fs.Inode, dir string) error {
 		if bits, ok := specialBits(e); ok {
 			attr.Mode = attr.Mode&^0o7777 | bits
 		}
-		child := t.node(ctx, p, fi, st, attr)
-		parent.AddChild(e.Name(), child, false)
+		child := t.node(ctx, path.Join(d.path, e.Name()), fi, st, attr)
+		in.AddChild(e.Name(), child, false)
 		if st != nil {
 			t.byIno[st.Inode] = child
 		}
-		if fi.IsDir() {
-			if err := t.fill(ctx, child, p); err != nil {
-				return err
-			}
-		}
 	}
+	d.loaded = true
 	return nil
 }
 
@@ -107,6 +183,9 @@ func (t *tree) node(ctx context.Context, p string, fi iofs.FileInfo, st *squashf
 			t.links[st.Inode] = &r.attr
 		}
 		return t.NewPersistentInode(ctx, r, stable)
+	}
+	if fi.IsDir() {
+		return t.NewPersistentInode(ctx, &dir{entries: entries{t: t, path: p}, attr: attr}, stable)
 	}
 	return t.NewPersistentInode(ctx, &other{attr: attr}, stable)
 }
@@ -170,11 +249,12 @@ func (r *regular) Getxattr(context.Context, string, []byte) (uint32, syscall.Err
 func (l *symlink) Getxattr(context.Context, string, []byte) (uint32, syscall.Errno) {
 	return noXattrs()
 }
+func (d *dir) Getxattr(context.Context, string, []byte) (uint32, syscall.Errno) { return noXattrs() }
 
 // symlink is a symbolic link.
 type symlink struct{ fs.MemSymlink }
 
-// other is a directory, a fifo, a socket or a device: attributes only
+// other is a fifo, a socket or a device: attributes only
 // (the squashfs reader does not give device numbers: such a node reads
 // as 0:0, as a container's /dev is mounted over it anyway).
 type other struct {

@@ -1,13 +1,16 @@
 package squash
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 func TestIsPath(t *testing.T) {
@@ -102,11 +105,7 @@ func TestWriteGoReadBack(t *testing.T) {
 	}
 	want := map[string]uint32{"bin/suid": syscall.S_IFREG | 0o755, "tmp": syscall.S_IFDIR | 0o777, "mtab": syscall.S_IFLNK | 0o777}
 	for p, mode := range want {
-		in := tr.Inode.GetChild(filepath.Dir(p))
-		if filepath.Dir(p) == "." {
-			in = &tr.Inode
-		}
-		c := in.GetChild(filepath.Base(p))
+		c := lookupPath(tr, p)
 		if c == nil {
 			t.Errorf("%s: missing", p)
 			continue
@@ -116,6 +115,8 @@ func TestWriteGoReadBack(t *testing.T) {
 		case *regular:
 			got = n.attr.Mode
 		case *other:
+			got = n.attr.Mode
+		case *dir:
 			got = n.attr.Mode
 		case *symlink:
 			got = n.Attr.Mode
@@ -145,4 +146,23 @@ func TestStandInReportsLosses(t *testing.T) {
 	if want := "setuid, setgid and sticky bits"; lost != want {
 		t.Errorf("lost %q, want %q", lost, want)
 	}
+}
+
+// lookupPath looks p up from the root as the kernel would, one name at a
+// time: directories are read as they are looked in.
+func lookupPath(tr *tree, p string) *gofs.Inode {
+	in := &tr.Inode
+	for _, name := range strings.Split(p, "/") {
+		l, ok := in.Operations().(gofs.NodeLookuper)
+		if !ok {
+			return nil
+		}
+		var out fuse.EntryOut
+		ch, errno := l.Lookup(context.Background(), name, &out)
+		if errno != 0 {
+			return nil
+		}
+		in = ch
+	}
+	return in
 }
