@@ -76,7 +76,15 @@ fi
 if ! running /run/slurm/slurmctld.pid; then
 	slurmctld || fail slurmctld "$LOG/slurmctld.log"
 fi
-if [ -n "$changed" ] && running /run/slurm/slurmd.pid; then
+# slurmd loads its MPI plugins at start, and Debian's mpi/pmix dlopens
+# libpmix.so, which only libpmix-dev ships (slurm-wlm does not depend on
+# it): a slurmd started before that package was installed has no PMIx.
+pmix_new=
+if running /run/slurm/slurmd.pid &&
+	[ -n "$(find /var/lib/dpkg/info -maxdepth 1 -name 'libpmix-dev*.list' -newer /run/slurm/slurmd.pid)" ]; then
+	pmix_new=1
+fi
+if { [ -n "$changed" ] || [ -n "$pmix_new" ]; } && running /run/slurm/slurmd.pid; then
 	# slurmd reads its node's config only at start.
 	kill "$(cat /run/slurm/slurmd.pid)"
 	for _ in $(seq 1 50); do
