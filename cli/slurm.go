@@ -2,6 +2,8 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"husk/sandbox"
@@ -82,6 +84,13 @@ func (f *ContainerFlags) withSlurm(c *sandbox.Config) error {
 		}
 		c.OCI.Mounts = append(c.OCI.Mounts, sandbox.MountOf(op))
 	}
+	if dir := mungeDir(os.Getenv("PMIX_SECURITY_MODE")); dir != "" {
+		op, err := sandbox.VolumeOp(dir + ":" + dir + ":ro")
+		if err != nil {
+			return err
+		}
+		c.OCI.Mounts = append(c.OCI.Mounts, sandbox.MountOf(op))
+	}
 	if f.Network == "" && f.Hostname == "" && len(f.Publish) == 0 && !f.PublishAll && len(f.DNS) == 0 {
 		c.Network = sandbox.NetworkConfig{Mode: "host"}
 	}
@@ -95,4 +104,31 @@ func (f *ContainerFlags) stepRm() {
 	if slurmStep() != nil && (f.Restart == "" || f.Restart == "no") {
 		f.Rm = true
 	}
+}
+
+// mungeDirs are where MUNGE's clients find munged's socket (libmunge's
+// default, /run/munge/munge.socket.2, and older systems' /var/run).
+var mungeDirs = []string{"/run/munge", "/var/run/munge"}
+
+// mungeDir is munged's socket directory, to be bound in read-only at its
+// own path when the step's PMIx server accepts MUNGE credentials
+// (PMIX_SECURITY_MODE lists munge, as Slurm's mpi/pmix sets it); "" when
+// it does not, or munged has no socket here. A rank runs as root in the
+// container, and PMIx's native security would send the server that uid 0,
+// which the server, expecting the job's user, refuses (Open MPI then
+// fails in MPI_Init as if it had no PMI support); munged, asked through
+// the socket, vouches for the uid the kernel reports on the host: the
+// job's user. MUNGE is the user's already: the socket is open to all.
+func mungeDir(modes string) string {
+	if !slices.Contains(strings.Split(modes, ","), "munge") {
+		return ""
+	}
+	for _, d := range mungeDirs {
+		if st, err := os.Stat(filepath.Join(d, "munge.socket.2")); err == nil && st.Mode()&os.ModeSocket != 0 {
+			if real, err := filepath.EvalSymlinks(d); err == nil {
+				return real
+			}
+		}
+	}
+	return ""
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"net"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -77,4 +79,27 @@ func containsKey(env []string, k string) bool {
 		}
 	}
 	return false
+}
+
+// munged's socket directory is bound in only when the PMIx server takes
+// MUNGE credentials and a socket is there.
+func TestMungeDir(t *testing.T) {
+	dir := t.TempDir()
+	old := mungeDirs
+	defer func() { mungeDirs = old }()
+	mungeDirs = []string{filepath.Join(dir, "none"), dir}
+	if got := mungeDir("munge,native"); got != "" {
+		t.Errorf("no socket: got %q, want none", got)
+	}
+	l, err := net.Listen("unix", filepath.Join(dir, "munge.socket.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	real, _ := filepath.EvalSymlinks(dir)
+	for modes, want := range map[string]string{"munge,native": real, "native": "", "": "", "munge": real, "nomunge": ""} {
+		if got := mungeDir(modes); got != want {
+			t.Errorf("PMIX_SECURITY_MODE=%q: got %q, want %q", modes, got, want)
+		}
+	}
 }

@@ -2,7 +2,11 @@ package integration
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -205,4 +209,149 @@ func UniqueImage(tag string) (v1.Image, error) {
 		return nil, err
 	}
 	return NewImage("amd64", v1.Config{Cmd: []string{"/bin/sh"}}, layer)
+}
+
+// MPIDirs are Open MPI's and PMIx's plugin, data and configuration
+// directories on a Debian host (openmpi-bin, libopenmpi-dev): the MCA
+// components, their help texts and default parameters. hwloc's optional
+// plugins stay out (they pull in X11 and ICU).
+var MPIDirs = []string{
+	"/usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3",
+	"/usr/share/openmpi",
+	"/etc/openmpi",
+	"/usr/lib/x86_64-linux-gnu/pmix2/lib/pmix",
+	"/usr/lib/x86_64-linux-gnu/pmix2/share",
+}
+
+// MPIImage is the busybox image plus a layer of the host's Open MPI: the
+// program hello (an MPI binary made by mpicc) as /usr/local/bin/mpi_hello,
+// the shared libraries that ldd names for it and for every plugin in
+// MPIDirs, and MPIDirs themselves, each at its host path, with the
+// symlinks on the way (/lib, /lib64 and the libraries' sonames) kept.
+func MPIImage(busybox v1.Image, hello string) (v1.Image, error) {
+	c := &hostFiles{seen: map[string]bool{}, walked: map[string]bool{}}
+	c.entries = append(c.entries, Dir("usr/", 0o755, 0, 0), Dir("usr/local/", 0o755, 0, 0), Dir("usr/local/bin/", 0o755, 0, 0))
+	c.seen["/usr"], c.seen["/usr/local"], c.seen["/usr/local/bin"] = true, true, true
+	prog, err := os.ReadFile(hello)
+	if err != nil {
+		return nil, err
+	}
+	c.entries = append(c.entries, Entry{Hdr: File("usr/local/bin/mpi_hello", 0o755, 0, 0, "").Hdr, Data: prog})
+	c.entries[len(c.entries)-1].Hdr.Size = int64(len(prog))
+	objects := []string{hello}
+	for _, d := range MPIDirs {
+		err := filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
+			if err == nil && de.Type().IsRegular() && strings.HasSuffix(p, ".so") {
+				objects = append(objects, p)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading Open MPI's %s (apt-get install openmpi-bin libopenmpi-dev): %w", d, err)
+		}
+		if err := c.add(d, true); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range objects {
+		out, err := exec.Command("ldd", o).Output()
+		if err != nil {
+			return nil, fmt.Errorf("ldd %s: %w", o, err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			for _, f := range strings.Fields(l) {
+				if strings.HasPrefix(f, "/") {
+					if err := c.add(f, false); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	layer, err := TarLayer(c.entries)
+	if err != nil {
+		return nil, err
+	}
+	base, err := busybox.Layers()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := busybox.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg := cf.Config
+	cfg.Cmd = []string{"/usr/local/bin/mpi_hello"}
+	cfg.Labels = map[string]string{"org.husk.test": "mpi"}
+	return NewImage("amd64", cfg, append(base, layer)...)
+}
+
+// hostFiles collects host files as layer entries at their own paths.
+type hostFiles struct {
+	entries []Entry
+	seen    map[string]bool // entries made
+	walked  map[string]bool // directories whose trees were added
+}
+
+// add adds the absolute path p: each directory on the way, each symlink on
+// the way (and then what it points to), and with whole, a directory's tree.
+// Entries are made at real paths only, never through a symlink.
+func (c *hostFiles) add(p string, whole bool) error {
+	p = filepath.Clean(p)
+	if p == "/" {
+		return nil
+	}
+	parent := filepath.Dir(p)
+	if err := c.add(parent, false); err != nil {
+		return err
+	}
+	if real, err := filepath.EvalSymlinks(parent); err != nil {
+		return err
+	} else if real != parent {
+		return c.add(filepath.Join(real, filepath.Base(p)), whole)
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimPrefix(p, "/")
+	if !c.seen[p] {
+		c.seen[p] = true
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			c.entries = append(c.entries, Symlink(name, target))
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(parent, target)
+			}
+			return c.add(target, whole)
+		case fi.IsDir():
+			c.entries = append(c.entries, Dir(name+"/", int64(fi.Mode().Perm()), 0, 0))
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			e := File(name, int64(fi.Mode().Perm()), 0, 0, "")
+			e.Hdr.Size, e.Data = int64(len(data)), data
+			c.entries = append(c.entries, e)
+		}
+	}
+	if !whole || !fi.IsDir() || c.walked[p] {
+		return nil
+	}
+	c.walked[p] = true
+	des, err := os.ReadDir(p)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if err := c.add(filepath.Join(p, de.Name()), true); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,17 +44,22 @@ func vmHelper(verb, file string) int {
 			fmt.Println("vm_readv: bad file:", err)
 			return 1
 		}
-		buf := make([]byte, len(secret))
-		local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
-		remote := []unix.RemoteIovec{{Base: addr, Len: len(buf)}}
-		if _, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil {
-			fmt.Printf("vm_readv: %v\n", err)
-			return 0
-		}
-		fmt.Printf("vm_readv: ok %s\n", buf)
+		fmt.Println(vmRead(pid, addr, len(secret)))
 		return 0
 	}
 	return 2
+}
+
+// vmRead reads n bytes at addr from process pid with process_vm_readv:
+// "vm_readv: ok DATA" or "vm_readv: ERROR".
+func vmRead(pid int, addr uintptr, n int) string {
+	buf := make([]byte, n)
+	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
+	remote := []unix.RemoteIovec{{Base: addr, Len: len(buf)}}
+	if _, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil {
+		return "vm_readv: " + err.Error()
+	}
+	return "vm_readv: ok " + string(buf)
 }
 
 // Two tasks with --join NAME share one container: the same user and IPC
@@ -91,27 +97,80 @@ func TestRunJoin(t *testing.T) {
 	e.wantNoContainers()
 	wantNoProcessWith(t, id)
 
-	// Without --join, each run has its own namespaces: another user
-	// namespace, and the first's memory out of reach (its PID names no
-	// process of the second's PID namespace, or another one).
+	// Without --join, each run has its own namespaces, and the first's
+	// memory is out of the second's reach twice over. Its PID is no
+	// process in the second's PID namespace: naming the holder by its host
+	// PID (as a rank would name a peer on the node) gives ESRCH. And where
+	// the PID is visible, from husk's own user namespace on the host's PID
+	// namespace (a sibling of the container's, as the two containers'
+	// are to each other), the kernel refuses with EPERM: the reader has no
+	// CAP_SYS_PTRACE in the target's user namespace, and is not in it
+	// with the target's capabilities (commoncap's ptrace check), though
+	// both run as the same host uid. Only the namespace's owner, this
+	// harness on the host, may read it, which shows the PID and address
+	// right.
 	_ = os.Remove(filepath.Join(dir, "a"))
 	_ = os.Remove(filepath.Join(dir, "a.done"))
 	solo := append([]string{"--rm", "-v", dir + ":/x"}, helperVolume(t)...)
 	other, cancel2 := e.startHusk(runArgs(solo, ref, helperPath, "vm-hold", "/x/a")...)
 	defer cancel2()
+	defer os.WriteFile(filepath.Join(dir, "a.done"), nil, 0o644)
 	for i := 0; i < 600; i++ {
 		if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	r = e.sbx(solo, ref, "sh", "-c", "readlink /proc/self/ns/user; "+helperPath+" vm-read /x/a; touch /x/a.done")
-	if r.code != 0 || strings.Contains(r.stdout, "vm_readv: ok") || strings.HasPrefix(string(ns), strings.SplitN(r.stdout, "\n", 2)[0]+"\n") {
-		t.Errorf("without --join: want another user namespace and process_vm_readv refused: %s", r)
+	var inner int
+	var addr uintptr
+	b, _ := os.ReadFile(filepath.Join(dir, "a"))
+	if _, err := fmt.Sscanf(string(b), "%d %d", &inner, &addr); err != nil {
+		t.Fatalf("the holder wrote %q: %v", b, err)
 	}
-	t.Logf("without --join: %q", r.stdout)
+	host := hostPidOf(t, helperPath+"\x00vm-hold\x00/x/a\x00")
+	if err := os.WriteFile(filepath.Join(dir, "b"), []byte(fmt.Sprintf("%d %d\n", host, addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.sbx(solo, ref, "sh", "-c", "readlink /proc/self/ns/user; "+helperPath+" vm-read /x/b")
+	got := lines(r.stdout)
+	if r.code != 0 || len(got) != 2 || string(ns) != "" && strings.HasPrefix(string(ns), got[0]+"\n") ||
+		got[1] != "vm_readv: "+unix.ESRCH.Error() {
+		t.Errorf("without --join, from another container: want another user namespace and %q: %s", unix.ESRCH.Error(), r)
+	}
+	link := filepath.Join(t.TempDir(), filepath.Base(helperPath))
+	self, _ := os.Executable()
+	if err := os.Symlink(self, link); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("unshare", link, "vm-read", filepath.Join(dir, "b"))
+	if want := "vm_readv: " + unix.EPERM.Error() + "\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("without --join, from a sibling user namespace that sees the PID: want %q: %s", want, r)
+	}
+	if got, want := vmRead(host, addr, len("husk-join-secret")), "vm_readv: ok husk-join-secret"; got != want {
+		t.Errorf("from the host, the user namespace's owner: %q, want %q", got, want)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "a.done"), nil, 0o644)
 	_ = other.Wait()
 	e.wantNoContainers()
+}
+
+// hostPidOf is the PID of this user's one process whose command line is
+// cmdline, waited for up to 5 s.
+func hostPidOf(t *testing.T, cmdline string) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		entries, _ := os.ReadDir("/proc")
+		for _, en := range entries {
+			b, _ := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline"))
+			if string(b) == cmdline {
+				pid, _ := strconv.Atoi(en.Name())
+				return pid
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no process runs %q", strings.ReplaceAll(cmdline, "\x00", " "))
+	return 0
 }
 
 // A joined task killed with -9 does not keep its container: the monitor

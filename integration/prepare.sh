@@ -38,10 +38,14 @@ SSHFS=${2:-}
 #   python3         the python image the harness builds from the host's (usernetapp_test.go)
 #   iproute2        ip, for the network tests of later issues
 #   slurm-wlm munge a single-node Slurm for slurm_test.go (set up by slurm.sh)
+#   libpmix-dev     libpmix.so, which Debian's mpi/pmix plugin of slurmd dlopens
+#                   (without it `srun --mpi=pmix` cannot launch a task)
+#   openmpi-bin libopenmpi-dev  Open MPI and mpicc: slurm_test.go compiles an
+#                   MPI hello and builds its image from the host's libraries
 #   openssh-server sshfs attr  a real network filesystem over loopback for
 #                   placement_test.go (sshfs.sh), getfattr to walk its export
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge openssh-server sshfs attr python3"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge libpmix-dev openmpi-bin libopenmpi-dev openssh-server sshfs attr python3"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {

@@ -53,6 +53,28 @@ if [ ! -f "$CONF" ] || [ "$(cat "$CONF")" != "$want" ]; then
 	printf '%s\n' "$want" >"$CONF"
 	changed=1
 fi
+
+# oci.conf for `srun --container=BUNDLE` (slurm_test.go): Slurm 22.05's
+# slurmstepd runs each line with /bin/sh -c, as the job's user, with %r the
+# bundle's root filesystem (BUNDLE/rootfs): the husk it runs is the one the
+# test puts in the bundle (BUNDLE/husk), its state in BUNDLE/oci-state.
+# RunTimeRun, not RunTimeCreate and RunTimeStart: 22.05 reads create's
+# output until EOF, which the created container holds as its stdio (it
+# would wait forever for a start that comes after), and in that mode the
+# step's output and exit code never reach srun. slurmstepd reads oci.conf
+# at each container step: no daemon needs telling.
+OCI=/etc/slurm/oci.conf
+want_oci=$(cat <<'CONF'
+# Written by husk's integration/slurm.sh: srun --container runs husk oci.
+RunTimeQuery="%r/../husk oci --root=%r/../oci-state state %n.%u.%j.%s.%t"
+RunTimeRun="%r/../husk oci --root=%r/../oci-state run %n.%u.%j.%s.%t -b %b"
+RunTimeKill="%r/../husk oci --root=%r/../oci-state kill -a %n.%u.%j.%s.%t"
+RunTimeDelete="%r/../husk oci --root=%r/../oci-state delete --force %n.%u.%j.%s.%t"
+CONF
+)
+if [ ! -f "$OCI" ] || [ "$(cat "$OCI")" != "$want_oci" ]; then
+	printf '%s\n' "$want_oci" >"$OCI"
+fi
 install -d -o slurm -g slurm /var/lib/slurm/slurmctld /var/lib/slurm/slurmd /run/slurm "$LOG"
 install -d -o munge -g munge -m 0755 /run/munge
 
@@ -76,7 +98,15 @@ fi
 if ! running /run/slurm/slurmctld.pid; then
 	slurmctld || fail slurmctld "$LOG/slurmctld.log"
 fi
-if [ -n "$changed" ] && running /run/slurm/slurmd.pid; then
+# slurmd loads its MPI plugins at start, and Debian's mpi/pmix dlopens
+# libpmix.so, which only libpmix-dev ships (slurm-wlm does not depend on
+# it): a slurmd started before that package was installed has no PMIx.
+pmix_new=
+if running /run/slurm/slurmd.pid &&
+	[ -n "$(find /var/lib/dpkg/info -maxdepth 1 -name 'libpmix-dev*.list' -newer /run/slurm/slurmd.pid)" ]; then
+	pmix_new=1
+fi
+if { [ -n "$changed" ] || [ -n "$pmix_new" ]; } && running /run/slurm/slurmd.pid; then
 	# slurmd reads its node's config only at start.
 	kill "$(cat /run/slurm/slurmd.pid)"
 	for _ in $(seq 1 50); do
