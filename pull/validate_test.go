@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -188,6 +189,14 @@ func TestCheckerPassesSparseRaw(t *testing.T) {
 		out, err := io.ReadAll(newChecker(bytes.NewReader(raw), digest.FromBytes(raw)))
 		if err != nil || !bytes.Equal(out, raw) {
 			t.Errorf("%s: the checker changed the stream (%d bytes in, %d out): %v", format, len(raw), len(out), err)
+		}
+		// Where containers/storage unpacks (vfs), the old GNU type is
+		// refused by name; PAX sparse entries are regular files to it.
+		chk := newChecker(bytes.NewReader(raw), digest.FromBytes(raw))
+		chk.noGNU = true
+		_, err = io.ReadAll(chk)
+		if refused := err != nil && strings.Contains(err.Error(), `"sparse" is an old GNU sparse file`); refused != (format == "gnu") {
+			t.Errorf("%s with noGNU: %v", format, err)
 		}
 	}
 }

@@ -99,6 +99,7 @@ func (s *Store) CopyRoot(img *storage.Image, id string) (dir string, err error) 
 		_ = s.DeleteContainer(c.ID)
 		return "", fmt.Errorf("mounting the copy of image %.12s: %w", img.ID, err)
 	}
+	s.KeepHoles(dir, img.TopLayer)
 	return dir, nil
 }
 
@@ -152,14 +153,19 @@ func (s *Store) ContainerRoot(img *storage.Image, id string) (string, error) {
 	if s.Strategy != fuse.VFS {
 		return "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
 	}
+	made := false
 	if _, err := s.Container(id); err != nil {
 		if _, err := s.CreateContainer(id, nil, img.ID, "", containerMetadata, nil); err != nil {
 			return "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
 		}
+		made = true
 	}
 	dir, err := s.Mount(id, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting the copy of container %.12s: %w", id, err)
+	}
+	if made {
+		s.KeepHoles(dir, img.TopLayer)
 	}
 	return dir, nil
 }
