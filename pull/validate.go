@@ -219,6 +219,11 @@ func (c *checker) check(h *tar.Header) error {
 	if err != nil {
 		return err
 	}
+	// A whiteout names a file of its directory: one of "." or ".." would
+	// remove the directory, or the one above it (the root, from the top).
+	if target, ok := strings.CutPrefix(path.Base(name), ".wh."); ok && (target == "" || target == "." || target == "..") {
+		return &EscapeError{h.Name, fmt.Sprintf("is a whiteout of %q, not of a file in its directory", target)}
+	}
 	if h.Typeflag == tar.TypeGNUSparse && c.noGNU {
 		return fmt.Errorf("refusing the layer: its entry %q is an old GNU sparse file (tar --sparse --format=gnu), which the vfs "+
 			"strategy's unpacker cannot write: pull it with --storage-driver overlay or fuse-overlayfs, or ask its publisher "+

@@ -66,7 +66,11 @@ func TestCheckerRules(t *testing.T) {
 		{"hard link through a symlink", []entry{{"l", "/etc", sym}, {"hl", "l/passwd", hard}}, true},
 		{"hard link to a symlink", []entry{{"l", "/etc", sym}, {"hl", "l", hard}}, false},
 		{"entry through a hard link to a symlink", []entry{{"l", "/etc", sym}, {"hl", "l", hard}, {"hl/passwd", "", reg}}, true},
-		{"whiteout", []entry{{"etc/.wh.motd", "", reg}, {"var/.wh..wh..opq", "", reg}}, false},
+		{"whiteout", []entry{{"etc/.wh.motd", "", reg}, {"var/.wh..wh..opq", "", reg}, {".wh..wh..opq", "", reg}}, false},
+		{"whiteout of ..", []entry{{".wh...", "", reg}}, true},
+		{"whiteout of .", []entry{{"bin/.wh..", "", reg}}, true},
+		{"whiteout of the root through a directory", []entry{{"./bin/.wh...", "", reg}}, true},
+		{"whiteout of nothing", []entry{{"bin/.wh.", "", reg}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
