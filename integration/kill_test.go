@@ -408,7 +408,7 @@ func procState(pid int) string {
 // and the next commit completes. The moment is the container's sleep
 // stopped by the commit; its 100 MB of random bytes keep the commit busy.
 func TestKillCommit(t *testing.T) {
-	e, ref, _ := killEnv(t)
+	e, ref, root := killEnv(t)
 	id := e.detached(nil, ref, "sh", "-c", "head -c 100000000 /dev/urandom > /big; echo ready; exec sleep 600")
 	e.waitOutput("ready", "logs", id)
 	var sleep int
@@ -434,7 +434,21 @@ func TestKillCommit(t *testing.T) {
 	if n := len(e.imageIDs()); n != before || strings.Contains(e.out("images"), "killed-commit") {
 		t.Errorf("the killed commit left an image: %s", e.out("images"))
 	}
+	// Its work directory is removed by the next husk that makes one, once
+	// past its few seconds of grace.
+	work := func() []string {
+		a, _ := filepath.Glob(filepath.Join(root, "husk-tmp", "commit-*"))
+		b, _ := filepath.Glob(filepath.Join(root, "*", "husk-tmp", "commit-*"))
+		return append(a, b...)
+	}
+	if len(work()) != 1 {
+		t.Errorf("want the killed commit's work directory: %q", work())
+	}
+	time.Sleep(6 * time.Second)
 	e.ok("commit", id, "committed")
+	if left := work(); len(left) != 0 {
+		t.Errorf("the killed commit's work directory outlived the next commit: %q", left)
+	}
 	if got := e.sbxOut([]string{"--rm"}, "committed", "sh", "-c", "wc -c < /big"); got != "100000000" {
 		t.Errorf("the commit after the kill: /big has %q bytes", got)
 	}
