@@ -2,12 +2,14 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +312,54 @@ func TestHostileRegistryBlobs(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// Endless files and stdin that husk reads for itself are read up to a
+// bound, then refused with one line (issue 19, item 7): a Dockerfile, a
+// build secret, the auth file. Each ends quickly, with husk's memory
+// untouched.
+func TestEndlessInputsBounded(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + ref + "\nRUN --mount=type=secret,id=s true\n"})
+	zeroRun := func(args ...string) result {
+		zero, err := os.Open("/dev/zero")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zero.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := e.command(ctx, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = zero, &out, &errb
+		_ = cmd.Run()
+		code := -1
+		if cmd.ProcessState != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+		return result{args: args, stdout: out.String(), stderr: errb.String(), code: code}
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"build", "-f", "/dev/zero", dir}, []string{"/dev/zero", "4 MiB"}},
+		{[]string{"build", "-f", "-", dir}, []string{"stdin", "4 MiB"}},
+		{[]string{"build", "--secret", "id=s,src=/dev/zero", dir}, []string{"/dev/zero", "500 KiB"}},
+		{[]string{"pull", ref}, []string{"/dev/zero", "4 MiB"}}, // REGISTRY_AUTH_FILE=/dev/zero
+	} {
+		if c.args[0] == "pull" {
+			e.vars["REGISTRY_AUTH_FILE"] = "/dev/zero"
+		}
+		start := time.Now()
+		e.wantError(zeroRun(c.args...), c.want...)
+		delete(e.vars, "REGISTRY_AUTH_FILE")
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("husk %s took %s: the bound did not end it", strings.Join(c.args, " "), d)
+		}
+	}
+	if strings.Contains(e.out("images"), "<none>") {
+		t.Errorf("a refused build left an image: %s", e.out("images"))
+	}
+	e.noLeftovers()
 }
