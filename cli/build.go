@@ -133,15 +133,30 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	return o, nil
 }
 
+// maxDockerfile bounds a Dockerfile read whole: -f /dev/zero or an
+// endless stdin is refused instead of filling memory (issue 19, item 7).
+const maxDockerfile = 4 << 20
+
 func readDockerfile(file string) ([]byte, string, error) {
 	if file == "-" {
-		b, err := io.ReadAll(os.Stdin)
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, maxDockerfile+1))
+		if err == nil && len(b) > maxDockerfile {
+			err = fmt.Errorf("more than %d MiB: pipe in a Dockerfile", maxDockerfile>>20)
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("reading the Dockerfile from stdin: %w", err)
 		}
 		return b, "Dockerfile", nil
 	}
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
+	var b []byte
+	if err == nil {
+		b, err = io.ReadAll(io.LimitReader(f, maxDockerfile+1))
+		f.Close()
+		if err == nil && len(b) > maxDockerfile {
+			return nil, "", fmt.Errorf("reading the Dockerfile %s: more than %d MiB: give a Dockerfile's path with -f", file, maxDockerfile>>20)
+		}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the Dockerfile %s: %w: give its path with -f, or a context directory that holds one", file, err)
 	}
