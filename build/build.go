@@ -30,7 +30,7 @@ type Options struct {
 	Target     string            // "" for the last stage
 	NoCache    bool
 	AlwaysPull bool // --pull: fetch FROM images even when the store has them
-	NoNetwork  bool // --network none: every RUN step gets loopback only
+	Network    Network // --network: RUN steps' network, unless RUN --network says otherwise
 	Quiet      bool
 	Out        io.Writer // progress and the steps' output
 	Runner     Runner
