@@ -29,8 +29,8 @@ type Options struct {
 	Labels     map[string]string // --label
 	Target     string            // "" for the last stage
 	NoCache    bool
-	AlwaysPull bool // --pull: fetch FROM images even when the store has them
-	NoNetwork  bool // --network none: every RUN step gets loopback only
+	AlwaysPull bool    // --pull: fetch FROM images even when the store has them
+	Network    Network // --network: RUN steps' network, unless RUN --network says otherwise
 	Quiet      bool
 	Out        io.Writer // progress and the steps' output
 	Runner     Runner

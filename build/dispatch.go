@@ -194,7 +194,7 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 		out := st.b.stepOutput()
 		code, err := st.b.o.Runner.Run(Process{
 			Root: root, Args: args, Env: env, Cwd: orRoot(cfg.WorkingDir), User: cfg.User, Mounts: mounts.ops,
-			Stdout: out, Stderr: out, NoNetwork: st.b.o.NoNetwork || instructions.GetNetwork(c) == instructions.NetworkNone,
+			Stdout: out, Stderr: out, Network: stepNetwork(st.b.o.Network, instructions.GetNetwork(c)),
 		})
 		mounts.release(root)
 		removeMountPoints(root, made)
@@ -372,4 +372,14 @@ func (b *builder) stepOutput() *os.File {
 		return b.devNull
 	}
 	return os.Stderr
+}
+
+// stepNetwork is a RUN step's network: RUN --network=none or host, else
+// the build's.
+func stepNetwork(build Network, run instructions.NetworkMode) Network {
+	switch run {
+	case instructions.NetworkNone, instructions.NetworkHost:
+		return Network{Mode: string(run)}
+	}
+	return build
 }

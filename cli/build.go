@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"husk/build"
+	"husk/network"
 	"husk/pull"
 	"husk/store"
 )
@@ -23,7 +24,7 @@ type BuildCmd struct {
 	Target    string   `help:"Build up to this stage (FROM ... AS NAME)." placeholder:"STAGE"`
 	NoCache   bool     `name:"no-cache" help:"Run every step again, ignoring the layer cache."`
 	Pull      bool     `help:"Pull FROM images even when the store has them."`
-	Network   string   `default:"default" enum:"default,host,none" help:"RUN steps' network: the host's (default, host) or none (loopback only)."`
+	Network   string   `default:"default" help:"RUN steps' network: default or builtin (husk's userspace network, as husk run gets), host (the host's) or none (loopback only); builtin:allow_host_loopback=true lets host.husk.internal reach the host's loopback." placeholder:"MODE[:OPTIONS]"`
 	Platform  string   `help:"Only this host's platform (linux/amd64 here) can be built." placeholder:"OS/ARCH"`
 	Quiet     bool     `short:"q" help:"Print only the image ID."`
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
@@ -87,7 +88,11 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	if c.Platform != "" && c.Platform != "linux/"+runtime.GOARCH {
 		return build.Options{}, fmt.Errorf("--platform %s: husk builds for this host's platform, linux/%s, only: drop the flag", c.Platform, runtime.GOARCH)
 	}
-	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, NoNetwork: c.Network == "none", Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
+	bnet, err := buildNetwork(c.Network)
+	if err != nil {
+		return build.Options{}, err
+	}
+	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, Network: bnet, Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
 	ctxDir, file := c.Context, c.File
 	if ctxDir == "-" {
 		ctxDir, file = "", "-"
@@ -161,4 +166,26 @@ func readDockerfile(file string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("reading the Dockerfile %s: %w: give its path with -f, or a context directory that holds one", file, err)
 	}
 	return b, file, nil
+}
+
+// buildNetwork is husk build's --network, in run's syntax: default (as
+// Docker's default bridge: husk's builtin network), builtin[:OPTIONS],
+// host or none.
+func buildNetwork(v string) (build.Network, error) {
+	if v == "default" {
+		v = network.Builtin
+	}
+	mode, opts, err := (&SandboxFlags{Network: v}).netMode()
+	if err != nil {
+		return build.Network{}, err
+	}
+	switch mode {
+	case network.Builtin, "host", "none":
+	default:
+		return build.Network{}, fmt.Errorf("--network %s: husk build runs steps on default (builtin), host or none: use one of those", mode)
+	}
+	if opts["port_handler"] != "" {
+		return build.Network{}, fmt.Errorf("--network %s: a build publishes no ports: drop port_handler", v)
+	}
+	return build.Network{Mode: mode, AllowHostLoopback: opts["allow_host_loopback"] == "true"}, nil
 }
