@@ -56,8 +56,9 @@ func newLive(ctx context.Context, out io.Writer) *live {
 // step ends the stage's running step and starts the next.
 func (l *live) step(stage, number int, line string, cached bool) {
 	l.finish(stage, nil)
+	line = strings.Join(strings.Fields(line), " ") // one row: a heredoc's lines joined
 	s := &liveStep{line: line, start: time.Now(), number: number}
-	s.bar = l.p.New(0, mpb.NopStyle(), mpb.BarPriority(number), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+	s.bar = l.p.New(0, mpb.NopStyle(), mpb.BarPriority(number), mpb.PrependDecorators(decor.Any(func(st decor.Statistics) string {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		end := s.end
@@ -71,7 +72,7 @@ func (l *live) step(stage, number int, line string, cached bool) {
 		case "DONE", "ERROR":
 			t = s.state + " " + t
 		}
-		return fmt.Sprintf("=> %s %s", s.line, t)
+		return "=> " + fit(s.line, st.AvailableWidth-len(t)-5) + " " + t
 	})))
 	l.mu.Lock()
 	l.shown++
@@ -168,4 +169,17 @@ func (l *live) close(err error) {
 		}
 		fmt.Fprintln(l.out, "------")
 	}
+}
+
+// fit shortens a step's line to the terminal's width, keeping its status
+// in view.
+func fit(line string, width int) string {
+	r := []rune(line)
+	if width <= 0 || len(r) <= width {
+		return line
+	}
+	if width < 2 {
+		return string(r[:width])
+	}
+	return string(r[:width-1]) + "…"
 }
