@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 
+	"golang.org/x/term"
+
 	"husk/build"
 	"husk/network"
 	"husk/pull"
@@ -30,7 +32,7 @@ type BuildCmd struct {
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
 	Secrets   []string `name:"secret" help:"Give RUN --mount=type=secret a secret: id=ID,src=FILE or id=ID,env=VAR." placeholder:"id=ID,src=FILE"`
 	Security  []string `name:"security-opt" help:"fake-ids=false: without subuid ranges, let RUN's id changes and chowns fail instead of faking them." placeholder:"OPT"`
-	Progress  string   `default:"auto" enum:"auto,plain,tty,quiet" help:"Progress output: plain #N lines and the steps' output (auto and tty print the same: no live view yet), or quiet (nothing but errors)."`
+	Progress  string   `default:"auto" enum:"auto,plain,tty,quiet" help:"Progress output: plain (#N [stage n/m] INSTRUCTION lines and the steps' output), tty (a live view as BuildKit draws it, on a terminal; plain when stderr is not one), auto (tty when stderr is a terminal, else plain) or quiet (nothing but errors)."`
 	Context   string   `arg:"" help:"The build context directory, or - for a Dockerfile on stdin and no context."`
 }
 
@@ -92,7 +94,7 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	if err != nil {
 		return build.Options{}, err
 	}
-	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, Network: bnet, Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
+	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, Network: bnet, Quiet: c.Quiet || c.Progress == "quiet", Live: (c.Progress == "tty" || c.Progress == "auto") && stderrTerminal(g.Stderr), Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
 	ctxDir, file := c.Context, c.File
 	if ctxDir == "-" {
 		ctxDir, file = "", "-"
@@ -188,4 +190,11 @@ func buildNetwork(v string) (build.Network, error) {
 		return build.Network{}, fmt.Errorf("--network %s: a build publishes no ports: drop port_handler", v)
 	}
 	return build.Network{Mode: mode, AllowHostLoopback: opts["allow_host_loopback"] == "true"}, nil
+}
+
+// stderrTerminal: the build's progress goes to a terminal, where the live
+// view can redraw itself.
+func stderrTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
