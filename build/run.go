@@ -104,7 +104,7 @@ func (r SandboxRunner) Run(p Process) (int, error) {
 	spec, err := sandbox.ContainerSpec(v1.Config{Env: p.Env, WorkingDir: p.Cwd, User: p.User}, sandbox.RunOptions{
 		Cmd: p.Args, ID: sandbox.NewID(), HostNet: mode == "host", Net: nspec, Caps: profiles.DefaultCaps,
 		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root), Volumes: p.Mounts,
-		NoSetGroups: single,
+		NoSetGroups: single, FakeIDs: single && !r.NoFakeIDs,
 	})
 	if err != nil {
 		return 125, err

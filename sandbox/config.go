@@ -265,6 +265,7 @@ func (c *Config) RunOptions(id, seccompCache string, single bool) (RunOptions, e
 		return o, err
 	}
 	o.NoSetGroups = single
+	o.FakeIDs = single && !c.NoFakeIDs && c.Seccomp != SeccompUnconfined && c.Seccomp != SeccompProfile
 	o.SeccompBPF, err = c.SeccompBPF(seccompCache, single && !c.NoFakeIDs)
 	return o, err
 }

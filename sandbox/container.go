@@ -47,6 +47,9 @@ type RunOptions struct {
 	Devices     []Device
 	Hooks       []Hook
 	Hold        bool
+	// FakeIDs: the seccomp filter fakes id changes (seccomp.FakeIDs), so
+	// apt is told not to switch to its _apt user (aptFakeIDs).
+	FakeIDs bool
 }
 
 // ContainerSpec joins an image's config and the run flags into a Spec, as
@@ -92,6 +95,9 @@ func ContainerSpec(cfg v1.Config, o RunOptions) (*Spec, error) {
 		SeccompBPF: o.SeccompBPF,
 		Hooks:      o.Hooks,
 		Hold:       o.Hold,
+	}
+	if o.FakeIDs {
+		aptFakeIDs(s)
 	}
 	// Docker makes a missing working directory; volumes and tmpfs follow.
 	s.Mounts = append([]Op{{Kind: KindMkdir, Target: cwd}}, o.Volumes...)
@@ -163,6 +169,25 @@ func envOf(image []string, o RunOptions, host string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// aptConfig is a config file apt reads (APT_CONFIG) before its own.
+const aptConfig = "/dev/.husk-apt.conf"
+
+// aptFakeIDs: apt fetches as the _apt user, and checks that its switch to
+// that user took effect; under the fake-ids filter the switch succeeds
+// without effect and apt stops ("Could not switch group"). As Charliecloud
+// does, apt is told to fetch as root, here through APT_CONFIG and a file
+// on the sandbox's own /dev, so that nothing is written into the image.
+// An APT_CONFIG the image or the user set wins.
+func aptFakeIDs(s *Spec) {
+	for _, kv := range s.Env {
+		if strings.HasPrefix(kv, "APT_CONFIG=") {
+			return
+		}
+	}
+	s.Env = append(s.Env, "APT_CONFIG="+aptConfig)
+	s.Files = append(s.Files, File{Path: aptConfig, Content: "APT::Sandbox::User \"root\";\n"})
 }
 
 // etcFiles are /etc/hosts, /etc/hostname and /etc/resolv.conf. With the
