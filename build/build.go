@@ -29,9 +29,10 @@ type Options struct {
 	Labels     map[string]string // --label
 	Target     string            // "" for the last stage
 	NoCache    bool
-	AlwaysPull bool // --pull: fetch FROM images even when the store has them
-	NoNetwork  bool // --network none: every RUN step gets loopback only
+	AlwaysPull bool    // --pull: fetch FROM images even when the store has them
+	Network    Network // --network: RUN steps' network, unless RUN --network says otherwise
 	Quiet      bool
+	Live       bool      // a live view on Out, a terminal, rather than plain lines
 	Out        io.Writer // progress and the steps' output
 	Runner     Runner
 	Secrets    map[string]Secret      // --secret, by id
@@ -47,6 +48,7 @@ type builder struct {
 	lex     *shell.Lex
 	meta    map[string]string // args before the first FROM, and the predefined ones
 	devNull *os.File          // the steps' output with -q
+	live    *live             // the terminal's view with Live
 
 	cancel context.CancelFunc // stops every stage at its next step
 	wg     sync.WaitGroup     // the stages started in the background
@@ -73,6 +75,18 @@ func Build(ctx context.Context, s *store.Store, o Options) (string, error) {
 		defer null.Close()
 		b.devNull = null
 	}
+	if o.Live && !o.Quiet {
+		b.live = newLive(context.WithoutCancel(ctx), o.Out)
+	}
+	id, err := b.build()
+	if b.live != nil {
+		b.live.close(err)
+	}
+	return id, err
+}
+
+func (b *builder) build() (string, error) {
+	df, o := b.o.Dockerfile, b.o
 	if err := b.metaArgs(); err != nil {
 		return "", err
 	}
@@ -166,6 +180,10 @@ func (b *builder) show(st *stage, n, total int, text string, cached bool) {
 	name := st.name
 	if name == "" {
 		name = fmt.Sprintf("stage-%d", st.index)
+	}
+	if b.live != nil {
+		b.live.step(st.index, b.step, fmt.Sprintf("[%s %d/%d] %s", name, n, total, text), cached)
+		return
 	}
 	fmt.Fprintf(b.o.Out, "#%d [%s %d/%d] %s\n", b.step, name, n, total, text)
 	if cached {

@@ -15,6 +15,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
+
+	"husk/store"
 )
 
 // copySpec is one COPY or ADD, its words expanded.
@@ -224,7 +226,12 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	hw := store.NewHoleWriter(out) // a sparse file keeps its holes
+	if _, err := io.Copy(hw, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := hw.Close(); err != nil {
 		out.Close()
 		return err
 	}

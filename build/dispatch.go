@@ -191,11 +191,12 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 		if err != nil {
 			return err
 		}
-		out := st.b.stepOutput()
+		out, closeOut := st.b.stepOutput(st)
 		code, err := st.b.o.Runner.Run(Process{
 			Root: root, Args: args, Env: env, Cwd: orRoot(cfg.WorkingDir), User: cfg.User, Mounts: mounts.ops,
-			Stdout: out, Stderr: out, NoNetwork: st.b.o.NoNetwork || instructions.GetNetwork(c) == instructions.NetworkNone,
+			Stdout: out, Stderr: out, Network: stepNetwork(st.b.o.Network, instructions.GetNetwork(c)),
 		})
+		closeOut()
 		mounts.release(root)
 		removeMountPoints(root, made)
 		if err != nil {
@@ -365,11 +366,24 @@ func portList(ports map[string]struct{}) string {
 
 func envGetter(env []string) shell.EnvGetter { return shell.EnvsFromSlice(env) }
 
-// stepOutput is where a RUN step's output goes: the build's stderr, or
-// nowhere with -q.
-func (b *builder) stepOutput() *os.File {
+// stepOutput is where a RUN step's output goes: the build's stderr, the
+// live view's step, or nowhere with -q; the func ends it after the step.
+func (b *builder) stepOutput(st *stage) (*os.File, func()) {
 	if b.devNull != nil {
-		return b.devNull
+		return b.devNull, func() {}
 	}
-	return os.Stderr
+	if b.live != nil {
+		return b.live.output(st.index)
+	}
+	return os.Stderr, func() {}
+}
+
+// stepNetwork is a RUN step's network: RUN --network=none or host, else
+// the build's.
+func stepNetwork(build Network, run instructions.NetworkMode) Network {
+	switch run {
+	case instructions.NetworkNone, instructions.NetworkHost:
+		return Network{Mode: string(run)}
+	}
+	return build
 }

@@ -45,6 +45,7 @@ func mountScratch(s *store.Store, parent string) (*scratchRoot, error) {
 		_ = s.DeleteLayer(id)
 		return nil, fmt.Errorf("mounting a build layer over %.12s: %w", parent, err)
 	}
+	s.KeepHoles(dir, parent)
 	return &scratchRoot{s: s, id: id, parent: parent, Dir: dir}, nil
 }
 
@@ -99,7 +100,11 @@ func (r *scratchRoot) writeDiff(path string) (layer, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	hw := store.NewHoleWriter(f) // a sparse file's zeros stay holes in the tar
+	n, err := io.Copy(io.MultiWriter(hw, h), rc)
+	if err == nil {
+		err = hw.Close()
+	}
 	if err != nil {
 		return layer{}, fmt.Errorf("writing the changes of build layer %.12s: %w", r.id, store.AnnotateDisk(err, path))
 	}

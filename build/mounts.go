@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -209,8 +210,8 @@ func (st *stage) secretMount(sm *stepMounts, m *instructions.Mount, root, target
 		}
 		data = []byte(v)
 	default:
-		if data, err = os.ReadFile(sec.File); err != nil {
-			return fmt.Errorf("--secret id=%s: %w: give a readable file", id, err)
+		if data, err = readSecret(sec.File); err != nil {
+			return fmt.Errorf("--secret id=%s: %w", id, err)
 		}
 	}
 	_, _, runroot, err := store.Paths()
@@ -299,4 +300,24 @@ func cleanRel(p string) string {
 		return "."
 	}
 	return rel
+}
+
+// maxSecretFile is BuildKit's bound on a secret (500 KiB): src=/dev/zero is
+// refused instead of filling memory (issue 19, item 7).
+const maxSecretFile = 500 << 10
+
+func readSecret(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: give a readable file", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w: give a readable file", path, err)
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%s is over BuildKit's %d KiB bound on a secret: give a smaller file", path, maxSecretFile>>10)
+	}
+	return b, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"husk/network"
 	"husk/profiles"
 	"husk/sandbox"
 	"husk/seccomp"
@@ -24,10 +25,20 @@ type Process struct {
 	User   string
 	Stdout *os.File // nil: the build's output
 	Stderr *os.File
-	// NoNetwork: RUN --network=none, loopback only.
-	NoNetwork bool
+	// Network is the step's network: the build's, or RUN --network's.
+	Network Network
 	// Mounts are RUN --mount's, over the root.
 	Mounts []sandbox.Op
+}
+
+// Network is a RUN step's network: Mode is network.Builtin (husk's
+// userspace network, as `husk run` gets by default; "" means it too),
+// "host" (the host's network namespace) or "none" (loopback only).
+// AllowHostLoopback lets the builtin network's host.husk.internal reach
+// the host's loopback (--network builtin:allow_host_loopback=true).
+type Network struct {
+	Mode              string
+	AllowHostLoopback bool
 }
 
 // Runner runs a RUN step's process to its end and returns its exit code.
@@ -40,8 +51,8 @@ type Runner interface {
 // SandboxRunner runs each step as husk's executor runs a container: new
 // pid, mount, uts and ipc namespaces inside husk's user namespace (where
 // the build runs, as its root), Docker's capabilities and seccomp profile,
-// the root bound from the mounted build layer. The step shares the host's
-// network, as `docker build --network host` does.
+// the root bound from the mounted build layer. The step gets husk's
+// builtin network unless its Network says host or none.
 type SandboxRunner struct {
 	// NoFakeIDs: with the single mapping, let id changes and chowns fail
 	// (husk build --security-opt fake-ids=false).
@@ -78,25 +89,53 @@ func (r SandboxRunner) Run(p Process) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	mode := p.Network.Mode
+	if mode == "" {
+		mode = network.Builtin
+	}
+	var nspec *network.Spec
+	if mode == network.Builtin {
+		cfg, err := network.Config{AllowHostLoopback: p.Network.AllowHostLoopback}.WithDefaults()
+		if err != nil {
+			return 125, err
+		}
+		nspec = &network.Spec{Mode: network.Builtin, Config: cfg}
+	}
 	spec, err := sandbox.ContainerSpec(v1.Config{Env: p.Env, WorkingDir: p.Cwd, User: p.User}, sandbox.RunOptions{
-		Cmd: p.Args, ID: sandbox.NewID(), HostNet: !p.NoNetwork, Caps: profiles.DefaultCaps,
+		Cmd: p.Args, ID: sandbox.NewID(), HostNet: mode == "host", Net: nspec, Caps: profiles.DefaultCaps,
 		SeccompBPF: bpf, Scratch: scratch, RootOps: sandbox.BindRoot(p.Root), Volumes: p.Mounts,
 		NoSetGroups: single,
 	})
 	if err != nil {
 		return 125, err
 	}
-	// The step runs in husk's user namespace, which does not own the
-	// host's network namespace, and may not mount a sysfs of its own
-	// there: the host's /sys is bound read-only instead.
-	spec.HostSys = true
+	// On the host's network the step runs in husk's user namespace, which
+	// does not own the host's network namespace, and may not mount a
+	// sysfs of its own there: the host's /sys is bound read-only instead.
+	// With a network namespace of its own (builtin, none) it gets its own.
+	spec.HostSys = mode == "host"
 	enc, err := (&sandbox.CSpec{Spec: spec}).Encode()
 	if err != nil {
 		return 125, err
 	}
-	code, st, err := sandbox.Launch(nil, sandbox.Options{Args: []string{"build-step"}, CInit: enc, NewNet: p.NoNetwork, Stdout: p.Stdout, Stderr: p.Stderr})
+	o := sandbox.Options{Args: []string{"build-step"}, CInit: enc, NewNet: mode != "host", Stdout: p.Stdout, Stderr: p.Stderr}
+	var netErr error
+	if nspec != nil {
+		h, err := network.NewHost(nspec, nil)
+		if err != nil {
+			return 125, err
+		}
+		defer h.Close()
+		if err := sandbox.WithNet(&o, h, &netErr); err != nil {
+			return 125, err
+		}
+	}
+	code, st, err := sandbox.Launch(nil, o)
 	if err == nil && st.Error != "" {
 		err = errors.New(st.Error)
+	}
+	if err == nil && netErr != nil {
+		code, err = 125, netErr
 	}
 	return code, err
 }

@@ -129,7 +129,10 @@ func (b *builder) image(ref string) (*imageRef, *v1.ConfigFile, error) {
 type imageRef struct{ ID, TopLayer string }
 
 // run runs the stage's instructions in order.
-func (st *stage) run() error {
+func (st *stage) run() (err error) {
+	if st.b.live != nil {
+		defer func() { st.b.live.finish(st.index, err) }()
+	}
 	total := len(st.commands) + 1
 	st.b.show(st, 1, total, st.b.o.Dockerfile.Stages[st.index].SourceCode, false)
 	for i, c := range st.commands {

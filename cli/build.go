@@ -9,7 +9,10 @@ import (
 	"runtime"
 	"strings"
 
+	"golang.org/x/term"
+
 	"husk/build"
+	"husk/network"
 	"husk/pull"
 	"husk/store"
 )
@@ -23,13 +26,13 @@ type BuildCmd struct {
 	Target    string   `help:"Build up to this stage (FROM ... AS NAME)." placeholder:"STAGE"`
 	NoCache   bool     `name:"no-cache" help:"Run every step again, ignoring the layer cache."`
 	Pull      bool     `help:"Pull FROM images even when the store has them."`
-	Network   string   `default:"default" enum:"default,host,none" help:"RUN steps' network: the host's (default, host) or none (loopback only)."`
+	Network   string   `default:"default" help:"RUN steps' network: default or builtin (husk's userspace network, as husk run gets), host (the host's) or none (loopback only); builtin:allow_host_loopback=true lets host.husk.internal reach the host's loopback." placeholder:"MODE[:OPTIONS]"`
 	Platform  string   `help:"Only this host's platform (linux/amd64 here) can be built." placeholder:"OS/ARCH"`
 	Quiet     bool     `short:"q" help:"Print only the image ID."`
 	IIDFile   string   `name:"iidfile" help:"Write the image ID to FILE." placeholder:"FILE"`
 	Secrets   []string `name:"secret" help:"Give RUN --mount=type=secret a secret: id=ID,src=FILE or id=ID,env=VAR." placeholder:"id=ID,src=FILE"`
 	Security  []string `name:"security-opt" help:"fake-ids=false: without subuid ranges, let RUN's id changes and chowns fail instead of faking them." placeholder:"OPT"`
-	Progress  string   `default:"auto" enum:"auto,plain,tty,quiet" help:"Progress output: plain #N lines and the steps' output (auto and tty print the same: no live view yet), or quiet (nothing but errors)."`
+	Progress  string   `default:"auto" enum:"auto,plain,tty,quiet" help:"Progress output: plain (#N [stage n/m] INSTRUCTION lines and the steps' output), tty (a live view as BuildKit draws it, on a terminal; plain when stderr is not one), auto (tty when stderr is a terminal, else plain) or quiet (nothing but errors)."`
 	Context   string   `arg:"" help:"The build context directory, or - for a Dockerfile on stdin and no context."`
 }
 
@@ -87,7 +90,11 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	if c.Platform != "" && c.Platform != "linux/"+runtime.GOARCH {
 		return build.Options{}, fmt.Errorf("--platform %s: husk builds for this host's platform, linux/%s, only: drop the flag", c.Platform, runtime.GOARCH)
 	}
-	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, NoNetwork: c.Network == "none", Quiet: c.Quiet || c.Progress == "quiet", Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
+	bnet, err := buildNetwork(c.Network)
+	if err != nil {
+		return build.Options{}, err
+	}
+	o := build.Options{Target: c.Target, NoCache: c.NoCache, AlwaysPull: c.Pull, Network: bnet, Quiet: c.Quiet || c.Progress == "quiet", Live: (c.Progress == "tty" || c.Progress == "auto") && stderrTerminal(g.Stderr), Out: g.Stderr, Runner: build.SandboxRunner{NoFakeIDs: !fakeIDs(c.Security)}}
 	ctxDir, file := c.Context, c.File
 	if ctxDir == "-" {
 		ctxDir, file = "", "-"
@@ -133,17 +140,61 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	return o, nil
 }
 
+// maxDockerfile bounds a Dockerfile read whole: -f /dev/zero or an
+// endless stdin is refused instead of filling memory (issue 19, item 7).
+const maxDockerfile = 4 << 20
+
 func readDockerfile(file string) ([]byte, string, error) {
 	if file == "-" {
-		b, err := io.ReadAll(os.Stdin)
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, maxDockerfile+1))
+		if err == nil && len(b) > maxDockerfile {
+			err = fmt.Errorf("more than %d MiB: pipe in a Dockerfile", maxDockerfile>>20)
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("reading the Dockerfile from stdin: %w", err)
 		}
 		return b, "Dockerfile", nil
 	}
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
+	var b []byte
+	if err == nil {
+		b, err = io.ReadAll(io.LimitReader(f, maxDockerfile+1))
+		f.Close()
+		if err == nil && len(b) > maxDockerfile {
+			return nil, "", fmt.Errorf("reading the Dockerfile %s: more than %d MiB: give a Dockerfile's path with -f", file, maxDockerfile>>20)
+		}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the Dockerfile %s: %w: give its path with -f, or a context directory that holds one", file, err)
 	}
 	return b, file, nil
+}
+
+// buildNetwork is husk build's --network, in run's syntax: default (as
+// Docker's default bridge: husk's builtin network), builtin[:OPTIONS],
+// host or none.
+func buildNetwork(v string) (build.Network, error) {
+	if v == "default" {
+		v = network.Builtin
+	}
+	mode, opts, err := (&SandboxFlags{Network: v}).netMode()
+	if err != nil {
+		return build.Network{}, err
+	}
+	switch mode {
+	case network.Builtin, "host", "none":
+	default:
+		return build.Network{}, fmt.Errorf("--network %s: husk build runs steps on default (builtin), host or none: use one of those", mode)
+	}
+	if opts["port_handler"] != "" {
+		return build.Network{}, fmt.Errorf("--network %s: a build publishes no ports: drop port_handler", v)
+	}
+	return build.Network{Mode: mode, AllowHostLoopback: opts["allow_host_loopback"] == "true"}, nil
+}
+
+// stderrTerminal: the build's progress goes to a terminal, where the live
+// view can redraw itself.
+func stderrTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -67,8 +66,13 @@ func (c *CommitCmd) commit(ctx context.Context, s *store.Store, ct *container.Co
 	if c.Author != "" {
 		cfg.Author = c.Author
 	}
-	if c.Pause && ct.InitAlive() {
-		defer pauseAll(ct)()
+	// A container the user paused stays paused, and is read as it is.
+	if c.Pause && ct.InitAlive() && !ct.Paused {
+		resume, err := container.HoldStopped(ct)
+		if err != nil {
+			return "", err
+		}
+		defer resume()
 	}
 	l, cleanup, err := layerFrom(ctx, s, "commit-", func(w io.Writer) error { return ctrfs.WriteChanges(s, ct, w) })
 	if err != nil {
@@ -105,20 +109,6 @@ func withRunConfig(cfg *v1.Config, ct *container.Container) {
 	}
 	if rc.User != "" {
 		cfg.User = rc.User
-	}
-}
-
-// pauseAll stops the container's processes (SIGSTOP) so that its files
-// hold still while they are read, and returns what lets them go on.
-func pauseAll(ct *container.Container) func() {
-	pids := container.Processes(ct.InitPID)
-	for _, p := range pids {
-		_ = syscall.Kill(p, syscall.SIGSTOP)
-	}
-	return func() {
-		for _, p := range pids {
-			_ = syscall.Kill(p, syscall.SIGCONT)
-		}
 	}
 }
 

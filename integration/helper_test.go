@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,6 +78,47 @@ var helperCalls = map[string]func() error{
 	},
 	"unshare-user": func() error {
 		return unix.Unshare(unix.CLONE_NEWUSER)
+	},
+	"pivot_root": func() error {
+		return unix.PivotRoot("/tmp", "/tmp")
+	},
+	"bpf": func() error {
+		// BPF_MAP_CREATE with an empty attribute: refused before it is read
+		// where bpf is denied.
+		attr := make([]byte, 128)
+		_, _, e := unix.Syscall(unix.SYS_BPF, 0, uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
+		return errnoErr(e)
+	},
+	"perf_event_open": func() error {
+		attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_CPU_CLOCK}
+		attr.Size = uint32(unsafe.Sizeof(attr))
+		fd, err := unix.PerfEventOpen(&attr, 0, -1, -1, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	},
+	"userfaultfd": func() error {
+		fd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC, 0, 0)
+		if e == 0 {
+			unix.Close(int(fd))
+		}
+		return errnoErr(e)
+	},
+	"io_uring_setup": func() error {
+		params := make([]byte, 120)
+		fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params[0])), 0)
+		if e == 0 {
+			unix.Close(int(fd))
+		}
+		return errnoErr(e)
+	},
+	"tiocsti": func() error {
+		// A character pushed into the input of the terminal on stdin: the
+		// host's, where a container could type commands into its shell.
+		c := byte('#')
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
+		return errnoErr(e)
 	},
 }
 

@@ -2,16 +2,21 @@ package integration
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
@@ -85,6 +90,9 @@ func TestHostileRegistry(t *testing.T) {
 	if out := strings.TrimSpace(e.ok("images", "-q").stdout); out != "" {
 		t.Errorf("refused pulls left images: %q", out)
 	}
+	// The store is as it was: a good image pulls.
+	e.pull(plain.Ref("busybox:latest"))
+	wantOnlyImage(t, e, images.Busybox)
 }
 
 // A layer whose files add up to far more than its blob (a sparse file, or
@@ -158,6 +166,200 @@ func TestTooManyLayersForOverlay(t *testing.T) {
 	e.wantError(e.run("run", "--rm", plain.Ref(repo), "true"), "121 layers", "flatten", "vfs")
 	if out := e.out("ps", "-aq"); out != "" {
 		t.Errorf("a refused run left a container: %q", out)
+	}
+	e.noLeftovers()
+}
+
+// A registry in the harness that lies about blobs: each repository is a
+// real image (busybox and one layer of its own) whose layer blob the
+// server mangles. A blob that redirects to itself, one cut short every
+// time, one that is not a layer, one whose bytes are not its digest's and
+// one missing: one line naming it, exit 125, quickly, no image. A blob
+// redirected to another host (as registries hand blobs to object stores)
+// is fetched there.
+func TestHostileRegistryBlobs(t *testing.T) {
+	other := httptest.NewServer(nil) // another host: serves what mux below gives it
+	defer other.Close()
+	type repo struct {
+		manifest, config []byte
+		layer            v1.Hash
+		blobs            map[v1.Hash][]byte
+	}
+	repos := map[string]*repo{}
+	for _, name := range []string{"blobloop", "crosshost", "truncated", "notlayer", "wrongdigest", "nolayer"} {
+		base, err := BusyboxImage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l v1.Layer
+		if name == "notlayer" {
+			l = static.NewLayer([]byte("not a tar, not gzip: "+name+randomHex(8)), types.DockerLayer)
+		} else if l, err = TarLayer([]Entry{File("which", 0o644, 0, 0, name+randomHex(8)+"\n")}); err != nil {
+			t.Fatal(err)
+		}
+		img, err := mutate.AppendLayers(base, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &repo{blobs: map[v1.Hash][]byte{}}
+		if r.manifest, err = img.RawManifest(); err != nil {
+			t.Fatal(err)
+		}
+		if r.config, err = img.RawConfigFile(); err != nil {
+			t.Fatal(err)
+		}
+		cd, _ := img.ConfigName()
+		r.blobs[cd] = r.config
+		layers, _ := img.Layers()
+		for _, l := range layers {
+			d, _ := l.Digest()
+			rc, err := l.Compressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.blobs[d] = b
+			r.layer = d
+		}
+		repos[name] = r
+	}
+	serveBlob := func(w http.ResponseWriter, b []byte) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b)
+	}
+	other.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := v1.NewHash(r.URL.Query().Get("d"))
+		if b, ok := repos["crosshost"].blobs[d]; err == nil && ok {
+			serveBlob(w, b)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v2/"), "/")
+		if len(parts) != 3 || repos[parts[0]] == nil {
+			if r.URL.Path == "/v2/" {
+				return
+			}
+			http.NotFound(w, r)
+			return
+		}
+		name, rp := parts[0], repos[parts[0]]
+		if parts[1] == "manifests" {
+			w.Header().Set("Content-Type", string(types.DockerManifestSchema2))
+			w.Header().Set("Docker-Content-Digest", "sha256:"+sha256Hex(rp.manifest))
+			w.Write(rp.manifest)
+			return
+		}
+		d, err := v1.NewHash(parts[2])
+		b, ok := rp.blobs[d]
+		if err != nil || !ok {
+			http.Error(w, `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}`, http.StatusNotFound)
+			return
+		}
+		if d != rp.layer {
+			serveBlob(w, b)
+			return
+		}
+		switch name {
+		case "blobloop":
+			http.Redirect(w, r, r.URL.Path, http.StatusTemporaryRedirect)
+		case "crosshost":
+			http.Redirect(w, r, other.URL+"/store?d="+d.String(), http.StatusTemporaryRedirect)
+		case "truncated":
+			w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+			w.Write(b[:len(b)/2])
+			// The handler's end with bytes owed cuts the connection.
+		case "notlayer":
+			serveBlob(w, b)
+		case "wrongdigest":
+			bad := append([]byte{}, b...)
+			bad[len(bad)/2] ^= 0xff
+			serveBlob(w, bad)
+		case "nolayer":
+			http.Error(w, `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}`, http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	e := sandboxEnv(t, "")
+	e.vars["HUSK_REGISTRY_TIMEOUT"] = "2"
+	for _, c := range []struct{ repo, want string }{
+		{"blobloop", "redirected"},
+		{"truncated", repos["truncated"].layer.Hex[:12]},
+		{"notlayer", repos["notlayer"].layer.Hex[:12]},
+		{"wrongdigest", repos["wrongdigest"].layer.Hex[:12]},
+		{"nolayer", "lacks the blob"},
+	} {
+		start := time.Now()
+		e.wantFault(e.run("pull", host+"/"+c.repo), c.want)
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("pull %s took %s: the bound did not end it", c.repo, d)
+		}
+	}
+	ref := host + "/crosshost:latest"
+	e.pull(ref)
+	if got := e.sbxOut([]string{"--rm"}, ref, "cat", "/which"); !strings.HasPrefix(got, "crosshost") {
+		t.Errorf("the image whose blob came from another host: /which is %q", got)
+	}
+	e.noLeftovers()
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Endless files and stdin that husk reads for itself are read up to a
+// bound, then refused with one line (issue 19, item 7): a Dockerfile, a
+// build secret, the auth file. Each ends quickly, with husk's memory
+// untouched.
+func TestEndlessInputsBounded(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + ref + "\nRUN --mount=type=secret,id=s true\n"})
+	zeroRun := func(args ...string) result {
+		zero, err := os.Open("/dev/zero")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zero.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := e.command(ctx, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = zero, &out, &errb
+		_ = cmd.Run()
+		code := -1
+		if cmd.ProcessState != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+		return result{args: args, stdout: out.String(), stderr: errb.String(), code: code}
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"build", "-f", "/dev/zero", dir}, []string{"/dev/zero", "4 MiB"}},
+		{[]string{"build", "-f", "-", dir}, []string{"stdin", "4 MiB"}},
+		{[]string{"build", "--secret", "id=s,src=/dev/zero", dir}, []string{"/dev/zero", "500 KiB"}},
+		{[]string{"pull", ref}, []string{"/dev/zero", "4 MiB"}}, // REGISTRY_AUTH_FILE=/dev/zero
+	} {
+		if c.args[0] == "pull" {
+			e.vars["REGISTRY_AUTH_FILE"] = "/dev/zero"
+		}
+		start := time.Now()
+		e.wantError(zeroRun(c.args...), c.want...)
+		delete(e.vars, "REGISTRY_AUTH_FILE")
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("husk %s took %s: the bound did not end it", strings.Join(c.args, " "), d)
+		}
+	}
+	if strings.Contains(e.out("images"), "<none>") {
+		t.Errorf("a refused build left an image: %s", e.out("images"))
 	}
 	e.noLeftovers()
 }

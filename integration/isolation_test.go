@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // From inside a container with default flags, each of these must fail.
@@ -136,5 +139,67 @@ func TestIsolation(t *testing.T) {
 			}
 		}
 	})
+	e.noLeftovers()
+}
+
+// The escapes tried in issue 19 that fail today, kept failing: system calls
+// a container must not have (pivot_root, bpf, perf_event_open,
+// userfaultfd, io_uring), and TIOCSTI, which pushes input into the
+// terminal on stdin: from run and exec without -t on the user's terminal,
+// the host's shell would read it.
+func TestEscapesStayClosed(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	calls := []string{"pivot_root", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup"}
+	res := helperResults(t, e, ref, nil, calls...)
+	for _, c := range calls {
+		if res[c] == "ok" || res[c] == "" {
+			t.Errorf("%s: allowed with default flags (%q)", c, res[c])
+		}
+	}
+	e.detached(append([]string{"--name", "box"}, helperVolume(t)...), ref, "sleep", "600")
+	for _, args := range [][]string{
+		append(append([]string{"run", "--rm", "-i"}, helperVolume(t)...), ref, helperPath, "tiocsti"),
+		{"exec", "-i", "box", helperPath, "tiocsti"},
+		{"exec", "box", helperPath, "tiocsti"},
+	} {
+		tm := e.startTerm(24, 80, args...)
+		m := tm.waitFor(`tiocsti: ([^\r\n]+)`, time.Minute)
+		if code := tm.exit(time.Minute); code != 0 {
+			t.Errorf("husk %s: exit %d; the terminal shows %q", strings.Join(args, " "), code, tm.text())
+		}
+		if m[1] == "ok" {
+			t.Errorf("husk %s: TIOCSTI pushed input into the user's terminal", strings.Join(args, " "))
+		}
+		t.Logf("husk %s: TIOCSTI: %s", strings.Join(args, " "), m[1])
+	}
+	e.ok("rm", "-f", "box")
+
+	// An abstract socket of the host's network namespace (X11's, a
+	// session bus's) is out of reach of a container on its own network.
+	name := "@husk-test-abstract-" + randomHex(6)
+	l, err := net.Listen("unix", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "host\n")
+			c.Close()
+		}
+	}()
+	if got := unixAsk(name); got != "host" {
+		t.Fatalf("control: the test's own abstract socket answered %q", got)
+	}
+	for _, network := range []string{"builtin", "none"} {
+		out := e.sbxOut(append([]string{"--rm", "--network", network}, helperVolume(t)...), ref, helperPath, "unix-ask", name)
+		if strings.Contains(out, ": host") {
+			t.Errorf("--network %s: a container reached the host's abstract socket %s: %q", network, name, out)
+		}
+	}
 	e.noLeftovers()
 }

@@ -388,3 +388,79 @@ func TestKillBuildMidRun(t *testing.T) {
 	}
 	afterKill(e, ref)
 }
+
+// procState is the state letter of process pid (R, S, T ...), "" once it
+// is gone.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2 : i+3]
+	}
+	return ""
+}
+
+// commit killed while it reads a running container's files, with the
+// container's processes stopped for it: they run again, no image is left,
+// and the next commit completes. The moment is the container's sleep
+// stopped by the commit; its 100 MB of random bytes keep the commit busy.
+func TestKillCommit(t *testing.T) {
+	e, ref, root := killEnv(t)
+	id := e.detached(nil, ref, "sh", "-c", "head -c 100000000 /dev/urandom > /big; echo ready; exec sleep 600")
+	e.waitOutput("ready", "logs", id)
+	var sleep int
+	if !eventually(10*time.Second, func() bool {
+		if d := sleepers("600"); len(d) == 1 {
+			fmt.Sscan(filepath.Base(d[0]), &sleep)
+		}
+		return sleep > 0
+	}) {
+		t.Fatal("the container's sleep 600 was not found")
+	}
+	before := len(e.imageIDs())
+	cmd, cancel := e.startHusk("commit", id, "killed-commit")
+	defer cancel()
+	if !eventually(time.Minute, func() bool { return procState(sleep) == "T" }) {
+		kill9(t, cmd)
+		t.Fatalf("commit never stopped the container's processes (sleep is %q)", procState(sleep))
+	}
+	kill9(t, cmd)
+	if !eventually(5*time.Second, func() bool { return procState(sleep) == "S" }) {
+		t.Errorf("after commit was killed, the container's sleep is still %q: it was left stopped", procState(sleep))
+	}
+	if n := len(e.imageIDs()); n != before || strings.Contains(e.out("images"), "killed-commit") {
+		t.Errorf("the killed commit left an image: %s", e.out("images"))
+	}
+	// Its work directory is removed by the next husk that makes one, once
+	// past its few seconds of grace.
+	work := func() []string {
+		a, _ := filepath.Glob(filepath.Join(root, "husk-tmp", "commit-*"))
+		b, _ := filepath.Glob(filepath.Join(root, "*", "husk-tmp", "commit-*"))
+		return append(a, b...)
+	}
+	if len(work()) != 1 {
+		t.Errorf("want the killed commit's work directory: %q", work())
+	}
+	time.Sleep(6 * time.Second)
+	e.ok("commit", id, "committed")
+	if left := work(); len(left) != 0 {
+		t.Errorf("the killed commit's work directory outlived the next commit: %q", left)
+	}
+	if got := e.sbxOut([]string{"--rm"}, "committed", "sh", "-c", "wc -c < /big"); got != "100000000" {
+		t.Errorf("the commit after the kill: /big has %q bytes", got)
+	}
+	if procState(sleep) != "S" {
+		t.Errorf("after the second commit, the container's sleep is %q", procState(sleep))
+	}
+	// A container the user paused stays paused through a commit.
+	e.ok("pause", id)
+	e.ok("commit", id, "committed-paused")
+	if got := e.out("inspect", "--format", "{{.State.Status}} {{.State.Paused}}", id); got != "paused true" {
+		t.Errorf("commit of a paused container: it is %q after, want still paused", got)
+	}
+	e.ok("unpause", id)
+	afterKill(e, ref)
+}

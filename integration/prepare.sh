@@ -44,8 +44,10 @@ SSHFS=${2:-}
 #                   MPI hello and builds its image from the host's libraries
 #   openssh-server sshfs attr  a real network filesystem over loopback for
 #                   placement_test.go (sshfs.sh), getfattr to walk its export
+#   debootstrap dpkg-dev  a Debian bookworm base and a flat apt repository
+#                   (dpkg-scanpackages) for buildapt_test.go's RUN apt-get install
 #   bubblewrap podman skopeo iperf3 runc  references for `make bench` (runc: podman run in the start bench)
-NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge libpmix-dev openmpi-bin libopenmpi-dev openssh-server sshfs attr python3"
+NEEDED="uidmap fuse-overlayfs fuse3 slirp4netns passt libseccomp-dev pkg-config cppcheck busybox-static squashfs-tools docker-registry gcc make iproute2 slurm-wlm munge libpmix-dev openmpi-bin libopenmpi-dev openssh-server sshfs attr python3 debootstrap dpkg-dev"
 BENCH="bubblewrap podman skopeo iperf3 runc"
 
 installed() {
@@ -81,6 +83,27 @@ if [ -n "$missing" ]; then
 			echo "prepare: $p is not installable here; make bench will skip it"
 	done
 fi
+
+# A Debian bookworm base (a root filesystem's tarball) and a flat apt
+# repository holding hello, which has no dependencies beyond the base:
+# buildapt_test.go builds `RUN apt-get install -y hello` from it, served on
+# the test's loopback, as each user. Made once, from Debian's mirror.
+DEB=/var/cache/husk-test/debian
+if [ ! -s "$DEB/bookworm.tar" ] || [ ! -s "$DEB/repo/Packages" ]; then
+	echo "prepare: making the Debian bookworm base and apt repository in $DEB"
+	rm -rf "$DEB.tmp"
+	mkdir -p "$DEB.tmp/repo"
+	debootstrap --variant=minbase bookworm "$DEB.tmp/root" http://deb.debian.org/debian >/dev/null
+	chroot "$DEB.tmp/root" sh -c 'cd /tmp && apt-get -qq -o APT::Sandbox::User=root update && apt-get -qq -o APT::Sandbox::User=root download hello' >/dev/null
+	mv "$DEB.tmp/root"/tmp/hello_*.deb "$DEB.tmp/repo/"
+	chroot "$DEB.tmp/root" apt-get clean
+	rm -rf "$DEB.tmp/root"/var/lib/apt/lists/*
+	tar -C "$DEB.tmp/root" -cf "$DEB.tmp/bookworm.tar" .
+	(cd "$DEB.tmp/repo" && dpkg-scanpackages . /dev/null > Packages 2>/dev/null)
+	rm -rf "$DEB.tmp/root" "$DEB"
+	mv "$DEB.tmp" "$DEB"
+fi
+chmod -R a+rX "$DEB"
 
 # Users. They may exist already (made by hand with these names): keep them,
 # and only fix their home directories and ranges.

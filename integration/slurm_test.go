@@ -194,14 +194,7 @@ func endStep(t *testing.T, e *env, ref string, opts []string, end func(job strin
 	// Slurm waits for the step's processes before srun returns; allow
 	// a moment for any straggler it did not wait for.
 	deadline := time.Now().Add(10 * time.Second)
-	for _, pid := range pids {
-		for alive(pid) && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if alive(pid) {
-			t.Errorf("process %d of job %s (%q) outlived the step", pid, job, cmdline(pid))
-		}
-	}
+	stepProcessesGone(t, job, pids, deadline)
 	e.wantNoContainers()
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(mi), e.home) {
 		t.Errorf("mounts under %s are left after the step:\n%s", e.home, mi)
@@ -340,6 +333,19 @@ func TestSlurmContainerScancel(t *testing.T) {
 		t.Fatalf("srun still running 150 s after scancel:\n%s", out.String())
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	stepProcessesGone(t, job, pids, deadline)
+	for len(ociLeft(e, bundle)) != 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := ociLeft(e, bundle); len(left) != 0 {
+		t.Errorf("containers left after scancel: %q", left)
+	}
+}
+
+// stepProcessesGone fails t for each of a step's processes still alive at
+// deadline.
+func stepProcessesGone(t *testing.T, job string, pids []int, deadline time.Time) {
+	t.Helper()
 	for _, pid := range pids {
 		for alive(pid) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
@@ -347,11 +353,5 @@ func TestSlurmContainerScancel(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("process %d of job %s (%q) outlived the step", pid, job, cmdline(pid))
 		}
-	}
-	for len(ociLeft(e, bundle)) != 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if left := ociLeft(e, bundle); len(left) != 0 {
-		t.Errorf("containers left after scancel: %q", left)
 	}
 }

@@ -41,6 +41,10 @@ func applyLayer(ctx context.Context, s *store.Store, l store.LayerInfo, blob io.
 	}
 	defer closeZ()
 	chk := newLimitedChecker(drainAtEOF{tarStream, blob}, l.DiffID, l.Size)
+	// Here containers/storage unpacks (sparse.go's re-encoding is for
+	// staged layers), and its extractor fails on the old GNU sparse type
+	// with two lines of its own.
+	chk.noGNU = true
 	created, err = s.PutLayer(l, chk)
 	if err == nil {
 		// containers/storage may stop at the end-of-archive marker: the

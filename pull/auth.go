@@ -60,7 +60,7 @@ type authFile struct {
 // readAuthFile reads a Docker-format auth file; a missing one is empty.
 func readAuthFile(path string) (*authFile, error) {
 	af := &authFile{Auths: map[string]authEntry{}, rest: map[string]json.RawMessage{}}
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, maxAuthFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return af, nil
 	}

@@ -153,3 +153,22 @@ func (b *watchedBody) Close() error {
 	}
 	return err
 }
+
+// maxAuthFile bounds an auth file or a CA certificate husk reads for
+// itself: --authfile /dev/zero is refused instead of filling memory
+// (issue 19, item 7).
+const maxAuthFile = 4 << 20
+
+// readBounded is os.ReadFile up to limit bytes; past it, an error.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("more than %d MiB, more than such a file holds", limit>>20)
+	}
+	return b, err
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -53,7 +52,7 @@ func Transport(hostPort string, tlsVerify bool) (http.RoundTripper, error) {
 func addCAs(pool *x509.CertPool, dir string) error {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.crt"))
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := readBounded(f, maxAuthFile)
 		if err != nil {
 			return fmt.Errorf("reading the registry CA %s: %w: make it readable or remove it", f, err)
 		}

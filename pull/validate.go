@@ -60,6 +60,7 @@ type checker struct {
 	links   map[string]bool // symlinks seen so far in this layer
 	size    int64           // the files' sizes so far, holes of sparse ones included
 	limit   int64           // what they may add up to (0: no limit)
+	noGNU   bool            // refuse old GNU sparse entries (the consumer cannot write them)
 	blob    int64           // the compressed blob's size, for the message
 }
 
@@ -217,6 +218,16 @@ func (c *checker) check(h *tar.Header) error {
 	name, err := c.clean(h.Name, "")
 	if err != nil {
 		return err
+	}
+	// A whiteout names a file of its directory: one of "." or ".." would
+	// remove the directory, or the one above it (the root, from the top).
+	if target, ok := strings.CutPrefix(path.Base(name), ".wh."); ok && (target == "" || target == "." || target == "..") {
+		return &EscapeError{h.Name, fmt.Sprintf("is a whiteout of %q, not of a file in its directory", target)}
+	}
+	if h.Typeflag == tar.TypeGNUSparse && c.noGNU {
+		return fmt.Errorf("refusing the layer: its entry %q is an old GNU sparse file (tar --sparse --format=gnu), which the vfs "+
+			"strategy's unpacker cannot write: pull it with --storage-driver overlay or fuse-overlayfs, or ask its publisher "+
+			"for an image built with tar --format=pax", h.Name)
 	}
 	if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse {
 		c.size += h.Size

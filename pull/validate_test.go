@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -65,7 +66,11 @@ func TestCheckerRules(t *testing.T) {
 		{"hard link through a symlink", []entry{{"l", "/etc", sym}, {"hl", "l/passwd", hard}}, true},
 		{"hard link to a symlink", []entry{{"l", "/etc", sym}, {"hl", "l", hard}}, false},
 		{"entry through a hard link to a symlink", []entry{{"l", "/etc", sym}, {"hl", "l", hard}, {"hl/passwd", "", reg}}, true},
-		{"whiteout", []entry{{"etc/.wh.motd", "", reg}, {"var/.wh..wh..opq", "", reg}}, false},
+		{"whiteout", []entry{{"etc/.wh.motd", "", reg}, {"var/.wh..wh..opq", "", reg}, {".wh..wh..opq", "", reg}}, false},
+		{"whiteout of ..", []entry{{".wh...", "", reg}}, true},
+		{"whiteout of .", []entry{{"bin/.wh..", "", reg}}, true},
+		{"whiteout of the root through a directory", []entry{{"./bin/.wh...", "", reg}}, true},
+		{"whiteout of nothing", []entry{{"bin/.wh.", "", reg}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -188,6 +193,14 @@ func TestCheckerPassesSparseRaw(t *testing.T) {
 		out, err := io.ReadAll(newChecker(bytes.NewReader(raw), digest.FromBytes(raw)))
 		if err != nil || !bytes.Equal(out, raw) {
 			t.Errorf("%s: the checker changed the stream (%d bytes in, %d out): %v", format, len(raw), len(out), err)
+		}
+		// Where containers/storage unpacks (vfs), the old GNU type is
+		// refused by name; PAX sparse entries are regular files to it.
+		chk := newChecker(bytes.NewReader(raw), digest.FromBytes(raw))
+		chk.noGNU = true
+		_, err = io.ReadAll(chk)
+		if refused := err != nil && strings.Contains(err.Error(), `"sparse" is an old GNU sparse file`); refused != (format == "gnu") {
+			t.Errorf("%s with noGNU: %v", format, err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -28,7 +29,16 @@ type LayerInfo struct {
 // PutLayer stores the uncompressed tar stream tar as layer l. created is
 // false when another husk stored the same layer first (a concurrent pull):
 // the layer is then there and ours to use, but not ours to remove.
+// Large files keep their holes: where layers can be staged, through
+// husk's own unpacker (sparse.go); on vfs, punched after (holes.go).
 func (s *Store) PutLayer(l LayerInfo, tar io.Reader) (created bool, err error) {
+	if s.CanStage() {
+		st, err := s.Stage(l, tar)
+		if err != nil {
+			return false, err
+		}
+		return s.Commit(st)
+	}
 	// Where layers cannot be staged (vfs has no staging API; see
 	// CanStage), containers/storage unpacks in a child of its own.
 	size := l.Size
@@ -39,6 +49,7 @@ func (s *Store) PutLayer(l LayerInfo, tar io.Reader) (created bool, err error) {
 	}, tar)
 	switch {
 	case err == nil:
+		s.KeepHoles(filepath.Join(s.GraphRoot(), "vfs", "dir", l.ChainID), l.Parent)
 		return true, nil
 	case errors.Is(err, storage.ErrDuplicateID):
 		return false, nil

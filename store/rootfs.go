@@ -8,6 +8,7 @@ import (
 
 	storage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/stringid"
+	"golang.org/x/sys/unix"
 
 	"husk/fuse"
 )
@@ -25,7 +26,11 @@ func (s *Store) LowerDirs(img *storage.Image) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading layer %.12s of image %.12s: %w: pull the image again", id, img.ID, err)
 		}
-		dirs = append(dirs, layerDir(layerBase(bases, id), id))
+		dir := layerDir(layerBase(bases, id), id)
+		dirs = append(dirs, dir)
+		if opaqueRoot(dir) {
+			break // the layer hides every layer below it
+		}
 		id = l.Parent
 	}
 	if len(dirs) == 0 {
@@ -37,6 +42,20 @@ func (s *Store) LowerDirs(img *storage.Image) ([]string, error) {
 		dirs = append(dirs, empty)
 	}
 	return dirs, nil
+}
+
+// opaqueRoot reports whether a layer's root is opaque (an OCI whiteout
+// .wh..wh..opq at the top of its tar): overlay honours the mark on a
+// directory below a layer's root, not on the root itself, so the layers
+// under it are left out of the mount instead (issue 19's whiteouts of /).
+func opaqueRoot(dir string) bool {
+	buf := make([]byte, 1)
+	for _, name := range []string{"user.overlay.opaque", "trusted.overlay.opaque", "user.fuseoverlayfs.opaque"} {
+		if n, err := unix.Getxattr(dir, name, buf); err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	return false
 }
 
 // overlayBases are the overlay directories that hold layers: the store's
@@ -99,6 +118,7 @@ func (s *Store) CopyRoot(img *storage.Image, id string) (dir string, err error) 
 		_ = s.DeleteContainer(c.ID)
 		return "", fmt.Errorf("mounting the copy of image %.12s: %w", img.ID, err)
 	}
+	s.KeepHoles(dir, img.TopLayer)
 	return dir, nil
 }
 
@@ -152,14 +172,19 @@ func (s *Store) ContainerRoot(img *storage.Image, id string) (string, error) {
 	if s.Strategy != fuse.VFS {
 		return "", fmt.Errorf("copying a root: the store uses %s, not vfs", s.Strategy)
 	}
+	made := false
 	if _, err := s.Container(id); err != nil {
 		if _, err := s.CreateContainer(id, nil, img.ID, "", containerMetadata, nil); err != nil {
 			return "", fmt.Errorf("copying the root of image %.12s: %w", img.ID, annotateDisk(err, s.GraphRoot()))
 		}
+		made = true
 	}
 	dir, err := s.Mount(id, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting the copy of container %.12s: %w", id, err)
+	}
+	if made {
+		s.KeepHoles(dir, img.TopLayer)
 	}
 	return dir, nil
 }

@@ -55,9 +55,13 @@ func WriteLayerFile(ctx context.Context, dir string, in io.Reader) (*LayerFile, 
 	}
 	defer f.Close()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	hw := store.NewHoleWriter(f) // a sparse file's zeros stay holes in the tar
+	cw := &countWriter{w: io.MultiWriter(hw, h)}
 	if err := checkTar(io.TeeReader(ctxReader{ctx, r}, cw)); err != nil {
-		return nil, err
+		return nil, store.AnnotateDisk(err, dir)
+	}
+	if err := hw.Close(); err != nil {
+		return nil, store.AnnotateDisk(err, dir)
 	}
 	if err := f.Close(); err != nil {
 		return nil, store.AnnotateDisk(err, dir)

@@ -99,6 +99,7 @@ func benchStart(husk, work string, reg *integration.Registry) error {
 		fmt.Printf("  husk first run (no image cache, no prelaunch) = %.1f ms, %.2f x a warm run\n", ms(f), f.Seconds()/med["husk"].Seconds())
 	}
 	defer benchNetwork(h, tools[2], ref)
+	defer benchSrun(h, ref)
 	defer benchJoin(h, ref)
 	defer benchMemory(h, tools[2], ref)
 	hm, ok := med["husk"]

@@ -39,7 +39,7 @@ func (s *Store) Pause(ct *Container) error {
 			st.Paused, st.PausedBy = true, pausedByFreezer
 			return nil
 		}
-		if err := stopTree(ct.InitPID); err != nil {
+		if err := stopTree(ct.InitPID, nil); err != nil {
 			resumeTree(ct.InitPID, ct.ID)
 			return err
 		}
@@ -130,14 +130,20 @@ func ownCgroup(init int, id string) string {
 }
 
 // stopTree stops the init's processes until no new one appears (one may
-// fork while the others are being stopped).
-func stopTree(init int) error {
+// fork while the others are being stopped). note, if not nil, is told of
+// each process before it is stopped.
+func stopTree(init int, note func(pid int) error) error {
 	stopped := map[int]bool{}
 	for round := 0; round < 20; round++ {
 		fresh := 0
 		for _, pid := range Processes(init) {
 			if stopped[pid] {
 				continue
+			}
+			if note != nil {
+				if err := note(pid); err != nil {
+					return err
+				}
 			}
 			if err := unix.Kill(pid, unix.SIGSTOP); err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("stopping process %d of the container: %w", pid, err)
