@@ -55,12 +55,14 @@ func (c *ImagePublishCmd) format() (string, error) {
 	switch {
 	case c.Format == "store" && isSquash:
 		return "", fmt.Errorf("image publish %s: %s is a squashfs store: publish there with --format squashfs, or choose a new path", c.Image, c.Store)
-	case c.Format != "":
-		return c.Format, nil
-	case isSquash:
+	case c.Format == "squashfs" || isSquash:
 		return "squashfs", nil
 	}
-	if fi, err := fuse.FSOf(c.Store); err == nil && fi.Network {
+	fi, err := fuse.FSOf(c.Store)
+	switch {
+	case err == nil && fi.Network && c.Format == "store":
+		return "", fmt.Errorf("image publish %s: %s is on %s, a network filesystem, where containers/storage's store cannot live (it sets a symbolic link's times, needs xattrs and other owners): publish with --format squashfs", c.Image, c.Store, fi.Type)
+	case err == nil && fi.Network:
 		return "squashfs", nil
 	}
 	return "store", nil

@@ -30,6 +30,7 @@ func TestImagePublishSquashSSHFS(t *testing.T) {
 	if r := e.ok("image", "publish", ref, store); !strings.Contains(r.stdout, "Published: sha256:"+oldID) {
 		t.Errorf("publish: want \"Published: sha256:%s\": %s", oldID, r)
 	}
+	e.wantError(e.run("image", "publish", "--format", "store", ref, filepath.Join(e.home, "other")), "network filesystem", "--format squashfs")
 	sqsh := filepath.Join(store, oldID+".sqsh")
 	if fi, err := os.Lstat(store); err != nil || !fi.IsDir() {
 		t.Fatalf("want the store a directory (a squashfs store), not a link: %v, %v", fi, err)
