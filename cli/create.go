@@ -49,6 +49,15 @@ func runDetached(g *Globals, f *ContainerFlags, image string, cmd []string) erro
 // (or pulls) the image and writes the record; nothing is written when any
 // of it fails.
 func createContainer(g *Globals, f *ContainerFlags, image string, cmd []string) (*container.Container, error) {
+	if !squash.IsPath(image) {
+		p, err := storedImage(image, f.Pull)
+		if err != nil {
+			return nil, err
+		}
+		if p != "" {
+			image = p
+		}
+	}
 	if squash.IsPath(image) {
 		// A later start may run from another directory.
 		abs, err := squash.Check(image)

@@ -78,7 +78,40 @@ func (c *ImagesCmd) Run(g *Globals) error {
 		}
 		rows = append(rows, rs...)
 	}
-	return c.print(g.Stdout, rows)
+	sq, err := c.squashRows(f)
+	if err != nil {
+		return err
+	}
+	return c.print(g.Stdout, append(rows, sq...))
+}
+
+// squashRows are the images of the squashfs stores of HUSK_IMAGE_STORES,
+// read-only, newest first. Only reference= filters them: their labels and
+// ancestry are inside their files.
+func (c *ImagesCmd) squashRows(f *imageFilter) ([]imageRow, error) {
+	imgs, err := store.SquashImages()
+	if err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	}
+	sort.SliceStable(imgs, func(i, j int) bool { return imgs[i].Created.After(imgs[j].Created) })
+	for k := range f.by {
+		if k != "reference" {
+			return nil, nil
+		}
+	}
+	var rows []imageRow
+	for _, img := range imgs {
+		names := slices.DeleteFunc(slices.Clone(img.Names), func(n string) bool { return !f.name(n) })
+		if len(names) == 0 && (len(img.Names) > 0 || f.by["reference"] != nil) {
+			continue
+		}
+		rs := c.rows(img.ID, names, "", img.Created, img.Size)
+		for i := range rs {
+			rs[i].Store = "read-only"
+		}
+		rows = append(rows, rs...)
+	}
+	return rows, nil
 }
 
 func (c *ImagesCmd) rows(id string, names []string, dig string, created time.Time, size int64) []imageRow {

@@ -23,6 +23,10 @@ func (c *RunCmd) prelaunch(mapping *userns.Mapping) *start.Prelaunchable {
 	if slurmStep() != nil {
 		return nil
 	}
+	// Nor one of a squashfs store's name: a publish may move the name.
+	if c.fromStore {
+		return nil
+	}
 	// Nor do runs whose flags ask the Go side for something each time:
 	// a cidfile, a pull, a notice, a file or device read at create.
 	d := &c.DockerFlags

@@ -33,6 +33,9 @@ func (c *RmiCmd) Run(g *Globals) error {
 func (c *RmiCmd) remove(g *Globals, s *store.Store, q string) error {
 	img, err := s.Lookup(q)
 	if err != nil {
+		if sq, _ := store.FindSquash(q); sq != nil {
+			return fmt.Errorf("image %.12s is in the read-only squashfs store %s (%s): it cannot be removed here; run without it by unsetting %s", sq.ID, sq.Store, store.EnvImageStores, store.EnvImageStores)
+		}
 		return err
 	}
 	if img.ReadOnly {

@@ -26,6 +26,8 @@ type RunCmd struct {
 	Join       string   `help:"Share one container among the tasks that give the same NAME (one per node for a Slurm step's ranks: 'step' names the step's): the first creates it, each runs its command in it, the last out removes it." placeholder:"NAME"`
 	Image      string   `arg:"" help:"Image to run; pulled when missing."`
 	Cmd        []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
+
+	fromStore bool // Image was a name that a squashfs store resolved to its file
 }
 
 func (c *RunCmd) Run(g *Globals) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"husk/squash"
+	"husk/store"
 )
 
 // ImageSquashCmd is `husk image squash`: one squashfs file of an image.
@@ -28,7 +29,11 @@ func (c *ImageSquashCmd) Run(g *Globals) error {
 // anything starts.
 func (c *RunCmd) fileRun() error {
 	if !squash.IsPath(c.Image) {
-		return nil
+		p, err := storedImage(c.Image, c.Pull)
+		if err != nil || p == "" {
+			return err
+		}
+		c.Image, c.fromStore = p, true
 	}
 	abs, err := squash.Check(c.Image)
 	if err != nil {
@@ -52,4 +57,20 @@ func fileImage(file string) (*inspectImage, error) {
 	cfg := img.Config
 	return &inspectImage{Id: img.ID, Config: inspectConfig{Env: cfg.Env, Cmd: cfg.Cmd, Entrypoint: cfg.Entrypoint,
 		WorkingDir: cfg.WorkingDir, User: cfg.User, Labels: cfg.Labels, StopSignal: cfg.StopSignal}}, nil
+}
+
+// storedImage is the squashfs file of image when a squashfs store of
+// HUSK_IMAGE_STORES holds it by that name or ID, else "". The stores come
+// before the user's own: a job that names them means their images, and
+// finding one there is a file read, with no call in husk's namespace.
+// --pull always asks for the registry's image instead.
+func storedImage(image, pull string) (string, error) {
+	if pull == "always" {
+		return "", nil
+	}
+	img, err := store.FindSquash(image)
+	if err != nil || img == nil {
+		return "", err
+	}
+	return img.Path(), nil
 }

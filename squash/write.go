@@ -36,7 +36,10 @@ func Write(ctx context.Context, driver, ref, out string, notices io.Writer) erro
 	if st, err := os.Stat(abs); err == nil && st.IsDir() {
 		return fmt.Errorf("writing %s: it is a directory: give a file's path with -o", out)
 	}
-	tmp := filepath.Join(filepath.Dir(abs), fmt.Sprintf(".%s.husk-tmp-%d", filepath.Base(abs), os.Getpid()))
+	// The node's name and this process's ID tell a later publish whose
+	// leftover a temporary file is (store.PublishSquash).
+	host, _ := os.Hostname()
+	tmp := filepath.Join(filepath.Dir(abs), fmt.Sprintf(".%s.husk-tmp-%s-%d", filepath.Base(abs), host, os.Getpid()))
 	defer os.Remove(tmp)
 	var errb strings.Builder
 	code, err := userns.CallWith(ctx, notices, &errb, CallWrite, driver, ref, tmp)
@@ -50,10 +53,24 @@ func Write(ctx context.Context, driver, ref, out string, notices io.Writer) erro
 		}
 		return errors.New(msg)
 	}
+	// On a network filesystem the data must be on the server before the
+	// name is.
+	if err := syncFile(tmp); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
 	if err := os.Rename(tmp, abs); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	return nil
+}
+
+func syncFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // DefaultName is the file an image is squashed to without -o: its name's

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/squashfs"
@@ -42,7 +43,10 @@ func mksquashfs() string {
 // of its own for the work. It returns the notice of what the file lost.
 func writeTree(root, tmp, out string) (string, error) {
 	if prog := mksquashfs(); prog != "" {
-		b, err := exec.Command(prog, root, out, "-noappend", "-quiet", "-no-progress", "-comp", "gzip").CombinedOutput()
+		cmd := exec.Command(prog, root, out, "-noappend", "-quiet", "-no-progress", "-comp", "gzip")
+		// It ends with husk: a killed publish must not write on.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		b, err := cmd.CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("%s: %w: %s", prog, err, strings.TrimSpace(string(b)))
 		}

@@ -34,8 +34,9 @@ func ImageStores() ([]string, error) {
 // imageStoreOption is the driver option that adds the read-only stores:
 // containers/storage reads their images and layers beside the user's own
 // and refuses to change them.
+// Squashfs stores are not theirs: husk runs their files itself.
 func imageStoreOption(driver string) ([]string, error) {
-	stores, err := ImageStores()
+	stores, _, err := splitStores()
 	if err != nil || len(stores) == 0 {
 		return nil, err
 	}

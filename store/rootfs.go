@@ -64,7 +64,7 @@ func opaqueRoot(dir string) bool {
 // generation of a published store.
 func overlayBases(own string) []string {
 	bases := []string{own}
-	stores, _ := ImageStores()
+	stores, _, _ := splitStores()
 	for _, st := range stores {
 		if r, err := filepath.EvalSymlinks(st); err == nil {
 			bases = append(bases, filepath.Join(r, "overlay"))
