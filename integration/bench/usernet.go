@@ -163,7 +163,7 @@ func iperfClient(cmd func() *exec.Cmd) (float64, string, error) {
 }
 
 // usernetLatency: warm `run --rm IMAGE true` with --network NET and
-// without, interleaved; with the network idle (the run starts its switch)
+// without, interleaved; with the network idle (no switch runs)
 // and with a member running (the switch is up). A quick run (true) never
 // joins the switch: its sandbox sends no packet (prelaunch.c).
 func usernetLatency(h *starter, ref string) {
