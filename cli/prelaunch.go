@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"husk/network"
+	"husk/sandbox"
 	"husk/start"
+	"husk/store/usernet"
 	"husk/userns"
 )
 
@@ -17,7 +19,7 @@ import (
 // external network helper, no record to keep afterwards. The builtin
 // network qualifies: its stack starts with the Go side, and packets wait
 // in the TAP device's queue until then.
-func (c *RunCmd) prelaunch(mapping *userns.Mapping) *start.Prelaunchable {
+func (c *RunCmd) prelaunch(mapping *userns.Mapping, cfg *sandbox.Config) *start.Prelaunchable {
 	// In a Slurm step the environment, part of the key, is new each step:
 	// a written launch would never be followed again.
 	if slurmStep() != nil {
@@ -35,12 +37,23 @@ func (c *RunCmd) prelaunch(mapping *userns.Mapping) *start.Prelaunchable {
 	}
 	mode, _, err := c.netMode()
 	k := c.imageArg()
+	// A user-defined network too: the launch reserves its address, which
+	// each run claims (start.Prelaunchable), and the member joins the
+	// switch with the Go side, once the sandbox sends a packet.
+	nets := cfg.Network.Networks
 	if !c.Rm || c.TTY || c.Name != "" || len(c.Publish) > 0 || c.PublishAll || c.Userns != "" || err != nil ||
-		(mode != "none" && mode != "host" && mode != network.Builtin) || k < 0 ||
+		(mode != "none" && mode != "host" && mode != network.Builtin && len(nets) != 1) || len(nets) > 1 || k < 0 ||
 		mapping == nil || (mapping.Mode != userns.ModeSingle && mapping.Mode != userns.ModeSubuid) {
 		return nil
 	}
 	p := &start.Prelaunchable{KeyArg: k, Files: slices.Clone(c.EnvFile)}
+	if len(nets) == 1 {
+		ns, err := usernet.Open()
+		if err != nil {
+			return nil
+		}
+		p.Files = append(p.Files, ns.DefinitionPath(nets[0].Network))
+	}
 	for _, o := range c.SecurityOpt {
 		if k, v, _ := strings.Cut(o, "="); k == "seccomp" && v != "unconfined" && v != "default" {
 			p.Files = append(p.Files, v)

@@ -109,7 +109,7 @@ func (c *RunCmd) runSupervised(g *Globals) error {
 	if n := resourceNotice(cfg); n != "" {
 		fmt.Fprintln(g.Stderr, n)
 	}
-	s := &start.Supervised{Driver: g.StorageDriver, Image: c.Image, Mapping: mapping, Net: nh, Launch: c.prelaunch(mapping),
+	s := &start.Supervised{Driver: g.StorageDriver, Image: c.Image, Mapping: mapping, Net: nh, Launch: c.prelaunch(mapping, cfg),
 		Pull: func() error {
 			if c.Pull == "never" {
 				return fmt.Errorf("image %s is not in the store and --pull never forbids pulling it: pull it first (husk pull %s)", c.Image, c.Image)

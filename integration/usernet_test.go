@@ -217,3 +217,63 @@ func TestUserNetworkRecreatedPeer(t *testing.T) {
 	e.ok("network", "rm", "re")
 	e.noLeftovers()
 }
+
+// Repeated `run --rm --network NAME` runs are prelaunched (issue 18's start
+// latency): the first run's launch reserves its address and each run that
+// follows claims it; a run while another holds it takes the usual path
+// with an address of its own. Both are members that reach the network's
+// server by name, and removing the network leaves nothing behind.
+func TestUserNetworkPrelaunchedRuns(t *testing.T) {
+	e, ref := busyboxEnv(t, "")
+	e.ok("network", "create", "--subnet", "10.91.11.0/24", "pre")
+	e.ok(append([]string{"run", "-d", "--name", "srv", "--network", "pre", "--ip", "10.91.11.50", ref}, webServer("hello-pre")...)...)
+	gate := filepath.Join(e.home, "pregate")
+	if err := os.MkdirAll(gate, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(gate, "open")
+	if err := os.WriteFile(open, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "ip -4 addr show tap0 | grep -o 'inet [0-9.]*'; echo ready; while [ ! -e /gate/open ]; do sleep 0.05; done; " +
+		"for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -qO- http://srv/ 2>/dev/null && exit; sleep 0.5; done; echo unreachable"
+	args := runArgs([]string{"--rm", "--network", "pre", "-v", gate + ":/gate"}, ref, "sh", "-c", script)
+	addr := func(out string) string {
+		a, _, _ := strings.Cut(out, "\n")
+		return strings.TrimPrefix(a, "inet ")
+	}
+	var first string
+	for i := 0; i < 3; i++ {
+		out := e.ok(args...).stdout
+		if !strings.HasSuffix(out, "ready\nhello-pre\n") || !strings.HasPrefix(addr(out), "10.91.11.") {
+			t.Fatalf("run %d: want its address, ready and the server's answer, got %q", i, out)
+		}
+		if i == 0 {
+			first = addr(out)
+		} else if addr(out) != first {
+			t.Errorf("run %d: want the address the launch reserved, %s, got %s", i, first, addr(out))
+		}
+	}
+	if err := os.Remove(open); err != nil {
+		t.Fatal(err)
+	}
+	// Two at once: one holds the reserved address, the other another.
+	s1 := e.startReady(args...)
+	s2 := e.startReady(args...)
+	stdout := func(s *started) string { return strings.TrimPrefix(s.text(), "--- stdout:\n") }
+	a1, a2 := addr(stdout(s1)), addr(stdout(s2))
+	if a1 == a2 || !strings.HasPrefix(a1, "10.91.11.") || !strings.HasPrefix(a2, "10.91.11.") {
+		t.Errorf("two runs at once on one network: want two addresses, got %q and %q", a1, a2)
+	}
+	if err := os.WriteFile(open, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []*started{s1, s2} {
+		if code := s.wait(t, 60*time.Second); code != 0 || !strings.Contains(s.text(), "hello-pre\n") {
+			t.Errorf("run %d of the two: code %d, %q", i, code, s.text())
+		}
+	}
+	e.ok("rm", "-f", "srv")
+	e.ok("network", "rm", "pre")
+	e.noLeftovers()
+}

@@ -33,6 +33,9 @@ type Attachment struct {
 	// Names are the container's own, which DNS answers too: its name and
 	// short ID when it was created.
 	Names []string `json:"names,omitempty"`
+	// Claimed: IP is a reservation the prelaunch claimed for this run
+	// (usernet.Store.Reserve), not to be leased again.
+	Claimed bool `json:"-"`
 }
 
 // Config is the sandbox's side of the attachment: its address, and the

@@ -104,7 +104,7 @@ func (s *Supervised) Run(ctx context.Context, fg *Foreground) (int, error) {
 	}
 	o.CInit = hl.CSpec
 	if hl.Reusable() {
-		s.Launch.write(s.Mapping, o, fg.c.ID, hl)
+		s.Launch.write(s.Mapping, o, fg.c.ID, fg.c.Config.Network.Networks, hl)
 	}
 	code, _, err := sandbox.Launch(s.Mapping, o)
 	if err == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"husk/sandbox/executor"
 	"husk/store"
 	"husk/store/container"
+	"husk/store/usernet"
 	"husk/userns"
 )
 
@@ -49,7 +51,7 @@ type Prelaunchable struct {
 // write records the launch o of container id for the next run with the
 // same arguments up to the image. It is best effort: without it, the next
 // run is only slower.
-func (p *Prelaunchable) write(mapping *userns.Mapping, o sandbox.Options, id string, hl *HostLaunch) {
+func (p *Prelaunchable) write(mapping *userns.Mapping, o sandbox.Options, id string, nets []network.Attachment, hl *HostLaunch) {
 	if p == nil {
 		return
 	}
@@ -65,7 +67,37 @@ func (p *Prelaunchable) write(mapping *userns.Mapping, o sandbox.Options, id str
 	l := &executor.Launch{Key: key, Watch: p.watched(mapping, hl.Strategy), Flags: flags, Mapping: mapping, ID: id,
 		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
 		JSON: hl.JSON, ImageID: hl.ImageID}
+	if len(nets) > 0 {
+		if len(nets) > 1 || !reserve(l, id, nets[0]) {
+			return
+		}
+	}
 	_ = l.Write(root)
+}
+
+// reserved is the lease file a run that wrote a launch on a user-defined
+// network holds locked for its own sandbox's life.
+var reserved *os.File
+
+// reserve makes this run's address on network a the reservation of
+// launch l, which the runs that follow it claim one at a time: a quick
+// run then neither leases nor gives back an address (prelaunch.c).
+func reserve(l *executor.Launch, id string, a network.Attachment) bool {
+	ns, err := usernet.Open()
+	if err != nil {
+		return false
+	}
+	n, err := ns.Get(a.Network)
+	if err != nil {
+		return false
+	}
+	path, owner, held, err := ns.Reserve(n, a.IP, id, executor.LaunchName(l.Key))
+	if err != nil {
+		return false
+	}
+	reserved = held
+	l.Claim, l.Reservation = path, owner
+	return true
 }
 
 // watched lists each file this run's launch depends on beyond the key,
@@ -114,6 +146,16 @@ func (p *Prelaunchable) watched(mapping *userns.Mapping, strategy fuse.Strategy)
 // error is husk's own.
 func Adopt(ctx context.Context, driver string, cfg *sandbox.Config, name string, cmd []string, pre *executor.Prelaunch) (int, error) {
 	l := executor.ParseLaunch(pre.File)
+	if pre.Claim != nil {
+		// The address the prelaunch claimed, held until this run ends.
+		defer pre.Claim.Close()
+		ip, err := netip.ParseAddr(filepath.Base(l.Claim))
+		if err != nil || len(cfg.Network.Networks) != 1 {
+			pre.Abandon()
+			return exitHusk, fmt.Errorf("the prelaunch's claimed address %s: not the run's network", l.Claim)
+		}
+		cfg.Network.Networks[0].IP, cfg.Network.Networks[0].Claimed = ip, true
+	}
 	js, args, err := adoptedSpec(l, pre.ID, cmd)
 	var fg *Foreground
 	if err == nil {

@@ -125,6 +125,7 @@ const (
 	LaunchDefault LaunchTag = C.HUSK_LAUNCH_DEFAULT
 	LaunchJSON    LaunchTag = C.HUSK_LAUNCH_JSON
 	LaunchImage   LaunchTag = C.HUSK_LAUNCH_IMAGE
+	LaunchClaim   LaunchTag = C.HUSK_LAUNCH_CLAIM
 )
 
 // The dial protocol of published ports.

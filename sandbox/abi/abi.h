@@ -158,6 +158,7 @@ enum husk_launch_tag {
 	HUSK_LAUNCH_DEFAULT = 'd',  // the default command, NUL-separated
 	HUSK_LAUNCH_JSON = 'j',     // the spec as the container's record keeps it (Go only)
 	HUSK_LAUNCH_IMAGE = 'x',    // the image's ID (Go only)
+	HUSK_LAUNCH_CLAIM = 'c',    // a user-defined network's lease file NUL the reservation it holds NUL (optional)
 };
 
 // ---- published ports: a dial request and its reply, each one message ----

@@ -33,8 +33,11 @@ type Prelaunch struct {
 	Status *os.File // the init's status pipe
 	Net    *os.File // this side of its network socket, or nil
 	Tap    *os.File // its TAP device, when the init sent it already
-	ID     string   // the container's ID, in the spec already
-	File   []byte   // the launch file it followed
+	// Claim is the lease file, locked, of the user-defined network's
+	// address the launch reserved: kept open while the sandbox runs.
+	Claim *os.File
+	ID    string // the container's ID, in the spec already
+	File  []byte // the launch file it followed
 }
 
 // Following says whether the prelaunch started a sandbox that this
@@ -59,6 +62,9 @@ func Prelaunched() *Prelaunch {
 	}
 	if pre.tap_fd >= 0 {
 		p.Tap = os.NewFile(uintptr(pre.tap_fd), "tap")
+	}
+	if pre.claim_fd >= 0 {
+		p.Claim = os.NewFile(uintptr(pre.claim_fd), "claim")
 	}
 	pre.pid = -1
 	return p
@@ -98,5 +104,8 @@ func (p *Prelaunch) Abandon() {
 	}
 	if p.Tap != nil {
 		p.Tap.Close()
+	}
+	if p.Claim != nil {
+		p.Claim.Close()
 	}
 }

@@ -180,8 +180,8 @@ char *husk_launch_key(int k, size_t *len);
 // husk_launch is a launch file's records: each points into the file,
 // which the parser changes in place (a record's newline becomes a NUL).
 struct husk_launch {
-	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt;
-	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len;
+	const char *key, *watch, *flags, *mode, *uidmap, *gidmap, *id, *spec, *stdin_, *net, *entry, *dflt, *claim;
+	size_t key_len, watch_len, uidmap_len, gidmap_len, spec_len, entry_len, dflt_len, claim_len;
 };
 
 // husk_launch_parse fills l from the len bytes at p: 0, or -1 when the
@@ -198,11 +198,12 @@ void husk_prelaunch_main(int argc, char **argv, char **envp);
 // husk_pre is what the prelaunch did: pid is the sandbox it started (-1:
 // none; it runs mapped), status_fd the sandbox's status pipe, net_fd the
 // host's end of its network socket (-1: none), tap_fd its TAP device when
-// the init has sent it already (-1: not yet), file the launch it
+// the init has sent it already (-1: not yet), claim_fd the lease file of
+// the user-defined network's address it holds locked (-1: none), file the launch it
 // followed, id the container's ID.
 struct husk_prelaunch {
 	pid_t pid;
-	int status_fd, net_fd, tap_fd;
+	int status_fd, net_fd, tap_fd, claim_fd;
 	char id[65];
 	const char *file;
 	size_t file_len;

@@ -34,6 +34,7 @@ static void keep(struct husk_launch *l, char tag, const char *v, size_t n)
 	case HUSK_LAUNCH_NET: l->net = v; break;
 	case HUSK_LAUNCH_ENTRY: l->entry = v, l->entry_len = n; break;
 	case HUSK_LAUNCH_DEFAULT: l->dflt = v, l->dflt_len = n; break;
+	case HUSK_LAUNCH_CLAIM: l->claim = v, l->claim_len = n; break;
 	default: break; // the Go side's own records
 	}
 }

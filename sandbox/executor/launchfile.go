@@ -28,6 +28,9 @@ type Launch struct {
 	Default []string // the arguments when the run gives no command
 	JSON    []byte   // the spec as the container records it
 	ImageID string
+	// Claim is a user-defined network's lease file and the reservation
+	// it holds for this launch (usernet.Store.Reserve); empty: none.
+	Claim, Reservation string
 }
 
 // Encode is the launch file's bytes.
@@ -52,19 +55,28 @@ func (l *Launch) Encode() []byte {
 		b.Write(r.v)
 		b.WriteByte('\n')
 	}
+	if l.Claim != "" {
+		v := l.Claim + "\x00" + l.Reservation + "\x00"
+		fmt.Fprintf(&b, "%c%d\n%s\n", abi.LaunchClaim, len(v), v)
+	}
 	return b.Bytes()
+}
+
+// LaunchName is the file name of the launch with key key.
+func LaunchName(key []byte) string {
+	h := fnv.New64a()
+	h.Write(key)
+	return fmt.Sprintf("%s%016x", abi.LaunchPrefix, h.Sum64())
 }
 
 // Write puts the launch where prelaunch.c looks for its key under the
 // store's root, whole or not at all.
 func (l *Launch) Write(root string) error {
-	h := fnv.New64a()
-	h.Write(l.Key)
 	dir := filepath.Join(root, abi.LaunchDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s%016x", abi.LaunchPrefix, h.Sum64()))
+	path := filepath.Join(dir, LaunchName(l.Key))
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	if err := os.WriteFile(tmp, l.Encode(), 0o600); err != nil {
 		os.Remove(tmp)
@@ -97,8 +109,12 @@ func ParseLaunch(b []byte) *Launch {
 		// prelaunch.c ended each record with a NUL where the newline was.
 		b = rest[i+1+n+1:]
 	}
-	return &Launch{ID: string(r[abi.LaunchID]), JSON: r[abi.LaunchJSON], Entry: splitTokens(r[abi.LaunchEntry]),
+	l := &Launch{ID: string(r[abi.LaunchID]), JSON: r[abi.LaunchJSON], Entry: splitTokens(r[abi.LaunchEntry]),
 		Default: splitTokens(r[abi.LaunchDefault]), ImageID: string(r[abi.LaunchImage])}
+	if c := splitTokens(r[abi.LaunchClaim]); len(c) == 2 {
+		l.Claim, l.Reservation = c[0], c[1]
+	}
+	return l
 }
 
 func bit(on bool) []byte {

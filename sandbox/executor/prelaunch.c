@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <poll.h>
@@ -40,7 +41,7 @@
 // The descriptors of a launch, by index.
 enum { FD_STATUS_R, FD_STATUS_W, FD_SYNC_R, FD_SYNC_W, FD_NET_HOST, FD_NET_INIT, FD_COUNT };
 
-struct husk_prelaunch husk_pre = {.pid = -1, .status_fd = -1, .net_fd = -1, .tap_fd = -1};
+struct husk_prelaunch husk_pre = {.pid = -1, .status_fd = -1, .net_fd = -1, .tap_fd = -1, .claim_fd = -1};
 
 // ---- the key: who runs what, where, with which environment ----
 
@@ -413,7 +414,39 @@ static void forget(void)
 		close(husk_pre.net_fd);
 	if (husk_pre.tap_fd >= 0)
 		close(husk_pre.tap_fd);
-	husk_pre.status_fd = husk_pre.net_fd = husk_pre.tap_fd = -1;
+	if (husk_pre.claim_fd >= 0)
+		close(husk_pre.claim_fd);
+	husk_pre.status_fd = husk_pre.net_fd = husk_pre.tap_fd = husk_pre.claim_fd = -1;
+}
+
+// claim takes the address a launch on a user-defined network reserved
+// (usernet.Store.Reserve): its lease file locked, still the one at its
+// path, and still holding the reservation. The lock lasts as long as this
+// process (the Go side keeps it when it follows), so two runs never share
+// the address; a run that cannot claim it takes the usual path, which
+// leases another. 0, or -1.
+static int claim(const struct husk_launch *l)
+{
+	if (l->claim == NULL)
+		return 0;
+	const char *path = l->claim, *tag = path + strlen(path) + 1;
+	if (tag >= l->claim + l->claim_len)
+		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	struct stat a, b;
+	char buf[128] = {0};
+	ssize_t n = -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		n = read(fd, buf, sizeof buf - 1);
+	if (n < 0 || (size_t)n != strlen(tag) || memcmp(buf, tag, (size_t)n) != 0) {
+		close(fd);
+		return -1;
+	}
+	husk_pre.claim_fd = fd;
+	return 0;
 }
 
 static void close_all(const int *fds, int n)
@@ -679,7 +712,9 @@ void husk_prelaunch_main(int argc, char **argv, char **envp)
 	// The ID in the spec before the arguments, which are the user's.
 	replace(spec, l.spec_len, l.id, husk_pre.id);
 	l.spec_len = spec_len;
-	int ok = launch(&l, spec) == 0;
+	int ok = claim(&l) == 0 && launch(&l, spec) == 0;
+	if (!ok)
+		forget();
 	free(spec);
 	if (!ok) {
 		free(file);

@@ -24,6 +24,10 @@ func (s *Store) leaseAddresses(r *Record, cfg *sandbox.Config) error {
 	}
 	for i := range cfg.Network.Networks {
 		a := &cfg.Network.Networks[i]
+		if a.Claimed {
+			a.Names = []string{r.Name, r.ID[:12]}
+			continue
+		}
 		if err := s.lease(ns, r.ID, a); err != nil {
 			releaseAddresses(r.ID)
 			return err

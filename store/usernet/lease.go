@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,14 +48,19 @@ func (s *Store) Lease(n *Network, id string, want netip.Addr, exists func(id str
 		if err := n.checkIP(want); err != nil {
 			return want, err
 		}
-		if other, ok := taken[want]; ok && other != id {
+		if other, ok := taken[want]; ok && other != id && !takeReservation(dir, want, other, id) {
 			return want, fmt.Errorf("--ip %s is in use on network %s: pick another address, or leave --ip out", want, n.Name)
 		}
-		return want, s.writeLease(dir, want, id)
+		return want, writeLease(dir, want, id)
 	}
 	for a := n.Subnet.Addr().Next(); n.Subnet.Contains(a) && a != broadcast(n.Subnet); a = a.Next() {
 		if _, used := taken[a]; !used && a != n.Gateway {
-			return a, s.writeLease(dir, a, id)
+			return a, writeLease(dir, a, id)
+		}
+	}
+	for a, owner := range taken {
+		if takeReservation(dir, a, owner, id) {
+			return a, nil
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("network %s has no free address in %s: remove containers from it, or use a network with a larger --subnet", n.Name, n.Subnet)
@@ -85,7 +91,7 @@ func (s *Store) leases(dir string, exists func(string) bool) (map[netip.Addr]str
 			continue
 		}
 		id := string(b)
-		if exists != nil && !exists(id) {
+		if exists != nil && !Reservation(id) && !exists(id) {
 			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > staleAfter {
 				os.Remove(p)
 				continue
@@ -96,7 +102,7 @@ func (s *Store) leases(dir string, exists func(string) bool) (map[netip.Addr]str
 	return out, nil
 }
 
-func (s *Store) writeLease(dir string, a netip.Addr, id string) error {
+func writeLease(dir string, a netip.Addr, id string) error {
 	p := filepath.Join(dir, a.String())
 	if err := os.WriteFile(p+".tmp", []byte(id), 0o600); err != nil {
 		return fmt.Errorf("leasing %s: %w", a, err)
@@ -137,4 +143,88 @@ func (s *Store) Release(id string, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// A reservation is a lease that a prelaunch's launch holds for the runs
+// that follow it (start.Prelaunchable): the address is claimed run by run
+// by locking its lease file (prelaunch.c's claim), not by a new lease.
+// Its owner is the launch's file name, never a container ID.
+const reservationPrefix = "launch-"
+
+// Reservation says whether a lease's owner is a launch's reservation.
+func Reservation(owner string) bool { return strings.HasPrefix(owner, reservationPrefix) }
+
+// takeReservation gives the reserved address a in dir to container id
+// (back to the free ones when id is empty) when no run holds it: a lease asked for by --ip, or when no other
+// address is free. The launch's next run then finds the lease changed and
+// takes the usual path.
+func takeReservation(dir string, a netip.Addr, owner, id string) bool {
+	if !Reservation(owner) {
+		return false
+	}
+	fd, err := unix.Open(filepath.Join(dir, a.String()), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return false
+	}
+	if id == "" {
+		return os.Remove(filepath.Join(dir, a.String())) == nil
+	}
+	return writeLease(dir, a, id) == nil
+}
+
+// Reserve turns container id's lease of address a on network n into the
+// reservation of the launch named launch (see Reservation), locked for as
+// long as the file returned stays open: the run that writes a launch
+// keeps it for its own sandbox's life. The launch's earlier reservation,
+// when no run holds it, is given back. It returns the lease file's path
+// and the reservation's owner.
+func (s *Store) Reserve(n *Network, a netip.Addr, id, launch string) (path, owner string, held *os.File, err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer unlock()
+	dir := filepath.Join(s.dir, n.Name, "leases")
+	taken, err := s.leases(dir, nil)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if taken[a] != id {
+		return "", "", nil, fmt.Errorf("reserving %s on network %s: it is not leased to %.12s", a, n.Name, id)
+	}
+	for old, o := range taken {
+		if o == launch {
+			takeReservation(dir, old, o, "")
+		}
+	}
+	path = filepath.Join(dir, a.String())
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(launch), 0o600); err != nil {
+		return "", "", nil, fmt.Errorf("reserving %s: %w", a, err)
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", "", nil, fmt.Errorf("reserving %s: %w", a, err)
+	}
+	return path, launch, f, nil
+}
+
+// DefinitionPath is network name's definition file, whose change voids a
+// launch on it.
+func (s *Store) DefinitionPath(name string) string {
+	return filepath.Join(s.dir, name, "network.json")
 }
