@@ -11,7 +11,8 @@ TAGS=${TAGS:-exclude_graphdriver_btrfs exclude_graphdriver_devicemapper exclude_
 RUNS=${RUNS:-3}
 # BENCH_ONLY=start: only the start bench (husk run vs bwrap and podman run);
 # BENCH_ONLY=build: only the build bench (husk build vs podman build).
-# BENCH_ONLY=save: only the save/load bench (husk save/load vs podman's).
+# BENCH_ONLY=save: only the push and save/load benches (husk push, save and
+# load vs podman's; push vs skopeo's too).
 # BENCH_ONLY=squash: only the single-file image bench (squashfs on an sshfs
 # mount, as root; the figures that need the mount are skipped otherwise).
 # BENCH_ONLY=usernet: only the user-network bench (iperf3 between two

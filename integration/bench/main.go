@@ -97,7 +97,7 @@ func run(husk, work string, runs int) error {
 		}
 	}()
 	if *onlySave {
-		return benchSaveOnly(tools, work, reg, runs)
+		return benchSaveOnly(tools, imgs, work, reg, runs)
 	}
 	fmt.Printf("bench: %d cold pulls per tool and image from %s, the tools in turn; medians\n", runs, reg.Addr)
 	// The stores are emptied after the last timed pull, not between pulls:
