@@ -13,7 +13,6 @@ import (
 	"husk/cli"
 	"husk/reexec"
 	"husk/sandbox"
-	"husk/squash"
 
 	// Their constructors run before the Go runtime starts: a container's
 	// init, `husk exec`'s move into a container, the prelaunch.
@@ -29,9 +28,6 @@ var (
 )
 
 func main() {
-	// The mount program of a squashfs root, which a sandbox's init runs
-	// with fuse-overlayfs's arguments (squash.RootOps).
-	squash.Helper()
 	// Internal re-exec entry points come first: a child of husk must not
 	// parse the user's command line as if it were a fresh invocation.
 	if err := userns.ChildInit(); err != nil {

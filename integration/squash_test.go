@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // Single-file images (issue 15, item 2): husk image squash writes one
@@ -279,5 +283,68 @@ func TestSquashContainer(t *testing.T) {
 		t.Errorf("run without --rm: want the command's exit 5: %s", r)
 	}
 	e.ok("rm", "sq", "sq2")
+	e.noLeftovers()
+}
+
+// A repeated run --rm of a squashfs file starts from the prelaunch (its
+// launch is written down once, then followed), and a file made again at
+// the same path voids it: the new file's config holds.
+func TestSquashPrelaunch(t *testing.T) {
+	e := sandboxEnv(t, "")
+	squashed := func(greeting string) string {
+		t.Helper()
+		img, err := mutate.Config(images.Busybox, v1.Config{Env: []string{"PATH=/bin", "GREETING=" + greeting}, Cmd: []string{"sh"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := plain.Ref("greeting:" + randomHex(4))
+		if err := plain.Push(strings.TrimPrefix(ref, plain.Addr+"/"), img); err != nil {
+			t.Fatal(err)
+		}
+		e.pull(ref)
+		out := filepath.Join(e.home, greeting+".sqsh")
+		e.ok("image", "squash", "-o", out, ref)
+		return out
+	}
+	file := filepath.Join(e.home, "greeting.sqsh")
+	if err := os.Rename(squashed("first"), file); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(e.home, ".local", "share", "husk")
+	if r := e.vars["HUSK_ROOT"]; r != "" {
+		root = r
+	}
+	launches := func() map[string]time.Time {
+		m := map[string]time.Time{}
+		ls, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*"))
+		for _, l := range ls {
+			if st, err := os.Stat(l); err == nil {
+				m[l] = st.ModTime()
+			}
+		}
+		return m
+	}
+	args := []string{"run", "--rm", "--network", "none", file, "sh", "-c", "echo $GREETING"}
+	for i := 0; i < 2; i++ {
+		if out := e.ok(args...).stdout; out != "first\n" {
+			t.Fatalf("run %d: %q, want first", i, out)
+		}
+	}
+	before := launches()
+	if len(before) == 0 {
+		t.Fatalf("no launch was written down in %s/startcache", root)
+	}
+	if out := e.ok(args...).stdout; out != "first\n" {
+		t.Errorf("the prelaunched run: %q, want first", out)
+	}
+	if after := launches(); !maps.Equal(before, after) {
+		t.Errorf("the third run wrote its launch again (not prelaunched): %v, was %v", after, before)
+	}
+	if err := os.Rename(squashed("second"), file); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.ok(args...).stdout; out != "second\n" {
+		t.Errorf("the run of the file made again: %q, want second (the new file's config)", out)
+	}
 	e.noLeftovers()
 }

@@ -37,8 +37,10 @@ type tree struct {
 	// is not counted yet).
 	links  map[uint32]*fuse.Attr
 	chunks chunkCache
-	root   entries
-	err    error
+	// inflight: the chunks being decompressed, closed when done.
+	inflight map[chunkKey]chan struct{}
+	root     entries
+	err      error
 }
 
 var _ fs.NodeOnAdder = (*tree)(nil)
@@ -267,13 +269,16 @@ func (o *other) Getattr(_ context.Context, _ fs.FileHandle, out *fuse.AttrOut) s
 	return 0
 }
 
-// regular is a file, read through one open reader of its own.
+// regular is a file, read through open readers of its own (one per
+// chunk being decompressed at once).
 type regular struct {
 	fs.Inode
 	t    *tree
 	path string
 	attr fuse.Attr
-	f    filesystem.File
+	free []filesystem.File
+	// prefetched: its first open started reading it ahead.
+	prefetched bool
 }
 
 var (
@@ -291,7 +296,28 @@ func (r *regular) Open(_ context.Context, flags uint32) (fs.FileHandle, uint32, 
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
+	r.t.mu.Lock()
+	if !r.prefetched && int64(r.attr.Size) > chunkSize {
+		r.prefetched = true
+		go r.prefetch()
+	}
+	r.t.mu.Unlock()
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// prefetch decompresses the file's chunks after the first, up to half the
+// cache, beside the kernel's reads: a program is opened, then faulted in
+// a chunk at a time, and the two run on two cores instead of one after
+// the other (busybox's `true`: 40 ms of a start, before).
+func (r *regular) prefetch() {
+	r.t.mu.Lock()
+	defer r.t.mu.Unlock()
+	n := (int64(r.attr.Size) + chunkSize - 1) / chunkSize
+	for idx := int64(1); idx < n && idx <= maxChunks/2; idx++ {
+		if _, err := r.chunk(idx); err != nil {
+			return
+		}
+	}
 }
 
 func (r *regular) Read(_ context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -316,27 +342,53 @@ func (r *regular) Read(_ context.Context, _ fs.FileHandle, dest []byte, off int6
 // chunk is the file's idx'th chunkSize bytes, decompressed, from the
 // tree's cache. The kernel faults an executable's pages in any order, a
 // few at a time: without the cache each fault would decompress its whole
-// block again (100 ms for busybox's `true`).
+// block again (100 ms for busybox's `true`). It is called with the
+// tree's lock held, which it lets go while it decompresses (data blocks
+// are read with ReadAt, apart from the reader's other state): a chunk
+// another read decompresses already is waited for.
 func (r *regular) chunk(idx int64) ([]byte, error) {
+	t := r.t
 	key := chunkKey{r, idx}
-	if c, ok := r.t.chunks.get(key); ok {
-		return c, nil
+	for {
+		if c, ok := t.chunks.get(key); ok {
+			return c, nil
+		}
+		done, busy := t.inflight[key]
+		if !busy {
+			break
+		}
+		t.mu.Unlock()
+		<-done
+		t.mu.Lock()
 	}
-	if r.f == nil {
-		f, err := r.t.sq.OpenFile(r.path, os.O_RDONLY)
-		if err != nil {
+	var f filesystem.File
+	if k := len(r.free); k > 0 {
+		f, r.free = r.free[k-1], r.free[:k-1]
+	} else {
+		var err error
+		if f, err = t.sq.OpenFile(r.path, os.O_RDONLY); err != nil {
 			return nil, err
 		}
-		r.f = f
 	}
-	if _, err := r.f.Seek(idx*chunkSize, io.SeekStart); err != nil {
-		return nil, err
+	done := make(chan struct{})
+	if t.inflight == nil {
+		t.inflight = map[chunkKey]chan struct{}{}
 	}
+	t.inflight[key] = done
+	t.mu.Unlock()
 	c := make([]byte, min(chunkSize, int64(r.attr.Size)-idx*chunkSize))
-	if _, err := io.ReadFull(r.f, c); err != nil {
+	_, err := f.Seek(idx*chunkSize, io.SeekStart)
+	if err == nil {
+		_, err = io.ReadFull(f, c)
+	}
+	t.mu.Lock()
+	delete(t.inflight, key)
+	close(done)
+	r.free = append(r.free, f)
+	if err != nil {
 		return nil, err
 	}
-	r.t.chunks.add(key, c)
+	t.chunks.add(key, c)
 	return c, nil
 }
 

@@ -1,18 +1,14 @@
 package squash
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -24,15 +20,17 @@ import (
 	"husk/sandbox"
 )
 
-// How a sandbox's root comes from a squashfs file. The C init runs a
-// mount program for its root, as it runs fuse-overlayfs: husk itself, as
-// `husk -o husk-squashfs=JSON TARGET`, which returns once the root is
-// mounted (Helper). The FUSE server it leaves behind (CallServe) is a
-// process of the sandbox's pid namespace, in the init's first mount
-// namespace: it ends when the sandbox's init does, and the mounts with
-// their namespace, so a run leaves neither behind.
+// How a sandbox's root comes from a squashfs file. The root op is a
+// fuse-overlayfs op whose data starts with dataPrefix: for it, the C init
+// starts husk's FUSE server itself (CallServe, `husk squashfs-serve JSON
+// TARGET`, sandbox/executor/mounts.c), which says on fd 3 "ok" once the
+// root is mounted, or why not, in one line. The server is a process of the
+// sandbox's pid namespace, in the init's first mount namespace: it ends
+// when the sandbox's init does, and the mounts with their namespace, so a
+// run leaves neither behind.
 
-// dataPrefix marks the mount program's options as husk's.
+// dataPrefix marks the op's data as husk's squashfs root (mounts.c's
+// squashfs_prefix).
 const dataPrefix = "husk-squashfs="
 
 // CallServe is the FUSE server of one sandbox's squashfs root.
@@ -40,7 +38,7 @@ const CallServe = "squashfs-serve"
 
 func init() { reexec.Register(CallServe, serveMain) }
 
-// mountSpec is what the init hands the mount program.
+// mountSpec is what the init hands the server.
 type mountSpec struct {
 	File     string `json:"file"`
 	Scratch  string `json:"scratch"` // the init's scratch tmpfs: lower, upper and work go there
@@ -56,51 +54,6 @@ func RootOps(self, file, scratch string, readOnly bool) ([]sandbox.Op, error) {
 		return nil, err
 	}
 	return []sandbox.Op{{Kind: sandbox.KindFuseOverlay, Source: self, Target: "/", Data: dataPrefix + string(b)}}, nil
-}
-
-// Helper runs, first in main, the mount program the init started, and
-// exits with its code; elsewhere it returns at once. It starts the server
-// and waits until it says that the root is mounted (or why not).
-func Helper() {
-	if len(os.Args) != 4 || os.Args[1] != "-o" || !strings.HasPrefix(os.Args[2], dataPrefix) {
-		return
-	}
-	if err := startServer(strings.TrimPrefix(os.Args[2], dataPrefix), os.Args[3]); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
-
-func startServer(spec, target string) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cmd, err := reexec.Command(CallServe, spec, target)
-	if err != nil {
-		return err
-	}
-	// The init reads this program's output until its end: the server
-	// keeps none of it, and says how the mount went through the pipe.
-	cmd.ExtraFiles = []*os.File{w}
-	// The server lives in the sandbox's pid namespace: none of the
-	// user's host environment goes with it, only its function's name.
-	cmd.Env = slices.DeleteFunc(cmd.Env, func(v string) bool { return !strings.HasPrefix(v, "HUSK_CALL=") })
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting husk's squashfs server: %w", err)
-	}
-	w.Close()
-	line, _ := bufio.NewReader(r).ReadString('\n')
-	if line == "ok\n" {
-		return nil
-	}
-	_ = cmd.Wait()
-	if line = strings.TrimSpace(line); line == "" {
-		line = "husk's squashfs server ended before mounting: this is husk's own error"
-	}
-	return errors.New(line)
 }
 
 func serveMain(_ context.Context, _, _ io.Writer, args []string) int {

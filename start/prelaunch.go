@@ -64,7 +64,7 @@ func (p *Prelaunchable) write(mapping *userns.Mapping, o sandbox.Options, id str
 	if o.NewNet {
 		flags |= unix.CLONE_NEWNET
 	}
-	l := &executor.Launch{Key: key, Watch: p.watched(mapping, hl.Strategy), Flags: flags, Mapping: mapping, ID: id,
+	l := &executor.Launch{Key: key, Watch: p.watched(mapping, hl), Flags: flags, Mapping: mapping, ID: id,
 		Stdin: o.Stdin != nil, Net: o.NetConn != nil, Spec: hl.Bare, Entry: hl.Entry, Default: hl.Default,
 		JSON: hl.JSON, ImageID: hl.ImageID}
 	if len(nets) > 0 {
@@ -102,10 +102,12 @@ func reserve(l *executor.Launch, id string, a network.Attachment) bool {
 
 // watched lists each file this run's launch depends on beyond the key,
 // with its identity: husk itself, the store's image and layer lists, the
-// user databases and ID ranges, the helpers, the files the flags name.
+// user databases and ID ranges, the helpers, the files the flags name,
+// the squashfs file a run from one serves (its size and time are its
+// image's ID).
 // A directory need only be the same one (its identity without size and
 // time, a prefix ending in ':'): a volume's contents are the user's.
-func (p *Prelaunchable) watched(mapping *userns.Mapping, strategy fuse.Strategy) []byte {
+func (p *Prelaunchable) watched(mapping *userns.Mapping, hl *HostLaunch) []byte {
 	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
 		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", mapping.NewUIDMap, mapping.NewGIDMap}
 	if _, graphroot, _, err := store.Paths(); err == nil {
@@ -114,12 +116,12 @@ func (p *Prelaunchable) watched(mapping *userns.Mapping, strategy fuse.Strategy)
 			files = append(files, m...)
 		}
 	}
-	if strategy == fuse.FuseOverlayfs {
+	if hl.Strategy == fuse.FuseOverlayfs || hl.file != "" {
 		if prog, err := fuse.FuseOverlayfsPath(); err == nil {
 			files = append(files, prog)
 		}
 	}
-	files = append(files, p.Files...)
+	files = append(append(files, hl.file), p.Files...)
 	var b bytes.Buffer
 	for _, f := range files {
 		if f != "" {

@@ -15,13 +15,15 @@ import (
 const squashfsRoot fuse.Strategy = "squashfs"
 
 // findFile is the image of a start from a squashfs file (husk run
-// FILE.sqsh): read from the file, never cached, never in the store.
+// FILE.sqsh): read from the file, never cached, never in the store. A
+// repeated run --rm of it may start from the prelaunch, which watches the
+// file (its identity: device, inode, size and time).
 func (hl *HostLaunch) findFile(image string) (*store.ResolvedImage, error) {
 	img, err := squash.Load(image)
 	if err != nil {
 		return nil, err
 	}
-	hl.file, hl.noReuse = img.File, true
+	hl.file = img.File
 	return &store.ResolvedImage{ImageID: img.ID, Strategy: squashfsRoot, Config: img.Config}, nil
 }
 

@@ -107,8 +107,71 @@ void husk_remount_readonly(const char *target, const char *shown)
 	do_mount("", target, shown, "", MS_REMOUNT | MS_BIND | MS_RDONLY | locked, "");
 }
 
+// squashfs_prefix marks a mount program's data as husk's squashfs root
+// (squash.RootOps): the init starts husk's FUSE server itself, with no
+// mount program between, and the server says on fd 3 that the root is
+// mounted ("ok") or why not, then stays as the mount's server, in the
+// sandbox's pid namespace, until the sandbox ends.
+static const char squashfs_prefix[] = "husk-squashfs=";
+
+static void squashfs_serve(const struct husk_op *o, const char *target)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		husk_fail(125, "starting husk's squashfs server on %s: %s", target, strerror(errno));
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		int status = fcntl(p[1], F_DUPFD, 10), null = open("/dev/null", O_RDWR);
+		if (status < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(status, 3) < 0)
+			_exit(127);
+		// Nothing else of the init's (its status pipe, the network's
+		// sockets) goes with the server: as Go's exec, fds 0 to 3 alone.
+		if (syscall(SYS_close_range, 4, ~0U, 0) != 0)
+			for (int fd = 4; fd < 4096; fd++)
+				close(fd);
+		// None of the user's host environment: only the function's name.
+		char *argv[] = {"husk", "squashfs-serve", (char *)o->data + sizeof squashfs_prefix - 1, (char *)target, NULL};
+		char *envp[] = {"HUSK_CALL=squashfs-serve", NULL};
+		execve(o->source, argv, envp);
+		dprintf(3, "starting husk's squashfs server %s: %s\n", o->source, strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		husk_fail(125, "starting husk's squashfs server on %s: %s", target, strerror(errno));
+	}
+	char out[512] = "";
+	ssize_t n = 0, r;
+	while (n < (ssize_t)sizeof out - 1 && (r = read(p[0], out + n, sizeof out - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += r;
+	}
+	out[n] = 0;
+	close(p[0]);
+	if (strcmp(out, "ok\n") == 0)
+		return; // the server goes on; the init reaps it at the end
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = 0;
+	husk_fail(125, "%s", n > 0 ? out : "husk's squashfs server ended before mounting: this is husk's own error");
+}
+
 static void fuse_overlay(const struct husk_op *o, const char *target)
 {
+	if (strncmp(o->data, squashfs_prefix, sizeof squashfs_prefix - 1) == 0) {
+		squashfs_serve(o, target);
+		return;
+	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		husk_fail(125, "mount fuse-overlayfs on %s: %s", target, strerror(errno));
