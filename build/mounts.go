@@ -13,6 +13,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"go.podman.io/storage/pkg/archive"
 	"golang.org/x/sys/unix"
 
 	"husk/sandbox"
@@ -120,9 +121,6 @@ func (st *stage) prepareMount(sm *stepMounts, m *instructions.Mount, root string
 // hold a lock on it for the step, so that concurrent builds take turns
 // (private does not make a second directory, as BuildKit's does).
 func (st *stage) cacheMount(sm *stepMounts, m *instructions.Mount, root, target string) error {
-	if m.From != "" {
-		return fmt.Errorf("a cache mount seeded from= another stage is not supported by husk build: drop from=")
-	}
 	id := m.CacheID
 	if id == "" {
 		id = target
@@ -136,7 +134,14 @@ func (st *stage) cacheMount(sm *stepMounts, m *instructions.Mount, root, target 
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("making the cache mount's directory under %s: %w", st.b.s.GraphRoot(), store.AnnotateDisk(err, st.b.s.GraphRoot()))
 	}
-	if err := os.Mkdir(dir, mode); err != nil && !os.IsExist(err) {
+	err := os.Mkdir(dir, mode)
+	switch {
+	case err == nil && m.From != "":
+		if err := st.seedCache(sm, m, dir); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+	case err != nil && !os.IsExist(err):
 		return fmt.Errorf("making the cache mount's directory %s: %w", dir, err)
 	}
 	if m.CacheSharing == instructions.MountSharingLocked || m.CacheSharing == instructions.MountSharingPrivate {
@@ -170,9 +175,6 @@ func (st *stage) bindMount(sm *stepMounts, m *instructions.Mount, root, target s
 		sm.undo = append(sm.undo, done)
 		base = ctx.Dir
 	} else {
-		if !m.ReadOnly {
-			return fmt.Errorf("a read-write bind of the build context is not supported by husk build: drop rw, or COPY the files")
-		}
 		base = st.b.o.Context.Dir
 	}
 	src, err := securejoin.SecureJoin(base, cleanRel(m.Source))
@@ -182,6 +184,13 @@ func (st *stage) bindMount(sm *stepMounts, m *instructions.Mount, root, target s
 	fi, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("the source %s: %w: name a path that exists", m.Source, err)
+	}
+	if m.From == "" && !m.ReadOnly {
+		// Docker's rw bind of the context: the step may write, and what
+		// it writes is discarded; the context itself is never written.
+		if src, err = throwawayCopy(sm, src); err != nil {
+			return err
+		}
 	}
 	if err := sm.mountPoint(root, target, fi.IsDir()); err != nil {
 		return err
@@ -320,4 +329,47 @@ func readSecret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is over BuildKit's %d KiB bound on a secret: give a smaller file", path, maxSecretFile>>10)
 	}
 	return b, nil
+}
+
+// seedCache fills a new cache directory from a stage's or an image's
+// path (from=, source=), as BuildKit seeds a cache mount on first use.
+func (st *stage) seedCache(sm *stepMounts, m *instructions.Mount, dir string) error {
+	ctx, _, done, err := st.b.fromRoot(m.From, st.index)
+	if err != nil {
+		return err
+	}
+	defer done()
+	src, err := securejoin.SecureJoin(ctx.Dir, cleanRel(m.Source))
+	if err != nil {
+		return err
+	}
+	if err := archive.NewDefaultArchiver().CopyWithTar(src, dir); err != nil {
+		return fmt.Errorf("seeding the cache mount %s from %s:%s: %w: name a directory of that stage", m.Target, m.From, m.Source, err)
+	}
+	return nil
+}
+
+// throwawayCopy copies a context path into the run directory for one
+// step, removed when the step ends.
+func throwawayCopy(sm *stepMounts, src string) (string, error) {
+	_, _, runroot, err := store.Paths()
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(runroot, ".bind-rw-*")
+	if err != nil {
+		return "", fmt.Errorf("copying %s for a read-write bind: %w", src, err)
+	}
+	sm.undo = append(sm.undo, func() { os.RemoveAll(tmp) })
+	dst := filepath.Join(tmp, filepath.Base(src))
+	a := archive.NewDefaultArchiver()
+	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
+		err = a.CopyFileWithTar(src, dst)
+	} else {
+		err = a.CopyWithTar(src, dst)
+	}
+	if err != nil {
+		return "", fmt.Errorf("copying %s for a read-write bind: %w: check the disk under %s", src, err, runroot)
+	}
+	return dst, nil
 }

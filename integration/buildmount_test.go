@@ -10,7 +10,8 @@ import (
 )
 
 // RUN --mount: a cache directory kept between builds and shared by id, a
-// read-only bind of the context and of a stage, a tmpfs, secrets from a
+// read-only bind of the context and of a stage, a read-write bind whose
+// writes are discarded, a cache seeded from a stage, a tmpfs, secrets from a
 // file and from the environment (the Dockerfile matches them with s[3]cret,
 // so that the value itself appears nowhere but in the secret); none of them leaves anything in the
 // image, and a secret is in no layer, history or output. RUN --network.
@@ -20,13 +21,15 @@ func TestBuildRunMounts(t *testing.T) {
 	dir := e.buildCtx("ctx", map[string]string{
 		"data/a.txt": "bound\n",
 		"Dockerfile": "FROM " + base + ` AS tools
-RUN echo from-stage > /tool
+RUN echo from-stage > /tool && mkdir /tooldir && cp /tool /tooldir/t
 FROM ` + base + `
 RUN --mount=type=cache,target=/var/cache/x,sharing=locked echo run >> /var/cache/x/log && wc -l < /var/cache/x/log > /count
 RUN --mount=type=cache,id=shared,target=/a echo shared > /a/f
 RUN --mount=type=cache,id=shared,target=/b,sharing=shared cp /b/f /shared
 RUN --mount=type=bind,source=data,target=/src cat /src/a.txt > /bound && ! touch /src/new 2>/dev/null
 RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cp /mnt/tool /tool-copy
+RUN --mount=type=bind,source=data,target=/src,rw echo changed > /src/a.txt && cat /src/a.txt > /rw-bound
+RUN --mount=type=cache,id=seeded,target=/seed,from=tools,source=/tooldir cat /seed/t > /seeded
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && grep -q ' /scratch tmpfs' /proc/mounts
 RUN --mount=type=secret,id=tok grep -qx 's[3]cret-file' /run/secrets/tok && echo seen > /secret-seen
 RUN --mount=type=secret,id=envtok,target=/etc/tokfile grep -qx 's[3]cret-env' /etc/tokfile
@@ -44,9 +47,13 @@ RUN --network=host test "$(grep -c : /proc/net/dev)" -gt 1
 	if strings.Contains(r.stdout+r.stderr, "s3cret") {
 		t.Errorf("a secret's value is in the build's output: %s", r)
 	}
-	check := "cat /count /shared /bound /tool-copy /secret-seen; for p in /var/cache/x /a /b /src /mnt /scratch /run/secrets /etc/tokfile; do test -e $p && echo left $p; done; true"
-	if got := e.shOut("mounts", check); got != "1\nshared\nbound\nfrom-stage\nseen" {
+	check := "cat /count /shared /bound /tool-copy /secret-seen /rw-bound /seeded; for p in /var/cache/x /a /b /src /mnt /scratch /run/secrets /etc/tokfile; do test -e $p && echo left $p; done; true"
+	if got := e.shOut("mounts", check); got != "1\nshared\nbound\nfrom-stage\nseen\nchanged\nfrom-stage" {
 		t.Errorf("after the mounted steps: %q", got)
+	}
+	// A read-write bind's writes are discarded, as Docker's are.
+	if b, err := os.ReadFile(filepath.Join(dir, "data/a.txt")); err != nil || string(b) != "bound\n" {
+		t.Errorf("the context after a rw bind: %q (%v), want it unchanged", b, err)
 	}
 	hist := e.ok("history", "--no-trunc", "mounts").stdout + e.ok("image", "inspect", "mounts").stdout
 	if strings.Contains(hist, "s3cret") {
