@@ -51,6 +51,11 @@ func (c *BuildCmd) Run(g *Globals) error {
 		return err
 	}
 	id, err := build.Build(g.Ctx, s, o)
+	if err != nil && g.Ctx.Err() != nil {
+		// Ctrl-C: the step's command got the signal too, and its failure
+		// is the interruption, not the Dockerfile's.
+		return &ExitError{Code: exitSignalFirst + 2, Err: fmt.Errorf("build interrupted: run the same build again; the steps that finished stay cached")}
+	}
 	var failed interface{ StepFailed() bool }
 	if errors.As(err, &failed) {
 		return &ExitError{Code: 1, Err: err} // a failed RUN: Docker's code
