@@ -312,6 +312,10 @@ func TestShellRunsTheExecutor(t *testing.T) {
 		return out
 	}
 	ks, kr := kernel(shell[2:]), kernel(run[2:])
+	// Without subuid ranges a run's sandbox also gets apt's config file
+	// (the fake-ids filter is on there), which the shell over the host
+	// does not need.
+	kr = slices.DeleteFunc(kr, func(m string) bool { return strings.HasPrefix(m, "/dev/.husk-apt.conf ") })
 	if len(ks) == 0 || !slices.Equal(ks, kr) {
 		t.Errorf("kernel filesystems and masks differ:\nshell %q\nrun   %q", ks, kr)
 	}
