@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/sandbox"
+	"husk/store"
 	"husk/store/container"
 )
 
@@ -150,20 +150,9 @@ func waitGone(cs *container.Store, id string) bool {
 			monitor = ct.MonitorPID
 			continue
 		}
-		if monitor == 0 || !pidRunning(monitor) {
+		if monitor == 0 || !store.PidRunning(monitor) {
 			return true
 		}
 	}
 	return false
-}
-
-// pidRunning reports whether process pid runs: a zombie (the creator's own
-// monitor, its child, or one its reaper has yet to reap) does not.
-func pidRunning(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

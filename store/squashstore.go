@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -180,22 +179,8 @@ func removeStaleTemps(dir string) {
 		if i < 0 || hp[:i] != host {
 			continue
 		}
-		if pid, err := strconv.Atoi(hp[i+1:]); err == nil && !alive(pid) {
+		if pid, err := strconv.Atoi(hp[i+1:]); err == nil && !PidRunning(pid) {
 			os.Remove(t)
 		}
 	}
-}
-
-// alive says whether process pid runs: a killed one that its parent has
-// not reaped yet (a zombie) does not.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) == syscall.ESRCH {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return !errors.Is(err, os.ErrNotExist)
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
