@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -42,21 +44,48 @@ type GlobalFlags struct {
 	StorageDriver string           `help:"Root-filesystem strategy: overlay, fuse-overlayfs or vfs (default: probed)." name:"storage-driver" env:"HUSK_STORAGE_DRIVER" placeholder:"NAME"`
 }
 
-// runOnly is the grammar of `husk run` alone: building kong's model of
-// every verb costs milliseconds on the start path that run need not pay.
-type runOnly struct {
-	GlobalFlags
-	Run RunCmd `cmd:"" help:"Run a command in a new container."`
-}
-
-// grammarFor picks the grammar to parse args with.
+// grammarFor picks the grammar to parse args with: the global flags and
+// the one verb args name. Building kong's model of every verb costs ~15 ms
+// on each start, a verb alone a fraction of one; help, an unknown verb and
+// completion get the whole CLI.
 func grammarFor(args []string) (any, *GlobalFlags) {
-	if verbOf(args) == "run" && !asksHelp(args) {
-		r := &runOnly{}
-		return r, &r.GlobalFlags
+	if !asksHelp(args) {
+		if f, ok := verbField(reflect.TypeFor[CLI](), verbOf(args)); ok {
+			t := reflect.StructOf([]reflect.StructField{
+				{Name: "GlobalFlags", Type: reflect.TypeFor[GlobalFlags](), Tag: `embed:""`},
+				{Name: f.Name, Type: f.Type, Tag: f.Tag},
+			})
+			v := reflect.New(t)
+			return v.Interface(), v.Elem().Field(0).Addr().Interface().(*GlobalFlags)
+		}
 	}
 	c := &CLI{}
 	return c, &c.GlobalFlags
+}
+
+// verbField is the command field of t (or of a struct it embeds) that
+// kong names verb, by the field's name as kong spells it or an alias.
+func verbField(t reflect.Type, verb string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if _, embed := f.Tag.Lookup("embed"); embed {
+			if g, ok := verbField(f.Type, verb); ok {
+				return g, true
+			}
+			continue
+		}
+		if _, cmd := f.Tag.Lookup("cmd"); !cmd || verb == "" {
+			continue
+		}
+		name := f.Tag.Get("name")
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if name == verb || slices.Contains(strings.Split(f.Tag.Get("aliases"), ","), verb) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // verbOf is the first argument that is not a global flag or its value.
