@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"go.podman.io/storage/pkg/archive"
 
 	"husk/ctrfs"
@@ -91,20 +92,12 @@ func openContainer(g *Globals, name string) (*store.Store, *container.Container,
 // writeAtomically writes path through a file beside it, renamed into
 // place once whole: a failure leaves nothing half-written.
 func writeAtomically(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".husk-export-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
+		defer f.Cleanup()
+		if err = write(f); err == nil {
+			err = f.CloseAtomicallyReplace()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, store.AnnotateDisk(err, filepath.Dir(path)))

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/google/renameio/v2"
 )
 
 // SquashIndex is the index of a squashfs store: a directory of
@@ -68,26 +70,10 @@ func writeSquashIndex(dir string, index []SquashEntry) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+SquashIndex+".husk-tmp-")
+	// Static permissions: other users read the store.
+	err = renameio.WriteFile(filepath.Join(dir, SquashIndex), append(b, '\n'), 0o644,
+		renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o644))
 	if err != nil {
-		return fmt.Errorf("writing the image index of %s: %w", dir, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, SquashIndex))
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("writing the image index of %s: %w", dir, err)
 	}
 	return nil

@@ -37,7 +37,7 @@ func TestSquashIndexMovesNames(t *testing.T) {
 	if got[0].ID != "a" || !slices.Equal(got[0].Names, []string{"y:1"}) || got[1].ID != "b" || !slices.Equal(got[1].Names, []string{"x:1"}) {
 		t.Errorf("want x:1 moved to b: %+v", got)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*husk-tmp-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
 		t.Errorf("temporary files left: %q", left)
 	}
 	if fi, _ := os.Stat(filepath.Join(dir, SquashIndex)); fi.Mode().Perm() != 0o644 {
