@@ -1,12 +1,7 @@
 package integration
 
 import (
-	"bufio"
-	"context"
-	"errors"
-	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -20,55 +15,9 @@ func TestPullInterrupted(t *testing.T) {
 	p := newProxy(t, plain, 3*time.Second)
 	ref := p.Ref("layers:latest")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := e.command(ctx, "pull", ref)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pgid := cmd.Process.Pid
-	firstLine := make(chan string, 1)
-	var mu sync.Mutex
-	var errText string
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			errText += sc.Text() + "\n"
-			mu.Unlock()
-			select {
-			case firstLine <- sc.Text():
-			default:
-			}
-		}
-	}()
-	select {
-	case l := <-firstLine:
-		t.Logf("first progress line: %q", l)
-		time.Sleep(300 * time.Millisecond)
-	case <-time.After(2 * time.Second):
-		t.Logf("no progress line after 2 s; interrupting anyway")
-	}
-	if err := syscall.Kill(-pgid, syscall.SIGINT); err != nil {
-		t.Fatalf("SIGINT to process group %d: %v", pgid, err)
-	}
-	err = cmd.Wait()
-	mu.Lock()
-	text := errText
-	mu.Unlock()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Errorf("interrupted pull: want exit 130, got %v; stderr:\n%s", err, text)
-	}
-	// Nothing of that pull may outlive it.
-	time.Sleep(500 * time.Millisecond)
-	if err := syscall.Kill(-pgid, 0); err == nil {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		t.Errorf("processes of the interrupted pull were still running (killed)")
+	r := interrupt(t, e, []string{"pull", ref}, func(string) bool { return true }, 2*time.Second, false, 300*time.Millisecond)
+	if r.code != 130 {
+		t.Errorf("interrupted pull: want exit 130, got %d; stderr:\n%s", r.code, r.stderr)
 	}
 	if ids := e.imageIDs(); len(ids) != 0 {
 		t.Errorf("after the interrupted pull, want no image; husk images -q: %q", ids)
