@@ -38,6 +38,17 @@ func inspectImages(driver, format string, refs []string, w io.Writer) error {
 	defer s.Close()
 	var out []inspectImage
 	for _, q := range refs {
+		if sq, err := store.FindSquash(q); err != nil || sq != nil {
+			var ii *inspectImage
+			if err == nil {
+				ii, err = describeSquash(sq)
+			}
+			if err != nil {
+				return fmt.Errorf("image inspect %s: %w", q, err)
+			}
+			out = append(out, *ii)
+			continue
+		}
 		img, err := s.Lookup(q)
 		if err == nil {
 			var ii *inspectImage

@@ -102,14 +102,18 @@ func describe(s *store.Store, img *storage.Image) (*inspectImage, error) {
 			ii.RepoDigests = append(ii.RepoDigests, repo+"@"+img.Digest.String())
 		}
 	}
-	cc := cfg.Config
-	ii.Config = inspectConfig{Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint, WorkingDir: cc.WorkingDir,
-		User: cc.User, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal,
-		Volumes: cc.Volumes, Healthcheck: cc.Healthcheck, OnBuild: cc.OnBuild, Shell: cc.Shell}
+	ii.Config = inspectConfigOf(cfg.Config)
 	for _, d := range cfg.RootFS.DiffIDs {
 		ii.RootFS.Layers = append(ii.RootFS.Layers, d.String())
 	}
 	return ii, nil
+}
+
+// inspectConfigOf is an image config as inspect shows it.
+func inspectConfigOf(cc v1.Config) inspectConfig {
+	return inspectConfig{Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint, WorkingDir: cc.WorkingDir,
+		User: cc.User, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal,
+		Volumes: cc.Volumes, Healthcheck: cc.Healthcheck, OnBuild: cc.OnBuild, Shell: cc.Shell}
 }
 
 // ImageMountCmd is `husk image mount`. A mount made in husk's namespace

@@ -52,6 +52,11 @@ func TestImagePublishSquashSSHFS(t *testing.T) {
 	if out := b.out("images"); !strings.Contains(out, "STORE") || !strings.Contains(out, "read-only") {
 		t.Errorf("images table: want a STORE column with read-only: %q", out)
 	}
+	// inspect by name shows the store's image: its ID, its name, the
+	// config run uses, the platform and layers the squash kept.
+	if got := b.out("image", "inspect", "--format", "{{.Id}} {{index .RepoTags 0}} {{.Os}} {{len .RootFS.Layers}} {{.Config.Cmd}}", ref); got != "sha256:"+oldID+" "+ref+" linux 1 [sh]" {
+		t.Errorf("image inspect of the store's image: %q, want %q", got, "sha256:"+oldID+" "+ref+" linux 1 [sh]")
+	}
 	// Figures for the note: a start of true from the store on sshfs, and
 	// from the publisher's own (node-local) store.
 	t.Logf("run --rm true: %v from the squashfs store on sshfs by name, %v by its file's path, %v from the publisher's own store",

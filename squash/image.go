@@ -19,6 +19,9 @@ type Image struct {
 	File   string // absolute
 	ID     string
 	Config v1.Config
+	// ConfigFile is the whole config husk image squash kept (created,
+	// platform, layers), nil in a squashfs without one.
+	ConfigFile *v1.ConfigFile
 }
 
 // open reads the squashfs at path (read-only): the whole file, or a
@@ -72,7 +75,7 @@ func Load(file string) (*Image, error) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Errorf("reading /%s in %s: %w: make the file again with husk image squash", ConfigPath, abs, err)
 	}
-	img.Config = cfg.Config
+	img.Config, img.ConfigFile = cfg.Config, &cfg
 	// Volumes are the store's (filled from an image in it): a file's
 	// image has none.
 	img.Config.Volumes = nil
