@@ -192,7 +192,7 @@ func (st *stage) runStep(c *instructions.RunCommand, n, total int) error {
 			return err
 		}
 		out, closeOut := st.b.stepOutput(st)
-		code, err := st.b.o.Runner.Run(Process{
+		code, err := st.b.o.Runner.Run(st.b.ctx, Process{
 			Root: root, Args: args, Env: env, Cwd: orRoot(cfg.WorkingDir), User: cfg.User, Mounts: mounts.ops,
 			Stdout: out, Stderr: out, Network: stepNetwork(st.b.o.Network, instructions.GetNetwork(c)),
 		})

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -45,7 +46,7 @@ type Network struct {
 // It is the one place a build starts a sandbox, so that the step can move
 // onto another executor API without touching the rest of the build.
 type Runner interface {
-	Run(p Process) (int, error)
+	Run(ctx context.Context, p Process) (int, error)
 }
 
 // SandboxRunner runs each step as husk's executor runs a container: new
@@ -68,7 +69,7 @@ func (r SandboxRunner) CacheKey() string {
 	return ""
 }
 
-func (r SandboxRunner) Run(p Process) (int, error) {
+func (r SandboxRunner) Run(ctx context.Context, p Process) (int, error) {
 	_, _, runroot, err := store.Paths()
 	if err != nil {
 		return 125, err
@@ -118,7 +119,7 @@ func (r SandboxRunner) Run(p Process) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	o := sandbox.Options{Args: []string{"build-step"}, CInit: enc, NewNet: mode != "host", Stdout: p.Stdout, Stderr: p.Stderr}
+	o := sandbox.Options{Args: []string{"build-step"}, CInit: enc, NewNet: mode != "host", Stdout: p.Stdout, Stderr: p.Stderr, Ctx: ctx}
 	var netErr error
 	if nspec != nil {
 		h, err := network.NewHost(nspec, nil)

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,7 +65,15 @@ type Options struct {
 	Detached      bool
 	ConsoleSocket *os.File
 	Cloneflags    uintptr
+	// Ctx, when set, is the caller's: done (Ctrl-C, SIGTERM) before the
+	// sandbox starts, nothing starts. A signal that came while the caller
+	// prepared the launch was the context's alone, never relayed.
+	Ctx context.Context
 }
+
+// ErrInterrupted is a launch the caller's context ended before the
+// sandbox started: Ctrl-C's exit code goes with it.
+var ErrInterrupted = errors.New("interrupted before the sandbox started")
 
 // Status is what the sandbox said of itself before it ended.
 type Status struct {
@@ -107,6 +117,12 @@ func Launch(mapping *userns.Mapping, o Options) (int, Status, error) {
 	sigs := make(chan os.Signal, 64)
 	notifyRelayable(sigs)
 	defer signal.Stop(sigs)
+	// From here on a signal is relayed; one before it ended the context.
+	if o.Ctx != nil && o.Ctx.Err() != nil {
+		statusW.Close()
+		closeSpec(cmd)
+		return 128 + int(unix.SIGINT), st, ErrInterrupted
+	}
 	err = start(mapping, cmd, o.NewNet, o.Cloneflags)
 	statusW.Close()
 	closeSpec(cmd)

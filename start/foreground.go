@@ -106,7 +106,11 @@ func (s *Supervised) Run(ctx context.Context, fg *Foreground) (int, error) {
 	if hl.Reusable() {
 		s.Launch.write(s.Mapping, o, fg.c.ID, fg.c.Config.Network.Networks, hl)
 	}
+	o.Ctx = ctx
 	code, _, err := sandbox.Launch(s.Mapping, o)
+	if errors.Is(err, sandbox.ErrInterrupted) {
+		return code, err
+	}
 	if err == nil {
 		err = netErr
 	}
