@@ -57,7 +57,13 @@ func ImagesOnHost(forced string, keep func(*storage.Image) bool) ([]StoredImage,
 		}
 	}
 	dir := filepath.Join(graphroot, driverName(strategy)+"-images")
-	lock, err := lockfile.GetROLockFile(filepath.Join(dir, "images.lock"))
+	if _, err := os.Stat(filepath.Join(dir, "images.json")); err != nil {
+		return nil, err // no image yet: nothing made here
+	}
+	// The read-write kind of containers/storage's lock: it keeps one lock
+	// per path in a process, and the store opened after this (as real
+	// root, or when the push needs the layers) asks for that kind.
+	lock, err := lockfile.GetLockFile(filepath.Join(dir, "images.lock"))
 	if err != nil {
 		return nil, err
 	}
