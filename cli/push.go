@@ -82,9 +82,14 @@ func (c *PushCmd) reuseOnHost(g *Globals) (done bool, err error) {
 			return false, nil
 		}
 	}
+	// One image is pushed unchecked: should the registry lack a blob, the
+	// push says so before it names anything, and starts again in the
+	// namespace. Of several, each is checked before the first is pushed,
+	// so that none is pushed (and printed) twice.
+	check := len(refs) > 1
 	var pushes []*pull.Reuse
 	for _, ref := range refs {
-		r := pull.ReuseOnHost(g.Ctx, stored, c.options(g, ref))
+		r := pull.ReuseOnHost(g.Ctx, stored, c.options(g, ref), check)
 		if r == nil {
 			return false, nil
 		}
@@ -92,6 +97,9 @@ func (c *PushCmd) reuseOnHost(g *Globals) (done bool, err error) {
 	}
 	for i, r := range pushes {
 		p, err := r.Push(g.Ctx)
+		if errors.Is(err, pull.ErrNotReused) && !check {
+			return false, nil
+		}
 		if err := c.report(g, refs[i], p, err); err != nil {
 			return true, err
 		}

@@ -82,7 +82,7 @@ func push(ctx context.Context, s *store.Store, si *store.StoredImage, ref name.R
 	if err != nil {
 		return nil, err
 	}
-	if r := sess.reuse(si); r != nil {
+	if r := sess.reuse(si, true); r != nil {
 		return sess.writeReused(r, opts)
 	}
 	exp, err := transfer.Export(ctx, s, &si.Image, transfer.Form{OCI: storedOCI(si.Manifest), Compress: true})
@@ -160,7 +160,9 @@ func (s *session) writeReused(img *reused, opts PushOptions) (*Pushed, error) {
 	for _, l := range append(slices.Clip(img.layers), img.config) {
 		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
 	}
-	if err := g.Wait(); err != nil {
+	if err := g.Wait(); errors.Is(err, errLacks) {
+		return nil, err
+	} else if err != nil {
 		return nil, s.explain(err)
 	}
 	if err := p.Put(s.ctx, s.ref, img); err != nil {
@@ -192,11 +194,18 @@ type Reuse struct {
 	opts    PushOptions
 }
 
+// ErrNotReused is a Reuse that found a blob missing from the registry
+// before it wrote anything under the name: the image must be pushed from
+// the store (Push, in the user namespace).
+var ErrNotReused = errors.New("the registry lost a blob of the image while it was pushed: push again")
+
 // ReuseOnHost is the push of opts.Ref as it was pulled (see reuse), from
 // images read on the host (store.ImagesOnHost), or nil when the image is
 // not among them or must be read from the store (rebuilt and compressed):
-// then Push, in the user namespace, does it.
-func ReuseOnHost(ctx context.Context, images []store.StoredImage, opts PushOptions) *Reuse {
+// then Push, in the user namespace, does it. With check the registry is
+// asked for the layers first; without, the push itself finds out, a
+// request sooner, and fails with ErrNotReused where they are not there.
+func ReuseOnHost(ctx context.Context, images []store.StoredImage, opts PushOptions, check bool) *Reuse {
 	ref, err := store.ParseReference(opts.Ref, nameOptions(opts.TLSVerify)...)
 	if err != nil {
 		return nil
@@ -210,7 +219,7 @@ func ReuseOnHost(ctx context.Context, images []store.StoredImage, opts PushOptio
 		if err != nil {
 			return nil
 		}
-		if img := sess.reuse(&images[i]); img != nil {
+		if img := sess.reuse(&images[i], check); img != nil {
 			return &Reuse{sess: sess, img: img, display: display, opts: opts}
 		}
 		return nil
@@ -221,10 +230,12 @@ func ReuseOnHost(ctx context.Context, images []store.StoredImage, opts PushOptio
 // Push sends the image, as Push does.
 func (r *Reuse) Push(ctx context.Context) (*Pushed, error) {
 	p, err := r.sess.writeReused(r.img, r.opts)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("push %s: %w", r.display, context.Canceled)
-		}
+	switch {
+	case errors.Is(err, errLacks):
+		return nil, ErrNotReused
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("push %s: %w", r.display, context.Canceled)
+	case err != nil:
 		return nil, fmt.Errorf("push %s: %w", r.display, err)
 	}
 	p.Name = r.display

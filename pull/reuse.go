@@ -3,11 +3,15 @@ package pull
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -20,11 +24,15 @@ import (
 // mounted from that repository (or copied from it by the registry's own
 // bytes, where it will not mount), and the config mounted too (or sent
 // from the store). Nothing is rebuilt or compressed, and the pushed digest
-// is the pulled one, as Docker and podman push a re-tagged image. It is
-// nil when the image has no name on that registry, or that repository
-// lacks one of its layers (a loaded or built image).
-func (s *session) reuse(si *store.StoredImage) *reused {
-	if si.Manifest == nil || si.Config == nil {
+// is the pulled one, as Docker and podman push a re-tagged image.
+//
+// With check, each source is asked for the layers first, and reuse is nil
+// when none has them all (a loaded or built image), or the image has no
+// name on that registry. Without, the layers are taken from the first
+// source unasked: a push that finds one missing fails with errLacks before
+// it writes the manifest, and the caller pushes another way.
+func (s *session) reuse(si *store.StoredImage, check bool) *reused {
+	if si.Manifest == nil || si.Config == nil || len(s.sources) == 0 {
 		return nil
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(si.Manifest))
@@ -32,7 +40,7 @@ func (s *session) reuse(si *store.StoredImage) *reused {
 		return nil
 	}
 	for _, src := range s.sources {
-		layers := s.mountable(src, m)
+		layers := s.mountable(src, m, check)
 		if layers == nil {
 			continue
 		}
@@ -73,11 +81,12 @@ func sourcesOf(names []string, target name.Reference, tlsVerify bool) []name.Rep
 	return out
 }
 
+// errLacks is a source repository without a layer of the image.
 var errLacks = errors.New("the repository lacks a layer")
 
-// mountable is each layer of m as a blob of repo, or nil when repo lacks
-// one; the layers are asked for all at once.
-func (s *session) mountable(repo name.Repository, m *v1.Manifest) []v1.Layer {
+// mountable is each layer of m as a blob of repo; with check, the layers
+// are asked for, all at once, and it is nil when repo lacks one.
+func (s *session) mountable(repo name.Repository, m *v1.Manifest, check bool) []v1.Layer {
 	out := make([]v1.Layer, len(m.Layers))
 	g := errgroup.Group{}
 	g.SetLimit(8)
@@ -91,7 +100,7 @@ func (s *session) mountable(repo name.Repository, m *v1.Manifest) []v1.Layer {
 			if ml, ok := l.(*remote.MountableLayer); ok {
 				l = ml.Layer // its Exists asks with HEAD, not GET
 			}
-			if d.MediaType.IsDistributable() {
+			if check && d.MediaType.IsDistributable() {
 				if ok, err := partial.Exists(l); err != nil || !ok {
 					return errLacks
 				}
@@ -108,6 +117,8 @@ func (s *session) mountable(repo name.Repository, m *v1.Manifest) []v1.Layer {
 
 // described is a layer of a registry with the size and media type its
 // manifest gives: asking the registry again costs a request per layer.
+// Its bytes are read only where the registry will not mount it; a source
+// that lacks it is errLacks.
 type described struct {
 	v1.Layer
 	desc v1.Descriptor
@@ -115,6 +126,15 @@ type described struct {
 
 func (l *described) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *described) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
+
+func (l *described) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("%w: %s", errLacks, l.desc.Digest)
+	}
+	return rc, err
+}
 
 type reusedCore struct {
 	raw, cfg []byte
