@@ -157,6 +157,7 @@ func (s *session) writeReused(img *reused, opts PushOptions) (*Pushed, error) {
 		return nil, err
 	}
 	g, ctx := errgroup.WithContext(s.ctx)
+	g.SetLimit(8) // mounts are small requests; a registry serves a few at once
 	for _, l := range append(slices.Clip(img.layers), img.config) {
 		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
 	}
