@@ -154,3 +154,29 @@ func TestPushFaults(t *testing.T) {
 	}
 	e.ok("run", "--rm", down, "true")
 }
+
+// An image with another name on the registry, in a repository that never
+// got its blobs, still goes as it was pulled: the pulled digest, no blob
+// sent (its layers mounted from the repository that has them).
+func TestPushNameWithoutBlobs(t *testing.T) {
+	e := newEnv(t)
+	e.pull(plain.Ref("busybox:latest"))
+	pulled, err := plain.Get("busybox:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := plain.Ref("pushed/never-" + me.Name + ":1")
+	repo := "pushed/named-" + me.Name + ":1"
+	e.ok("tag", plain.Ref("busybox:latest"), empty)
+	e.ok("tag", plain.Ref("busybox:latest"), plain.Ref(repo))
+	r := e.ok("push", plain.Ref(repo))
+	if d := e.pushDigest(plain.Ref(repo)); d != pulled.Digest.String() || strings.Contains(r.stderr, "Copying blob") {
+		t.Errorf("want the pulled digest %s and no blob sent: %s", pulled.Digest, r)
+	}
+	if desc, err := plain.Get(repo); err != nil || desc.Digest != pulled.Digest {
+		t.Errorf("registry: %v %v, want %s", desc, err, pulled.Digest)
+	}
+	if _, err := plain.Get("pushed/never-" + me.Name + ":1"); err == nil {
+		t.Error("the other name was pushed too")
+	}
+}

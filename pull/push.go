@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -15,8 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	storage "go.podman.io/storage"
+	"golang.org/x/sync/errgroup"
 
 	"husk/store"
 	"husk/transfer"
@@ -54,7 +54,10 @@ func Push(ctx context.Context, s *store.Store, opts PushOptions) (*Pushed, error
 	if err != nil || !hasName(img.Names, display) {
 		return nil, fmt.Errorf("push %s: no image of that name here: tag one with 'husk tag IMAGE %s', or see 'husk images'", display, display)
 	}
-	p, err := push(ctx, s, img, ref, opts)
+	si := &store.StoredImage{Image: *img}
+	si.Manifest, _ = s.ImageBigData(img.ID, store.ManifestKey)
+	si.Config, _ = s.Config(img)
+	p, err := push(ctx, s, si, ref, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("push %s: %w", display, context.Canceled)
@@ -74,50 +77,176 @@ func hasName(names []string, n string) bool {
 	return false
 }
 
-func push(ctx context.Context, s *store.Store, img *storage.Image, ref name.Reference, opts PushOptions) (*Pushed, error) {
-	reg := ref.Context().RegistryStr()
-	auth, err := Keychain().Resolve(ref.Context())
+func push(ctx context.Context, s *store.Store, si *store.StoredImage, ref name.Reference, opts PushOptions) (*Pushed, error) {
+	sess, err := newSession(ctx, ref, si.Names, opts.TLSVerify)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := Transport(reg, opts.TLSVerify)
+	if r := sess.reuse(si, true); r != nil {
+		return sess.writeReused(r, opts)
+	}
+	exp, err := transfer.Export(ctx, s, &si.Image, transfer.Form{OCI: storedOCI(si.Manifest), Compress: true})
 	if err != nil {
 		return nil, err
 	}
-	out := io.Discard
-	if !opts.Quiet {
-		out = opts.Stderr
+	defer exp.Close()
+	sent := &announced{exp, progressOut(opts)}
+	if err := remote.Write(sess.ref, sent, sess.ropts...); err != nil {
+		return nil, sess.explain(err)
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(rt), remote.WithJobs(4)}
-	var sent v1.Image = reuse(s, img, ref, opts.TLSVerify, ropts)
-	if sent == nil {
-		exp, err := transfer.Export(ctx, s, img, transfer.Form{OCI: storedOCI(s, img), Compress: true})
-		if err != nil {
-			return nil, err
+	return sess.pushed(sent, opts)
+}
+
+func progressOut(opts PushOptions) io.Writer {
+	if opts.Quiet {
+		return io.Discard
+	}
+	return opts.Stderr
+}
+
+// A session is one push's way to its registry: one transport, made by one
+// ping (and one token, for a registry that hands them out) with every
+// scope the push needs, the target's push and the pull of each repository
+// it may mount from, shared by all its requests.
+type session struct {
+	ctx      context.Context
+	ref      name.Reference
+	sources  []name.Repository // where blobs may be mounted from
+	loggedIn bool
+	ropts    []remote.Option
+}
+
+func newSession(ctx context.Context, ref name.Reference, names []string, tlsVerify bool) (*session, error) {
+	repo := ref.Context()
+	auth, err := Keychain().Resolve(repo)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := Transport(repo.RegistryStr(), tlsVerify)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{ctx: ctx, ref: ref, sources: sourcesOf(names, ref, tlsVerify), loggedIn: auth != authn.Anonymous}
+	scopes := []string{repo.Scope(transport.PushScope)}
+	for _, src := range s.sources {
+		if src.String() != repo.String() {
+			scopes = append(scopes, src.Scope(transport.PullScope))
 		}
-		defer exp.Close()
-		sent = &announced{exp, out}
 	}
-	if err := remote.Write(ref, sent, ropts...); err != nil {
-		return nil, explainPush(err, reg, ref.Context().RepositoryStr(), auth != authn.Anonymous)
+	t, err := transport.NewWithContext(ctx, repo.Registry, auth, rt, scopes)
+	if err != nil {
+		return nil, s.explain(err)
 	}
-	d, err := sent.Digest()
+	s.ropts = []remote.Option{remote.WithContext(ctx), remote.WithTransport(t), remote.WithJobs(4)}
+	return s, nil
+}
+
+func (s *session) explain(err error) error {
+	return explainPush(err, s.ref.Context().RegistryStr(), s.ref.Context().RepositoryStr(), s.loggedIn)
+}
+
+// writeReused sends a reused image under the session's name: its blobs,
+// all at once, each asked for and mounted (none is read here), then its
+// manifest. Unlike remote.Write it does not first ask whether the tag
+// names that manifest already: a push of a re-tagged image goes to a
+// name that has none, and putting the same manifest again changes
+// nothing.
+func (s *session) writeReused(img *reused, opts PushOptions) (*Pushed, error) {
+	p, err := remote.NewPusher(s.ropts...)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := sent.RawManifest()
+	g, ctx := errgroup.WithContext(s.ctx)
+	g.SetLimit(8) // mounts are small requests; a registry serves a few at once
+	for _, l := range append(slices.Clip(img.layers), img.config) {
+		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
+	}
+	if err := g.Wait(); errors.Is(err, errLacks) {
+		return nil, err
+	} else if err != nil {
+		return nil, s.explain(err)
+	}
+	if err := p.Put(s.ctx, s.ref, img); err != nil {
+		return nil, s.explain(err)
+	}
+	return s.pushed(img, opts)
+}
+
+// pushed says what the registry now holds.
+func (s *session) pushed(img v1.Image, opts PushOptions) (*Pushed, error) {
+	d, err := img.Digest()
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "Writing manifest %s\n", d)
-	return &Pushed{Tag: ref.Identifier(), Digest: d, Size: int64(len(raw))}, nil
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progressOut(opts), "Writing manifest %s\n", d)
+	return &Pushed{Tag: s.ref.Identifier(), Digest: d, Size: int64(len(raw))}, nil
+}
+
+// A Reuse is a push that needs nothing of the store but what was read of
+// it on the host: every blob of the image is in the registry already.
+type Reuse struct {
+	sess    *session
+	img     *reused
+	display string
+	opts    PushOptions
+}
+
+// ErrNotReused is a Reuse that found a blob missing from the registry
+// before it wrote anything under the name: the image must be pushed from
+// the store (Push, in the user namespace).
+var ErrNotReused = errors.New("the registry lost a blob of the image while it was pushed: push again")
+
+// ReuseOnHost is the push of opts.Ref as it was pulled (see reuse), from
+// images read on the host (store.ImagesOnHost), or nil when the image is
+// not among them or must be read from the store (rebuilt and compressed):
+// then Push, in the user namespace, does it. With check the registry is
+// asked for the layers first; without, the push itself finds out, a
+// request sooner, and fails with ErrNotReused where they are not there.
+func ReuseOnHost(ctx context.Context, images []store.StoredImage, opts PushOptions, check bool) *Reuse {
+	ref, err := store.ParseReference(opts.Ref, nameOptions(opts.TLSVerify)...)
+	if err != nil {
+		return nil
+	}
+	display := store.DisplayName(ref)
+	for i := range images {
+		if !hasName(images[i].Names, display) {
+			continue
+		}
+		sess, err := newSession(ctx, ref, images[i].Names, opts.TLSVerify)
+		if err != nil {
+			return nil
+		}
+		if img := sess.reuse(&images[i], check); img != nil {
+			return &Reuse{sess: sess, img: img, display: display, opts: opts}
+		}
+		return nil
+	}
+	return nil
+}
+
+// Push sends the image, as Push does.
+func (r *Reuse) Push(ctx context.Context) (*Pushed, error) {
+	p, err := r.sess.writeReused(r.img, r.opts)
+	switch {
+	case errors.Is(err, errLacks):
+		return nil, ErrNotReused
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("push %s: %w", r.display, context.Canceled)
+	case err != nil:
+		return nil, fmt.Errorf("push %s: %w", r.display, err)
+	}
+	p.Name = r.display
+	return p, nil
 }
 
 // storedOCI reports whether the image came with an OCI manifest; a push
 // keeps that kind, else it writes Docker's schema 2 as Docker does.
-func storedOCI(s *store.Store, img *storage.Image) bool {
-	raw, err := s.ImageBigData(img.ID, store.ManifestKey)
-	if err != nil {
+func storedOCI(raw []byte) bool {
+	if raw == nil {
 		return false
 	}
 	var m struct {
