@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/diskfs/go-diskfs/filesystem/squashfs"
 	"golang.org/x/sys/unix"
@@ -25,6 +26,8 @@ import (
 // path's lock (fd 3) until it ends. Its failures go to .nocopy-ID.
 func unpackMain(_ context.Context, _, _ io.Writer, args []string) int {
 	_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 10)
+	// The lock is this process's: unsquashfs does not keep it.
+	unix.CloseOnExec(3)
 	if len(args) != 2 {
 		return 125
 	}
@@ -217,8 +220,11 @@ func extract(sq *squashfs.FileSystem, f *os.File, file, dest string) error {
 		if err != nil {
 			return err
 		}
-		out, err := exec.Command(prog, "-no-xattrs", "-no-progress", "-quiet",
-			"-offset", strconv.FormatInt(r.off, 10), "-dest", dest, file).CombinedOutput()
+		cmd := exec.Command(prog, "-no-xattrs", "-no-progress", "-quiet",
+			"-offset", strconv.FormatInt(r.off, 10), "-dest", dest, file)
+		// It ends with this process, however that ends.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("unsquashfs: %w: %s", err, strings.TrimSpace(string(out)))
 		}
