@@ -26,6 +26,10 @@ import (
 // path's lock (fd 3) until it ends. Its failures go to .nocopy-ID.
 func unpackMain(_ context.Context, _, _ io.Writer, args []string) int {
 	_ = unix.Setpriority(unix.PRIO_PROCESS, 0, 10)
+	// Its disk and network reads and writes after the runs': the
+	// best-effort class's lowest level.
+	const ioprioWhoProcess, ioprioClassBE = 1, 2
+	_, _, _ = unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, ioprioClassBE<<13|7)
 	// The lock is this process's: unsquashfs does not keep it.
 	unix.CloseOnExec(3)
 	if len(args) != 2 {
