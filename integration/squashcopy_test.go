@@ -78,6 +78,17 @@ func copyRoot(t *testing.T, e *env) string {
 	return m[0]
 }
 
+// envRoot is a (non-sshfs) env's store root.
+func envRoot(e *env) string {
+	if r := e.vars["HUSK_ROOT"]; r != "" {
+		return r
+	}
+	return filepath.Join(e.home, ".local", "share", "husk")
+}
+
+// lowerLine prints "---" and the lower directory of the root's overlay.
+var lowerLine = strings.Split(listing, "\n")[2]
+
 // waitUnpacks waits until no unpack runs under root: each holds its
 // file's lock until it ends.
 func waitUnpacks(t *testing.T, root string) {
@@ -116,7 +127,7 @@ func copies(root string) (done, other []string) {
 // directory of its root's overlay.
 const listing = `find / -xdev ! -path /etc/hostname ! -path /etc/hosts ! -path /etc/resolv.conf -exec stat -c '%n %F %a %u %g %s %N' {} + | sort
 stat -c %i /data/a /data/hl | sort -u | wc -l; cat /data/a /etc/owned /etc/greeting; md5sum /bin/suid
-echo ---; sed -n 's/.* - overlay overlay .*lowerdir=\([^,]*\).*/\1/p' /proc/self/mountinfo | head -1`
+echo ---; busybox sed -n 's/.* - overlay overlay .*lowerdir=\([^,]*\).*/\1/p' /proc/self/mountinfo | busybox head -1`
 
 func runListing(t *testing.T, e *env, file string) (tree, lower string) {
 	t.Helper()
@@ -245,7 +256,7 @@ func TestSquashNodeCopyKilled(t *testing.T) {
 	}
 	// The next run: through FUSE, right; it starts the next unpack,
 	// which removes the temporary and completes.
-	r := e.ok("run", "--rm", "--network", "none", file, "sh", "-c", "md5sum /big; "+strings.Split(listing, "\n")[2])
+	r := e.ok("run", "--rm", "--network", "none", file, "sh", "-c", "md5sum /big; "+lowerLine)
 	sum, _, _ := strings.Cut(r.stdout, " ")
 	if len(sum) != 32 || strings.Contains(r.stdout, "/squashfs/") {
 		t.Errorf("the run after the kill: want the same content through FUSE: %s", r)
@@ -257,7 +268,7 @@ func TestSquashNodeCopyKilled(t *testing.T) {
 	if _, err := os.Stat(tmp); err == nil {
 		t.Errorf("the killed unpack's %s is still there", tmp)
 	}
-	r = e.ok("run", "--rm", "--network", "none", file, "sh", "-c", "md5sum /big; "+strings.Split(listing, "\n")[2])
+	r = e.ok("run", "--rm", "--network", "none", file, "sh", "-c", "md5sum /big; "+lowerLine)
 	if !strings.HasPrefix(r.stdout, sum) || !strings.Contains(r.stdout, "/squashfs/") {
 		t.Errorf("the run from the copy: want the same content from the copy: %s", r)
 	}
@@ -274,5 +285,65 @@ func TestSquashNodeCopyKilled(t *testing.T) {
 	if after, _ := filepath.Glob(filepath.Join(root, "squashfs", "*")); len(after) != len(before) {
 		t.Errorf("HUSK_SQUASH_UNPACK=false: want no copy made: %v, was %v", after, before)
 	}
+	e.noLeftovers()
+}
+
+// An image of a squashfs store run by name goes the same way: through FUSE
+// first, then from its node copy, prelaunched; a publish that moves the
+// name to another image voids the launch (it watches the stores' indexes),
+// and the next run by name is the new image.
+func TestSquashNodeCopyStore(t *testing.T) {
+	e, _ := sshfsEnv(t)
+	e.vars[markVar] = randomHex(8)
+	ref := contentImage(t, "first", 0)
+	e.pull(ref)
+	shared := filepath.Join(e.home, "store")
+	e.ok("image", "publish", ref, shared)
+	e.vars["HUSK_IMAGE_STORES"] = shared
+	root := copyRoot(t, e)
+	launches := func() map[string]time.Time {
+		m := map[string]time.Time{}
+		ls, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*"))
+		for _, l := range ls {
+			if st, err := os.Stat(l); err == nil {
+				m[l] = st.ModTime()
+			}
+		}
+		return m
+	}
+	byName := func(what, greeting string, copy bool) {
+		t.Helper()
+		out := e.out("run", "--rm", "--network", "none", ref, "sh", "-c", "cat /etc/greeting; "+lowerLine)
+		got, lower, _ := strings.Cut(out, "---\n")
+		if got != greeting+"\n" {
+			t.Errorf("%s: %q, want %s", what, out, greeting)
+		}
+		wantCopyRun(t, what, lower, root, copy)
+	}
+	byName("the first run by name", "first", false)
+	waitUnpacks(t, root)
+	byName("the second run by name", "first", true)
+	before := launches()
+	if len(before) == 0 {
+		t.Fatalf("no launch was written down in %s/startcache", root)
+	}
+	byName("the third run by name", "first", true)
+	if after := launches(); len(after) != len(before) || !func() bool {
+		for k, v := range before {
+			if !after[k].Equal(v) {
+				return false
+			}
+		}
+		return true
+	}() {
+		t.Errorf("the third run by name wrote its launch again (not prelaunched): %v, was %v", after, before)
+	}
+
+	// The name moved to another image by a publish.
+	other := contentImage(t, "second", 0)
+	e.pull(other)
+	e.ok("tag", other, ref)
+	e.ok("image", "publish", ref, shared)
+	byName("the run by name after the name moved", "second", false)
 	e.noLeftovers()
 }
