@@ -160,6 +160,7 @@ func StartUnpack(img *Image, mapping *userns.Mapping) bool {
 	if err != nil {
 		return false
 	}
-	_ = cmd.Process.Release()
+	// Reaped if it ends first; the run never waits for it.
+	go func() { _ = cmd.Wait() }()
 	return true
 }
