@@ -133,6 +133,11 @@ func StartUnpack(img *Image, mapping *userns.Mapping) bool {
 	if fi, err := os.Stat(filepath.Join(dir, ".nocopy-"+img.ID)); err == nil && time.Since(fi.ModTime()) < retryAfter {
 		return false
 	}
+	// A root on a network filesystem (a HUSK_ROOT there) is no node's:
+	// a copy there would be the metadata storm the copy saves.
+	if fi, err := fuse.FSOf(dir); err != nil || fi.Network {
+		return false
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return false
 	}
