@@ -2,12 +2,14 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"husk/network"
 	"husk/sandbox"
 	"husk/start"
+	"husk/store"
 	"husk/store/usernet"
 	"husk/userns"
 )
@@ -23,10 +25,6 @@ func (c *RunCmd) prelaunch(mapping *userns.Mapping, cfg *sandbox.Config) *start.
 	// In a Slurm step the environment, part of the key, is new each step:
 	// a written launch would never be followed again.
 	if slurmStep() != nil {
-		return nil
-	}
-	// Nor one of a squashfs store's name: a publish may move the name.
-	if c.fromStore {
 		return nil
 	}
 	// Nor do runs whose flags ask the Go side for something each time:
@@ -47,6 +45,18 @@ func (c *RunCmd) prelaunch(mapping *userns.Mapping, cfg *sandbox.Config) *start.
 		return nil
 	}
 	p := &start.Prelaunchable{KeyArg: k, Files: slices.Clone(c.EnvFile)}
+	if c.storeName != "" {
+		// A squashfs store's name: the launch watches every store's index,
+		// which a publish replaces (the name moved, or an earlier store
+		// given it), and the file it names (start.Prelaunchable.watched).
+		stores, err := store.ImageStores()
+		if err != nil {
+			return nil
+		}
+		for _, d := range stores {
+			p.Files = append(p.Files, filepath.Join(d, store.SquashIndex))
+		}
+	}
 	if len(nets) == 1 {
 		ns, err := usernet.Open()
 		if err != nil {
@@ -71,7 +81,11 @@ func (c *RunCmd) prelaunch(mapping *userns.Mapping, cfg *sandbox.Config) *start.
 // when they are not (a "--", say).
 func (c *RunCmd) imageArg() int {
 	k := len(os.Args) - 1 - len(c.Cmd)
-	if k < 1 || os.Args[k] != c.Image || !slices.Equal(os.Args[k+1:], c.Cmd) {
+	image := c.Image
+	if c.storeName != "" {
+		image = c.storeName
+	}
+	if k < 1 || os.Args[k] != image || !slices.Equal(os.Args[k+1:], c.Cmd) {
 		return -1
 	}
 	return k

@@ -27,7 +27,7 @@ type RunCmd struct {
 	Image      string   `arg:"" help:"Image to run; pulled when missing."`
 	Cmd        []string `arg:"" optional:"" passthrough:"" help:"Command and arguments (default: the image's)."`
 
-	fromStore bool // Image was a name that a squashfs store resolved to its file
+	storeName string // the name (as given) that a squashfs store resolved to its file, now Image
 }
 
 func (c *RunCmd) Run(g *Globals) error {

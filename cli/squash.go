@@ -33,7 +33,7 @@ func (c *RunCmd) fileRun() error {
 		if err != nil || p == "" {
 			return err
 		}
-		c.Image, c.fromStore = p, true
+		c.Image, c.storeName = p, c.Image
 	}
 	abs, err := squash.Check(c.Image)
 	if err != nil {

@@ -105,6 +105,13 @@ func TestSIFRun(t *testing.T) {
 	if got := e.sbxOut(nil, file); got != "runscript" {
 		t.Errorf("run of the SIF without a command: %q, want its runscript's output", got)
 	}
+	// Its partition's node copy (unpacked at its offset) runs next.
+	root := envRoot(e)
+	waitUnpacks(t, root)
+	out = e.sbxOut(nil, file, "sh", "-c", "cat /etc/greeting; "+lowerLine)
+	if greeting, lower, _ := strings.Cut(out, "---\n"); greeting != "from the sif\n" || !strings.HasPrefix(lower, filepath.Join(root, "squashfs")+"/") {
+		t.Errorf("a run of the SIF after its first: want its greeting from its node copy under %s/squashfs: %q", root, out)
+	}
 	if got := fileSum(t, file); got != sum {
 		t.Errorf("the SIF changed under runs")
 	}

@@ -287,7 +287,8 @@ func TestSquashContainer(t *testing.T) {
 }
 
 // A repeated run --rm of a squashfs file starts from the prelaunch (its
-// launch is written down once, then followed), and a file made again at
+// launch is written down once, by the run from its node copy, then
+// followed), and a file made again at
 // the same path voids it: the new file's config holds.
 func TestSquashPrelaunch(t *testing.T) {
 	e := sandboxEnv(t, "")
@@ -329,6 +330,10 @@ func TestSquashPrelaunch(t *testing.T) {
 		if out := e.ok(args...).stdout; out != "first\n" {
 			t.Fatalf("run %d: %q, want first", i, out)
 		}
+		// The first run has the file's node copy made, and writes no
+		// launch (its root is FUSE's until the copy is there); the second
+		// runs from the copy and writes its launch.
+		waitUnpacks(t, root)
 	}
 	before := launches()
 	if len(before) == 0 {

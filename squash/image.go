@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/squashfs"
@@ -87,10 +88,17 @@ func isDir(sq *squashfs.FileSystem, p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// fileID names the file's contents as they are now: its path, size and
-// modification time, hashed (the whole file is not read at each start).
+// fileID names the file's contents as they are now: its path, size,
+// modification time and inode number, hashed (the whole file is not read
+// at each start). The inode tells a file made again at the same path
+// within one second and of the same size (sshfs keeps whole seconds, and
+// a squashfs's size is a multiple of 4 KiB) from the one it replaced.
 func fileID(abs string, f *os.File) string {
 	st, _ := f.Stat()
-	h := sha256.Sum256([]byte(fmt.Sprint(abs, st.Size(), st.ModTime().UnixNano())))
+	var ino uint64
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		ino = sys.Ino
+	}
+	h := sha256.Sum256([]byte(fmt.Sprint(abs, st.Size(), st.ModTime().UnixNano(), ino)))
 	return hex.EncodeToString(h[:])
 }

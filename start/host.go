@@ -49,8 +49,10 @@ type HostLaunch struct {
 	release func()
 	copyID  string
 	driver  string
-	// file: a squashfs file the start runs (husk run FILE.sqsh).
-	file string
+	// file: a squashfs file the start runs (husk run FILE.sqsh);
+	// fileMeta the sign of its node copy, fileCopy the copy it runs from.
+	file, fileMeta string
+	fileCopy       *squash.Copy
 	// noReuse: the start made or filled volumes, which a prelaunch of
 	// the same launch would not.
 	noReuse bool
@@ -95,7 +97,7 @@ func HostSpec(ctx context.Context, driver string, mapping *userns.Mapping, rec *
 func (hl *HostLaunch) find(ctx context.Context, mapping *userns.Mapping, rec *Record) (*store.ResolvedImage, string, error) {
 	cfg := rec.Config
 	if squash.IsPath(cfg.Image) {
-		p, err := hl.findFile(cfg.Image)
+		p, err := hl.findFile(cfg.Image, mapping)
 		return p, "", err
 	}
 	key := ResolvedKey(hl.driver, cfg.Image, mapping)
@@ -182,6 +184,10 @@ func (hl *HostLaunch) build(ctx context.Context, p *store.ResolvedImage, root st
 		return err
 	}
 	cs, err := cSpec(spec, p.ImageID, hl.file != "")
+	if err == nil && hl.fileCopy != nil {
+		// The copy held in use, and found still there once held.
+		cs.InUse, cs.ImageDir = hl.fileCopy.InUse, hl.fileCopy.Root
+	}
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,8 @@ func reserve(l *executor.Launch, id string, a network.Attachment) bool {
 // with its identity: husk itself, the store's image and layer lists, the
 // user databases and ID ranges, the helpers, the files the flags name,
 // the squashfs file a run from one serves (its size and time are its
-// image's ID).
+// image's ID) and its node copy's sign (absent, "-", until the copy is
+// complete: a launch of the file through FUSE is void once it is).
 // A directory need only be the same one (its identity without size and
 // time, a prefix ending in ':'): a volume's contents are the user's.
 func (p *Prelaunchable) watched(mapping *userns.Mapping, hl *HostLaunch) []byte {
@@ -121,7 +122,7 @@ func (p *Prelaunchable) watched(mapping *userns.Mapping, hl *HostLaunch) []byte 
 			files = append(files, prog)
 		}
 	}
-	files = append(append(files, hl.file), p.Files...)
+	files = append(append(files, hl.file, hl.fileMeta), p.Files...)
 	var b bytes.Buffer
 	for _, f := range files {
 		if f != "" {

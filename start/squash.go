@@ -8,6 +8,7 @@ import (
 	"husk/sandbox"
 	"husk/squash"
 	"husk/store"
+	"husk/userns"
 )
 
 // squashfsRoot is the strategy of a start from a squashfs file (not a
@@ -17,14 +18,28 @@ const squashfsRoot fuse.Strategy = "squashfs"
 // findFile is the image of a start from a squashfs file (husk run
 // FILE.sqsh): read from the file, never cached, never in the store. A
 // repeated run --rm of it may start from the prelaunch, which watches the
-// file (its identity: device, inode, size and time).
-func (hl *HostLaunch) findFile(image string) (*store.ResolvedImage, error) {
+// file (its identity: device, inode, size and time) and its node copy's
+// sign (squash.MetaPath). With a node copy of the file's version, the
+// root is the copy under an overlay, as a store image's; without one it
+// is the file through FUSE, and this start has the copy made, in the
+// background: while that is under way, the start writes no launch down
+// (the next run must see the copy once it is there).
+func (hl *HostLaunch) findFile(image string, mapping *userns.Mapping) (*store.ResolvedImage, error) {
 	img, err := squash.Load(image)
 	if err != nil {
 		return nil, err
 	}
-	hl.file = img.File
-	return &store.ResolvedImage{ImageID: img.ID, Strategy: squashfsRoot, Config: img.Config}, nil
+	hl.file, hl.fileMeta = img.File, squash.MetaPath(img)
+	p := &store.ResolvedImage{ImageID: img.ID, Strategy: squashfsRoot, Config: img.Config}
+	if c := squash.Cached(img); c != nil {
+		hl.fileCopy = c
+		p.Strategy, p.Lower = c.Strategy, []string{c.Root}
+		return p, nil
+	}
+	if squash.StartUnpack(img, mapping) {
+		hl.noReuse = true
+	}
+	return p, nil
 }
 
 // fileRoot mounts the file as the root: its upper layer is always on the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // Reset removes every container, image and layer and then the whole store,
@@ -24,6 +26,7 @@ func Reset(forced string) error {
 	// other things too. Of the run directory, which every store of the
 	// user shares, only this store's parts.
 	dirs := append(containerRunDirs(root, runroot), storageRunRoot(root, runroot))
+	waitUnpacks(root)
 	for _, name := range rootEntries {
 		dirs = append(dirs, filepath.Join(root, name))
 	}
@@ -50,7 +53,19 @@ func containerRunDirs(root, runroot string) []string {
 }
 
 // rootEntries are what husk keeps in its root directory.
-var rootEntries = []string{"storage", "strategy", "mapping", "inuse", "containers", placedMarker}
+var rootEntries = []string{"storage", "strategy", "mapping", "inuse", "containers", "squashfs", placedMarker}
+
+// waitUnpacks waits for the unpacks of squashfs files into node copies
+// under root (squash/cache.go) to end: each holds its path's lock.
+func waitUnpacks(root string) {
+	locks, _ := filepath.Glob(filepath.Join(root, "squashfs", "*", ".lock"))
+	for _, l := range locks {
+		if f, err := os.Open(l); err == nil {
+			_ = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+			f.Close()
+		}
+	}
+}
 
 // removeAll is os.RemoveAll that first makes read-only directories
 // writable, as image layers often contain them (for a user without

@@ -213,7 +213,10 @@ func squashFind(husk string, env []string, dir, sharedDir string, reg *integrati
 	}
 	store := filepath.Join(sharedDir, "store")
 	fmt.Printf("squash find: find / -xdev -type f | wc -l over %d files, the whole run timed\n", n)
-	if err := command(env, husk, "image", "publish", ref, store); err != nil {
+	// A directory store: on a network filesystem publish refuses one (its
+	// default there is a squashfs store, which would be a second squashfs
+	// figure), and the tree bound in from the mount stands for it.
+	if err := command(env, husk, "image", "publish", "--format", "store", ref, store); err != nil {
 		fmt.Printf("  directory store on the shared mount: husk image publish failed: %v\n", err)
 		return squashFindBind(husk, env, dir, sharedDir, file, reg.Ref("busybox:latest"), entries)
 	}
