@@ -47,9 +47,8 @@ func streamTars(ctx context.Context, s *store.Store, img *storage.Image, oci boo
 		}
 		layers[i] = blob{layer: id, digest: d, diffID: d, size: l.UncompressedSize}
 	}
-	core := &exportCore{config: raw, layers: layers, form: Form{OCI: oci}, open: func(b blob) (io.ReadCloser, error) {
-		return openTar(ctx, s, b)
-	}}
+	ahead := newLayersAhead(ctx, s, layers)
+	core := &exportCore{config: raw, layers: layers, form: Form{OCI: oci}, open: ahead.open}
 	if core.manifest, err = core.makeManifest(); err != nil {
 		return nil, false, err
 	}
@@ -57,7 +56,7 @@ func streamTars(ctx context.Context, s *store.Store, img *storage.Image, oci boo
 	if err != nil {
 		return nil, false, err
 	}
-	return &Exported{Image: v}, true, nil
+	return &Exported{Image: v, stop: ahead.Close}, true, nil
 }
 
 // openTar reads layer b's tar from the store, checked against its digest
