@@ -47,16 +47,24 @@ func streamTars(ctx context.Context, s *store.Store, img *storage.Image, oci boo
 		}
 		layers[i] = blob{layer: id, digest: d, diffID: d, size: l.UncompressedSize}
 	}
-	ahead := newLayersAhead(ctx, s, layers)
-	core := &exportCore{config: raw, layers: layers, form: Form{OCI: oci}, open: ahead.open}
+	core := &exportCore{config: raw, layers: layers, form: Form{OCI: oci}, open: func(b blob) (io.ReadCloser, error) {
+		return openTar(ctx, s, b)
+	}}
+	e = &Exported{}
+	if !oci {
+		// A docker-archive is written one layer after the other: the next
+		// ones are read ahead meanwhile. An OCI layout's writer reads all
+		// layers at once already.
+		ahead := newLayersAhead(ctx, s, layers)
+		core.open, e.stop = ahead.open, ahead.Close
+	}
 	if core.manifest, err = core.makeManifest(); err != nil {
 		return nil, false, err
 	}
-	v, err := partial.CompressedToImage(core)
-	if err != nil {
+	if e.Image, err = partial.CompressedToImage(core); err != nil {
 		return nil, false, err
 	}
-	return &Exported{Image: v, stop: ahead.Close}, true, nil
+	return e, true, nil
 }
 
 // openTar reads layer b's tar from the store, checked against its digest
