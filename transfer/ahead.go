@@ -2,6 +2,9 @@ package transfer
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
+	"hash"
 	"io"
 	"sync"
 
@@ -73,15 +76,37 @@ func (a *layersAhead) open(b blob) (io.ReadCloser, error) {
 }
 
 func (a *layersAhead) startLocked(b blob) *tarAhead {
-	t := startAhead(func() (io.ReadCloser, error) { return openTar(a.ctx, a.s, b) })
+	t := startAhead(func(w *chunkWriter) error { return writeTar(a.ctx, a.s, b, w) })
 	a.all = append(a.all, t)
 	return t
 }
 
-// startAhead starts reading what open opens.
-func startAhead(open func() (io.ReadCloser, error)) *tarAhead {
+// writeTar writes layer b's tar to w, checked against its digest and size
+// as it passes: rebuilt by store.WriteLayerTar where it can, else read
+// through Diff (openTar, which checks it itself).
+func writeTar(ctx context.Context, s *store.Store, b blob, w *chunkWriter) error {
+	w.sum = sha256.New()
+	ok, err := s.WriteLayerTar(ctx, b.layer, w)
+	if !ok {
+		w.sum = nil
+		rc, err := openTar(ctx, s, b)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(w, rc)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return b.check(w.sum.Sum(nil), w.total)
+}
+
+// startAhead starts producing a layer's tar into chunks.
+func startAhead(produce func(*chunkWriter) error) *tarAhead {
 	t := &tarAhead{full: make(chan chunk, aheadChunks), stop: make(chan struct{}), done: make(chan struct{})}
-	go t.fill(open)
+	go t.fill(produce)
 	return t
 }
 
@@ -116,24 +141,90 @@ type tarAhead struct {
 	err error // the source's last word, after cur
 }
 
-func (t *tarAhead) fill(open func() (io.ReadCloser, error)) {
+func (t *tarAhead) fill(produce func(*chunkWriter) error) {
 	defer close(t.done)
-	rc, err := open()
-	if err != nil {
-		t.send(chunk{err: err})
+	w := &chunkWriter{t: t}
+	err := produce(w)
+	if errors.Is(err, errStopped) {
 		return
 	}
-	defer rc.Close()
-	for {
-		b := chunks.Get().(*[]byte)
-		n, err := io.ReadFull(rc, *b)
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF // a short last chunk; checkedTar has spoken at its end
+	if err == nil {
+		err = io.EOF
+	}
+	c := chunk{err: err}
+	if w.b != nil {
+		c.b, c.n = w.b, w.n
+	}
+	t.send(c)
+}
+
+// errStopped: the reader was closed before the end.
+var errStopped = errors.New("the reading ahead was stopped")
+
+// chunkWriter fills chunks and hands each over when full, summing what
+// passes when sum is set.
+type chunkWriter struct {
+	t     *tarAhead
+	b     *[]byte
+	n     int
+	sum   hash.Hash
+	total int64
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if err := w.room(); err != nil {
+			return written, err
 		}
-		if !t.send(chunk{b: b, n: n, err: err}) || err != nil {
-			return
+		k := copy((*w.b)[w.n:], p)
+		w.took((*w.b)[w.n : w.n+k])
+		p, written = p[k:], written+k
+	}
+	return written, nil
+}
+
+// ReadFrom reads r into the chunks directly (io.Copy uses it).
+func (w *chunkWriter) ReadFrom(r io.Reader) (int64, error) {
+	var read int64
+	for {
+		if err := w.room(); err != nil {
+			return read, err
+		}
+		k, err := r.Read((*w.b)[w.n:])
+		w.took((*w.b)[w.n : w.n+k])
+		read += int64(k)
+		if err == io.EOF {
+			return read, nil
+		}
+		if err != nil {
+			return read, err
 		}
 	}
+}
+
+// room makes sure there is a chunk with room in it, handing over a full
+// one first.
+func (w *chunkWriter) room() error {
+	if w.b != nil && w.n == len(*w.b) {
+		b := w.b
+		w.b = nil
+		if !w.t.send(chunk{b: b, n: len(*b)}) {
+			return errStopped
+		}
+	}
+	if w.b == nil {
+		w.b, w.n = chunks.Get().(*[]byte), 0
+	}
+	return nil
+}
+
+func (w *chunkWriter) took(p []byte) {
+	if w.sum != nil {
+		w.sum.Write(p)
+	}
+	w.n += len(p)
+	w.total += int64(len(p))
 }
 
 func (t *tarAhead) send(c chunk) bool {

@@ -25,8 +25,9 @@ func TestTarAhead(t *testing.T) {
 		{"failing write to", bad, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ta := startAhead(func() (io.ReadCloser, error) {
-				return io.NopCloser(&failAtEnd{r: strings.NewReader(data), err: tc.fail}), nil
+			ta := startAhead(func(w *chunkWriter) error {
+				_, err := io.Copy(w, &failAtEnd{r: strings.NewReader(data), err: tc.fail})
+				return err
 			})
 			defer ta.Close()
 			var got bytes.Buffer
@@ -46,11 +47,15 @@ func TestTarAhead(t *testing.T) {
 	}
 }
 
-// Closed before its end, a layer's reading stops and its source is closed.
+// Closed before its end, a layer's reading stops and its source is closed
+// before Close returns.
 func TestTarAheadClose(t *testing.T) {
 	closes := 0
-	ta := startAhead(func() (io.ReadCloser, error) {
-		return &countClose{Reader: io.LimitReader(zeros{}, 100*chunkSize), n: &closes}, nil
+	ta := startAhead(func(w *chunkWriter) error {
+		src := &countClose{Reader: io.LimitReader(zeros{}, 100*chunkSize), n: &closes}
+		defer src.Close()
+		_, err := io.Copy(w, src)
+		return err
 	})
 	if _, err := ta.Read(make([]byte, 10)); err != nil {
 		t.Fatal(err)
