@@ -52,7 +52,7 @@ func newSparser(r io.Reader, dir string) *sparser {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	s := &sparser{tr: tar.NewReader(r), dir: dir, prefix: ".husk-sparse-" + hex.EncodeToString(b[:]) + "-",
-		buf: make([]byte, 1<<20), copyBuf: make([]byte, 32<<10)}
+		copyBuf: make([]byte, 32<<10)}
 	s.tw = tar.NewWriter(&s.out)
 	return s
 }
@@ -72,7 +72,7 @@ func (s *sparser) step() error {
 	if s.copying {
 		// io.CopyN would take a new buffer for each call, and so for
 		// every file of the layer.
-		limit := int64(len(s.buf))
+		const limit = 1 << 20
 		n, err := io.CopyBuffer(s.tw, io.LimitReader(s.tr, limit), s.copyBuf)
 		if err == nil && n < limit {
 			s.copying = false // the entry's content is all passed on
@@ -100,6 +100,9 @@ func (s *sparser) step() error {
 	}
 	if hdr.Typeflag == tar.TypeReg && hdr.Size >= sparseMin {
 		name := fmt.Sprintf("%s%d", s.prefix, len(s.made))
+		if s.buf == nil {
+			s.buf = make([]byte, 1<<20) // only a layer with a large file needs it
+		}
 		if err := writeSparse(filepath.Join(s.dir, name), s.tr, hdr.Size, s.buf); err != nil {
 			return fmt.Errorf("writing %s: %w", hdr.Name, err)
 		}
