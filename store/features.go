@@ -1,9 +1,12 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"husk/fuse"
 )
@@ -15,18 +18,24 @@ import (
 // metacopy and its native diff. It records each answer as a file in the
 // store's run directory, <runroot>/overlay/<feature>-true or -false, and
 // asks again for every new store (every HUSK_ROOT, every `system reset`).
-// The answers depend on the kernel and the backing filesystem's type, the
-// key of husk's own overlay probe (fuse/probecache.go): they are kept per
-// user under that key, and a new store's run directory starts with them.
+// The answers depend on the kernel and the backing filesystem, as husk's
+// own overlay probe (fuse/probecache.go): they are kept per user under
+// those, and a new store's run directory starts with them. Should the
+// driver ever name its files otherwise, the copies are ignored and it
+// asks the kernel again.
 
 // featuresDir is where this user keeps the answers for the filesystem of
-// graphroot; "" when there is no cache directory.
+// graphroot: under the overlay probe's key, and the filesystem's device,
+// for the mount options of one filesystem may differ from another's of
+// the same type. "" when there is no cache directory.
 func featuresDir(graphroot string) string {
 	dir, err := os.UserCacheDir()
 	key := fuse.ProbeKey(graphroot)
-	if err != nil || key == "" {
+	var st unix.Stat_t
+	if err != nil || key == "" || unix.Stat(graphroot, &st) != nil {
 		return ""
 	}
+	key = fmt.Sprintf("%s %x", key, st.Dev)
 	return filepath.Join(dir, "husk", "overlay-features", strings.NewReplacer("/", "_", " ", "_").Replace(key))
 }
 
