@@ -67,3 +67,7 @@ func rememberOverlay(dir string) {
 	defer f.Close()
 	fmt.Fprintln(f, key)
 }
+
+// ProbeKey is what an answer about overlay on dir's filesystem depends on
+// (the kernel, the filesystem's type); "" when it cannot be told.
+func ProbeKey(dir string) string { return probeKey(dir) }

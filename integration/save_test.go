@@ -179,6 +179,36 @@ func TestLoadFaults(t *testing.T) {
 	}
 }
 
+// A layer whose files changed in the store after it was stored (a
+// damaged disk, a hand edit) is not saved: the rebuilt tar no longer has
+// the layer's digest. One line, exit 125, and no archive, not even a
+// partial one beside where it was asked for; in each archive form.
+func TestSaveDamagedLayer(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("layers:latest")
+	e.pull(ref)
+	// One byte of the first non-empty file found in a layer's directory,
+	// changed in place.
+	e.ok("unshare", "sh", "-c", `set -e
+f=$(find "$HOME"/.local/share/husk/storage/overlay/*/diff -type f -size +0 | head -n 1)
+test -n "$f"
+if [ "$(head -c 1 "$f")" = X ]; then b=Y; else b=X; fi
+printf %s "$b" | dd of="$f" bs=1 count=1 conv=notrunc 2>/dev/null`)
+	out := filepath.Join(e.home, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"docker-archive", "oci-archive", "oci-dir"} {
+		t.Run(format, func(t *testing.T) {
+			path := filepath.Join(out, format)
+			e.wantError(e.run("save", "--format", format, "-o", path, ref), "layer", "the store is damaged: pull the image again")
+			if left, _ := os.ReadDir(out); len(left) != 0 {
+				t.Errorf("after a failed save, %s holds %v, want nothing", out, left)
+			}
+		})
+	}
+}
+
 // rewriteTar copies a tar, letting edit change each entry.
 func rewriteTar(t *testing.T, data []byte, edit func(h *tar.Header, body []byte) []byte) []byte {
 	t.Helper()

@@ -1,6 +1,9 @@
 package store
 
-import "io"
+import (
+	"io"
+	"sync"
+)
 
 // aheadReader reads its source on a goroutine of its own, up to a few
 // chunks ahead of its reader. A layer's unpacking thread then does only
@@ -29,7 +32,7 @@ func readAhead(r io.Reader, size, n int) *aheadReader {
 	a := &aheadReader{full: make(chan chunk, n), free: make(chan []byte, n+1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for range n + 1 {
-		a.free <- make([]byte, size)
+		a.free <- chunkBuf(size)
 	}
 	go a.fill(r)
 	return a
@@ -80,4 +83,41 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 func (a *aheadReader) Close() {
 	close(a.stop)
 	<-a.done
+	// The chunks go back for the next layer: a load of several layers
+	// touches the same memory again, not fresh pages for each.
+	if a.buf != nil {
+		putChunk(a.buf)
+		a.buf, a.cur = nil, nil
+	}
+	for {
+		select {
+		case c := <-a.full:
+			putChunk(c.b)
+		case b := <-a.free:
+			putChunk(b)
+		default:
+			return
+		}
+	}
+}
+
+const pooledChunk = 1 << 20
+
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, pooledChunk)
+	return &b
+}}
+
+func chunkBuf(size int) []byte {
+	if size != pooledChunk {
+		return make([]byte, size)
+	}
+	return *chunkPool.Get().(*[]byte)
+}
+
+func putChunk(b []byte) {
+	if cap(b) == pooledChunk {
+		b = b[:pooledChunk]
+		chunkPool.Put(&b)
+	}
 }

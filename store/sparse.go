@@ -44,14 +44,15 @@ type sparser struct {
 	made    []string // those names, to remove once unpacked
 	copying bool     // inside the content of an entry passed through
 	buf     []byte
-	err     error // sticky
+	copyBuf []byte // for content passed through
+	err     error  // sticky
 }
 
 func newSparser(r io.Reader, dir string) *sparser {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	s := &sparser{tr: tar.NewReader(r), dir: dir, prefix: ".husk-sparse-" + hex.EncodeToString(b[:]) + "-",
-		buf: make([]byte, 1<<20)}
+		copyBuf: make([]byte, 32<<10)}
 	s.tw = tar.NewWriter(&s.out)
 	return s
 }
@@ -69,10 +70,12 @@ func (s *sparser) Read(p []byte) (int, error) {
 // step re-encodes one header, or passes on a piece of an entry's content.
 func (s *sparser) step() error {
 	if s.copying {
-		_, err := io.CopyN(s.tw, s.tr, int64(len(s.buf)))
-		if err == io.EOF {
-			s.copying = false
-			return nil
+		// io.CopyN would take a new buffer for each call, and so for
+		// every file of the layer.
+		const limit = 1 << 20
+		n, err := io.CopyBuffer(s.tw, io.LimitReader(s.tr, limit), s.copyBuf)
+		if err == nil && n < limit {
+			s.copying = false // the entry's content is all passed on
 		}
 		return err
 	}
@@ -97,6 +100,9 @@ func (s *sparser) step() error {
 	}
 	if hdr.Typeflag == tar.TypeReg && hdr.Size >= sparseMin {
 		name := fmt.Sprintf("%s%d", s.prefix, len(s.made))
+		if s.buf == nil {
+			s.buf = make([]byte, 1<<20) // only a layer with a large file needs it
+		}
 		if err := writeSparse(filepath.Join(s.dir, name), s.tr, hdr.Size, s.buf); err != nil {
 			return fmt.Errorf("writing %s: %w", hdr.Name, err)
 		}

@@ -49,6 +49,7 @@ func Open(forced string) (*Store, error) {
 		return nil, err
 	}
 	opts = append(opts, ro...)
+	seedFeatures(strategy, graphroot, storageRunRoot(root, runroot))
 	s, err := storage.GetStore(types.StoreOptions{
 		RunRoot:            storageRunRoot(root, runroot),
 		GraphRoot:          graphroot,
@@ -104,4 +105,5 @@ func openFix(s fuse.Strategy, forced string) string {
 // Close releases the store's locks and unmounts nothing that others use.
 func (s *Store) Close() {
 	_, _ = s.Shutdown(false)
+	keepFeatures(s.Strategy, s.GraphRoot(), s.RunRoot())
 }

@@ -36,11 +36,19 @@ type Form struct {
 // in a work directory until Close.
 type Exported struct {
 	v1.Image
-	dir string
+	dir  string
+	stop func() // ends the reading of layers ahead (streamTars)
 }
 
-// Close removes the layers' files.
-func (e *Exported) Close() { os.RemoveAll(e.dir) }
+// Close removes the layers' files, or stops the reading ahead of them.
+func (e *Exported) Close() {
+	if e.stop != nil {
+		e.stop()
+	}
+	if e.dir != "" {
+		os.RemoveAll(e.dir)
+	}
+}
 
 // Export makes img a v1.Image of the given form: the config as stored (so
 // the image keeps its ID), each layer's tar rebuilt by the store and, with

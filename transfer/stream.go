@@ -50,14 +50,21 @@ func streamTars(ctx context.Context, s *store.Store, img *storage.Image, oci boo
 	core := &exportCore{config: raw, layers: layers, form: Form{OCI: oci}, open: func(b blob) (io.ReadCloser, error) {
 		return openTar(ctx, s, b)
 	}}
+	e = &Exported{}
+	if !oci {
+		// A docker-archive is written one layer after the other: the next
+		// ones are read ahead meanwhile. An OCI layout's writer reads all
+		// layers at once already.
+		ahead := newLayersAhead(ctx, s, layers)
+		core.open, e.stop = ahead.open, ahead.Close
+	}
 	if core.manifest, err = core.makeManifest(); err != nil {
 		return nil, false, err
 	}
-	v, err := partial.CompressedToImage(core)
-	if err != nil {
+	if e.Image, err = partial.CompressedToImage(core); err != nil {
 		return nil, false, err
 	}
-	return &Exported{Image: v}, true, nil
+	return e, true, nil
 }
 
 // openTar reads layer b's tar from the store, checked against its digest
@@ -90,12 +97,26 @@ func (c *checkedTar) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
 	c.sum.Write(p[:n])
 	c.n += int64(n)
-	if err == io.EOF {
-		if got := hashOf(c.sum.Sum(nil)); c.n != c.b.size || got != c.b.diffID {
-			return n, fmt.Errorf("layer %.12s reads back as %s (%d bytes), not %s (%d bytes) as the store records: the store is damaged: pull the image again", c.b.layer, got, c.n, c.b.diffID, c.b.size)
+	switch {
+	case err == io.EOF:
+		if cerr := c.b.check(c.sum.Sum(nil), c.n); cerr != nil {
+			return n, cerr
 		}
+	case err != nil && c.ctx.Err() == nil:
+		// The store's rebuilding failed: a file of the layer is missing,
+		// or its checksum differs from the one stored with the layer.
+		return n, fmt.Errorf("layer %.12s cannot be read back (%w): the store is damaged: pull the image again", c.b.layer, err)
 	}
 	return n, err
+}
+
+// check: a layer's tar that reads back as sum, n bytes long, is the one
+// the store records.
+func (b blob) check(sum []byte, n int64) error {
+	if got := hashOf(sum); n != b.size || got != b.diffID {
+		return fmt.Errorf("layer %.12s reads back as %s (%d bytes), not %s (%d bytes) as the store records: the store is damaged: pull the image again", b.layer, got, n, b.diffID, b.size)
+	}
+	return nil
 }
 
 func (c *checkedTar) Close() error {
