@@ -134,7 +134,7 @@ func run(husk, work string, runs int) error {
 			fmt.Printf("  goal husk <= 0.5 x podman: %s\n", verdict)
 		}
 		// Store k*runs holds this image for every tool.
-		reportPushes(tools, ref, reg.Addr, k*runs, runs)
+		reportPushes(tools, ref, sameRegistry(reg.Addr), "a new repository of the same registry (blobs mounted)", k*runs, runs)
 		if bi.layers > 1 {
 			reportSaveLoad(tools, ref, work, k*runs, runs)
 		}

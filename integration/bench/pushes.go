@@ -2,14 +2,20 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
+
+	"husk/integration"
 )
 
 // timePushes times each tool pushing the image ref, which it pulled into
-// its store number i, to a new repository of the same registry per run
-// (so that every blob is sent), the tools in turn; it returns medians.
-func timePushes(tools []*tool, ref, registry string, i, runs int) (map[string]time.Duration, map[string]error) {
+// its store number i, to a new repository of the registry that registry
+// gives for each push, the tools in turn; it returns medians. Where that
+// is the one ref came from, the tools mount its blobs from ref's
+// repository and send none; to a registry of its own each push sends
+// every blob (no other tool's push is there to mount from).
+func timePushes(tools []*tool, ref string, registry func() (string, func(), error), i, runs int) (map[string]time.Duration, map[string]error) {
 	times := map[string][]time.Duration{}
 	failed := map[string]error{}
 	for r := range runs {
@@ -17,8 +23,14 @@ func timePushes(tools []*tool, ref, registry string, i, runs int) (map[string]ti
 			if t.missing != "" || t.push == nil || failed[t.name] != nil {
 				continue
 			}
-			dst := fmt.Sprintf("%s/pushed-%s-%d:latest", registry, t.name, r)
+			addr, stop, err := registry()
+			if err != nil {
+				failed[t.name] = err
+				continue
+			}
+			dst := fmt.Sprintf("%s/pushed-%s-%d:latest", addr, t.name, r)
 			d, err := t.push(ref, dst, i)
+			stop()
 			if err != nil {
 				failed[t.name] = err
 				continue
@@ -43,9 +55,9 @@ func timed(env []string, bin string, args ...string) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// reportPushes prints the push figures of one image.
-func reportPushes(tools []*tool, ref, registry string, i, runs int) {
-	fmt.Printf("  push to a new repository (%d runs, medians):\n", runs)
+// reportPushes prints the push figures of one image; what says where to.
+func reportPushes(tools []*tool, ref string, registry func() (string, func(), error), what string, i, runs int) {
+	fmt.Printf("  push to %s (%d runs, medians):\n", what, runs)
 	med, failed := timePushes(tools, ref, registry, i, runs)
 	for _, t := range tools {
 		switch {
@@ -71,5 +83,23 @@ func reportPushes(tools []*tool, ref, registry string, i, runs int) {
 			verdict = "NOT met"
 		}
 		fmt.Printf("    goal husk push <= 0.5 x podman push: %s\n", verdict)
+	}
+}
+
+// sameRegistry gives every push the registry at addr.
+func sameRegistry(addr string) func() (string, func(), error) {
+	return func() (string, func(), error) { return addr, func() {}, nil }
+}
+
+// freshRegistry gives every push a new, empty registry in work.
+func freshRegistry(work string) func() (string, func(), error) {
+	n := 0
+	return func() (string, func(), error) {
+		n++
+		r, err := integration.StartRegistry(filepath.Join(work, fmt.Sprintf("registry-push-%d", n)), integration.RegistryOptions{})
+		if err != nil {
+			return "", nil, err
+		}
+		return r.Addr, func() { _ = r.Stop() }, nil
 	}
 }
