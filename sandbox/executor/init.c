@@ -71,7 +71,8 @@ static int hold_image(const struct husk_spec *s)
 		husk_fail(125, "marking the image in use (%s): %s", s->inuse, strerror(errno));
 	struct stat st;
 	if (s->image_dir && *s->image_dir && stat(s->image_dir, &st) != 0)
-		husk_fail(125, "the image was removed while the container started: pull it again");
+		husk_fail(125, "the image's files (%s) were removed while the container started: "
+			  "start it again (pull the image first if it was removed from the store)", s->image_dir);
 	return fd;
 }
 
