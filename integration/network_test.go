@@ -554,7 +554,12 @@ func TestPublishAllAndRange(t *testing.T) {
 	if body, err := httpGet("http://127.0.0.1:"+hp+"/", 15*time.Second); body != "exposed\n" {
 		t.Errorf("GET through -P: %q %v", body, err)
 	}
+	// A taken port whose next is free: the ports other sockets hold (the
+	// -P port above, another test's) may be the next one too.
 	busy := hostServer(t)
+	for i := 0; i < 20 && !portFree(busy+1); i++ {
+		busy = hostServer(t)
+	}
 	rng := fmt.Sprintf("127.0.0.1:%d-%d:80", busy, busy+1)
 	e.detached([]string{"--name", "ranged", "-p", rng, "-v", dir + ":/www:ro"}, ref, "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
 	if out := e.out("port", "ranged", "80/tcp"); out != fmt.Sprintf("127.0.0.1:%d", busy+1) {
