@@ -315,16 +315,6 @@ func TestSquashPrelaunch(t *testing.T) {
 	if r := e.vars["HUSK_ROOT"]; r != "" {
 		root = r
 	}
-	launches := func() map[string]time.Time {
-		m := map[string]time.Time{}
-		ls, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*"))
-		for _, l := range ls {
-			if st, err := os.Stat(l); err == nil {
-				m[l] = st.ModTime()
-			}
-		}
-		return m
-	}
 	args := []string{"run", "--rm", "--network", "none", file, "sh", "-c", "echo $GREETING"}
 	for i := 0; i < 2; i++ {
 		if out := e.ok(args...).stdout; out != "first\n" {
@@ -335,14 +325,14 @@ func TestSquashPrelaunch(t *testing.T) {
 		// runs from the copy and writes its launch.
 		waitUnpacks(t, root)
 	}
-	before := launches()
+	before := launchTimes(root)
 	if len(before) == 0 {
 		t.Fatalf("no launch was written down in %s/startcache", root)
 	}
 	if out := e.ok(args...).stdout; out != "first\n" {
 		t.Errorf("the prelaunched run: %q, want first", out)
 	}
-	if after := launches(); !maps.Equal(before, after) {
+	if after := launchTimes(root); !maps.Equal(before, after) {
 		t.Errorf("the third run wrote its launch again (not prelaunched): %v, was %v", after, before)
 	}
 	if err := os.Rename(squashed("second"), file); err != nil {
@@ -352,4 +342,18 @@ func TestSquashPrelaunch(t *testing.T) {
 		t.Errorf("the run of the file made again: %q, want second (the new file's config)", out)
 	}
 	e.noLeftovers()
+}
+
+// launchTimes are the prelaunch's launch files under root, with the times
+// they were last written: a run that reused its launch leaves them as
+// they were.
+func launchTimes(root string) map[string]time.Time {
+	m := map[string]time.Time{}
+	ls, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*"))
+	for _, l := range ls {
+		if st, err := os.Stat(l); err == nil {
+			m[l] = st.ModTime()
+		}
+	}
+	return m
 }

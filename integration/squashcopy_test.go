@@ -301,16 +301,6 @@ func TestSquashNodeCopyStore(t *testing.T) {
 	e.ok("image", "publish", ref, shared)
 	e.vars["HUSK_IMAGE_STORES"] = shared
 	root := copyRoot(t, e)
-	launches := func() map[string]time.Time {
-		m := map[string]time.Time{}
-		ls, _ := filepath.Glob(filepath.Join(root, "startcache", "launch-*"))
-		for _, l := range ls {
-			if st, err := os.Stat(l); err == nil {
-				m[l] = st.ModTime()
-			}
-		}
-		return m
-	}
 	byName := func(what, greeting string, copy bool) {
 		t.Helper()
 		out := e.out("run", "--rm", "--network", "none", ref, "sh", "-c", "cat /etc/greeting; "+lowerLine)
@@ -323,12 +313,12 @@ func TestSquashNodeCopyStore(t *testing.T) {
 	byName("the first run by name", "first", false)
 	waitUnpacks(t, root)
 	byName("the second run by name", "first", true)
-	before := launches()
+	before := launchTimes(root)
 	if len(before) == 0 {
 		t.Fatalf("no launch was written down in %s/startcache", root)
 	}
 	byName("the third run by name", "first", true)
-	if after := launches(); len(after) != len(before) || !func() bool {
+	if after := launchTimes(root); len(after) != len(before) || !func() bool {
 		for k, v := range before {
 			if !after[k].Equal(v) {
 				return false
