@@ -16,6 +16,7 @@ import (
 	"go.podman.io/storage/pkg/idtools"
 	"golang.org/x/sys/unix"
 
+	"husk/pdeath"
 	"husk/reexec"
 	"husk/sandbox"
 	"husk/sandbox/nsenter"
@@ -78,6 +79,7 @@ func Running(c *container.Container) error {
 // CopyIn unpacks content, a tar of src (Path "" for a tar from stdin, to
 // go into the directory dst), at dst in the container. keepOwners is -a.
 func (j Joined) CopyIn(content io.Reader, src archive.CopyInfo, dst string, keepOwners bool) error {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	bin, err := sandbox.SealedSelf()
 	if err != nil {
 		return err

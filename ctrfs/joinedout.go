@@ -9,6 +9,7 @@ import (
 
 	"go.podman.io/storage/pkg/archive"
 
+	"husk/pdeath"
 	"husk/reexec"
 	"husk/sandbox"
 )
@@ -25,6 +26,7 @@ func init() { reexec.Register(tarFunc, tarHere) }
 // CopyOut copies src of the container (with -L, follow) to the host path
 // dst, or as a tar to w when dst is "-".
 func (j Joined) CopyOut(src string, follow bool, dst string, w io.Writer) error {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	bin, err := sandbox.SealedSelf()
 	if err != nil {
 		return err

@@ -52,3 +52,22 @@ func TestBuildParallelFailure(t *testing.T) {
 	}
 	e.noLeftovers()
 }
+
+// A stage's long RUN outlives the layers another stage commits meanwhile.
+// Committing a layer unpacks it on a thread that then ends; a step's
+// sandbox forked from that thread once got its parent-death signal and
+// exited 137 in mid-run.
+func TestBuildParallelStepOutlivesCommits(t *testing.T) {
+	e := newEnv(t)
+	base := plain.Ref("busybox:latest")
+	busy := "FROM " + base + " AS busy\n"
+	for i := 0; i < 10; i++ {
+		busy += "RUN echo " + string(rune('a'+i)) + " > /" + string(rune('a'+i)) + "\n"
+	}
+	dir := e.buildCtx("ctx", map[string]string{"Dockerfile": "FROM " + base + " AS slow\nRUN sleep 4 && echo survived > /s\n" + busy +
+		"FROM " + base + "\nCOPY --from=slow /s /s\nCOPY --from=busy /j /j\n"})
+	e.ok("build", "--progress", "plain", "-t", "outlives", dir)
+	if out := e.ok("run", "--rm", "outlives", "cat", "/s", "/j").stdout; out != "survived\nj\n" {
+		t.Errorf("the stages' files in the image: %q", out)
+	}
+}

@@ -31,12 +31,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"husk/pdeath"
 	"husk/userns"
 )
 
@@ -83,9 +83,9 @@ type helperProc struct {
 	done chan struct{} // closed once it exited
 }
 
-// startHelper starts the helper from a thread that lives exactly as long
-// as the helper, so that its parent-death signal fires when the monitor
-// dies and never because Go retired the thread that forked it.
+// startHelper starts the helper from a goroutine held on its thread for
+// as long as the helper runs, so that its parent-death signal fires when
+// the monitor dies and never because Go retired the thread that forked it.
 func startHelper(bin string, args []string, extra ...*os.File) (*helperProc, error) {
 	h := &helperProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	h.cmd.Stdout, h.cmd.Stderr = &h.out, &h.out
@@ -93,7 +93,7 @@ func startHelper(bin string, args []string, extra ...*os.File) (*helperProc, err
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	started := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		defer pdeath.Hold()()
 		if err := h.cmd.Start(); err != nil {
 			started <- err
 			return

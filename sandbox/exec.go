@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"husk/pdeath"
 	"husk/sandbox/nsenter"
 )
 
@@ -21,6 +22,7 @@ import (
 // container it is the C exec entry alone (package nsenter), with the C
 // init's functions, until its execve.
 func Exec(pid int, id string, s *Spec, o Options, binds string) (int, error) {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	conn, err := dialBinds(binds)
 	if err != nil {
 		return 125, err

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/network"
+	"husk/pdeath"
 	"husk/sandbox/abi"
 	"husk/userns"
 )
@@ -85,6 +86,7 @@ type Status struct {
 // re-execution on the start path. It relays the terminal and signals, and
 // returns the sandbox's exit code. The sandbox prints its own errors.
 func Launch(mapping *userns.Mapping, o Options) (int, Status, error) {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	var st Status
 	statusR, statusW, err := os.Pipe()
 	if err != nil {

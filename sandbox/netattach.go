@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/network"
+	"husk/pdeath"
 	"husk/reexec"
 	"husk/sandbox/abi"
 	"husk/sandbox/nsenter"
@@ -42,6 +43,7 @@ const fdTapBinary = 6
 // whose init is pid, from s (its spec.json), with cfg's address, and
 // returns its descriptor.
 func AttachTap(pid int, s *Spec, cfg network.Config) (*os.File, error) {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	bin, err := SealedSelf()
 	if err != nil {
 		return nil, err

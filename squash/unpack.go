@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"husk/fuse"
+	"husk/pdeath"
 	"husk/store"
 )
 
@@ -224,6 +225,7 @@ func extract(sq *squashfs.FileSystem, f *os.File, file, dest string) error {
 		if err != nil {
 			return err
 		}
+		defer pdeath.Hold()() // its parent-death signal follows this thread
 		cmd := exec.Command(prog, "-no-xattrs", "-no-progress", "-quiet",
 			"-offset", strconv.FormatInt(r.off, 10), "-dest", dest, file)
 		// It ends with this process, however that ends.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/squashfs"
+
+	"husk/pdeath"
 )
 
 // Two writers of the same tree. mksquashfs (squashfs-tools), where it is
@@ -43,6 +45,7 @@ func mksquashfs() string {
 // of its own for the work. It returns the notice of what the file lost.
 func writeTree(root, tmp, out string) (string, error) {
 	if prog := mksquashfs(); prog != "" {
+		defer pdeath.Hold()() // its parent-death signal follows this thread
 		cmd := exec.Command(prog, root, out, "-noappend", "-quiet", "-no-progress", "-comp", "gzip")
 		// It ends with husk: a killed publish must not write on.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"husk/pdeath"
 	"husk/reexec"
 )
 
@@ -21,6 +22,7 @@ func Call(ctx context.Context, out io.Writer, name string, args ...string) (int,
 
 // CallWith is Call with the function's errors going to errw.
 func CallWith(ctx context.Context, out, errw io.Writer, name string, args ...string) (int, error) {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	fn, err := reexec.Lookup(name)
 	if err != nil {
 		return 125, err

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"husk/pdeath"
 	"husk/sandbox/abi"
 )
 
@@ -218,6 +219,7 @@ func exitCode(err error) int {
 // inside, or as real root) and returns its stdout. A failure carries the
 // last line the child wrote to stderr. `husk info` uses it to probe.
 func Output(ctx context.Context, args ...string) ([]byte, error) {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	var out, errb bytes.Buffer
 	var cmd *exec.Cmd
 	if Inside() || os.Geteuid() == 0 {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"husk/pdeath"
 	"husk/sandbox/abi"
 )
 
@@ -85,6 +86,7 @@ func Mode() string { return os.Getenv(envMarker) }
 // signal N): it does not return there unless the namespace could not be
 // made. Inside, or as real root, it returns nil at once.
 func Enter(ctx context.Context) error {
+	defer pdeath.Hold()() // the child's parent-death signal follows this thread
 	if Inside() || os.Geteuid() == 0 {
 		return nil
 	}
