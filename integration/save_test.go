@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -279,5 +281,85 @@ func TestPushCommittedPulledBySkopeo(t *testing.T) {
 	e2.load(path, ref)
 	if got := e2.out("run", "--rm", ref, "sh", "-c", "cat /c; test -e /bin/true || echo gone"); got != "committed\ngone" {
 		t.Errorf("the committed image, pushed by husk and pulled by skopeo, runs as %q", got)
+	}
+}
+
+// bigFirstImage is busybox with a file of size bytes of incompressible
+// data first in its layer: a reader of the layer opens the other files
+// after that one.
+func bigFirstImage(t *testing.T, size int64) string {
+	t.Helper()
+	bb, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := Generated("big", size, func(w io.Writer) error {
+		_, err := io.CopyN(w, rand.NewChaCha8([32]byte{2}), size)
+		return err
+	})
+	entries := []Entry{big, Dir("bin/", 0o755, 0, 0), {Hdr: File("bin/busybox", 0o755, 0, 0, "").Hdr, Data: bb}}
+	entries[2].Hdr.Size = int64(len(bb))
+	for _, a := range []string{"sh", "md5sum"} {
+		entries = append(entries, Symlink("bin/"+a, "busybox"))
+	}
+	layer, err := TarLayer(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := NewImage("amd64", v1.Config{Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}}, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := "bigfirst:" + randomHex(4)
+	if err := plain.Push(repo, img); err != nil {
+		t.Fatal(err)
+	}
+	return plain.Ref(repo)
+}
+
+// An rmi while a save reads the image's layer waits for the read to end
+// (as containers/storage's own readers make it wait): the save succeeds,
+// and its archive loads into another store whole. The rmi comes while the
+// big file is read, before the busybox after it is opened.
+func TestSaveWhileRmi(t *testing.T) {
+	e := newEnv(t)
+	ref := bigFirstImage(t, 256<<20)
+	e.pull(ref)
+	sum := e.out("run", "--rm", "--network", "none", ref, "md5sum", "/big")
+	dir := filepath.Join(e.home, "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	save := e.command(ctx, "save", "-o", filepath.Join(dir, "img.tar"), ref)
+	var saveErr bytes.Buffer
+	save.Stderr = &saveErr
+	if err := save.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The archive under way: its temporary has grown past the first files.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		m, _ := filepath.Glob(filepath.Join(dir, ".husk-save-*"))
+		if len(m) == 1 {
+			if fi, err := os.Stat(m[0]); err == nil && fi.Size() > 16<<20 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no save under way in %s: %v", dir, m)
+		}
+	}
+	rmi := e.run("rmi", ref)
+	if err := save.Wait(); err != nil {
+		t.Fatalf("the save with an rmi under way: %v: %s", err, saveErr.String())
+	}
+	if rmi.code != 0 {
+		t.Errorf("the rmi during the save: %s", rmi)
+	}
+	e2 := newEnv(t)
+	e2.load(filepath.Join(dir, "img.tar"), ref)
+	if got := e2.out("run", "--rm", "--network", "none", ref, "md5sum", "/big"); got != sum {
+		t.Errorf("the saved image's /big: %q, want %q", got, sum)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	tarsplit "github.com/vbatts/tar-split/tar/storage"
 	drivers "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/lockfile"
 )
 
 // WriteLayerTar writes the tar of layer id to w, rebuilt as
@@ -35,7 +36,16 @@ func (s *Store) WriteLayerTar(ctx context.Context, id string, w io.Writer) (ok b
 		return false, nil
 	}
 	// Where containers/storage keeps it: <graphroot>/<driver>-layers/<id>.tar-split.gz.
-	f, err := os.Open(filepath.Join(s.GraphRoot(), drv.String()+"-layers", id+".tar-split.gz"))
+	dir := filepath.Join(s.GraphRoot(), drv.String()+"-layers")
+	// Held as Diff holds it, until the tar is written: an rmi in another
+	// process waits rather than removing the files being read.
+	lock, err := lockfile.GetLockFile(filepath.Join(dir, "layers.lock"))
+	if err != nil {
+		return false, nil
+	}
+	lock.RLock()
+	defer lock.Unlock()
+	f, err := os.Open(filepath.Join(dir, id+".tar-split.gz"))
 	if err != nil {
 		return false, nil
 	}
