@@ -3,12 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strings"
-	"text/template"
 
 	"golang.org/x/sys/unix"
 
@@ -18,6 +16,7 @@ import (
 	"husk/sandbox"
 	"husk/sandbox/executor"
 	"husk/seccomp"
+	"husk/squash"
 	"husk/store"
 	"husk/userns"
 )
@@ -36,7 +35,8 @@ import (
 //	  "getsubids" or ""), userns.uidMap, userns.gidMap ([{containerID,
 //	  hostID, size}]), userns.newuidmap, userns.newgidmap
 //	store.root, store.graphroot, store.runroot, store.fsType,
-//	  store.networkFS (bool)
+//	  store.networkFS (bool), store.squashfsCopies.{dir, enabled
+//	  (bool), off (why runs make none), count (complete copies)}
 //	rootfs.strategy ("overlay", "fuse-overlayfs", "vfs"; "" when no
 //	  namespace could be made), rootfs.source ("forced", "recorded",
 //	  "probed"), rootfs.probes.<strategy>.{ok, error}
@@ -82,15 +82,7 @@ func (c *InfoCmd) Run(g *Globals) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	tmpl, err := template.New("format").Parse(c.Format)
-	if err != nil {
-		return fmt.Errorf("parsing --format %q: %w: use json or a Go template such as '{{.Store.GraphRoot}}'", c.Format, err)
-	}
-	if err := tmpl.Execute(g.Stdout, r); err != nil {
-		return fmt.Errorf("formatting with --format %q: %w", c.Format, err)
-	}
-	fmt.Fprintln(g.Stdout)
-	return nil
+	return printTemplate(g.Stdout, c.Format, []*infoReport{r})
 }
 
 // problem records err (nil: nothing) under area, with its fix when known.
@@ -148,6 +140,8 @@ func (r *infoReport) gatherStore() {
 	}
 	fs, err := fuse.StoreFS(root)
 	r.Store.FSType, r.Store.NetworkFS = fs.Type, fs.Network
+	r.problem("store", err)
+	r.Store.SquashfsCopies, err = squash.CopiesReport()
 	r.problem("store", err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"husk/fuse"
+	"husk/squash"
 	"husk/userns"
 )
 
@@ -57,6 +58,8 @@ type infoStore struct {
 	PlacementReason string `json:"placementReason,omitempty"`
 	FSType          string `json:"fsType"`
 	NetworkFS       bool   `json:"networkFS"`
+	// SquashfsCopies is where squashfs files' node copies go, and how many.
+	SquashfsCopies squash.Copies `json:"squashfsCopies"`
 }
 
 type infoCheck struct {
@@ -135,6 +138,11 @@ func (r *infoReport) printText(w io.Writer) {
 	fmt.Fprintf(w, "  placement: %s\n", r.Store.Placement)
 	if r.Store.PlacementReason != "" {
 		fmt.Fprintf(w, "  placement reason: %s\n", r.Store.PlacementReason)
+	}
+	if c := r.Store.SquashfsCopies; c.Enabled {
+		fmt.Fprintf(w, "  squashfs node copies: %d in %s\n", c.Count, c.Dir)
+	} else if c.Dir != "" {
+		fmt.Fprintf(w, "  squashfs node copies: off (%s); %d in %s\n", c.Off, c.Count, c.Dir)
 	}
 	fmt.Fprintf(w, "rootfs:\n  strategy: %s (%s)\n", r.Rootfs.Strategy, r.Rootfs.Source)
 	for _, s := range fuse.Strategies {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -150,6 +151,9 @@ func squashedContent(t *testing.T, e *env, greeting string, big int64) string {
 	return out
 }
 
+// copiesInfo is what husk info says of the node copies.
+const copiesInfo = "{{.Store.SquashfsCopies.Enabled}} {{.Store.SquashfsCopies.Count}} {{.Store.SquashfsCopies.Dir}} {{.Store.SquashfsCopies.Off}}"
+
 // wantCopyRun checks that a run's lower directory is a node copy under
 // root, or (copy false) not: the FUSE mount on the scratch tmpfs.
 func wantCopyRun(t *testing.T, what, lower, root string, copy bool) {
@@ -179,6 +183,9 @@ func TestSquashNodeCopy(t *testing.T) {
 	done, other := copies(root)
 	if len(done) != 1 || len(other) != 0 {
 		t.Fatalf("after the first run's unpack: want one copy and nothing else: %v, %v", done, other)
+	}
+	if got, want := e.out("info", "--format", copiesInfo), "true 1 "+filepath.Join(root, "squashfs")+" "; got != want {
+		t.Errorf("husk info on the node copies: %q, want %q (enabled, count, dir, off)", got, want)
 	}
 	copyTree, lower := runListing(t, e, file)
 	wantCopyRun(t, "the second run", lower, root, true)
@@ -285,6 +292,9 @@ func TestSquashNodeCopyKilled(t *testing.T) {
 	if after, _ := filepath.Glob(filepath.Join(root, "squashfs", "*")); len(after) != len(before) {
 		t.Errorf("HUSK_SQUASH_UNPACK=false: want no copy made: %v, was %v", after, before)
 	}
+	if got, want := e.out("info", "--format", copiesInfo), "false 1 "+filepath.Join(root, "squashfs")+" HUSK_SQUASH_UNPACK=false"; got != want {
+		t.Errorf("husk info with HUSK_SQUASH_UNPACK=false: %q, want %q (enabled, count, dir, off)", got, want)
+	}
 	e.noLeftovers()
 }
 
@@ -335,5 +345,33 @@ func TestSquashNodeCopyStore(t *testing.T) {
 	e.ok("tag", other, ref)
 	e.ok("image", "publish", ref, shared)
 	byName("the run by name after the name moved", "second", false)
+	e.noLeftovers()
+}
+
+// With husk's root on the shared mount (HUSK_ROOT there), runs of a
+// squashfs file make no node copy: it would be read over the network as
+// the file is. husk info says so and why.
+func TestSquashNoCopyOnNetworkRoot(t *testing.T) {
+	e, _ := sshfsEnv(t)
+	e.vars[markVar] = randomHex(8)
+	file := squashedContent(t, e, "shared", 0)
+	e.ok("system", "reset", "-f") // the node-local store that squashed it
+	root := filepath.Join(e.home, "root")
+	e.vars["HUSK_ROOT"] = root
+	for i := range 2 {
+		tree, lower := runListing(t, e, file)
+		wantCopyRun(t, fmt.Sprintf("run %d with the root on the shared mount", i+1), lower, root, false)
+		if !strings.Contains(tree, "\nshared\n") {
+			t.Errorf("run %d: want the file's content: %s", i+1, tree)
+		}
+		waitUnpacks(t, root)
+	}
+	if done, other := copies(root); len(done)+len(other) != 0 {
+		t.Errorf("a root on the shared mount got node copies: %v, %v", done, other)
+	}
+	got := e.out("info", "--format", copiesInfo)
+	if want := "false 0 " + filepath.Join(root, "squashfs") + " husk's root is on a network filesystem (fuse.sshfs)"; !strings.HasPrefix(got, want) {
+		t.Errorf("husk info with the root on the shared mount: %q, want %q...", got, want)
+	}
 	e.noLeftovers()
 }

@@ -76,6 +76,47 @@ func CopiesOff() bool {
 	return false
 }
 
+// Copies is what `husk info` says of node copies: where they go, whether
+// runs make them (and why not), and how many are complete.
+type Copies struct {
+	Dir     string `json:"dir"`
+	Enabled bool   `json:"enabled"`
+	Off     string `json:"off,omitempty"` // why runs make none
+	Count   int    `json:"count"`
+}
+
+// CopiesReport looks at the node copies on this node, as StartUnpack
+// decides whether to make one.
+func CopiesReport() (Copies, error) {
+	root, _, _, err := store.Paths()
+	if err != nil {
+		return Copies{}, err
+	}
+	c := Copies{Dir: filepath.Join(root, "squashfs")}
+	done, _ := filepath.Glob(filepath.Join(c.Dir, "*", "*", "meta.json"))
+	c.Count = len(done)
+	c.Off, err = noCopies(c.Dir)
+	c.Enabled = err == nil && c.Off == ""
+	return c, err
+}
+
+// noCopies says why runs make no node copies in dir, "" when they do.
+func noCopies(dir string) (string, error) {
+	if CopiesOff() {
+		return EnvUnpack + "=" + os.Getenv(EnvUnpack), nil
+	}
+	// A root on a network filesystem (a HUSK_ROOT there) is no node's:
+	// a copy there would be the metadata storm the copy saves.
+	fi, err := fuse.FSOf(dir)
+	if err != nil {
+		return "", err
+	}
+	if fi.Network {
+		return "husk's root is on a network filesystem (" + fi.Type + "), not this node's", nil
+	}
+	return "", nil
+}
+
 // copiesDir is where file's copies go.
 func copiesDir(file string) (string, error) {
 	root, _, _, err := store.Paths()
@@ -133,9 +174,7 @@ func StartUnpack(img *Image, mapping *userns.Mapping) bool {
 	if fi, err := os.Stat(filepath.Join(dir, ".nocopy-"+img.ID)); err == nil && time.Since(fi.ModTime()) < retryAfter {
 		return false
 	}
-	// A root on a network filesystem (a HUSK_ROOT there) is no node's:
-	// a copy there would be the metadata storm the copy saves.
-	if fi, err := fuse.FSOf(dir); err != nil || fi.Network {
+	if why, err := noCopies(dir); err != nil || why != "" {
 		return false
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
