@@ -45,7 +45,7 @@ type builder struct {
 	s       *store.Store
 	o       Options
 	cache   *cache
-	lex     *shell.Lex
+	escape  rune              // the Dockerfile's escape token, for its shell lexers
 	meta    map[string]string // args before the first FROM, and the predefined ones
 	devNull *os.File          // the steps' output with -q
 	live    *live             // the terminal's view with Live
@@ -64,7 +64,7 @@ type builder struct {
 // The layers of the steps that succeeded stay, as the cache.
 func Build(ctx context.Context, s *store.Store, o Options) (string, error) {
 	df := o.Dockerfile
-	b := &builder{s: s, o: o, cache: openCache(s, o.NoCache), lex: shell.NewLex(df.Escape), stages: map[int]*pending{}}
+	b := &builder{s: s, o: o, cache: openCache(s, o.NoCache), escape: df.Escape, stages: map[int]*pending{}}
 	b.ctx, b.cancel = context.WithCancel(ctx)
 	defer b.cancel()
 	if o.Quiet {
@@ -143,9 +143,15 @@ func (b *builder) metaEnv() []string {
 }
 
 func (b *builder) expand(word string, env []string) (string, error) {
-	out, _, err := b.lex.ProcessWord(word, shell.EnvsFromSlice(env))
+	out, _, err := b.lexer().ProcessWord(word, shell.EnvsFromSlice(env))
 	return out, err
 }
+
+// lexer is a shell lexer for one expansion. A Lex keeps the word it reads
+// in itself, and stages build at the same time: one shared by them mixed
+// their words ("FROM base" read as "bse", cache keys of words no step
+// had).
+func (b *builder) lexer() *shell.Lex { return shell.NewLex(b.escape) }
 
 // stageRef finds an earlier stage by name or index ("" if none matches).
 func (b *builder) stageRef(name string, before int) (int, bool) {

@@ -133,7 +133,7 @@ func (st *stage) arg(c *instructions.ArgCommand, n, total int) error {
 func (st *stage) expandWords(words []string) ([]string, error) {
 	var out []string
 	for _, w := range words {
-		ws, err := st.b.lex.ProcessWords(w, envGetter(st.env()))
+		ws, err := st.b.lexer().ProcessWords(w, envGetter(st.env()))
 		if err != nil {
 			return nil, err
 		}
