@@ -110,6 +110,10 @@ SUITE_ARGS=(-test.v -test.timeout 30m)
 if [ -n "${HUSK_TEST_RUN:-}" ]; then
 	SUITE_ARGS+=(-test.run "$HUSK_TEST_RUN")
 fi
+# HUSK_TEST_COUNT=N runs each test N times: a flake hunt, with HUSK_TEST_RUN.
+if [ -n "${HUSK_TEST_COUNT:-}" ]; then
+	SUITE_ARGS+=(-test.count "$HUSK_TEST_COUNT")
+fi
 
 cd "$WORK"
 if [ "$(id -u)" = 0 ]; then
