@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -289,32 +287,7 @@ func TestPushCommittedPulledBySkopeo(t *testing.T) {
 // after that one.
 func bigFirstImage(t *testing.T, size int64) string {
 	t.Helper()
-	bb, err := os.ReadFile(BusyboxPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := Generated("big", size, func(w io.Writer) error {
-		_, err := io.CopyN(w, rand.NewChaCha8([32]byte{2}), size)
-		return err
-	})
-	entries := []Entry{big, Dir("bin/", 0o755, 0, 0), {Hdr: File("bin/busybox", 0o755, 0, 0, "").Hdr, Data: bb}}
-	entries[2].Hdr.Size = int64(len(bb))
-	for _, a := range []string{"sh", "md5sum"} {
-		entries = append(entries, Symlink("bin/"+a, "busybox"))
-	}
-	layer, err := TarLayer(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := NewImage("amd64", v1.Config{Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}}, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := "bigfirst:" + randomHex(4)
-	if err := plain.Push(repo, img); err != nil {
-		t.Fatal(err)
-	}
-	return plain.Ref(repo)
+	return pushOneLayer(t, "bigfirst", append([]Entry{randomFile("big", size, 2)}, busyboxEntries(t, "sh", "md5sum")...))
 }
 
 // An rmi while a save reads the image's layer waits for the read to end

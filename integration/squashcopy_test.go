@@ -25,15 +25,7 @@ import (
 // symbolic link, a fifo; big adds that many bytes of incompressible data.
 func contentImage(t *testing.T, greeting string, big int64) string {
 	t.Helper()
-	bb, err := os.ReadFile(BusyboxPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries := []Entry{Dir("bin/", 0o755, 0, 0), {Hdr: File("bin/busybox", 0o755, 0, 0, "").Hdr, Data: bb}}
-	entries[1].Hdr.Size = int64(len(bb))
-	for _, a := range []string{"sh", "find", "stat", "sort", "cat", "echo", "md5sum", "head", "sed", "wc", "true"} {
-		entries = append(entries, Symlink("bin/"+a, "busybox"))
-	}
+	entries := busyboxEntries(t, "sh", "find", "stat", "sort", "cat", "echo", "md5sum", "head", "sed", "wc", "true")
 	suid := entries[1]
 	suid.Hdr.Name, suid.Hdr.Mode = "bin/suid", 0o4755
 	entries = append(entries, suid,
@@ -47,13 +39,40 @@ func contentImage(t *testing.T, greeting string, big int64) string {
 	fifo.Hdr.Typeflag = '6'
 	entries = append(entries, fifo)
 	if big > 0 {
-		g := Generated("big", big, func(w io.Writer) error {
-			r := rand.NewChaCha8([32]byte{1})
-			_, err := io.CopyN(w, r, big)
-			return err
-		})
-		entries = append(entries, g)
+		entries = append(entries, randomFile("big", big, 1))
 	}
+	return pushOneLayer(t, "content", entries)
+}
+
+// busyboxEntries are bin/busybox (entries[1]) and links to it for the
+// applets named.
+func busyboxEntries(t *testing.T, applets ...string) []Entry {
+	t.Helper()
+	bb, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []Entry{Dir("bin/", 0o755, 0, 0), {Hdr: File("bin/busybox", 0o755, 0, 0, "").Hdr, Data: bb}}
+	entries[1].Hdr.Size = int64(len(bb))
+	for _, a := range applets {
+		entries = append(entries, Symlink("bin/"+a, "busybox"))
+	}
+	return entries
+}
+
+// randomFile is a file of size bytes of incompressible data, the same for
+// the same seed.
+func randomFile(name string, size int64, seed byte) Entry {
+	return Generated(name, size, func(w io.Writer) error {
+		_, err := io.CopyN(w, rand.NewChaCha8([32]byte{seed}), size)
+		return err
+	})
+}
+
+// pushOneLayer pushes an image of one layer of entries (PATH=/bin, sh)
+// to repo under a fresh tag and returns its reference.
+func pushOneLayer(t *testing.T, repo string, entries []Entry) string {
+	t.Helper()
 	layer, err := TarLayer(entries)
 	if err != nil {
 		t.Fatal(err)
@@ -62,11 +81,11 @@ func contentImage(t *testing.T, greeting string, big int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := "content:" + randomHex(4)
-	if err := plain.Push(repo, img); err != nil {
+	ref := repo + ":" + randomHex(4)
+	if err := plain.Push(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	return plain.Ref(repo)
+	return plain.Ref(ref)
 }
 
 // copyRoot is the sshfs env's node-local root (under its TMPDIR).
