@@ -85,16 +85,15 @@ func push(ctx context.Context, s *store.Store, si *store.StoredImage, ref name.R
 	if r := sess.reuse(si, true); r != nil {
 		return sess.writeReused(r, opts)
 	}
-	exp, err := transfer.Export(ctx, s, &si.Image, transfer.Form{OCI: storedOCI(si.Manifest), Compress: true})
+	up, err := transfer.NewUpload(ctx, s, &si.Image, transfer.Form{OCI: storedOCI(si.Manifest)}, progressOut(opts))
 	if err != nil {
 		return nil, err
 	}
-	defer exp.Close()
-	sent := &announced{exp, progressOut(opts)}
-	if err := remote.Write(sess.ref, sent, sess.ropts...); err != nil {
-		return nil, sess.explain(err)
+	img, err := sess.upload(up)
+	if err != nil {
+		return nil, err
 	}
-	return sess.pushed(sent, opts)
+	return sess.pushed(img, opts)
 }
 
 func progressOut(opts PushOptions) io.Writer {
@@ -170,6 +169,37 @@ func (s *session) writeReused(img *reused, opts PushOptions) (*Pushed, error) {
 		return nil, s.explain(err)
 	}
 	return s.pushed(img, opts)
+}
+
+// upload sends an image of the store: its layers all at once, each
+// gzipped as it is sent, those with a recorded digest only when the
+// registry lacks them; then the config and the manifest, which names the
+// digests the sending found.
+func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
+	p, err := remote.NewPusher(s.ropts...)
+	if err != nil {
+		return nil, err
+	}
+	g, ctx := errgroup.WithContext(s.ctx)
+	g.SetLimit(4)
+	for _, l := range up.Layers() {
+		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
+	}
+	err = g.Wait()
+	if ferr := up.Failure(); ferr != nil {
+		return nil, ferr // the layer's own word, not the upload's that it ended
+	}
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	img, err := up.Image()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Push(s.ctx, s.ref, img); err != nil {
+		return nil, s.explain(err)
+	}
+	return img, nil
 }
 
 // pushed says what the registry now holds.
@@ -272,36 +302,4 @@ func explainPush(err error, registry, repo string, loggedIn bool) error {
 		}
 	}
 	return explain(err, registry, "", loggedIn)
-}
-
-// announced is an image whose layers say on out when they are sent: the
-// ones the registry has already are never opened.
-type announced struct {
-	*transfer.Exported
-	out io.Writer
-}
-
-func (a *announced) Layers() ([]v1.Layer, error) {
-	ls, err := a.Exported.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(ls))
-	for i, l := range ls {
-		out[i] = &announcedLayer{l, a.out}
-	}
-	return out, nil
-}
-
-type announcedLayer struct {
-	v1.Layer
-	out io.Writer
-}
-
-func (l *announcedLayer) Compressed() (io.ReadCloser, error) {
-	if d, err := l.Digest(); err == nil {
-		size, _ := l.Size()
-		fmt.Fprintf(l.out, "Copying blob %s (%s)\n", shortDigest(digestOf(d)), humanSize(size))
-	}
-	return l.Layer.Compressed()
 }

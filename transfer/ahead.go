@@ -103,6 +103,21 @@ func writeTar(ctx context.Context, s *store.Store, b blob, w *chunkWriter) error
 	return b.check(w.sum.Sum(nil), w.total)
 }
 
+// copyTar writes layer id's tar to w unchecked (the caller sums it):
+// rebuilt by store.WriteLayerTar where it can, else read through Diff.
+func copyTar(ctx context.Context, s *store.Store, id string, w io.Writer) error {
+	if ok, err := s.WriteLayerTar(ctx, id, w); ok {
+		return err
+	}
+	rc, err := openDiff(s, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, ctxReader{ctx, rc})
+	return err
+}
+
 // startAhead starts producing a layer's tar into chunks.
 func startAhead(produce func(*chunkWriter) error) *tarAhead {
 	t := &tarAhead{full: make(chan chunk, aheadChunks), stop: make(chan struct{}), done: make(chan struct{})}

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,19 +102,29 @@ func Export(ctx context.Context, s *store.Store, img *storage.Image, f Form) (*E
 // checkDiffIDs: the tars the store rebuilt must be the ones the config
 // names, or the exported image would not verify anywhere.
 func checkDiffIDs(raw []byte, layers []blob, id string) error {
-	cfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	diffIDs, err := configDiffIDs(raw, id)
 	if err != nil {
-		return fmt.Errorf("parsing the config of image %.12s: %w: pull the image again", id, err)
+		return err
 	}
-	if len(cfg.RootFS.DiffIDs) != len(layers) {
-		return fmt.Errorf("image %.12s has %d layers but its config names %d: pull the image again", id, len(layers), len(cfg.RootFS.DiffIDs))
+	if len(diffIDs) != len(layers) {
+		return fmt.Errorf("image %.12s has %d layers but its config names %d: pull the image again", id, len(layers), len(diffIDs))
 	}
-	for i, d := range cfg.RootFS.DiffIDs {
+	for i, d := range diffIDs {
 		if layers[i].diffID != d {
 			return fmt.Errorf("layer %d of image %.12s reads back as %s, not %s as its config says: the store is damaged: pull the image again", i, id, layers[i].diffID, d)
 		}
 	}
 	return nil
+}
+
+// configDiffIDs are the digests of the layers' tars that the config raw
+// of image id names.
+func configDiffIDs(raw []byte, id string) ([]v1.Hash, error) {
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the config of image %.12s: %w: pull the image again", id, err)
+	}
+	return cfg.RootFS.DiffIDs, nil
 }
 
 // layerChain is the image's layers, the bottom one first.
@@ -142,10 +153,9 @@ type blob struct {
 
 // writeLayer writes layer id's tar (gzipped with compress) to path.
 func writeLayer(ctx context.Context, s *store.Store, id, path string, compress bool) (blob, error) {
-	plain := archive.Uncompressed
-	rc, err := s.Diff("", id, &storage.DiffOptions{Compression: &plain})
+	rc, err := openDiff(s, id)
 	if err != nil {
-		return blob{}, fmt.Errorf("reading layer %.12s: %w", id, err)
+		return blob{}, err
 	}
 	defer rc.Close()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -153,26 +163,79 @@ func writeLayer(ctx context.Context, s *store.Store, id, path string, compress b
 		return blob{}, fmt.Errorf("writing layer %.12s: %w", id, err)
 	}
 	defer f.Close()
-	fileSum, tarSum := sha256.New(), sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, fileSum)}
-	var out io.Writer = cw
-	var zw *pgzip.Writer
-	if compress {
-		zw = pgzip.NewWriter(cw)
-		// A fixed block size and concurrency: the output depends on them.
-		if err := zw.SetConcurrency(1<<20, 4); err != nil {
-			return blob{}, err
-		}
-		out = zw
-	}
-	_, err = io.CopyBuffer(io.MultiWriter(out, tarSum), ctxReader{ctx, rc}, make([]byte, 256<<10))
-	if err == nil && zw != nil {
-		err = zw.Close()
-	}
+	b, err := gzipTar(ctx, rc, f, compress)
 	if err != nil {
 		return blob{}, fmt.Errorf("writing layer %.12s to %s: %w", id, path, store.AnnotateDisk(err, filepath.Dir(path)))
 	}
-	return blob{path: path, size: cw.n, digest: hashOf(fileSum.Sum(nil)), diffID: hashOf(tarSum.Sum(nil))}, nil
+	b.path, b.layer = path, id
+	return b, nil
+}
+
+// openDiff reads layer id's tar from the store, rebuilt from its files.
+func openDiff(s *store.Store, id string) (io.ReadCloser, error) {
+	plain := archive.Uncompressed
+	rc, err := s.Diff("", id, &storage.DiffOptions{Compression: &plain})
+	if err != nil {
+		return nil, fmt.Errorf("reading layer %.12s: %w", id, err)
+	}
+	return rc, nil
+}
+
+// gzipTar copies the tar tr to w, gzipped with compress, and says what
+// passed.
+func gzipTar(ctx context.Context, tr io.Reader, w io.Writer, compress bool) (blob, error) {
+	g, err := newGzipSink(w, compress)
+	if err != nil {
+		return blob{}, err
+	}
+	if _, err := io.CopyBuffer(g, ctxReader{ctx, tr}, make([]byte, 256<<10)); err != nil {
+		return blob{}, err
+	}
+	return g.Close()
+}
+
+// gzipSink writes the tar written to it on to w, gzipped with compress,
+// summing both sides.
+type gzipSink struct {
+	tarSum hash.Hash
+	tarN   int64
+	cw     *countWriter // what w got
+	sum    hash.Hash    // of what w got
+	zw     *pgzip.Writer
+	in     io.Writer
+}
+
+func newGzipSink(w io.Writer, compress bool) (*gzipSink, error) {
+	g := &gzipSink{tarSum: sha256.New(), sum: sha256.New()}
+	g.cw = &countWriter{w: io.MultiWriter(w, g.sum)}
+	g.in = g.cw
+	if compress {
+		g.zw = pgzip.NewWriter(g.cw)
+		// A fixed block size and concurrency: the output depends on them
+		// (and gzipForm names them).
+		if err := g.zw.SetConcurrency(1<<20, 4); err != nil {
+			return nil, err
+		}
+		g.in = g.zw
+	}
+	return g, nil
+}
+
+func (g *gzipSink) Write(p []byte) (int, error) {
+	g.tarSum.Write(p)
+	g.tarN += int64(len(p))
+	return g.in.Write(p)
+}
+
+// Close ends the gzip and says what passed: the digest and size of what
+// w got, the digest of the tar.
+func (g *gzipSink) Close() (blob, error) {
+	if g.zw != nil {
+		if err := g.zw.Close(); err != nil {
+			return blob{}, err
+		}
+	}
+	return blob{size: g.cw.n, digest: hashOf(g.sum.Sum(nil)), diffID: hashOf(g.tarSum.Sum(nil))}, nil
 }
 
 func hashOf(sum []byte) v1.Hash {
