@@ -194,3 +194,47 @@ func TestPushNameWithoutBlobs(t *testing.T) {
 		t.Error("the other name was pushed too")
 	}
 }
+
+// A recorded gzip digest that husk's gzip no longer gives (a record made
+// by another husk) fails the push before the registry keeps anything,
+// with one line that says to push again; the record is gone, and the push
+// again sends the layer and names the pulled-back image's digest. Both
+// ways a record can be stale: a size beyond the gzip's, and one short of
+// it (the upload stops reading there).
+func TestPushStaleGzipRecord(t *testing.T) {
+	e := newEnv(t)
+	e.pull(plain.Ref("busybox:latest"))
+	reg, err := StartRegistry(filepath.Join(t.TempDir(), "registry"), RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Stop()
+	diffID := strings.TrimSpace(e.out("image", "inspect", "-f", "{{index .RootFS.Layers 0}}", plain.Ref("busybox:latest")))
+	dir := filepath.Join(strings.TrimSpace(e.out("info", "--format", "{{.Store.GraphRoot}}")), "husk-gzip", "pgzip-1m-4")
+	record := filepath.Join(dir, strings.Replace(diffID, ":", "-", 1))
+	for i, size := range []int{999999999, 100} {
+		ref := reg.Ref(fmt.Sprintf("stale/%d:1", i))
+		e.ok("tag", plain.Ref("busybox:latest"), ref)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		stale := fmt.Sprintf("sha256:%064d %d\n", 0, size)
+		if err := os.WriteFile(record, []byte(stale), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.wantError(e.run("push", ref), "push again")
+		if _, err := os.Stat(record); err == nil {
+			t.Errorf("size %d: the stale record stayed", size)
+		}
+		if _, err := reg.Get(fmt.Sprintf("stale/%d:1", i)); err == nil {
+			t.Errorf("size %d: the failed push left a tag", size)
+		}
+		r := e.ok("push", ref)
+		if !strings.Contains(r.stderr, "Copying blob") {
+			t.Errorf("size %d: the push again sent no layer: %s", size, r)
+		}
+		if got := e.pushDigest(ref); got == "" {
+			t.Errorf("size %d: no digest", size)
+		}
+	}
+}

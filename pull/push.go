@@ -297,6 +297,10 @@ func explainPush(err error, registry, repo string, loggedIn bool) error {
 			return fmt.Errorf("%s denied the push to %s (forbidden): the account may not write there: check the repository name, or log in as a user who may (%s)", registry, repo, login)
 		case te.StatusCode == http.StatusRequestEntityTooLarge:
 			return fmt.Errorf("%s refused a blob of the push to %s as too large (413): raise the registry's or its proxy's upload limit", registry, repo)
+		case hasCode(te, transport.DigestInvalidErrorCode):
+			// A blob that ended short of its recorded size, whose record the
+			// layer has dropped (transfer.GzLayer): the next push learns it.
+			return fmt.Errorf("%s refused a blob of the push to %s as not matching its digest (DIGEST_INVALID): push again", registry, repo)
 		case strings.Contains(strings.ToLower(te.Error()), "quota"):
 			return fmt.Errorf("%s refused the push to %s: over quota: free space in the repository or raise the quota", registry, repo)
 		}

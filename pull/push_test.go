@@ -21,6 +21,7 @@ func TestExplainPushRefusals(t *testing.T) {
 		{http.StatusRequestEntityTooLarge, true, []string{"too large (413)", "upload limit"}},
 		{http.StatusForbidden, true, []string{"denied the push", "forbidden", "husk login"}},
 		{http.StatusUnauthorized, false, []string{"wants a login", "husk login"}},
+		{http.StatusBadRequest, true, []string{"DIGEST_INVALID", "push again"}},
 	}
 	for _, c := range cases {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +30,17 @@ func TestExplainPushRefusals(t *testing.T) {
 				w.WriteHeader(http.StatusOK)
 			case r.Method == http.MethodHead:
 				w.WriteHeader(http.StatusNotFound)
+			case c.status == http.StatusBadRequest:
+				// A blob other than its digest: the registry takes the upload,
+				// then refuses its commit.
+				if r.Method == http.MethodPut {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(c.status)
+					w.Write([]byte(`{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}`))
+					return
+				}
+				w.Header().Set("Location", "/v2/me/box/blobs/uploads/1")
+				w.WriteHeader(http.StatusAccepted)
 			default:
 				w.WriteHeader(c.status)
 			}

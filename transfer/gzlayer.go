@@ -56,6 +56,7 @@ func NewUpload(ctx context.Context, s *store.Store, img *storage.Image, f Form, 
 		l := &GzLayer{ctx: ctx, layer: id, diffID: diffIDs[i], mt: mt, rec: rec, out: out, n: i + 1, of: len(ids)}
 		l.tar = func(w io.Writer) error { return copyTar(ctx, s, id, w) }
 		l.digest, l.size, l.known = rec.get(l.diffID)
+		l.recorded = l.known
 		u.layers = append(u.layers, l)
 	}
 	return u, nil
@@ -124,6 +125,9 @@ type GzLayer struct {
 	size   int64
 	known  bool  // digest and size are set
 	failed error // why its blob was cut short, other than its reader's close
+	// recorded: digest and size came from the record, and the upload
+	// declares that size.
+	recorded bool
 }
 
 func (l *GzLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
@@ -189,7 +193,13 @@ func (l *GzLayer) send(w io.Writer) error {
 	}
 	switch {
 	case errors.Is(err, io.ErrClosedPipe):
-		return err // the reader is gone: nothing more to say
+		// The reader is gone: the upload failed, or, with a recorded size
+		// that this gzip overruns, stopped reading at that size. The next
+		// push learns the digest again rather than repeat the second.
+		if l.recorded {
+			l.rec.drop(l.diffID)
+		}
+		return err
 	case err == nil:
 		err = l.finish(b)
 	case l.ctx.Err() != nil:

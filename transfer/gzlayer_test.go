@@ -23,6 +23,7 @@ func testLayer(t *testing.T, content []byte, diffID v1.Hash, rec *gzipRecord) *G
 		return err
 	}
 	l.digest, l.size, l.known = rec.get(diffID)
+	l.recorded = l.known
 	return l
 }
 
@@ -111,6 +112,24 @@ func TestGzLayerChecks(t *testing.T) {
 			t.Fatal("the stale record stayed")
 		}
 	})
+}
+
+// An upload that declares a recorded size shorter than the gzip stops
+// reading there: the record goes, so that the next push learns the
+// digest again.
+func TestGzLayerShortRecord(t *testing.T) {
+	content, diffID := randomTar(t, 1<<20)
+	rec := &gzipRecord{dir: t.TempDir()}
+	rec.put(diffID, hashOf(sum("not the gzip")), 1000)
+	l := testLayer(t, content, diffID, rec)
+	rc, _ := l.Compressed()
+	if _, err := io.ReadFull(rc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if _, _, ok := rec.get(diffID); ok {
+		t.Fatal("the record of a gzip longer than recorded stayed")
+	}
 }
 
 // Closing the blob half read ends the gzip (the tar's writer gets an
