@@ -48,7 +48,8 @@ if [ "$(id -u)" = 0 ]; then
 	if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = squash ]; then
 		bash integration/sshfs.sh start "$WORK/sshfs"
 		bash integration/sshfs.sh mount "$WORK/sshfs" husk-sub
-		SHARED="-shared $WORK/sshfs/mnt-husk-sub"
+		bash integration/sshfs.sh mount-uncached "$WORK/sshfs" husk-sub
+		SHARED="-shared $WORK/sshfs/mnt-husk-sub -shared-uncached $WORK/sshfs/mnt-husk-sub-uncached"
 	fi
 	cd "$WORK"
 	runuser -u husk-sub -- env -i HOME="$WORK/run" USER=husk-sub LOGNAME=husk-sub \

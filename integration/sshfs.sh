@@ -9,6 +9,13 @@
 #   sshfs.sh mount DIR USER  DIR/export-USER (the user's, the "server" side)
 #                            mounted by USER, with a key made here, on
 #                            DIR/mnt-USER
+#   sshfs.sh mount-uncached DIR USER
+#                            the same export mounted again, on
+#                            DIR/mnt-USER-uncached, with the client's caches
+#                            off (sshfs's directory cache, the kernel's entry
+#                            and attribute timeouts): each metadata call a
+#                            round trip, as on NFS from a node that has not
+#                            read the files lately (make bench's find figure)
 #   sshfs.sh check DIR USER  the export walked as root: no device nodes,
 #                            fifos, sockets, foreign owners or xattrs
 #   sshfs.sh stop DIR        every mount unmounted, sshd killed by its PID
@@ -60,8 +67,10 @@ CONF
 	exit 1
 }
 
+# mount_user USER [SUFFIX OPTIONS]: the export of USER on DIR/mnt-USER
+# SUFFIX, with sshfs OPTIONS added.
 mount_user() {
-	local u=$1 g home
+	local u=$1 suffix=${2:-} extra=${3:-} g home
 	g=$(id -g "$u")
 	home=$(getent passwd "$u" | cut -d: -f6)
 	# A locked password ("!") makes sshd refuse the account without PAM;
@@ -69,16 +78,16 @@ mount_user() {
 	if [ "$(getent shadow "$u" | cut -d: -f2)" = "!" ]; then
 		usermod -p '*' "$u"
 	fi
-	install -d -m 0700 -o "$u" -g "$g" "$dir/export-$u" "$dir/mnt-$u" "$dir/key-$u"
+	install -d -m 0700 -o "$u" -g "$g" "$dir/export-$u" "$dir/mnt-$u$suffix" "$dir/key-$u"
 	[ -f "$dir/key-$u/id" ] || runuser -u "$u" -- ssh-keygen -q -t ed25519 -N '' -f "$dir/key-$u/id"
 	install -m 0644 "$dir/key-$u/id.pub" "$dir/authorized_keys.$u"
-	if mounted "$dir/mnt-$u"; then
+	if mounted "$dir/mnt-$u$suffix"; then
 		return 0
 	fi
 	# HOME for ssh's own files: the user's, not the mount.
 	runuser -u "$u" -- env HOME="$home" sshfs -p "$(cat "$dir/port")" \
-		-o IdentityFile="$dir/key-$u/id",BatchMode=yes,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR \
-		"$u@127.0.0.1:$dir/export-$u" "$dir/mnt-$u"
+		-o IdentityFile="$dir/key-$u/id",BatchMode=yes,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR$extra \
+		"$u@127.0.0.1:$dir/export-$u" "$dir/mnt-$u$suffix"
 }
 
 # check lists, one a line, what on the export a shared filesystem could
@@ -112,10 +121,11 @@ stop() {
 case $cmd in
 start) start ;;
 mount) mount_user "$3" ;;
+mount-uncached) mount_user "$3" -uncached ,dir_cache=no,entry_timeout=0,attr_timeout=0,negative_timeout=0 ;;
 check) check "$3" ;;
 stop) stop ;;
 *)
-	echo "sshfs.sh: start|mount|check|stop DIR [USER]" >&2
+	echo "sshfs.sh: start|mount|mount-uncached|check|stop DIR [USER]" >&2
 	exit 2
 	;;
 esac
