@@ -66,6 +66,13 @@ func (c *CommitCmd) commit(ctx context.Context, s *store.Store, ct *container.Co
 	if c.Author != "" {
 		cfg.Author = c.Author
 	}
+	// The work directory comes first: the container's processes stay
+	// stopped only while its changes are read.
+	dir, err := workDir(s, "commit-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
 	// A container the user paused stays paused, and is read as it is.
 	if c.Pause && ct.InitAlive() && !ct.Paused {
 		resume, err := container.HoldStopped(ct)
@@ -74,11 +81,10 @@ func (c *CommitCmd) commit(ctx context.Context, s *store.Store, ct *container.Co
 		}
 		defer resume()
 	}
-	l, cleanup, err := layerFrom(ctx, s, "commit-", func(w io.Writer) error { return ctrfs.WriteChanges(s, ct, w) })
+	l, err := layerIn(ctx, dir, func(w io.Writer) error { return ctrfs.WriteChanges(s, ct, w) })
 	if err != nil {
 		return "", err
 	}
-	defer cleanup()
 	return transfer.StoreNewImage(s, transfer.NewImage{Base: img, Config: cfg, Names: names, History: v1.History{
 		CreatedBy: strings.Join(ct.Command, " "), Comment: c.Message, Author: c.Author,
 	}}, l)
@@ -112,22 +118,23 @@ func withRunConfig(cfg *v1.Config, ct *container.Container) {
 	}
 }
 
-// layerFrom writes what write produces to a layer file in a work
-// directory of the store, checked as a tar; cleanup removes it.
-func layerFrom(ctx context.Context, s *store.Store, prefix string, write func(io.Writer) error) (*transfer.LayerFile, func(), error) {
+// workDir makes a work directory for a layer in the store.
+func workDir(s *store.Store, prefix string) (string, error) {
 	dir, err := s.TempDir(prefix)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating a work directory in %s: %w", s.GraphRoot(), err)
+		return "", fmt.Errorf("creating a work directory in %s: %w", s.GraphRoot(), err)
 	}
+	return dir, nil
+}
+
+// layerIn writes what write produces to a layer file in the work
+// directory dir, checked as a tar.
+func layerIn(ctx context.Context, dir string, write func(io.Writer) error) (*transfer.LayerFile, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(write(pw)) }()
 	l, err := transfer.WriteLayerFile(ctx, dir, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	return l, func() { os.RemoveAll(dir) }, nil
+	return l, err
 }
 
 // imageNames is the optional NAME of commit and import, normalized, or

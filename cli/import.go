@@ -51,11 +51,15 @@ func (c *ImportCmd) Run(g *Globals) error {
 		return err
 	}
 	defer s.Close()
-	l, cleanup, err := layerFrom(g.Ctx, s, "import-", func(w io.Writer) error { _, err := io.Copy(w, in); return err })
+	dir, err := workDir(s, "import-")
+	if err != nil {
+		return fmt.Errorf("import %s: %w", c.File, err)
+	}
+	defer os.RemoveAll(dir)
+	l, err := layerIn(g.Ctx, dir, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 	if err != nil {
 		return fmt.Errorf("import %s: %w: give a tar archive", c.File, err)
 	}
-	defer cleanup()
 	comment := c.Message
 	if comment == "" {
 		comment = "Imported from " + c.File
