@@ -187,9 +187,9 @@ func (l *GzLayer) send(w io.Writer) error {
 		return err
 	}
 	err = l.tar(g)
-	var b blob
+	b, cerr := g.Close() // also after a failure: it ends the gzip's goroutines
 	if err == nil {
-		b, err = g.Close()
+		err = cerr
 	}
 	switch {
 	case errors.Is(err, io.ErrClosedPipe):
