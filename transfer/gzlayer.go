@@ -153,15 +153,7 @@ func (l *GzLayer) Size() (int64, error) {
 
 // Uncompressed is the layer's tar as the store rebuilds it (a push never
 // reads it).
-func (l *GzLayer) Uncompressed() (io.ReadCloser, error) {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pw.CloseWithError(l.tar(pw))
-	}()
-	return &pipeReader{pr, done}, nil
-}
+func (l *GzLayer) Uncompressed() (io.ReadCloser, error) { return piped(l.tar), nil }
 
 // Compressed gzips the layer's tar on a goroutine of its own as it is
 // read. The read that would end it fails instead when the tar is not the
@@ -171,13 +163,7 @@ func (l *GzLayer) Compressed() (io.ReadCloser, error) {
 	if l.out != nil {
 		fmt.Fprintf(l.out, "Copying blob of layer %d of %d (%.12s)\n", l.n, l.of, l.diffID.Hex)
 	}
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pw.CloseWithError(l.send(pw))
-	}()
-	return &pipeReader{pr, done}, nil
+	return piped(l.send), nil
 }
 
 // send writes the layer's gzip to w; nil when it is whole and checked.
@@ -228,6 +214,18 @@ func (l *GzLayer) finish(b blob) error {
 		l.rec.put(l.diffID, b.digest, b.size)
 	}
 	return nil
+}
+
+// piped is what write writes, written on a goroutine of its own as it is
+// read; its end is write's error (nil: EOF).
+func piped(write func(io.Writer) error) io.ReadCloser {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(write(pw))
+	}()
+	return &pipeReader{pr, done}
 }
 
 // pipeReader is a stream written on a goroutine; Close stops the writing

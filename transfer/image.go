@@ -198,7 +198,6 @@ func gzipTar(ctx context.Context, tr io.Reader, w io.Writer, compress bool) (blo
 // summing both sides.
 type gzipSink struct {
 	tarSum hash.Hash
-	tarN   int64
 	cw     *countWriter // what w got
 	sum    hash.Hash    // of what w got
 	zw     *pgzip.Writer
@@ -223,7 +222,6 @@ func newGzipSink(w io.Writer, compress bool) (*gzipSink, error) {
 
 func (g *gzipSink) Write(p []byte) (int, error) {
 	g.tarSum.Write(p)
-	g.tarN += int64(len(p))
 	return g.in.Write(p)
 }
 
