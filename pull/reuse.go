@@ -30,7 +30,9 @@ import (
 // when none has them all (a loaded or built image), or the image has no
 // name on that registry. Without, the layers are taken from the first
 // source unasked: a push that finds one missing fails with errLacks before
-// it writes the manifest, and the caller pushes another way.
+// it writes the manifest, and the caller pushes another way. The push's
+// own repository is a source only where it holds the image's manifest
+// already (asked either way).
 func (s *session) reuse(si *store.StoredImage, check bool) *reused {
 	if si.Manifest == nil || si.Config == nil || len(s.sources) == 0 {
 		return nil
@@ -39,8 +41,20 @@ func (s *session) reuse(si *store.StoredImage, check bool) *reused {
 	if err != nil || !m.MediaType.IsImage() || m.Config.Digest.Hex != si.ID {
 		return nil
 	}
+	own := s.ref.Context().String()
 	for _, src := range s.sources {
-		layers := s.mountable(src, m, check)
+		var layers []v1.Layer
+		if src.String() == own {
+			// The target holds the image's blobs when a push put its
+			// manifest there: one question, where a re-tagged image's
+			// first push would otherwise send its config and find a
+			// layer missing before it gives up.
+			if s.holdsManifest(si.Manifest) {
+				layers = s.mountable(src, m, false)
+			}
+		} else {
+			layers = s.mountable(src, m, check)
+		}
 		if layers == nil {
 			continue
 		}
@@ -79,6 +93,17 @@ func sourcesOf(names []string, target name.Reference, tlsVerify bool) []name.Rep
 		out = append(out, target.Context())
 	}
 	return out
+}
+
+// holdsManifest says whether the push's repository has the manifest raw:
+// a registry takes a manifest only with every blob it names.
+func (s *session) holdsManifest(raw []byte) bool {
+	d, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return false
+	}
+	_, err = remote.Head(s.ref.Context().Digest(d.String()), s.ropts...)
+	return err == nil
 }
 
 // errLacks is a source repository without a layer of the image.
