@@ -210,7 +210,7 @@ func TestPushStaleGzipRecord(t *testing.T) {
 	}
 	defer reg.Stop()
 	diffID := strings.TrimSpace(e.out("image", "inspect", "-f", "{{index .RootFS.Layers 0}}", plain.Ref("busybox:latest")))
-	dir := filepath.Join(strings.TrimSpace(e.out("info", "--format", "{{.Store.GraphRoot}}")), "husk-gzip", "pgzip-1m-4")
+	dir := filepath.Join(strings.TrimSpace(e.out("info", "--format", "{{.Store.GraphRoot}}")), "husk-gzip", "blockgz-1m-s8")
 	record := filepath.Join(dir, strings.Replace(diffID, ":", "-", 1))
 	for i, size := range []int{999999999, 100} {
 		ref := reg.Ref(fmt.Sprintf("stale/%d:1", i))

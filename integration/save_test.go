@@ -260,12 +260,14 @@ func withEntry(t *testing.T, data []byte, name string) []byte {
 // A committed image pushed by husk is one skopeo pulls: skopeo sees the
 // digest push printed, checks every blob against its digest as it
 // copies, and the archive it writes runs in another store with the
-// container's changes in it.
+// container's changes in it. The changes include 3 MB of random bytes,
+// which husk's gzip stores rather than deflates, beside text it deflates.
 func TestPushCommittedPulledBySkopeo(t *testing.T) {
 	e := newEnv(t)
 	base := plain.Ref("busybox:latest")
 	e.pull(base)
-	e.out("run", "--name", "changed", base, "sh", "-c", "echo committed > /c && rm /bin/true")
+	sum := e.out("run", "--name", "changed", base, "sh", "-c",
+		"echo committed > /c && rm /bin/true && head -c 3000000 /dev/urandom > /r && md5sum /r")
 	ref := plain.Ref("committed-" + me.Name + ":1")
 	e.ok("commit", "changed", ref)
 	pushed := e.pushDigest(ref)
@@ -277,8 +279,8 @@ func TestPushCommittedPulledBySkopeo(t *testing.T) {
 	e.skopeo("copy", "--src-tls-verify=false", "docker://"+ref, "docker-archive:"+path+":"+ref)
 	e2 := newEnv(t)
 	e2.load(path, ref)
-	if got := e2.out("run", "--rm", ref, "sh", "-c", "cat /c; test -e /bin/true || echo gone"); got != "committed\ngone" {
-		t.Errorf("the committed image, pushed by husk and pulled by skopeo, runs as %q", got)
+	if got := e2.out("run", "--rm", ref, "sh", "-c", "cat /c; test -e /bin/true || echo gone; md5sum /r"); got != "committed\ngone\n"+sum {
+		t.Errorf("the committed image, pushed by husk and pulled by skopeo, runs as %q, want the changes and %q", got, sum)
 	}
 }
 

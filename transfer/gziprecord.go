@@ -10,10 +10,11 @@ import (
 	"husk/store"
 )
 
-// gzipForm names how husk gzips a layer (gzipSink): pgzip, 1 MiB blocks,
-// four at once. The same tar always gzips to the same bytes in this form,
-// so a digest recorded once holds for every later push of that tar.
-const gzipForm = "pgzip-1m-4"
+// gzipForm names how husk gzips a layer (blockGzip): 1 MiB blocks, those
+// that sample as incompressible stored. The same tar always gzips to the
+// same bytes in this form, so a digest recorded once holds for every later
+// push of that tar; a change to blockGzip's output needs a new name.
+const gzipForm = "blockgz-1m-s8"
 
 // gzipRecord remembers, per layer tar (its diffID), the digest and size
 // of its gzip in gzipForm: one small file each, written whole and renamed

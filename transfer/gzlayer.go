@@ -168,11 +168,8 @@ func (l *GzLayer) Compressed() (io.ReadCloser, error) {
 
 // send writes the layer's gzip to w; nil when it is whole and checked.
 func (l *GzLayer) send(w io.Writer) error {
-	g, err := newGzipSink(w, true)
-	if err != nil {
-		return err
-	}
-	err = l.tar(g)
+	g := newGzipSink(w, true)
+	err := l.tar(g)
 	b, cerr := g.Close() // also after a failure: it ends the gzip's goroutines
 	if err == nil {
 		err = cerr

@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/pgzip"
 	digest "github.com/opencontainers/go-digest"
 	storage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
@@ -184,14 +183,13 @@ func openDiff(s *store.Store, id string) (io.ReadCloser, error) {
 // gzipTar copies the tar tr to w, gzipped with compress, and says what
 // passed.
 func gzipTar(ctx context.Context, tr io.Reader, w io.Writer, compress bool) (blob, error) {
-	g, err := newGzipSink(w, compress)
-	if err != nil {
-		return blob{}, err
+	g := newGzipSink(w, compress)
+	_, err := io.CopyBuffer(g, ctxReader{ctx, tr}, make([]byte, 256<<10))
+	b, cerr := g.Close() // also after a failure: it ends the gzip's goroutines
+	if err == nil {
+		err = cerr
 	}
-	if _, err := io.CopyBuffer(g, ctxReader{ctx, tr}, make([]byte, 256<<10)); err != nil {
-		return blob{}, err
-	}
-	return g.Close()
+	return b, err
 }
 
 // gzipSink writes the tar written to it on to w, gzipped with compress,
@@ -200,24 +198,19 @@ type gzipSink struct {
 	tarSum hash.Hash
 	cw     *countWriter // what w got
 	sum    hash.Hash    // of what w got
-	zw     *pgzip.Writer
+	zw     *blockGzip
 	in     io.Writer
 }
 
-func newGzipSink(w io.Writer, compress bool) (*gzipSink, error) {
+func newGzipSink(w io.Writer, compress bool) *gzipSink {
 	g := &gzipSink{tarSum: sha256.New(), sum: sha256.New()}
 	g.cw = &countWriter{w: io.MultiWriter(w, g.sum)}
 	g.in = g.cw
 	if compress {
-		g.zw = pgzip.NewWriter(g.cw)
-		// A fixed block size and concurrency: the output depends on them
-		// (and gzipForm names them).
-		if err := g.zw.SetConcurrency(1<<20, 4); err != nil {
-			return nil, err
-		}
+		g.zw = newBlockGzip(g.cw)
 		g.in = g.zw
 	}
-	return g, nil
+	return g
 }
 
 func (g *gzipSink) Write(p []byte) (int, error) {
