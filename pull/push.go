@@ -173,8 +173,9 @@ func (s *session) writeReused(img *reused, opts PushOptions) (*Pushed, error) {
 
 // upload sends an image of the store: its layers all at once, each
 // gzipped as it is sent, those with a recorded digest only when the
-// registry lacks them; then the config and the manifest, which names the
-// digests the sending found.
+// registry lacks them, and its config beside them; then the manifest,
+// which names the digests the sending found (the pusher knows the blobs
+// it sent, and sends none twice).
 func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
 	p, err := remote.NewPusher(s.ropts...)
 	if err != nil {
@@ -182,7 +183,7 @@ func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
 	}
 	g, ctx := errgroup.WithContext(s.ctx)
 	g.SetLimit(4)
-	for _, l := range up.Layers() {
+	for _, l := range append([]v1.Layer{up.Config()}, up.Layers()...) {
 		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
 	}
 	err = g.Wait()

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	storage "go.podman.io/storage"
@@ -84,6 +85,12 @@ func (u *Upload) Failure() error {
 		}
 	}
 	return nil
+}
+
+// Config is the image's config as a blob: known before any layer is
+// sent, so it can go beside them rather than after.
+func (u *Upload) Config() v1.Layer {
+	return static.NewLayer(u.config, (&exportCore{form: u.form}).configType())
 }
 
 // Image is the image, once every layer has been sent (or found sent).

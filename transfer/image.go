@@ -290,14 +290,17 @@ func (c *exportCore) layerType() types.MediaType {
 	return types.DockerUncompressedLayer
 }
 
+func (c *exportCore) configType() types.MediaType {
+	if c.form.OCI {
+		return types.OCIConfigJSON
+	}
+	return types.DockerConfigJSON
+}
+
 func (c *exportCore) makeManifest() ([]byte, error) {
 	mt, _ := c.MediaType()
-	cfgType := types.DockerConfigJSON
-	if c.form.OCI {
-		cfgType = types.OCIConfigJSON
-	}
 	m := v1.Manifest{SchemaVersion: 2, MediaType: mt, Config: v1.Descriptor{
-		MediaType: cfgType, Size: int64(len(c.config)),
+		MediaType: c.configType(), Size: int64(len(c.config)),
 		Digest: v1.Hash{Algorithm: "sha256", Hex: digest.FromBytes(c.config).Encoded()},
 	}}
 	m.Layers = []v1.Descriptor{}
