@@ -193,7 +193,6 @@ func (z *blockGzip) failed() error { return z.fail(nil) }
 // layer that is all stored never needs the deflating one.
 type gzCompressor struct {
 	deflater, storer, prober *flate.Writer
-	probed                   countWriter
 }
 
 func (c *gzCompressor) deflate(p *gzPart) error {
@@ -248,10 +247,10 @@ func (c *gzCompressor) incompressible(b []byte) bool {
 			return false
 		}
 	}
-	c.probed = countWriter{w: io.Discard}
+	probed := countWriter{w: io.Discard}
 	sampled := 0
 	probe := func(piece []byte) {
-		c.prober.Reset(&c.probed)
+		c.prober.Reset(&probed)
 		_, _ = c.prober.Write(piece)
 		_ = c.prober.Close()
 		sampled += len(piece)
@@ -264,5 +263,5 @@ func (c *gzCompressor) incompressible(b []byte) bool {
 			probe(b[off : off+gzPiece])
 		}
 	}
-	return c.probed.n >= int64(sampled-sampled/gzSaves)
+	return probed.n >= int64(sampled-sampled/gzSaves)
 }

@@ -175,12 +175,7 @@ func (l *GzLayer) Compressed() (io.ReadCloser, error) {
 
 // send writes the layer's gzip to w; nil when it is whole and checked.
 func (l *GzLayer) send(w io.Writer) error {
-	g := newGzipSink(w, true)
-	err := l.tar(g)
-	b, cerr := g.Close() // also after a failure: it ends the gzip's goroutines
-	if err == nil {
-		err = cerr
-	}
+	b, err := gzipWith(w, true, l.tar)
 	switch {
 	case errors.Is(err, io.ErrClosedPipe):
 		// The reader is gone: the upload failed, or, with a recorded size

@@ -183,9 +183,19 @@ func openDiff(s *store.Store, id string) (io.ReadCloser, error) {
 // gzipTar copies the tar tr to w, gzipped with compress, and says what
 // passed.
 func gzipTar(ctx context.Context, tr io.Reader, w io.Writer, compress bool) (blob, error) {
+	return gzipWith(w, compress, func(g io.Writer) error {
+		_, err := io.CopyBuffer(g, ctxReader{ctx, tr}, make([]byte, 256<<10))
+		return err
+	})
+}
+
+// gzipWith passes what write writes on to w, gzipped with compress, and
+// says what passed. The gzip is closed after a failed write too, which
+// ends its goroutines.
+func gzipWith(w io.Writer, compress bool, write func(io.Writer) error) (blob, error) {
 	g := newGzipSink(w, compress)
-	_, err := io.CopyBuffer(g, ctxReader{ctx, tr}, make([]byte, 256<<10))
-	b, cerr := g.Close() // also after a failure: it ends the gzip's goroutines
+	err := write(g)
+	b, cerr := g.Close()
 	if err == nil {
 		err = cerr
 	}
