@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"encoding/binary"
+	"hash"
 	"hash/crc32"
 	"io"
 	"runtime"
@@ -23,13 +24,20 @@ import (
 // The output depends only on the input (the block size, the sampling and
 // the levels are fixed), which is what lets gzipRecord remember a tar's
 // digest: gzipForm names this form.
+//
+// Whoever writes into it only copies: the input's CRC and the caller's
+// digest of it (sum) are taken block by block on a goroutine of their own,
+// as the output's are on the writer's, so reading a layer's files is the
+// only work left in line.
 type blockGzip struct {
 	w     io.Writer
-	cur   *gzPart // the block being filled
-	tail  []byte  // the last gzWindow bytes given to a block: the next one's dictionary
-	crc   uint32
-	size  uint32 // modulo 2^32, as gzip's trailer has it
+	sum   hash.Hash // of the input, if not nil
+	cur   *gzPart   // the block being filled
+	tail  []byte    // the last gzWindow bytes given to a block: the next one's dictionary
+	crc   uint32    // of the input, as far as summed
+	size  uint32    // modulo 2^32, as gzip's trailer has it
 	order chan *gzPart
+	sums  chan *gzPart
 	free  chan *gzPart
 	comps chan *gzCompressor
 	made  int // parts made so far, at most parts
@@ -53,18 +61,23 @@ type gzPart struct {
 	last  bool
 	out   bytes.Buffer
 	err   error
-	ready chan struct{}
+	ready chan struct{} // deflated
+	sumd  chan struct{} // its input summed
 }
 
-func newBlockGzip(w io.Writer) *blockGzip {
+// newBlockGzip gzips what is written to it onto w; sum, if not nil, is
+// given the input too.
+func newBlockGzip(w io.Writer, sum hash.Hash) *blockGzip {
 	// As many blocks deflate at once as there are threads to run them
 	// (each block's buffers and compressor are memory touched afresh,
 	// costly where page faults are); the output is the same for any.
 	ahead := min(runtime.GOMAXPROCS(0), gzAhead)
 	z := &blockGzip{
 		w:     w,
+		sum:   sum,
 		parts: ahead + 1, // and one being filled
 		order: make(chan *gzPart, ahead+1),
+		sums:  make(chan *gzPart, ahead+1),
 		free:  make(chan *gzPart, ahead+1),
 		comps: make(chan *gzCompressor, ahead),
 		done:  make(chan struct{}),
@@ -74,6 +87,7 @@ func newBlockGzip(w io.Writer) *blockGzip {
 	}
 	z.cur = z.part()
 	go z.writeOut()
+	go z.sumIn()
 	return z
 }
 
@@ -86,8 +100,6 @@ func (z *blockGzip) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n := len(p)
-	z.crc = crc32.Update(z.crc, crc32.IEEETable, p)
-	z.size += uint32(n)
 	for len(p) > 0 {
 		room := gzBlock - len(z.cur.in)
 		if room > len(p) {
@@ -110,6 +122,7 @@ func (z *blockGzip) Close() error {
 	z.send(true)
 	z.cur = nil
 	close(z.order)
+	close(z.sums)
 	<-z.done
 	if err := z.failed(); err != nil {
 		return err
@@ -129,6 +142,7 @@ func (z *blockGzip) send(last bool) {
 		z.tail = append(z.tail[:0], p.in[len(p.in)-gzWindow:]...)
 	}
 	z.order <- p
+	z.sums <- p
 	go func() {
 		c := <-z.comps
 		p.err = c.deflate(p)
@@ -153,13 +167,15 @@ func (z *blockGzip) part() *gzPart {
 	} else {
 		p = <-z.free
 	}
-	p.in, p.err, p.ready = p.in[:0], nil, make(chan struct{})
+	p.in, p.err = p.in[:0], nil
+	p.ready, p.sumd = make(chan struct{}), make(chan struct{})
 	p.out.Reset()
 	return p
 }
 
 // writeOut writes the header, then each block's deflate in order; after a
-// failure it only hands the parts back.
+// failure it only hands the parts back. A part is reused once its input
+// is summed too, so when writeOut ends, the CRC and sum are whole.
 func (z *blockGzip) writeOut() {
 	defer close(z.done)
 	z.fail(write(z.w, gzHeader))
@@ -168,7 +184,20 @@ func (z *blockGzip) writeOut() {
 		if z.fail(p.err) == nil {
 			z.fail(write(z.w, p.out.Bytes()))
 		}
+		<-p.sumd
 		z.free <- p
+	}
+}
+
+// sumIn takes each block's input, in order, into the CRC and sum.
+func (z *blockGzip) sumIn() {
+	for p := range z.sums {
+		z.crc = crc32.Update(z.crc, crc32.IEEETable, p.in)
+		z.size += uint32(len(p.in))
+		if z.sum != nil {
+			z.sum.Write(p.in)
+		}
+		close(p.sumd)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -30,10 +31,13 @@ func random(t *testing.T, n int) []byte {
 	return b
 }
 
+// blockGzipOf is in gzipped, written in pieces of chunk bytes; the sum
+// the gzip takes of its input must be in's.
 func blockGzipOf(t *testing.T, in []byte, chunk int) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	z := newBlockGzip(&out)
+	sum := sha256.New()
+	z := newBlockGzip(&out, sum)
 	for p := in; len(p) > 0; {
 		n := min(chunk, len(p))
 		if _, err := z.Write(p[:n]); err != nil {
@@ -43,6 +47,9 @@ func blockGzipOf(t *testing.T, in []byte, chunk int) []byte {
 	}
 	if err := z.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if got, want := sum.Sum(nil), sha256.Sum256(in); !bytes.Equal(got, want[:]) {
+		t.Fatalf("the gzip's sum of its %d bytes of input is %x, not %x", len(in), got, want)
 	}
 	return out.Bytes()
 }
@@ -134,7 +141,7 @@ func (f *failAfter) Write(p []byte) (int, error) {
 // A failing destination fails the writes after it, and Close.
 func TestBlockGzipWriteFails(t *testing.T) {
 	full := errors.New("no space left on device")
-	z := newBlockGzip(&failAfter{n: gzBlock, err: full})
+	z := newBlockGzip(&failAfter{n: gzBlock, err: full}, nil)
 	var err error
 	for range 20 {
 		if _, err = z.Write(random(t, gzBlock)); err != nil {

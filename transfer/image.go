@@ -215,18 +215,16 @@ type gzipSink struct {
 func newGzipSink(w io.Writer, compress bool) *gzipSink {
 	g := &gzipSink{tarSum: sha256.New(), sum: sha256.New()}
 	g.cw = &countWriter{w: io.MultiWriter(w, g.sum)}
-	g.in = g.cw
+	g.in = io.MultiWriter(g.tarSum, g.cw)
 	if compress {
-		g.zw = newBlockGzip(g.cw)
+		// The gzip sums the tar off the writer's path.
+		g.zw = newBlockGzip(g.cw, g.tarSum)
 		g.in = g.zw
 	}
 	return g
 }
 
-func (g *gzipSink) Write(p []byte) (int, error) {
-	g.tarSum.Write(p)
-	return g.in.Write(p)
-}
+func (g *gzipSink) Write(p []byte) (int, error) { return g.in.Write(p) }
 
 // Close ends the gzip and says what passed: the digest and size of what
 // w got, the digest of the tar.
