@@ -61,7 +61,7 @@ ctest:
 # init's spec decoder (sandbox/executor/testdata/fuzz), and the readers of
 # what users type: references, seccomp profiles, -p, -v and the other specs,
 # env and label files.
-FUZZ = FuzzDecodeSpec:./sandbox/executor FuzzParseReference:./store FuzzProfile:./seccomp \
+FUZZ = FuzzDecodeSpec:./sandbox/executor FuzzParseReference:./store FuzzDockerGrammar:./store FuzzProfile:./seccomp \
 	FuzzParsePorts:./network FuzzUserSpecs:./sandbox FuzzListFile:./cli
 fuzz:
 	@for f in $(FUZZ); do \

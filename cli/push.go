@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/distribution/reference"
 	storage "go.podman.io/storage"
 
 	"husk/pull"
@@ -148,7 +147,7 @@ func tagsOf(images []storage.Image, ref string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", ref, err)
 	}
-	if named, err := reference.ParseNormalizedNamed(ref); err != nil || !reference.IsNameOnly(named) {
+	if !store.NameOnly(ref) {
 		return nil, fmt.Errorf("push %s: --all-tags takes a repository without a tag: give %s", ref, repo)
 	}
 	var out []string

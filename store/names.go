@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -17,7 +16,7 @@ func ParseReference(s string, opts ...name.Option) (name.Reference, error) {
 	}
 	// Docker's grammar first: go-containerregistry lets through names such
 	// as a..b or ../../etc/passwd, which must never reach DNS or a tag.
-	_, err := reference.ParseNormalizedNamed(s)
+	err := dockerGrammar(s)
 	var ref name.Reference
 	if err == nil {
 		ref, err = name.ParseReference(s, append(opts, name.WithDefaultRegistry(name.DefaultRegistry))...)
@@ -26,6 +25,12 @@ func ParseReference(s string, opts ...name.Option) (name.Reference, error) {
 		return nil, fmt.Errorf("invalid reference %q: %s: use a name like busybox, docker.io/library/busybox:latest or HOST:PORT/NAME@sha256:DIGEST", s, strings.TrimSuffix(err.Error(), "."))
 	}
 	return ref, nil
+}
+
+// NameOnly says whether a reference names a repository alone: no tag,
+// no digest.
+func NameOnly(s string) bool {
+	return !strings.Contains(s, "@") && strings.LastIndexByte(s, ':') <= strings.LastIndexByte(s, '/')
 }
 
 // DisplayName is the reference as husk stores and prints it:
