@@ -13,9 +13,11 @@ import (
 	"husk/cli"
 	"husk/reexec"
 	"husk/sandbox"
+	"husk/start"
 
 	// Their constructors run before the Go runtime starts: a container's
-	// init, `husk exec`'s move into a container, the prelaunch.
+	// init, `husk exec`'s move into a container, the user namespace's
+	// entry of save, load and push, the prelaunch.
 	"husk/sandbox/executor"
 	_ "husk/sandbox/nsenter"
 	"husk/userns"
@@ -30,9 +32,12 @@ var (
 func main() {
 	// Internal re-exec entry points come first: a child of husk must not
 	// parse the user's command line as if it were a fresh invocation.
-	if err := userns.ChildInit(); err != nil {
+	if mode, sync := executor.Entered(); mode != "" {
+		userns.EnteredInit(mode, sync)
+	} else if err := userns.ChildInit(); err != nil {
 		fail(err)
 	}
+	userns.Mapped = start.RecordEntry
 
 	// containers/storage logs through logrus; its warnings are not the
 	// user's business and would break husk's one-line errors.

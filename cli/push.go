@@ -26,8 +26,10 @@ type PushCmd struct {
 }
 
 func (c *PushCmd) Run(g *Globals) error {
-	if !userns.Inside() {
-		if done, err := c.reuseOnHost(g); done {
+	// Asked once: on the host, or in the namespace when husk entered it
+	// before Go started; not again in a child re-executed to go on.
+	if !userns.Reexecuted() {
+		if done, err := c.reuseStored(g); done {
 			return err
 		}
 	}
@@ -55,12 +57,13 @@ func (c *PushCmd) Run(g *Globals) error {
 	return nil
 }
 
-// reuseOnHost pushes, without entering the user namespace, images whose
-// blobs are all in the registry already (pulled from it, re-tagged):
-// their records are read on the host. It does nothing (done false) unless
-// every image the command names can go so; the push then runs in the
-// namespace, where the store's layers can be read.
-func (c *PushCmd) reuseOnHost(g *Globals) (done bool, err error) {
+// reuseStored pushes, without opening the store (nor entering the user
+// namespace, on the host), images whose blobs are all in the registry
+// already (pulled from it, re-tagged): their records are read as files.
+// It does nothing (done false) unless every image the command names can
+// go so; the push then opens the store, in the namespace, where the
+// layers can be read.
+func (c *PushCmd) reuseStored(g *Globals) (done bool, err error) {
 	repo, err := repoOf(c.Ref)
 	if err != nil {
 		return false, nil

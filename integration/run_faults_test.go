@@ -116,9 +116,15 @@ func TestRunFaultConflictingFlags(t *testing.T) {
 // on some kernels: userns's unit tests cover their messages.
 func TestRunFaultUsernsDisabled(t *testing.T) {
 	e, ref := busyboxEnv(t, "")
-	for _, args := range [][]string{runArgs(nil, ref, "true"), {"shell", "--", "true"}} {
+	// save enters the namespace before Go starts (its entry was written
+	// down by the pull): the clone refused there, the usual path says why.
+	saved := filepath.Join(e.home, "saved.tar")
+	for _, args := range [][]string{runArgs(nil, ref, "true"), {"shell", "--", "true"}, {"save", "-o", saved, ref}} {
 		r := e.withoutUserns(args...)
 		e.wantRunError(r, "max_user_namespaces")
+	}
+	if _, err := os.Stat(saved); err == nil {
+		t.Errorf("the refused save wrote %s", saved)
 	}
 }
 

@@ -109,8 +109,7 @@ func reserve(l *executor.Launch, id string, a network.Attachment) bool {
 // A directory need only be the same one (its identity without size and
 // time, a prefix ending in ':'): a volume's contents are the user's.
 func (p *Prelaunchable) watched(mapping *userns.Mapping, hl *HostLaunch) []byte {
-	files := []string{"/proc/self/exe", "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid",
-		"/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf", mapping.NewUIDMap, mapping.NewGIDMap}
+	files := append(mappingFiles(mapping), "/etc/hosts", "/etc/resolv.conf")
 	if _, graphroot, _, err := store.Paths(); err == nil {
 		for _, pat := range []string{"*-images/images.json", "*-layers/layers.json"} {
 			m, _ := filepath.Glob(filepath.Join(graphroot, pat))
@@ -123,12 +122,7 @@ func (p *Prelaunchable) watched(mapping *userns.Mapping, hl *HostLaunch) []byte 
 		}
 	}
 	files = append(append(files, hl.file, hl.fileMeta), p.Files...)
-	var b bytes.Buffer
-	for _, f := range files {
-		if f != "" {
-			b.WriteString(f + "\x00" + executor.FileIdentity(f) + "\x00")
-		}
-	}
+	b := bytes.NewBuffer(identities(files))
 	// The scratch directory, whose removal (a /tmp cleaner) the usual path
 	// mends, and the volumes' sources.
 	var dirs []string

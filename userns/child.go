@@ -41,11 +41,27 @@ func ChildInit() error {
 	if err != nil || fd < 3 {
 		return newError("reading", envSync, errors.New("not a file descriptor: "+v), "")
 	}
+	waitMapped(fd)
+	return nil
+}
+
+// EnteredInit is ChildInit for a process the pre-runtime entry (the
+// executor's usernsentry.c) put in the namespace as mode, before the Go
+// runtime started: it is inside, as a re-executed child is, and so are the
+// processes it starts. It returns once its parent has written the maps.
+func EnteredInit(mode string, sync int) {
+	rememberPdeathsig()
+	os.Setenv(envMarker, mode)
+	waitMapped(sync)
+}
+
+// waitMapped waits on fd for the parent's msgMapped; without it (the
+// parent failed to map, and says so itself), husk exits without a word.
+func waitMapped(fd int) {
 	f := os.NewFile(uintptr(fd), "userns-sync")
 	defer f.Close()
 	var msg [1]byte
 	if n, _ := f.Read(msg[:]); n != 1 || msg[0] != msgMapped {
 		os.Exit(125)
 	}
-	return nil
 }

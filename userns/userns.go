@@ -80,6 +80,10 @@ func Inside() bool { return os.Getenv(envMarker) != "" }
 // Mode is the mapping mode of the namespace this process is in ("" outside).
 func Mode() string { return os.Getenv(envMarker) }
 
+// Mapped, when set, hears of each mapping Enter used on the host, once its
+// child runs mapped: the CLI writes it down for the pre-runtime entry.
+var Mapped func(*Mapping)
+
 // Enter makes sure the calling command runs inside husk's user and mount
 // namespace. On the host it re-executes husk with the same arguments in a
 // new namespace, waits, and exits with the child's code (128+N after
@@ -105,6 +109,9 @@ func Enter(ctx context.Context) error {
 		return err
 	}
 	go relay.run(cmd.Process)
+	if Mapped != nil {
+		Mapped(mapping)
+	}
 	os.Exit(exitCode(cmd.Wait()))
 	return nil
 }

@@ -111,6 +111,8 @@ const (
 	LaunchMagic             = C.HUSK_LAUNCH_MAGIC
 	LaunchDir               = C.HUSK_LAUNCH_DIR
 	LaunchPrefix            = C.HUSK_LAUNCH_PREFIX
+	EntryName               = C.HUSK_ENTRY_NAME
+	EntryMagic              = C.HUSK_ENTRY_MAGIC
 	LaunchKey     LaunchTag = C.HUSK_LAUNCH_KEY
 	LaunchWatch   LaunchTag = C.HUSK_LAUNCH_WATCH
 	LaunchFlags   LaunchTag = C.HUSK_LAUNCH_FLAGS

@@ -142,6 +142,11 @@ enum husk_op_kind {
 // hash of its key in 16 hex digits; ROOT is HUSK_ENV_ROOT's store root.
 #define HUSK_LAUNCH_DIR "startcache"
 #define HUSK_LAUNCH_PREFIX "launch-"
+// The written-down way into husk's user namespace (usernsentry.c), in the
+// same directory: HUSK_ENTRY_MAGIC, then the launch records WATCH, FLAGS,
+// MODE, UIDMAP and GIDMAP.
+#define HUSK_ENTRY_NAME "userns"
+#define HUSK_ENTRY_MAGIC "husk-userns 1\n"
 
 enum husk_launch_tag {
 	HUSK_LAUNCH_KEY = 'k',      // the invocation's key (see husk_launch_key)

@@ -40,6 +40,17 @@ type Prelaunch struct {
 	File  []byte // the launch file it followed
 }
 
+// Entered is the ID-map mode of the user namespace that the entry
+// (usernsentry.c) put this process in before the Go runtime started, and
+// the descriptor on which its parent says the maps are written; "" when
+// it did not.
+func Entered() (mode string, sync int) {
+	if C.husk_entered == nil {
+		return "", -1
+	}
+	return C.GoString(C.husk_entered), int(C.husk_entered_sync)
+}
+
 // Following says whether the prelaunch started a sandbox that this
 // process is to follow (Prelaunched hands it out).
 func Following() bool { return C.husk_pre.pid > 0 }

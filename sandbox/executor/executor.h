@@ -187,6 +187,17 @@ struct husk_launch {
 // husk_launch_parse fills l from the len bytes at p: 0, or -1 when the
 // file is not a whole launch.
 int husk_launch_parse(char *p, size_t len, struct husk_launch *l);
+// husk_entry_parse is husk_launch_parse for the user namespace's entry
+// file: its records are WATCH, FLAGS, MODE, UIDMAP and GIDMAP.
+int husk_entry_parse(char *p, size_t len, struct husk_launch *l);
+
+// Shared by the prelaunch and the user namespace's entry (prelaunch.c).
+int husk_open_launch_dir(void);
+char *husk_read_file(int dfd, const char *name, size_t *len);
+int husk_unchanged(const char *watch, size_t len);
+int husk_reexecuted(void);
+int husk_map(const struct husk_launch *l, pid_t pid, int sync_w);
+void husk_abandon(pid_t pid);
 
 // ---- the pre-runtime entries, chosen by entry.c's one constructor ----
 
@@ -194,6 +205,13 @@ __attribute__((noreturn)) void husk_cinit_main(const char *fd);
 __attribute__((noreturn)) void husk_cinit_spec(char *buf, size_t len);
 __attribute__((noreturn)) void husk_nsenter_main(const char *pid);
 void husk_prelaunch_main(int argc, char **argv, char **envp);
+int husk_userns_entry(int argc, char **argv);
+
+// husk_entered is the ID-map mode the user namespace's entry entered
+// (usernsentry.c), in the child it returned to Go; NULL elsewhere. The
+// child reads HUSK_USERNS_MAPPED on husk_entered_sync once it is mapped.
+extern const char *husk_entered;
+extern int husk_entered_sync;
 
 // husk_pre is what the prelaunch did: pid is the sandbox it started (-1:
 // none; it runs mapped), status_fd the sandbox's status pipe, net_fd the

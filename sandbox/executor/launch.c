@@ -1,5 +1,6 @@
-// A prelaunch's launch file, as the Go side wrote it (cli/prelaunch.go):
-// HUSK_LAUNCH_MAGIC, then records of TAG LENGTH NL BYTES NL. The parser
+// A prelaunch's launch file, as the Go side wrote it (start/prelaunch.go):
+// HUSK_LAUNCH_MAGIC, then records of TAG LENGTH NL BYTES NL; the user
+// namespace's entry file is the same after HUSK_ENTRY_MAGIC. The parser
 // reads nothing outside its len bytes; a file it cannot read whole is
 // no launch, and the run takes the usual path.
 
@@ -39,11 +40,13 @@ static void keep(struct husk_launch *l, char tag, const char *v, size_t n)
 	}
 }
 
-int husk_launch_parse(char *p, size_t len, struct husk_launch *l)
+// records fills l from a file of magic and records: 0, or -1 when the
+// file is not whole.
+static int records(char *p, size_t len, const char *magic, struct husk_launch *l)
 {
-	size_t m = strlen(HUSK_LAUNCH_MAGIC);
+	size_t m = strlen(magic);
 	memset(l, 0, sizeof *l);
-	if (len < m || memcmp(p, HUSK_LAUNCH_MAGIC, m) != 0)
+	if (len < m || memcmp(p, magic, m) != 0)
 		return -1;
 	const char *end = p + len;
 	p += m;
@@ -61,8 +64,22 @@ int husk_launch_parse(char *p, size_t len, struct husk_launch *l)
 		keep(l, tag, v, n);
 		p = v + n + 1;
 	}
+	return 0;
+}
+
+int husk_launch_parse(char *p, size_t len, struct husk_launch *l)
+{
+	if (records(p, len, HUSK_LAUNCH_MAGIC, l) != 0)
+		return -1;
 	return l->key && l->watch && l->flags && l->mode && l->uidmap && l->gidmap && l->id && strlen(l->id) == 64 &&
 			       l->spec && l->stdin_ && l->net
 		       ? 0
 		       : -1;
+}
+
+int husk_entry_parse(char *p, size_t len, struct husk_launch *l)
+{
+	if (records(p, len, HUSK_ENTRY_MAGIC, l) != 0)
+		return -1;
+	return l->watch && l->flags && l->mode && l->uidmap && l->gidmap ? 0 : -1;
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"husk/sandbox/abi"
 	"husk/userns"
 )
@@ -35,31 +37,79 @@ type Launch struct {
 
 // Encode is the launch file's bytes.
 func (l *Launch) Encode() []byte {
-	uids, gids := mapLines(l.Mapping.UIDMap), mapLines(l.Mapping.GIDMap)
-	if l.Mapping.Mode == userns.ModeSubuid {
-		uids, gids = helperArgs(l.Mapping.NewUIDMap, l.Mapping.UIDMap), helperArgs(l.Mapping.NewGIDMap, l.Mapping.GIDMap)
-	}
+	uids, gids := idMaps(l.Mapping)
 	var b bytes.Buffer
 	b.WriteString(abi.LaunchMagic)
-	for _, r := range []struct {
-		tag abi.LaunchTag
-		v   []byte
-	}{
+	for _, r := range []record{
 		{abi.LaunchKey, l.Key}, {abi.LaunchWatch, l.Watch}, {abi.LaunchFlags, []byte(fmt.Sprint(l.Flags))},
 		{abi.LaunchMode, []byte(l.Mapping.Mode)}, {abi.LaunchUIDMap, uids}, {abi.LaunchGIDMap, gids}, {abi.LaunchID, []byte(l.ID)},
 		{abi.LaunchStdin, bit(l.Stdin)}, {abi.LaunchNet, bit(l.Net)}, {abi.LaunchSpec, l.Spec},
 		{abi.LaunchEntry, tokens(l.Entry)}, {abi.LaunchDefault, tokens(l.Default)}, {abi.LaunchJSON, l.JSON},
 		{abi.LaunchImage, []byte(l.ImageID)},
 	} {
-		fmt.Fprintf(&b, "%c%d\n", r.tag, len(r.v))
-		b.Write(r.v)
-		b.WriteByte('\n')
+		r.write(&b)
 	}
 	if l.Claim != "" {
-		v := l.Claim + "\x00" + l.Reservation + "\x00"
-		fmt.Fprintf(&b, "%c%d\n%s\n", abi.LaunchClaim, len(v), v)
+		record{abi.LaunchClaim, []byte(l.Claim + "\x00" + l.Reservation + "\x00")}.write(&b)
 	}
 	return b.Bytes()
+}
+
+// record is one TAG LENGTH NL BYTES NL of a launch or entry file.
+type record struct {
+	tag abi.LaunchTag
+	v   []byte
+}
+
+func (r record) write(b *bytes.Buffer) {
+	fmt.Fprintf(b, "%c%d\n", r.tag, len(r.v))
+	b.Write(r.v)
+	b.WriteByte('\n')
+}
+
+// idMaps are a mapping's uid and gid maps as the C side writes them: the
+// kernel's lines, or newuidmap's and newgidmap's arguments.
+func idMaps(m *userns.Mapping) (uids, gids []byte) {
+	if m.Mode == userns.ModeSubuid {
+		return helperArgs(m.NewUIDMap, m.UIDMap), helperArgs(m.NewGIDMap, m.GIDMap)
+	}
+	return mapLines(m.UIDMap), mapLines(m.GIDMap)
+}
+
+// Entry is the written-down way into husk's user and mount namespace: the
+// file usernsentry.c reads to run save, load or push there before the Go
+// runtime starts, rather than have userns.Enter re-execute husk. Its
+// records are a launch's: the files whose change voids it (Watch), the
+// clone flags, the mapping.
+type Entry struct {
+	Watch   []byte
+	Mapping *userns.Mapping
+}
+
+// Encode is the entry file's bytes.
+func (e *Entry) Encode() []byte {
+	uids, gids := idMaps(e.Mapping)
+	var b bytes.Buffer
+	b.WriteString(abi.EntryMagic)
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS
+	for _, r := range []record{
+		{abi.LaunchWatch, e.Watch}, {abi.LaunchFlags, []byte(fmt.Sprint(flags))},
+		{abi.LaunchMode, []byte(e.Mapping.Mode)}, {abi.LaunchUIDMap, uids}, {abi.LaunchGIDMap, gids},
+	} {
+		r.write(&b)
+	}
+	return b.Bytes()
+}
+
+// Write puts the entry where usernsentry.c looks for it under the store's
+// root, whole or not at all; an entry that is there already is left.
+func (e *Entry) Write(root string) error {
+	b := e.Encode()
+	path := filepath.Join(root, abi.LaunchDir, abi.EntryName)
+	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, b) {
+		return nil
+	}
+	return writeWhole(path, b)
 }
 
 // LaunchName is the file name of the launch with key key.
@@ -72,13 +122,16 @@ func LaunchName(key []byte) string {
 // Write puts the launch where prelaunch.c looks for its key under the
 // store's root, whole or not at all.
 func (l *Launch) Write(root string) error {
-	dir := filepath.Join(root, abi.LaunchDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	return writeWhole(filepath.Join(root, abi.LaunchDir, LaunchName(l.Key)), l.Encode())
+}
+
+// writeWhole writes b to path through a file renamed into place.
+func writeWhole(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	path := filepath.Join(dir, LaunchName(l.Key))
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, l.Encode(), 0o600); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -148,7 +148,7 @@ static uint64_t fnv64_add(uint64_t h, const char *p, size_t n)
 // placed the store elsewhere (store/place.go: the data directory is on a
 // network filesystem), the data directory's startcache is a file of Go's
 // that names the placed root's: this side follows what Go resolved
-// (open_launch_dir), never decides.
+// (husk_open_launch_dir), never decides.
 static int launch_dir(char *out, size_t n)
 {
 	const char *r = getenv(HUSK_ENV_ROOT), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
@@ -211,7 +211,7 @@ static size_t launch_hashes(int dfd, uint64_t **out)
 
 // ---- the launch file (launch.c parses it) ----
 
-static char *read_file(int dfd, const char *name, size_t *len)
+char *husk_read_file(int dfd, const char *name, size_t *len)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -246,8 +246,8 @@ int husk_file_identity(const char *path, char *out, size_t n)
 			st.st_mtim.tv_nsec);
 }
 
-// unchanged checks the watch list: path, identity, path, identity...
-static int unchanged(const char *w, size_t len)
+// husk_unchanged checks the watch list: path, identity, path, identity...
+int husk_unchanged(const char *w, size_t len)
 {
 	const char *end = w + len;
 	while (w < end) {
@@ -399,7 +399,13 @@ static int map_single(const struct husk_launch *l, pid_t pid, int sync_w)
 	return write(sync_w, (char[]){HUSK_USERNS_MAPPED}, 1) == 1 ? 0 : -1;
 }
 
-static void abandon(pid_t pid)
+// husk_map writes the child's ID maps as the mode says and releases it.
+int husk_map(const struct husk_launch *l, pid_t pid, int sync_w)
+{
+	return strcmp(l->mode, "single") == 0 ? map_single(l, pid, sync_w) : map_helpers(l, pid, sync_w);
+}
+
+void husk_abandon(pid_t pid)
 {
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -481,11 +487,11 @@ static int launch(struct husk_launch *l, char *spec_copy)
 	husk_pre.status_fd = fd[FD_STATUS_R], husk_pre.net_fd = fd[FD_NET_HOST];
 	fd[FD_STATUS_R] = fd[FD_NET_HOST] = -1;
 	close_all(fd, FD_COUNT);
-	ok = (strcmp(l->mode, "single") == 0 ? map_single(l, pid, sync_w) : map_helpers(l, pid, sync_w)) == 0;
+	ok = husk_map(l, pid, sync_w) == 0;
 	close(sync_w);
 	if (!ok) {
 		forget();
-		abandon(pid);
+		husk_abandon(pid);
 		return -1;
 	}
 	husk_pre.pid = pid;
@@ -568,8 +574,8 @@ static int ended(void)
 }
 
 // A process husk started for itself (an init, a reaper, exec's joiner, a
-// namespace child) is never a prelaunch.
-static int reexecuted(void)
+// namespace child) is never a prelaunch, nor enters the namespace again.
+int husk_reexecuted(void)
 {
 	static const char *marks[] = {HUSK_ENV_USERNS, HUSK_ENV_SANDBOX, HUSK_ENV_CINIT, NULL};
 	for (int i = 0; marks[i]; i++)
@@ -584,11 +590,11 @@ static int reexecuted(void)
 // prefix ending at its image, and the same prefix parses the same way, the
 // image ending the flags. One pass over the arguments, each hashed once.
 // The file stays allocated in *file.
-// open_launch_dir opens the launch directory when it is the user's and no
+// husk_open_launch_dir opens the launch directory when it is the user's and no
 // one else can write in it: a placed root sits under /tmp, where anyone
 // could have made the path first, and a launch is what the user will run.
 // The files are then opened from this descriptor, not by path.
-static int open_launch_dir(void)
+int husk_open_launch_dir(void)
 {
 	char dir[4096];
 	struct stat st;
@@ -617,7 +623,7 @@ static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 	char name[64];
 	uint64_t *have = NULL;
 	size_t key_len, nhave;
-	int dfd = open_launch_dir();
+	int dfd = husk_open_launch_dir();
 	if (dfd < 0)
 		return -1;
 	if ((nhave = launch_hashes(dfd, &have)) == 0) {
@@ -642,7 +648,7 @@ static int find_launch(struct husk_launch *l, char **file, size_t *len, int *k)
 		if (bsearch(&h, have, nhave, sizeof h, by_hash) == NULL)
 			continue;
 		snprintf(name, sizeof name, HUSK_LAUNCH_PREFIX "%016llx", (unsigned long long)h);
-		if ((*file = read_file(dfd, name, len)) == NULL)
+		if ((*file = husk_read_file(dfd, name, len)) == NULL)
 			continue;
 		if (husk_launch_parse(*file, *len, l) == 0 && l->key_len == off && memcmp(l->key, key, off) == 0) {
 			found = 0;
@@ -696,7 +702,7 @@ static char *with_args(const struct husk_launch *l, int k, size_t *len)
 // entry took: it starts this run's sandbox when a launch is written down.
 void husk_prelaunch_main(int argc, char **argv, char **envp)
 {
-	if (reexecuted() || geteuid() == 0 || save_invocation(argc, argv, envp) != 0)
+	if (husk_reexecuted() || geteuid() == 0 || save_invocation(argc, argv, envp) != 0)
 		return;
 	size_t len, spec_len;
 	char *file;
@@ -705,7 +711,7 @@ void husk_prelaunch_main(int argc, char **argv, char **envp)
 	if (find_launch(&l, &file, &len, &k) != 0)
 		return;
 	char *spec = NULL;
-	if (!unchanged(l.watch, l.watch_len) || new_id(husk_pre.id) != 0 || (spec = with_args(&l, k, &spec_len)) == NULL) {
+	if (!husk_unchanged(l.watch, l.watch_len) || new_id(husk_pre.id) != 0 || (spec = with_args(&l, k, &spec_len)) == NULL) {
 		free(file);
 		return;
 	}

@@ -58,6 +58,7 @@ void test_in_root(int openat2);
 int has_openat2(void);
 void test_user(void);
 void test_launch(void);
+void test_entry(void);
 void test_pid1(void);
 
 // make_temp makes a directory for a test and returns its path.

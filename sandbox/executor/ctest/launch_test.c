@@ -80,3 +80,30 @@ void test_launch(void)
 	free(bad);
 	free(b);
 }
+
+// The user namespace's entry file: its five records, each needed; a
+// launch's magic is not an entry's.
+void test_entry(void)
+{
+	static const char whole[] = HUSK_ENTRY_MAGIC "w14\n/etc/passwd\0-\0\nf9\n268566528\nm6\nsubuid\n"
+				    "u21\n/usr/bin/newuidmap\0" "0\0\ng21\n/usr/bin/newgidmap\0" "0\0\n";
+	size_t len = sizeof whole - 1;
+	char *copy = malloc(len);
+	struct husk_launch l;
+	memcpy(copy, whole, len);
+	CHECK(husk_entry_parse(copy, len, &l) == 0, "the entry file was refused");
+	CHECK(strcmp(l.flags, "268566528") == 0 && strcmp(l.mode, "subuid") == 0, "flags or mode");
+	CHECK(l.watch_len == 14 && l.uidmap_len == 21 && strcmp(l.uidmap, "/usr/bin/newuidmap") == 0, "watch or uidmap");
+	CHECK(l.gidmap_len == 21 && memcmp(l.gidmap, "/usr/bin/newgidmap\0" "0\0", 21) == 0, "gidmap");
+	// Without any one record (cut at each record's start), it is none.
+	for (const char *r = whole + strlen(HUSK_ENTRY_MAGIC); r < whole + len; r++) {
+		if (r[-1] != '\n' || strchr("wfmug", *r) == NULL)
+			continue;
+		memcpy(copy, whole, len);
+		CHECK(husk_entry_parse(copy, (size_t)(r - whole), &l) == -1, "an entry cut before '%c' parsed", *r);
+	}
+	memcpy(copy, whole, len);
+	copy[5] = 'p'; // husk-pserns
+	CHECK(husk_entry_parse(copy, len, &l) == -1, "an entry with another magic parsed");
+	free(copy);
+}

@@ -62,6 +62,7 @@ int main(void)
 	test_paths();
 	test_user();
 	test_launch();
+	test_entry();
 	test_pid1();
 	char rm[128];
 	snprintf(rm, sizeof rm, "rm -rf '%s'", temp_root);

@@ -1,0 +1,189 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// heldLoad is a `husk load` reading a stdin the test holds open.
+type heldLoad struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	cancel func()
+}
+
+// startLoad starts bin load; it waits until the husk the user started has
+// a child, the command's process in husk's user namespace, whose pid it
+// returns with the number of threads of the one started (1: no Go
+// runtime, the entry waits in C).
+func (e *env) startLoad(bin string) (h *heldLoad, threads, child int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	h = &heldLoad{cancel: cancel}
+	h.cmd = e.command(ctx, "load")
+	h.cmd.Path = bin
+	var err error
+	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
+		e.t.Fatal(err)
+	}
+	h.cmd.Stdout, h.cmd.Stderr = &h.stdout, &h.stderr
+	if err := h.cmd.Start(); err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	pid := h.cmd.Process.Pid
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		_, rest, _ := strings.Cut(string(status), "\nThreads:\t")
+		threads, _ = strconv.Atoi(strings.Fields(rest + " 0")[0])
+		// A single thread's children are all the process's.
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if f := strings.Fields(string(kids)); len(f) > 0 && threads == 1 {
+			child, _ = strconv.Atoi(f[0])
+			return h, threads, child
+		}
+		if threads > 1 && strings.Contains(readCmdlines(pid), "load") {
+			return h, threads, 0 // a Go runtime: the usual path
+		}
+	}
+	e.t.Fatalf("husk load (pid %d) never started its command", pid)
+	return
+}
+
+// readCmdlines is the command lines of pid's children, of any thread.
+func readCmdlines(pid int) string {
+	var out strings.Builder
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, k := range strings.Fields(string(kids)) {
+			b, _ := os.ReadFile("/proc/" + k + "/cmdline")
+			out.Write(b)
+		}
+	}
+	return out.String()
+}
+
+// waitStoreOpen waits until pid has a file of husk's store open: its
+// command runs, its signals are its own.
+func waitStoreOpen(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatalf("reading the fds of the load's process: %v", err)
+		}
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); strings.Contains(l, "/storage/") {
+				return
+			}
+		}
+	}
+	t.Fatalf("the load's process %d never opened the store", pid)
+}
+
+// finish feeds the archive at path, closes stdin and waits.
+func (h *heldLoad) finish(t *testing.T, path string) (code int, stdout string) {
+	t.Helper()
+	defer h.cancel()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.stdin.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.stdin.Close()
+	err := h.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), h.stdout.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, h.stdout.String()
+}
+
+// After any command that enters husk's user namespace, save, load and push
+// enter it before the Go runtime starts, as husk wrote it down (one Go
+// runtime where there were two): the husk the user started waits in C,
+// its child runs the command in the namespace under the user's mapping.
+// For the user it is the same command: stdin, output, exit code, a signal
+// sent to husk. The written-down entry follows the files it came from:
+// another husk binary takes the usual path once, and writes it again.
+func TestUsernsEntry(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	archive := filepath.Join(e.home, "bb.tar")
+	e.ok("save", "-o", archive, ref)
+
+	h, threads, child := e.startLoad(huskBin)
+	if threads != 1 || child == 0 {
+		t.Fatalf("husk load: %d threads, child %d: the usual path, not the entry", threads, child)
+	}
+	uidMap, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(uidMap)); len(f) < 3 || f[0] != "0" || f[1] != strconv.Itoa(me.UID) || (me.Subuid && len(f) < 6) {
+		t.Errorf("the load's uid_map: %q, want 0 %d ... (subuid %v)", uidMap, me.UID, me.Subuid)
+	}
+	if code, out := h.finish(t, archive); code != 0 || out != "Loaded image: "+ref+"\n" {
+		t.Fatalf("load through the entry: exit %d, %q, %s", code, out, h.stderr.String())
+	}
+
+	// SIGTERM to the husk the user started reaches the load, which ends
+	// as it does on the usual path, keeping nothing.
+	before := e.imageIDs()
+	h, _, child = e.startLoad(huskBin)
+	waitStoreOpen(t, child)
+	if err := syscall.Kill(h.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// A load notices the signal when its read of stdin returns: the end
+	// of stdin then, well after the signal, is no archive cut short but
+	// an interrupted load (were the signal lost, it would be the former).
+	time.Sleep(500 * time.Millisecond)
+	if code, _ := h.finish(t, ""); code != 130 || !strings.Contains(h.stderr.String(), "interrupted") {
+		t.Errorf("load sent SIGTERM: exit %d, %q; want 130 and 'interrupted'", code, h.stderr.String())
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", child)); err == nil {
+		t.Errorf("the load's process %d outlived husk", child)
+	}
+	if got := e.imageIDs(); strings.Join(got, " ") != strings.Join(before, " ") {
+		t.Errorf("images after the interrupted load: %v, before %v", got, before)
+	}
+
+	// Another binary voids the entry (husk itself is among its files).
+	other := filepath.Join(e.home, "husk-copy")
+	b, err := os.ReadFile(huskBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true} {
+		h, threads, _ := e.startLoad(other)
+		if entered := threads == 1; entered != want {
+			t.Errorf("run %d of another husk binary: %d threads; want the entry %v", i+1, threads, want)
+		}
+		if code, out := h.finish(t, archive); code != 0 || !strings.Contains(out, "Loaded image") {
+			t.Errorf("run %d of another husk binary: exit %d, %q, %s", i+1, code, out, h.stderr.String())
+		}
+	}
+}
