@@ -198,9 +198,10 @@ func TestPushNameWithoutBlobs(t *testing.T) {
 // A recorded gzip digest that husk's gzip no longer gives (a record made
 // by another husk) fails the push before the registry keeps anything,
 // with one line that says to push again; the record is gone, and the push
-// again sends the layer and names the pulled-back image's digest. Both
-// ways a record can be stale: a size beyond the gzip's, and one short of
-// it (the upload stops reading there).
+// again sends the layer and names the pulled-back image's digest. Each
+// way a record can be stale: a size beyond the gzip's, one short of it
+// (the upload stops reading there), and the right size with another
+// digest (a recorded gzip is sent unsummed: the registry refuses it).
 func TestPushStaleGzipRecord(t *testing.T) {
 	e := newEnv(t)
 	e.pull(plain.Ref("busybox:latest"))
@@ -236,5 +237,34 @@ func TestPushStaleGzipRecord(t *testing.T) {
 		if got := e.pushDigest(ref); got == "" {
 			t.Errorf("size %d: no digest", size)
 		}
+	}
+	// The right size but another digest: the gzip, sent unsummed as
+	// recorded, reaches the registry, which refuses it (DIGEST_INVALID).
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatalf("the push again recorded no gzip: %v", err)
+	}
+	digest, size, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	stale := fmt.Sprintf("sha256:%064d %s\n", 0, size)
+	if digest == "sha256:"+strings.Repeat("0", 64) {
+		t.Fatalf("the record is the stale one already: %q", b)
+	}
+	if err := os.WriteFile(record, []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Ref("stale/digest:1")
+	e.ok("tag", plain.Ref("busybox:latest"), ref)
+	e.wantError(e.run("push", ref), "DIGEST_INVALID", "push again")
+	if _, err := os.Stat(record); err == nil {
+		t.Errorf("the record the registry refused stayed")
+	}
+	if _, err := reg.Get("stale/digest:1"); err == nil {
+		t.Errorf("the refused push left a tag")
+	}
+	if got := e.pushDigest(ref); got == "" {
+		t.Errorf("the push after the refused one: no digest")
+	}
+	if b, _ := os.ReadFile(record); strings.TrimSpace(string(b)) != digest+" "+size {
+		t.Errorf("the push again recorded %q, want %q", b, digest+" "+size)
 	}
 }

@@ -190,6 +190,10 @@ func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
 	if ferr := up.Failure(); ferr != nil {
 		return nil, ferr // the layer's own word, not the upload's that it ended
 	}
+	var te *transport.Error
+	if errors.As(err, &te) && hasCode(te, transport.DigestInvalidErrorCode) {
+		up.Refused()
+	}
 	if err != nil {
 		return nil, s.explain(err)
 	}
@@ -299,8 +303,9 @@ func explainPush(err error, registry, repo string, loggedIn bool) error {
 		case te.StatusCode == http.StatusRequestEntityTooLarge:
 			return fmt.Errorf("%s refused a blob of the push to %s as too large (413): raise the registry's or its proxy's upload limit", registry, repo)
 		case hasCode(te, transport.DigestInvalidErrorCode):
-			// A blob that ended short of its recorded size, whose record the
-			// layer has dropped (transfer.GzLayer): the next push learns it.
+			// A recorded gzip that is not as recorded, whose record the
+			// upload has dropped (transfer.Upload.Refused): the next push
+			// learns it.
 			return fmt.Errorf("%s refused a blob of the push to %s as not matching its digest (DIGEST_INVALID): push again", registry, repo)
 		case strings.Contains(strings.ToLower(te.Error()), "quota"):
 			return fmt.Errorf("%s refused the push to %s: over quota: free space in the repository or raise the quota", registry, repo)

@@ -183,17 +183,17 @@ func openDiff(s *store.Store, id string) (io.ReadCloser, error) {
 // gzipTar copies the tar tr to w, gzipped with compress, and says what
 // passed.
 func gzipTar(ctx context.Context, tr io.Reader, w io.Writer, compress bool) (blob, error) {
-	return gzipWith(w, compress, func(g io.Writer) error {
+	return gzipWith(w, compress, true, func(g io.Writer) error {
 		_, err := io.CopyBuffer(g, ctxReader{ctx, tr}, make([]byte, 256<<10))
 		return err
 	})
 }
 
 // gzipWith passes what write writes on to w, gzipped with compress, and
-// says what passed. The gzip is closed after a failed write too, which
-// ends its goroutines.
-func gzipWith(w io.Writer, compress bool, write func(io.Writer) error) (blob, error) {
-	g := newGzipSink(w, compress)
+// says what passed: its size, and with sum the digests of both sides. The
+// gzip is closed after a failed write too, which ends its goroutines.
+func gzipWith(w io.Writer, compress, sum bool, write func(io.Writer) error) (blob, error) {
+	g := newGzipSink(w, compress, sum)
 	err := write(g)
 	b, cerr := g.Close()
 	if err == nil {
@@ -203,19 +203,23 @@ func gzipWith(w io.Writer, compress bool, write func(io.Writer) error) (blob, er
 }
 
 // gzipSink writes the tar written to it on to w, gzipped with compress,
-// summing both sides.
+// counting what w got and, with sums, summing both sides.
 type gzipSink struct {
-	tarSum hash.Hash
+	tarSum hash.Hash    // nil: not summed
 	cw     *countWriter // what w got
-	sum    hash.Hash    // of what w got
+	sum    hash.Hash    // of what w got; nil: not summed
 	zw     *blockGzip
 	in     io.Writer
 }
 
-func newGzipSink(w io.Writer, compress bool) *gzipSink {
-	g := &gzipSink{tarSum: sha256.New(), sum: sha256.New()}
-	g.cw = &countWriter{w: io.MultiWriter(w, g.sum)}
-	g.in = io.MultiWriter(g.tarSum, g.cw)
+func newGzipSink(w io.Writer, compress, sums bool) *gzipSink {
+	g := &gzipSink{cw: &countWriter{w: w}}
+	g.in = g.cw
+	if sums {
+		g.tarSum, g.sum = sha256.New(), sha256.New()
+		g.cw.w = io.MultiWriter(w, g.sum)
+		g.in = io.MultiWriter(g.tarSum, g.cw)
+	}
 	if compress {
 		// The gzip sums the tar off the writer's path.
 		g.zw = newBlockGzip(g.cw, g.tarSum)
@@ -226,15 +230,19 @@ func newGzipSink(w io.Writer, compress bool) *gzipSink {
 
 func (g *gzipSink) Write(p []byte) (int, error) { return g.in.Write(p) }
 
-// Close ends the gzip and says what passed: the digest and size of what
-// w got, the digest of the tar.
+// Close ends the gzip and says what passed: the size of what w got and,
+// when summed, its digest and the tar's.
 func (g *gzipSink) Close() (blob, error) {
 	if g.zw != nil {
 		if err := g.zw.Close(); err != nil {
 			return blob{}, err
 		}
 	}
-	return blob{size: g.cw.n, digest: hashOf(g.sum.Sum(nil)), diffID: hashOf(g.tarSum.Sum(nil))}, nil
+	b := blob{size: g.cw.n}
+	if g.sum != nil {
+		b.digest, b.diffID = hashOf(g.sum.Sum(nil)), hashOf(g.tarSum.Sum(nil))
+	}
+	return b, nil
 }
 
 func hashOf(sum []byte) v1.Hash {
