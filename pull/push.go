@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -113,9 +114,36 @@ type session struct {
 	sources  []name.Repository // where blobs may be mounted from
 	loggedIn bool
 	ropts    []remote.Option
+	notFrom  map[string]bool // images reuse found no source for
+}
+
+// sessions are those made in this process, by target, names and TLS: a
+// push that asked whether it could reuse blobs before it opened the store
+// (PushCmd, on the host or in the namespace entered before Go) goes on
+// with the same transport and answer, not a second ping and question.
+var sessions struct {
+	sync.Mutex
+	m map[string]*session
 }
 
 func newSession(ctx context.Context, ref name.Reference, names []string, tlsVerify bool) (*session, error) {
+	key := fmt.Sprint(ref.String(), "\x00", strings.Join(names, "\x00"), "\x00", tlsVerify)
+	sessions.Lock()
+	defer sessions.Unlock()
+	if s := sessions.m[key]; s != nil && s.ctx == ctx {
+		return s, nil
+	}
+	s, err := dialSession(ctx, ref, names, tlsVerify)
+	if err == nil {
+		if sessions.m == nil {
+			sessions.m = map[string]*session{}
+		}
+		sessions.m[key] = s
+	}
+	return s, err
+}
+
+func dialSession(ctx context.Context, ref name.Reference, names []string, tlsVerify bool) (*session, error) {
 	repo := ref.Context()
 	auth, err := Keychain().Resolve(repo)
 	if err != nil {
@@ -125,7 +153,7 @@ func newSession(ctx context.Context, ref name.Reference, names []string, tlsVeri
 	if err != nil {
 		return nil, err
 	}
-	s := &session{ctx: ctx, ref: ref, sources: sourcesOf(names, ref, tlsVerify), loggedIn: auth != authn.Anonymous}
+	s := &session{ctx: ctx, ref: ref, sources: sourcesOf(names, ref, tlsVerify), loggedIn: auth != authn.Anonymous, notFrom: map[string]bool{}}
 	scopes := []string{repo.Scope(transport.PushScope)}
 	for _, src := range s.sources {
 		if src.String() != repo.String() {

@@ -34,9 +34,17 @@ import (
 // own repository is a source only where it holds the image's manifest
 // already (asked either way).
 func (s *session) reuse(si *store.StoredImage, check bool) *reused {
-	if si.Manifest == nil || si.Config == nil || len(s.sources) == 0 {
+	if si.Manifest == nil || si.Config == nil || len(s.sources) == 0 || s.notFrom[si.ID] {
 		return nil
 	}
+	r := s.reuseFrom(si, check)
+	if r == nil {
+		s.notFrom[si.ID] = true // asked: the push goes on without asking again
+	}
+	return r
+}
+
+func (s *session) reuseFrom(si *store.StoredImage, check bool) *reused {
 	m, err := v1.ParseManifest(bytes.NewReader(si.Manifest))
 	if err != nil || !m.MediaType.IsImage() || m.Config.Digest.Hex != si.ID {
 		return nil

@@ -21,7 +21,8 @@ import (
 
 // A re-tagged image whose only name on the registry is the one pushed is
 // reused only where that repository holds its manifest: one question, and
-// nothing sent, where it does not (its first push there).
+// nothing sent, where it does not (its first push there), and not asked
+// again in the same push.
 func TestReuseOwnRepositoryNeedsManifest(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
@@ -67,10 +68,33 @@ func TestReuseOwnRepositoryNeedsManifest(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// The same push (PushCmd's question, then Push's) asks nothing more:
+	// the same session, and its answer.
+	again, err := newSession(context.Background(), ref, si.Names, true)
+	if err != nil || again != sess {
+		t.Fatalf("the push's second session: %p, %v; want the first, %p", again, err, sess)
+	}
+	mu.Lock()
+	asked = nil
+	mu.Unlock()
+	if again.reuse(si, true) != nil {
+		t.Fatal("reused, asked again, from a repository that lacks the image")
+	}
+	mu.Lock()
+	if len(asked) != 0 {
+		t.Errorf("asked again: %q", asked)
+	}
+	mu.Unlock()
+
+	// A later push, once the repository holds the image, reuses it.
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	if sess.reuse(si, false) == nil {
+	later, err := dialSession(context.Background(), ref, si.Names, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.reuse(si, false) == nil {
 		t.Fatal("not reused from the repository that holds the image")
 	}
 }
