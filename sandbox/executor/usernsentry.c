@@ -61,7 +61,9 @@ static int code_of(int st)
 }
 
 // relay passes the relayed signals (blocked, with SIGCHLD, in set) on to
-// pid until it ends, and returns its code.
+// pid until it ends, and returns its code. Without a signalfd it only
+// waits: the terminal's signals still reach the child, but those sent to
+// this process alone stay pending here.
 static int relay(pid_t pid, const sigset_t *set)
 {
 	int st, sfd = signalfd(-1, set, SFD_CLOEXEC);
@@ -83,6 +85,9 @@ static int relay(pid_t pid, const sigset_t *set)
 // child goes on to Go at once, its runtime starting while the parent maps
 // it: Go waits on sync_r for the parent's word before it does anything as
 // root (userns.EnteredInit). A parent that died already leaves it to exit.
+// A child of a raw clone running the Go runtime is runc's nsexec pattern:
+// glibc's cached thread ID stays its parent's, which only glibc's raise
+// and pthread_kill of the main thread use; the Go runtime calls neither.
 static int child(pid_t parent, int sync_r, const char *mode, const sigset_t *old)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
