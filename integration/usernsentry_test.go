@@ -21,6 +21,7 @@ type heldLoad struct {
 	stdin  io.WriteCloser
 	stdout bytes.Buffer
 	stderr bytes.Buffer
+	ctx    context.Context
 	cancel func()
 }
 
@@ -31,7 +32,7 @@ type heldLoad struct {
 func (e *env) startLoad(bin string) (h *heldLoad, threads, child int) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	h = &heldLoad{cancel: cancel}
+	h = &heldLoad{ctx: ctx, cancel: cancel}
 	h.cmd = e.command(ctx, "load")
 	h.cmd.Path = bin
 	var err error
@@ -95,7 +96,7 @@ func waitStoreOpen(t *testing.T, pid int) {
 }
 
 // finish feeds the archive at path, closes stdin and waits.
-func (h *heldLoad) finish(t *testing.T, path string) (code int, stdout string) {
+func (h *heldLoad) finish(t *testing.T, path string) result {
 	t.Helper()
 	defer h.cancel()
 	if path != "" {
@@ -108,13 +109,7 @@ func (h *heldLoad) finish(t *testing.T, path string) (code int, stdout string) {
 		}
 	}
 	h.stdin.Close()
-	err := h.cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), h.stdout.String()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, h.stdout.String()
+	return finish(h.ctx, t, h.cmd.Wait(), []string{"load"}, &h.stdout, &h.stderr)
 }
 
 // After any command that enters husk's user namespace, save, load and push
@@ -142,8 +137,8 @@ func TestUsernsEntry(t *testing.T) {
 	if f := strings.Fields(string(uidMap)); len(f) < 3 || f[0] != "0" || f[1] != strconv.Itoa(me.UID) || (me.Subuid && len(f) < 6) {
 		t.Errorf("the load's uid_map: %q, want 0 %d ... (subuid %v)", uidMap, me.UID, me.Subuid)
 	}
-	if code, out := h.finish(t, archive); code != 0 || out != "Loaded image: "+ref+"\n" {
-		t.Fatalf("load through the entry: exit %d, %q, %s", code, out, h.stderr.String())
+	if r := h.finish(t, archive); r.code != 0 || r.stdout != "Loaded image: "+ref+"\n" {
+		t.Fatalf("load through the entry: %s", r)
 	}
 
 	// SIGTERM to the husk the user started reaches the load, which ends
@@ -158,8 +153,8 @@ func TestUsernsEntry(t *testing.T) {
 	// of stdin then, well after the signal, is no archive cut short but
 	// an interrupted load (were the signal lost, it would be the former).
 	time.Sleep(500 * time.Millisecond)
-	if code, _ := h.finish(t, ""); code != 130 || !strings.Contains(h.stderr.String(), "interrupted") {
-		t.Errorf("load sent SIGTERM: exit %d, %q; want 130 and 'interrupted'", code, h.stderr.String())
+	if r := h.finish(t, ""); r.code != 130 || !strings.Contains(r.stderr, "interrupted") {
+		t.Errorf("load sent SIGTERM: %s; want exit 130 and 'interrupted'", r)
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", child)); err == nil {
 		t.Errorf("the load's process %d outlived husk", child)
@@ -182,8 +177,8 @@ func TestUsernsEntry(t *testing.T) {
 		if entered := threads == 1; entered != want {
 			t.Errorf("run %d of another husk binary: %d threads; want the entry %v", i+1, threads, want)
 		}
-		if code, out := h.finish(t, archive); code != 0 || !strings.Contains(out, "Loaded image") {
-			t.Errorf("run %d of another husk binary: exit %d, %q, %s", i+1, code, out, h.stderr.String())
+		if r := h.finish(t, archive); r.code != 0 || !strings.Contains(r.stdout, "Loaded image") {
+			t.Errorf("run %d of another husk binary: %s", i+1, r)
 		}
 	}
 }

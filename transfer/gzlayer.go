@@ -229,7 +229,8 @@ func (l *GzLayer) finish(b blob) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.known && (b.digest != l.digest || b.size != l.size) {
-		// Another husk's gzip, maybe: the record is of no use.
+		// Sent again (an upload retried) and not as the first time: the
+		// record that sending made is of no use.
 		l.rec.drop(l.diffID)
 		return fmt.Errorf("layer %.12s gzips to %s, not to %s as recorded: the record is removed: push again", l.layer, b.digest, l.digest)
 	}
