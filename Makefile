@@ -59,9 +59,9 @@ ctest:
 # machine, Go's issue 75804, fixed only in Go 1.27), one worker each, from
 # their seed corpora: the C
 # init's spec decoder (sandbox/executor/testdata/fuzz), and the readers of
-# what users type: references, seccomp profiles, -p, -v and the other specs,
+# what users type: references, image IDs, seccomp profiles, -p, -v and the other specs,
 # env and label files.
-FUZZ = FuzzDecodeSpec:./sandbox/executor FuzzParseReference:./store FuzzDockerGrammar:./store FuzzProfile:./seccomp \
+FUZZ = FuzzDecodeSpec:./sandbox/executor FuzzParseReference:./store FuzzDockerGrammar:./store FuzzIDPrefix:./store FuzzProfile:./seccomp \
 	FuzzParsePorts:./network FuzzUserSpecs:./sandbox FuzzListFile:./cli
 fuzz:
 	@for f in $(FUZZ); do \

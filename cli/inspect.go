@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"husk/store/container"
@@ -146,15 +147,16 @@ func (c *InspectCmd) describe(g *Globals, cts []*container.Container) []inspectC
 	return out
 }
 
-// wholeObject is a template that prints the whole object: {{.}} or {{json .}}.
-var wholeObject = regexp.MustCompile(`\{\{-?\s*(json\s+)?\.\s*-?\}\}`)
+// wholeObject is a template that prints the whole object: {{.}} or
+// {{json .}}. Compiled on first use, not at every start of husk.
+var wholeObject = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{-?\s*(json\s+)?\.\s*-?\}\}`) })
 
 // needsImage reports whether the output may show what comes from the
 // image's config (its environment, labels, entrypoint, working
 // directory): reading it costs a call into husk's namespace, which a
 // script polling {{.State.Pid}} should not pay.
 func needsImage(format string) bool {
-	return format == "" || strings.Contains(format, "Config") || wholeObject.MatchString(format)
+	return format == "" || strings.Contains(format, "Config") || wholeObject().MatchString(format)
 }
 
 func describeContainer(ct *container.Container, img inspectConfig) inspectContainer {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -320,12 +321,13 @@ func (f *DockerFlags) resources(c *sandbox.Config) error {
 	return nil
 }
 
-var cpuList = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
+// Compiled on first use, not at every start of husk.
+var cpuList = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`) })
 
 // checkCPUList refuses a --cpuset-cpus that is no list of CPUs, or that
 // names one husk may not run on, as Docker does.
 func checkCPUList(l string) error {
-	if !cpuList.MatchString(l) {
+	if !cpuList().MatchString(l) {
 		return fmt.Errorf("invalid --cpuset-cpus %q: give CPUs and ranges such as 0-3,5", l)
 	}
 	var own unix.CPUSet

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -68,10 +69,11 @@ func DefaultRoot() (string, error) {
 
 var errNoContainer = errors.New("does not exist")
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
+// Compiled on first use, not at every start of husk.
+var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`) })
 
 func checkID(id string) error {
-	if !validID.MatchString(id) || len(id) > 1024 {
+	if !validID().MatchString(id) || len(id) > 1024 {
 		return fmt.Errorf("invalid container ID %q: use letters, digits, _ . + -, starting with a letter or digit", id)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +17,8 @@ import (
 // network reaches it (Docker's host-gateway).
 const HostGateway = "host-gateway"
 
-var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+// Compiled on first use, not at every start of husk.
+var hostName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`) })
 
 // ParseAddHost reads --add-host NAME:IP (or NAME=IP, Docker's newer form);
 // IP may be host-gateway, which needs a network of husk's own.
@@ -26,7 +28,7 @@ func ParseAddHost(h string, netMode string) (string, error) {
 		name, ip, ok = strings.Cut(h, ":")
 	}
 	ip = strings.Trim(ip, "[]")
-	if !ok || !hostName.MatchString(name) {
+	if !ok || !hostName().MatchString(name) {
 		return "", fmt.Errorf("invalid --add-host %q: use NAME:IP, e.g. db:10.1.2.3", h)
 	}
 	if ip == HostGateway {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -242,14 +243,15 @@ func hooksOf(when string, hs []specs.Hook) []Hook {
 // namespaces hold (runc's list): the others are the host's.
 var namespacedSysctls = []string{"net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."}
 
-var sysctlKey = regexp.MustCompile(`^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$`)
+// Compiled on first use, not at every start of husk.
+var sysctlKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$`) })
 
 // sysctlsOf checks a bundle's sysctls: only namespaced ones, net.* only
 // with a network namespace of the container's own.
 func sysctlsOf(m map[string]string, newNet bool) ([]string, error) {
 	var out []string
 	for k, v := range m {
-		ok := sysctlKey.MatchString(k) && slices.ContainsFunc(namespacedSysctls, func(p string) bool { return strings.HasPrefix(k, p) })
+		ok := sysctlKey().MatchString(k) && slices.ContainsFunc(namespacedSysctls, func(p string) bool { return strings.HasPrefix(k, p) })
 		if !ok {
 			return nil, fmt.Errorf("linux.sysctl %s: not a sysctl of the container's own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*): remove it", k)
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,8 @@ func Open(root string) (*Store, error) {
 // ErrNoSuchContainer is a name or ID that matches nothing.
 var ErrNoSuchContainer = errors.New("no such container")
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// Compiled on first use, not at every start of husk.
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // lock takes the store-wide lock that keeps names unique: create, rename
 // and remove hold it while they change the set of names.
@@ -55,7 +57,7 @@ func flock(path string) (func(), error) {
 // Create writes a new container's record and config with the state
 // "created". An empty name gets a generated one; a taken name is refused.
 func (s *Store) Create(r *Record, cfg *sandbox.Config) (*Container, error) {
-	if r.Name != "" && !validName.MatchString(r.Name) {
+	if r.Name != "" && !validName().MatchString(r.Name) {
 		return nil, fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", r.Name)
 	}
 	unlock, err := s.lock()
@@ -256,7 +258,7 @@ func (s *Store) Describe(id, imageID string, command []string) error {
 
 // Rename gives a container a new name, unique among all.
 func (s *Store) Rename(q, name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	unlock, err := s.lock()

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"husk/store"
@@ -45,7 +46,8 @@ type Store struct{ dir string }
 // ErrNoSuchNetwork is a name or ID that matches no network.
 var ErrNoSuchNetwork = errors.New("no such network")
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// Compiled on first use, not at every start of husk.
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // reserved are the names --network takes for husk's own modes.
 var reserved = map[string]bool{"builtin": true, "default": true, "bridge": true, "host": true, "none": true, "slirp4netns": true, "pasta": true, "private": true}
@@ -79,7 +81,7 @@ type Spec struct {
 
 // CheckName refuses a name that is not a network's, or one of husk's modes.
 func CheckName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return fmt.Errorf("invalid network name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
 	}
 	if reserved[name] {
@@ -239,7 +241,7 @@ func (s *Store) List() ([]*Network, error) {
 
 // Get finds a network by name, ID or a unique prefix of its ID.
 func (s *Store) Get(ref string) (*Network, error) {
-	if validName.MatchString(ref) {
+	if validName().MatchString(ref) {
 		if n, err := s.read(ref); err == nil {
 			return n, nil
 		}

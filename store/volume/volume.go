@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"husk/store"
@@ -47,7 +48,8 @@ type Store struct{ dir string }
 // ErrNoSuchVolume is a name that matches no volume.
 var ErrNoSuchVolume = errors.New("no such volume")
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+// Compiled on first use, not at every start of husk.
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`) })
 
 // Open opens (making it) the volumes directory under husk's root.
 func Open() (*Store, error) {
@@ -64,7 +66,7 @@ func Open() (*Store, error) {
 
 // CheckName refuses a name Docker would refuse.
 func CheckName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return fmt.Errorf("invalid volume name %q: use two or more letters, digits, '_', '.' or '-', starting with a letter or digit", name)
 	}
 	return nil
@@ -147,7 +149,7 @@ func orEmpty(m map[string]string) map[string]string {
 }
 
 func (s *Store) read(name string) (*meta, error) {
-	if validName.MatchString(name) {
+	if validName().MatchString(name) {
 		b, err := os.ReadFile(filepath.Join(s.dir, name, "volume.json"))
 		if err == nil {
 			var m meta
