@@ -211,7 +211,9 @@ func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
 	}
 	g, ctx := errgroup.WithContext(s.ctx)
 	g.SetLimit(4)
-	for _, l := range append([]v1.Layer{up.Config()}, up.Layers()...) {
+	// The layers first: the largest sending starts at once, its upload
+	// not queued in the registry behind the config's.
+	for _, l := range append(up.Layers(), up.Config()) {
 		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
 	}
 	err = g.Wait()
@@ -229,7 +231,11 @@ func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Push(s.ctx, s.ref, img); err != nil {
+	// Put, not Push: the blobs are there, and Push would first ask
+	// whether the tag names this manifest already, which it seldom does
+	// here (a repository holding the stored manifest made the push a
+	// reuse); putting the same manifest again changes nothing.
+	if err := p.Put(s.ctx, s.ref, img); err != nil {
 		return nil, s.explain(err)
 	}
 	return img, nil
