@@ -275,6 +275,18 @@ func TestPushCommittedPulledBySkopeo(t *testing.T) {
 	if err := json.Unmarshal(e.skopeo("inspect", "--tls-verify=false", "docker://"+ref), &seen); err != nil || seen.Digest != pushed {
 		t.Errorf("skopeo inspect: digest %q, push printed %s (%v)", seen.Digest, pushed, err)
 	}
+	// busybox's layer was pulled from this registry: the push mounts that
+	// blob, as Docker does, rather than send it again gzipped anew.
+	var baseM, pushedM struct{ Layers []struct{ Digest string } }
+	if err := json.Unmarshal(e.skopeo("inspect", "--raw", "--tls-verify=false", "docker://"+base), &baseM); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(e.skopeo("inspect", "--raw", "--tls-verify=false", "docker://"+ref), &pushedM); err != nil {
+		t.Fatal(err)
+	}
+	if len(pushedM.Layers) != len(baseM.Layers)+1 || pushedM.Layers[0].Digest != baseM.Layers[0].Digest {
+		t.Errorf("the committed image's layers as pushed: %v; want busybox's %v, then one more", pushedM.Layers, baseM.Layers)
+	}
 	path := filepath.Join(e.home, "from-registry.tar")
 	e.skopeo("copy", "--src-tls-verify=false", "docker://"+ref, "docker-archive:"+path+":"+ref)
 	e2 := newEnv(t)

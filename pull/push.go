@@ -90,7 +90,8 @@ func push(ctx context.Context, s *store.Store, si *store.StoredImage, ref name.R
 	if err != nil {
 		return nil, err
 	}
-	img, err := sess.upload(up)
+	sess, pulled := sess.pulledBlobs(s, si, up)
+	img, err := sess.upload(up, pulled)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +116,10 @@ type session struct {
 	loggedIn bool
 	ropts    []remote.Option
 	notFrom  map[string]bool // images reuse found no source for
+	// names the session was made for, and its TLS: pulledBlobs makes
+	// another with more.
+	names     []string
+	tlsVerify bool
 }
 
 // sessions are those made in this process, by target, names and TLS: a
@@ -153,7 +158,7 @@ func dialSession(ctx context.Context, ref name.Reference, names []string, tlsVer
 	if err != nil {
 		return nil, err
 	}
-	s := &session{ctx: ctx, ref: ref, sources: sourcesOf(names, ref, tlsVerify), loggedIn: auth != authn.Anonymous, notFrom: map[string]bool{}}
+	s := &session{ctx: ctx, ref: ref, sources: sourcesOf(names, ref, tlsVerify), loggedIn: auth != authn.Anonymous, notFrom: map[string]bool{}, names: names, tlsVerify: tlsVerify}
 	scopes := []string{repo.Scope(transport.PushScope)}
 	for _, src := range s.sources {
 		if src.String() != repo.String() {
@@ -204,16 +209,23 @@ func (s *session) writeReused(img *reused, opts PushOptions) (*Pushed, error) {
 // registry lacks them, and its config beside them; then the manifest,
 // which names the digests the sending found (the pusher knows the blobs
 // it sent, and sends none twice).
-func (s *session) upload(up *transfer.Upload) (v1.Image, error) {
+func (s *session) upload(up *transfer.Upload, pulled map[int]v1.Layer) (v1.Image, error) {
 	p, err := remote.NewPusher(s.ropts...)
 	if err != nil {
 		return nil, err
+	}
+	layers := up.Layers()
+	for i, l := range pulled {
+		d, _ := l.Digest()
+		size, _ := l.Size()
+		up.Found(i, d, size)
+		layers[i] = l
 	}
 	g, ctx := errgroup.WithContext(s.ctx)
 	g.SetLimit(4)
 	// The layers first: the largest sending starts at once, its upload
 	// not queued in the registry behind the config's.
-	for _, l := range append(up.Layers(), up.Config()) {
+	for _, l := range append(layers, up.Config()) {
 		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
 	}
 	err = g.Wait()

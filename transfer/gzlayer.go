@@ -72,6 +72,29 @@ func (u *Upload) Layers() []v1.Layer {
 	return out
 }
 
+// StoredLayers are the store's layers of the image, the bottom one first.
+func (u *Upload) StoredLayers() []string {
+	out := make([]string, len(u.layers))
+	for i, l := range u.layers {
+		out[i] = l.layer
+	}
+	return out
+}
+
+// DiffID is the digest of layer i's tar, as the image's config has it.
+func (u *Upload) DiffID(i int) v1.Hash { return u.layers[i].diffID }
+
+// Found says layer i is in the registry already as the blob digest, of
+// size bytes (the gzip it was pulled as): the push sends that instead,
+// and the manifest names it. Nothing is recorded of it: the record is
+// of husk's own gzip.
+func (u *Upload) Found(i int, digest v1.Hash, size int64) {
+	l := u.layers[i]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.digest, l.size, l.known, l.recorded = digest, size, true, false
+}
+
 // Failure is why a layer's blob was cut short (the store's tar not the
 // config's, a stale record), if one was: the upload's own error only says
 // that its body ended.
