@@ -287,6 +287,15 @@ func TestPushCommittedPulledBySkopeo(t *testing.T) {
 	if len(pushedM.Layers) != len(baseM.Layers)+1 || pushedM.Layers[0].Digest != baseM.Layers[0].Digest {
 		t.Errorf("the committed image's layers as pushed: %v; want busybox's %v, then one more", pushedM.Layers, baseM.Layers)
 	}
+	// Pushed to another repository of the registry, its own layer is
+	// mounted from the first one (as Docker does): no blob is sent, and
+	// the manifest is the same.
+	again := plain.Ref("committed-again-" + me.Name + ":1")
+	e.ok("tag", ref, again)
+	r := e.ok("push", again)
+	if m := pushedLine.FindStringSubmatch(strings.TrimSpace(r.stdout)); m == nil || m[2] != pushed || strings.Contains(r.stderr, "Copying blob") {
+		t.Errorf("the committed image pushed to a second repository: %s; want digest %s and no blob sent", r, pushed)
+	}
 	path := filepath.Join(e.home, "from-registry.tar")
 	e.skopeo("copy", "--src-tls-verify=false", "docker://"+ref, "docker-archive:"+path+":"+ref)
 	e2 := newEnv(t)

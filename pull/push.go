@@ -221,11 +221,12 @@ func (s *session) upload(up *transfer.Upload, pulled map[int]v1.Layer) (v1.Image
 		up.Found(i, d, size)
 		layers[i] = l
 	}
-	g, ctx := errgroup.WithContext(s.ctx)
-	g.SetLimit(4)
 	// The layers first: the largest sending starts at once, its upload
 	// not queued in the registry behind the config's.
-	for _, l := range append(layers, up.Config()) {
+	layers = s.mountFromOthers(append(layers, up.Config()), pulled)
+	g, ctx := errgroup.WithContext(s.ctx)
+	g.SetLimit(4)
+	for _, l := range layers {
 		g.Go(func() error { return p.Upload(ctx, s.ref.Context(), l) })
 	}
 	err = g.Wait()
@@ -251,6 +252,30 @@ func (s *session) upload(up *transfer.Upload, pulled map[int]v1.Layer) (v1.Image
 		return nil, s.explain(err)
 	}
 	return img, nil
+}
+
+// mountFromOthers lets each blob whose digest is known (a recorded gzip,
+// the config) be mounted from another repository of the registry that
+// the image is named in, where an earlier push will have put it: the
+// registry is asked to mount it in the request that would start its
+// upload, and the upload goes on where it will not. Those of pulled are
+// mountable already.
+func (s *session) mountFromOthers(layers []v1.Layer, pulled map[int]v1.Layer) []v1.Layer {
+	own := s.ref.Context().String()
+	i := slices.IndexFunc(s.sources, func(r name.Repository) bool { return r.String() != own })
+	if i < 0 {
+		return layers
+	}
+	src := s.sources[i]
+	for k, l := range layers {
+		if _, ok := pulled[k]; ok {
+			continue
+		}
+		if d, err := l.Digest(); err == nil {
+			layers[k] = &remote.MountableLayer{Layer: l, Reference: src.Digest(d.String())}
+		}
+	}
+	return layers
 }
 
 // pushed says what the registry now holds.
