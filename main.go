@@ -17,7 +17,8 @@ import (
 
 	// Their constructors run before the Go runtime starts: a container's
 	// init, `husk exec`'s move into a container, the user namespace's
-	// entry of save, load and push, the prelaunch.
+	// entry of the store commands (save, load, push, images, ...), the
+	// prelaunch.
 	"husk/sandbox/executor"
 	_ "husk/sandbox/nsenter"
 	"husk/userns"

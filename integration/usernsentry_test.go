@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // heldLoad is a `husk load` reading a stdin the test holds open.
@@ -44,7 +46,16 @@ func (e *env) startLoad(bin string) (h *heldLoad, threads, child int) {
 		cancel()
 		e.t.Fatal(err)
 	}
-	pid := h.cmd.Process.Pid
+	threads, child = commandOf(e.t, h.cmd.Process.Pid, "load")
+	return h, threads, child
+}
+
+// commandOf waits until husk (pid) runs its command verb in the user
+// namespace, and says how: with one thread and a child, the entry (no Go
+// runtime here, it waits in C; child is the command's process); with a Go
+// runtime and a child running verb, the usual path (child 0).
+func commandOf(t *testing.T, pid int, verb string) (threads, child int) {
+	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		_, rest, _ := strings.Cut(string(status), "\nThreads:\t")
@@ -53,13 +64,13 @@ func (e *env) startLoad(bin string) (h *heldLoad, threads, child int) {
 		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 		if f := strings.Fields(string(kids)); len(f) > 0 && threads == 1 {
 			child, _ = strconv.Atoi(f[0])
-			return h, threads, child
+			return threads, child
 		}
-		if threads > 1 && strings.Contains(readCmdlines(pid), "load") {
-			return h, threads, 0 // a Go runtime: the usual path
+		if threads > 1 && strings.Contains(readCmdlines(pid), verb) {
+			return threads, 0
 		}
 	}
-	e.t.Fatalf("husk load (pid %d) never started its command", pid)
+	t.Fatalf("husk %s (pid %d) never started its command", verb, pid)
 	return
 }
 
@@ -113,6 +124,7 @@ func (h *heldLoad) finish(t *testing.T, path string) result {
 }
 
 // After any command that enters husk's user namespace, save, load and push
+// (and images, history, rmi and tag: TestUsernsEntryVerbs)
 // enter it before the Go runtime starts, as husk wrote it down (one Go
 // runtime where there were two): the husk the user started waits in C,
 // its child runs the command in the namespace under the user's mapping.
@@ -181,4 +193,69 @@ func TestUsernsEntry(t *testing.T) {
 			t.Errorf("run %d of another husk binary: %s", i+1, r)
 		}
 	}
+}
+
+// images, history and rmi go into the namespace the same way: each is
+// held at its first line of output (its stdout a full pipe) while the test
+// looks at its processes, then gives the output the usual path gives.
+func TestUsernsEntryVerbs(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	other := plain.Ref("busybox-entry:1")
+	e.ok("tag", ref, other)
+	id := strings.TrimPrefix(e.imageID(ref), "sha256:")
+	for _, c := range []struct {
+		args []string
+		want func(string) bool
+	}{
+		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}}"}, func(out string) bool { return strings.Contains(out, other+"\n") }},
+		{[]string{"history", "-q", other}, func(out string) bool { return strings.HasPrefix(out, id[:12]+"\n") }},
+		{[]string{"rmi", other}, func(out string) bool { return out == "Untagged: "+other+"\n" }},
+	} {
+		threads, child, r := e.heldAtOutput(c.args...)
+		if threads != 1 || child == 0 {
+			t.Errorf("husk %s: %d threads, child %d: the usual path, not the entry", c.args[0], threads, child)
+		}
+		if r.code != 0 || !c.want(r.stdout) {
+			t.Errorf("husk %s through the entry: %s", c.args[0], r)
+		}
+	}
+	if got := e.run("image", "inspect", other); got.code == 0 {
+		t.Errorf("%s is still there after its rmi: %s", other, got)
+	}
+}
+
+// heldAtOutput runs husk args with its stdout a pipe that is full: the
+// command blocks at its first write, and commandOf sees how it runs; then
+// the test reads the pipe and returns what the command wrote after the
+// filler.
+func (e *env) heldAtOutput(args ...string) (threads, child int, r result) {
+	e.t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer pr.Close()
+	size, err := unix.FcntlInt(pw.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	filler := bytes.Repeat([]byte{'#'}, size)
+	if _, err := pw.Write(filler); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = pw, &stderr
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	pw.Close()
+	threads, child = commandOf(e.t, cmd.Process.Pid, args[0])
+	out, _ := io.ReadAll(pr)
+	stdout := bytes.NewBuffer(bytes.TrimPrefix(out, filler))
+	return threads, child, finish(ctx, e.t, cmd.Wait(), args, stdout, &stderr)
 }
