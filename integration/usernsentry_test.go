@@ -124,7 +124,7 @@ func (h *heldLoad) finish(t *testing.T, path string) result {
 }
 
 // After any command that enters husk's user namespace, save, load and push
-// (and images, history, rmi and tag: TestUsernsEntryVerbs)
+// (and pull, images, history, rmi and tag: TestUsernsEntryVerbs)
 // enter it before the Go runtime starts, as husk wrote it down (one Go
 // runtime where there were two): the husk the user started waits in C,
 // its child runs the command in the namespace under the user's mapping.
@@ -195,7 +195,7 @@ func TestUsernsEntry(t *testing.T) {
 	}
 }
 
-// images, history and rmi go into the namespace the same way: each is
+// pull, images, history and rmi go into the namespace the same way: each is
 // held at its first line of output (its stdout a full pipe) while the test
 // looks at its processes, then gives the output the usual path gives.
 func TestUsernsEntryVerbs(t *testing.T) {
@@ -209,6 +209,7 @@ func TestUsernsEntryVerbs(t *testing.T) {
 		args []string
 		want func(string) bool
 	}{
+		{[]string{"pull", "-q", ref}, func(out string) bool { return out == ref+"\n" }},
 		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}}"}, func(out string) bool { return strings.Contains(out, other+"\n") }},
 		{[]string{"history", "-q", other}, func(out string) bool { return strings.HasPrefix(out, id[:12]+"\n") }},
 		{[]string{"rmi", other}, func(out string) bool { return out == "Untagged: "+other+"\n" }},

@@ -1,6 +1,6 @@
 // The user namespace's entry: a store command that runs wholly in husk's
-// user and mount namespace (save, load, push, images, history, rmi,
-// tag) would have its Go side
+// user and mount namespace (save, load, push, pull, images, history,
+// rmi, tag) would have its Go side
 // re-execute husk into it (userns.Enter), a second Go runtime to start.
 // Here, before any Go runtime, this process clones itself into the
 // namespace the Go side wrote down (the entry file, start/entry.go: the
@@ -31,7 +31,7 @@ int husk_entered_sync = -1;
 
 // The verbs whose whole work is in the namespace: nothing on the host
 // first, no question asked there.
-static const char *const verbs[] = {"save", "load", "push", "images", "history", "rmi", "tag", NULL};
+static const char *const verbs[] = {"save", "load", "push", "pull", "images", "history", "rmi", "tag", NULL};
 
 // The signals userns/signals.go relays: `kill PID` names the parent.
 static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, 0};
