@@ -87,6 +87,9 @@ func (e *env) runInput(stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := e.command(ctx, args...)
+	var report string
+	kill := cmd.Cancel
+	cmd.Cancel = func() error { report = processReport(); return kill() }
 	var out, errb bytes.Buffer
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -102,7 +105,7 @@ func (e *env) runInput(stdin string, args ...string) result {
 		r.stderr += "\n(harness: " + err.Error() + ")"
 	}
 	if ctx.Err() != nil {
-		e.t.Errorf("husk %s: still running after 5 minutes; killed", strings.Join(args, " "))
+		e.t.Errorf("husk %s: still running after 5 minutes; killed. This user's processes then:\n%s", strings.Join(args, " "), report)
 	}
 	return r
 }
