@@ -195,15 +195,17 @@ func TestUsernsEntry(t *testing.T) {
 	}
 }
 
-// pull, images, history and rmi go into the namespace the same way: each is
+// pull, images, history, rmi and tag, and their `husk image` forms, go
+// into the namespace the same way: each is
 // held at its first line of output (its stdout a full pipe) while the test
 // looks at its processes, then gives the output the usual path gives.
 func TestUsernsEntryVerbs(t *testing.T) {
 	e := newEnv(t)
 	ref := plain.Ref("busybox:latest")
 	e.pull(ref)
-	other := plain.Ref("busybox-entry:1")
+	other, another := plain.Ref("busybox-entry:1"), plain.Ref("busybox-entry:2")
 	e.ok("tag", ref, other)
+	e.ok("tag", ref, another)
 	id := strings.TrimPrefix(e.imageID(ref), "sha256:")
 	for _, c := range []struct {
 		args []string
@@ -213,17 +215,25 @@ func TestUsernsEntryVerbs(t *testing.T) {
 		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}}"}, func(out string) bool { return strings.Contains(out, other+"\n") }},
 		{[]string{"history", "-q", other}, func(out string) bool { return strings.HasPrefix(out, id[:12]+"\n") }},
 		{[]string{"rmi", other}, func(out string) bool { return out == "Untagged: "+other+"\n" }},
+		// The same commands under `husk image`.
+		{[]string{"image", "ls", "--format", "{{.Repository}}:{{.Tag}}"}, func(out string) bool {
+			return strings.Contains(out, another+"\n") && !strings.Contains(out, other+"\n")
+		}},
+		{[]string{"image", "history", "-q", another}, func(out string) bool { return strings.HasPrefix(out, id[:12]+"\n") }},
+		{[]string{"image", "rm", another}, func(out string) bool { return out == "Untagged: "+another+"\n" }},
 	} {
 		threads, child, r := e.heldAtOutput(c.args...)
 		if threads != 1 || child == 0 {
-			t.Errorf("husk %s: %d threads, child %d: the usual path, not the entry", c.args[0], threads, child)
+			t.Errorf("husk %s: %d threads, child %d: the usual path, not the entry", strings.Join(c.args, " "), threads, child)
 		}
 		if r.code != 0 || !c.want(r.stdout) {
-			t.Errorf("husk %s through the entry: %s", c.args[0], r)
+			t.Errorf("husk %s through the entry: %s", strings.Join(c.args, " "), r)
 		}
 	}
-	if got := e.run("image", "inspect", other); got.code == 0 {
-		t.Errorf("%s is still there after its rmi: %s", other, got)
+	for _, name := range []string{other, another} {
+		if got := e.run("image", "inspect", name); got.code == 0 {
+			t.Errorf("%s is still there after its rmi: %s", name, got)
+		}
 	}
 }
 

@@ -1,6 +1,6 @@
 // The user namespace's entry: a store command that runs wholly in husk's
 // user and mount namespace (save, load, push, pull, images, history,
-// rmi, tag) would have its Go side
+// rmi, tag, each also as `husk image VERB`) would have its Go side
 // re-execute husk into it (userns.Enter), a second Go runtime to start.
 // Here, before any Go runtime, this process clones itself into the
 // namespace the Go side wrote down (the entry file, start/entry.go: the
@@ -33,15 +33,27 @@ int husk_entered_sync = -1;
 // first, no question asked there.
 static const char *const verbs[] = {"save", "load", "push", "pull", "images", "history", "rmi", "tag", NULL};
 
+// The same commands as `husk image VERB` (cli/image.go's ImageCmd).
+static const char *const image_verbs[] = {"save", "load", "push", "pull", "ls", "list", "history", "rm", "remove", "tag", NULL};
+
 // The signals userns/signals.go relays: `kill PID` names the parent.
 static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, 0};
 
-static int store_verb(const char *v)
+static int one_of(const char *v, const char *const *list)
 {
-	for (int i = 0; verbs[i]; i++)
-		if (strcmp(v, verbs[i]) == 0)
+	for (int i = 0; list[i]; i++)
+		if (strcmp(v, list[i]) == 0)
 			return 1;
 	return 0;
+}
+
+// store_verb says whether the command line names one of those commands,
+// directly or under `image`; a flag before the verb takes the usual path.
+static int store_verb(int argc, char **argv)
+{
+	if (argc >= 2 && one_of(argv[1], verbs))
+		return 1;
+	return argc >= 3 && strcmp(argv[1], "image") == 0 && one_of(argv[2], image_verbs);
 }
 
 // in_foreground says whether this process's group owns its terminal:
@@ -119,7 +131,7 @@ int husk_userns_entry(int argc, char **argv)
 	struct husk_launch l;
 	char *file;
 	int sync[2];
-	if (argc < 2 || !store_verb(argv[1]) || husk_reexecuted() || geteuid() == 0 || entry(&l, &file) != 0)
+	if (!store_verb(argc, argv) || husk_reexecuted() || geteuid() == 0 || entry(&l, &file) != 0)
 		return 0;
 	if (pipe2(sync, O_CLOEXEC) != 0) {
 		free(file);
