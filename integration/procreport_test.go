@@ -24,16 +24,9 @@ func processReport() string {
 		if err != nil || word(status, "Uid") != uid {
 			continue
 		}
-		stat, _ := os.ReadFile(d + "/stat")
-		pgid := ""
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 {
-			if f := strings.Fields(string(stat[i+1:])); len(f) > 2 {
-				pgid = f[2]
-			}
-		}
 		cmdline, _ := os.ReadFile(d + "/cmdline")
 		fmt.Fprintf(&b, "  pid %s ppid %s pgid %s %s threads[%s]: %s\n", filepath.Base(d),
-			word(status, "PPid"), pgid, statusField(string(status), "State"), threadWaits(d),
+			word(status, "PPid"), word(status, "NSpgid"), statusField(string(status), "State"), threadWaits(d),
 			strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
 	}
 	return b.String()
