@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -242,6 +243,64 @@ func TestRunInitReaps(t *testing.T) {
 	}
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("husk waited %v for the background process; the sandbox must end with its main process", d)
+	}
+	e.noLeftovers()
+}
+
+// SIGKILL to a `run --rm` while it pulls its image (from a registry that
+// never answers): the record it made before the pull goes with it, as a
+// started one's does; ps -a lists nothing.
+func TestRunRmKilledBeforeStart(t *testing.T) {
+	e := sandboxEnv(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, "run", "--rm", ln.Addr().String()+"/busybox:latest", "true")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	if !eventually(30*time.Second, func() bool { return e.out("ps", "-a", "--format", "{{.Status}}") == "Created" }) {
+		t.Fatalf("want the run's record listed as created while it pulls: ps -a says %q; husk said %q", e.out("ps", "-a"), out.String())
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("husk run --rm still running after SIGKILL")
+	}
+	if ids := e.out("ps", "-a", "-q"); ids != "" {
+		t.Errorf("after SIGKILL of a run --rm that never started its container, want no record: %s", e.out("ps", "-a"))
 	}
 	e.noLeftovers()
 }

@@ -34,7 +34,7 @@ func NewForeground(driver string, cfg *sandbox.Config, name string, ports []stri
 	}
 	// The run supervises its container itself, with no restart policy.
 	cfg.Restart = sandbox.RestartPolicy{Name: "no"}
-	c, err := cs.Create(&container.Record{ID: id, Name: name, StorageDriver: driver}, cfg)
+	c, err := cs.CreateHeld(&container.Record{ID: id, Name: name, StorageDriver: driver}, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,19 @@ func flock(path string) (func(), error) {
 // Create writes a new container's record and config with the state
 // "created". An empty name gets a generated one; a taken name is refused.
 func (s *Store) Create(r *Record, cfg *sandbox.Config) (*Container, error) {
+	return s.create(r, cfg, State{Status: Created})
+}
+
+// CreateHeld is Create for a container whose start this process supervises
+// itself (a foreground run): the record names this process from its first
+// write, so that a --rm record whose husk was killed before the container
+// was marked running is as good as removed, as a running one is.
+func (s *Store) CreateHeld(r *Record, cfg *sandbox.Config) (*Container, error) {
+	pid := os.Getpid()
+	return s.create(r, cfg, State{Status: Created, MonitorPID: pid, MonitorStart: StartTime(pid)})
+}
+
+func (s *Store) create(r *Record, cfg *sandbox.Config, st State) (*Container, error) {
 	if r.Name != "" && !validName().MatchString(r.Name) {
 		return nil, fmt.Errorf("invalid container name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", r.Name)
 	}
@@ -88,7 +101,7 @@ func (s *Store) Create(r *Record, cfg *sandbox.Config) (*Container, error) {
 	if err := s.leaseAddresses(r, cfg); err != nil {
 		return nil, err
 	}
-	c := &Container{Record: *r, State: State{Status: Created}, Config: cfg, dir: filepath.Join(s.dir, r.ID)}
+	c := &Container{Record: *r, State: st, Config: cfg, dir: filepath.Join(s.dir, r.ID)}
 	if err := s.write(c); err != nil {
 		releaseAddresses(r.ID)
 		return nil, err
@@ -158,6 +171,12 @@ func (s *Store) load(id string) (*Container, error) {
 // settle shows a container whose monitor is gone (killed, or the machine
 // rebooted) as exited, as Docker shows one after a daemon crash.
 func (c *Container) settle() {
+	if c.State.Status == Created && c.MonitorPID != 0 && !alive(c.MonitorPID, c.MonitorStart) {
+		// A foreground run's husk died before it marked the container
+		// running (a prelaunched sandbox runs before that): its sandbox
+		// died with it.
+		c.abandoned = c.Config.AutoRemove
+	}
 	if (c.State.Status == Running || c.State.Status == Restarting) && !alive(c.MonitorPID, c.MonitorStart) {
 		// A --rm container keeps nothing outside its record (its upper
 		// layer was in its sandbox's tmpfs): it is as good as removed.

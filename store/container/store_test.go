@@ -181,3 +181,48 @@ func TestEarlierRecordRefused(t *testing.T) {
 		t.Errorf("an earlier record cannot be removed: %v", err)
 	}
 }
+
+// A foreground run's --rm record whose husk died before it marked the
+// container running (a prelaunched sandbox runs before then) is gone from
+// ps and swept by the next create; one without --rm stays, as created;
+// one whose husk lives stays.
+func TestCreateHeldHolderGone(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func(rm bool) *Container {
+		c, err := s.CreateHeld(&Record{}, &sandbox.Config{AutoRemove: rm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	live, rm, kept := held(true), held(true), held(false)
+	for _, c := range []*Container{rm, kept} {
+		// The holder's pid, now another process's: its start time differs.
+		if _, err := s.Update(c.ID, func(st *State) error { st.MonitorStart++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range all {
+		ids = append(ids, c.ID)
+	}
+	if want := []string{live.ID, kept.ID}; strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("listed %q, want the live holder's and the one without --rm: %q", ids, want)
+	}
+	if c, err := s.Find(kept.ID); err != nil || c.Status != Created {
+		t.Errorf("the record without --rm: %+v, %v; want it created", c, err)
+	}
+	if _, err := s.Create(&Record{}, &sandbox.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(rm.Dir()); !os.IsNotExist(err) {
+		t.Errorf("the next create left the abandoned record %s", rm.Dir())
+	}
+}
