@@ -195,8 +195,9 @@ func TestUsernsEntry(t *testing.T) {
 	}
 }
 
-// pull, images, history, rmi and tag, and their `husk image` forms, go
-// into the namespace the same way: each is
+// pull, images, history, rmi and tag, their `husk image` forms, image
+// inspect, image prune and system df go into the namespace the same way:
+// each is
 // held at its first line of output (its stdout a full pipe) while the test
 // looks at its processes, then gives the output the usual path gives.
 func TestUsernsEntryVerbs(t *testing.T) {
@@ -221,6 +222,14 @@ func TestUsernsEntryVerbs(t *testing.T) {
 		}},
 		{[]string{"image", "history", "-q", another}, func(out string) bool { return strings.HasPrefix(out, id[:12]+"\n") }},
 		{[]string{"image", "rm", another}, func(out string) bool { return out == "Untagged: "+another+"\n" }},
+		// And the image and system verbs that have no short form here.
+		{[]string{"image", "inspect", "-f", "{{.Id}}", ref}, func(out string) bool { return out == "sha256:"+id+"\n" }},
+		{[]string{"system", "df", "--format", "{{.Type}} {{.TotalCount}}"}, func(out string) bool {
+			return out == "Images 1\nContainers 0\nLocal Volumes 0\nBuild Cache 0\n"
+		}},
+		{[]string{"image", "prune", "-a", "-f"}, func(out string) bool {
+			return strings.HasPrefix(out, "Deleted Images:\nuntagged: "+ref+"\ndeleted: sha256:"+id+"\n")
+		}},
 	} {
 		threads, child, r := e.heldAtOutput(c.args...)
 		if threads != 1 || child == 0 {
@@ -230,9 +239,9 @@ func TestUsernsEntryVerbs(t *testing.T) {
 			t.Errorf("husk %s through the entry: %s", strings.Join(c.args, " "), r)
 		}
 	}
-	for _, name := range []string{other, another} {
+	for _, name := range []string{other, another, ref} {
 		if got := e.run("image", "inspect", name); got.code == 0 {
-			t.Errorf("%s is still there after its rmi: %s", name, got)
+			t.Errorf("%s is still there after its rmi or prune: %s", name, got)
 		}
 	}
 }

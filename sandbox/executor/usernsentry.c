@@ -30,11 +30,17 @@ const char *husk_entered;
 int husk_entered_sync = -1;
 
 // The verbs whose whole work is in the namespace: nothing on the host
-// first, no question asked there.
+// first. A question (image prune's) is asked by the child, which reads
+// the same terminal.
 static const char *const verbs[] = {"save", "load", "push", "pull", "images", "history", "rmi", "tag", NULL};
 
-// The same commands as `husk image VERB` (cli/image.go's ImageCmd).
-static const char *const image_verbs[] = {"save", "load", "push", "pull", "ls", "list", "history", "rm", "remove", "tag", NULL};
+// The same commands as `husk image VERB` (cli/image.go's ImageCmd), and
+// inspect and prune, which have no short form of their own here (`husk
+// inspect` reads containers on the host too).
+static const char *const image_verbs[] = {"save", "load", "push", "pull", "ls", "list", "history", "rm", "remove", "tag", "inspect", "prune", NULL};
+
+// `husk system VERB`: df reads the store, the containers and the volumes.
+static const char *const system_verbs[] = {"df", NULL};
 
 // The signals userns/signals.go relays: `kill PID` names the parent.
 static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, 0};
@@ -48,12 +54,17 @@ static int one_of(const char *v, const char *const *list)
 }
 
 // store_verb says whether the command line names one of those commands,
-// directly or under `image`; a flag before the verb takes the usual path.
+// directly or under `image` or `system`; a flag before the verb takes the
+// usual path.
 static int store_verb(int argc, char **argv)
 {
 	if (argc >= 2 && one_of(argv[1], verbs))
 		return 1;
-	return argc >= 3 && strcmp(argv[1], "image") == 0 && one_of(argv[2], image_verbs);
+	if (argc < 3)
+		return 0;
+	if (strcmp(argv[1], "image") == 0)
+		return one_of(argv[2], image_verbs);
+	return strcmp(argv[1], "system") == 0 && one_of(argv[2], system_verbs);
 }
 
 // in_foreground says whether this process's group owns its terminal:
