@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -48,14 +49,10 @@ func main() {
 		// A prelaunched sandbox runs already: its signals first.
 		sandbox.HoldSignals()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := interruptible()
 	// One of husk's functions that another husk process asked for: a
 	// container's monitor, or a step in husk's user namespace.
 	reexec.Called(ctx)
-	// The first Ctrl-C lets a command clean up; the second ends husk, even
-	// at a prompt that does not watch ctx.
-	go func() { <-ctx.Done(); stop() }()
 
 	// Main has printed nothing of its error: print it here, once.
 	code, err := cli.Main(ctx, os.Args[1:], cli.Build{Version: version, Commit: commit})
@@ -69,4 +66,28 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "husk: "+err.Error())
 	os.Exit(cli.ExitHusk)
+}
+
+// sameSignal is how soon after the first Ctrl-C another one is a copy of
+// it, not a second.
+const sameSignal = 250 * time.Millisecond
+
+// interruptible is the command's context: the first Ctrl-C (or SIGTERM)
+// ends it and lets the command clean up; the next ends husk, even at a
+// prompt that does not watch the context. A copy of the first that comes
+// with it is not the next: a signal to the whole process group where no
+// terminal is in front (timeout(1), a CI runner, kill -- -PGID) reaches a
+// husk in the user namespace both directly and through its parent's
+// relay, and the parent cannot tell that it did.
+func interruptible() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		time.Sleep(sameSignal) // copies land in sigs, unread
+		signal.Stop(sigs)
+	}()
+	return ctx
 }

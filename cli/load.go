@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"husk/pull"
 	"husk/transfer"
@@ -31,16 +32,16 @@ func (c *LoadCmd) Run(g *Globals) error {
 	defer s.Close()
 	a, err := transfer.Open(g.Ctx, s, c.Input, os.Stdin)
 	if err != nil {
-		return loadError(what, err)
+		return loadError(what, c.settled(g.Ctx, err))
 	}
 	defer a.Close()
 	for _, n := range a.Images {
 		if err := pull.StoreImage(g.Ctx, s, n.Image, n.Names, c.Quiet, g.Stderr); err != nil {
-			return loadError(what, err)
+			return loadError(what, c.settled(g.Ctx, err))
 		}
 		cfg, err := n.Image.ConfigName()
 		if err != nil {
-			return loadError(what, err)
+			return loadError(what, c.settled(g.Ctx, err))
 		}
 		for _, name := range n.Names {
 			fmt.Fprintln(g.Stdout, "Loaded image: "+name)
@@ -50,6 +51,26 @@ func (c *LoadCmd) Run(g *Globals) error {
 		}
 	}
 	return nil
+}
+
+// stdinGrace is how long a failed read of stdin waits for a Ctrl-C that
+// came with the writer's end.
+const stdinGrace = 200 * time.Millisecond
+
+// settled is err, or context.Canceled when a Ctrl-C came with it: on
+// `husk save | husk load` the same Ctrl-C ends the writer, and its end of
+// the pipe can reach this process a moment before its own signal does.
+// An archive read from stdin that fails gives the signal that moment.
+func (c *LoadCmd) settled(ctx context.Context, err error) error {
+	if c.Input != "" || errors.Is(err, context.Canceled) {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%v)", context.Canceled, err)
+	case <-time.After(stdinGrace):
+		return err
+	}
 }
 
 // loadError is one line naming the archive; a layer that is not what the

@@ -1,7 +1,14 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,4 +59,77 @@ func TestPullConcurrent(t *testing.T) {
 	}
 	wantOnlyImage(t, e, images.Layers)
 	checkLayersImage(t, e, ref)
+}
+
+// The first Ctrl-C lets a command finish cleanly; the next ends husk even
+// at a prompt, which does not watch for the first. Both are sent to the
+// process group with no terminal in front, as timeout(1) or a CI runner
+// sends them: husk's child in the user namespace gets each one directly
+// and again through its parent's relay. The copy that comes with the
+// first is not taken for the next (TestLoadInterruptedStdin: were it, the
+// load would end without a word); the next, a second later, is.
+func TestSecondInterruptEnds(t *testing.T) {
+	e := newEnv(t)
+	e.ok("images") // the user namespace's entry is written down: the prompt is the child's
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, "image", "prune")
+	stdin, err := cmd.StdinPipe() // never answered
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	asked := make(chan struct{})
+	go func() {
+		var seen bytes.Buffer
+		buf := make([]byte, 512)
+		for {
+			n, err := stderr.Read(buf)
+			seen.Write(buf[:n])
+			if bytes.Contains(seen.Bytes(), []byte("[y/N]")) {
+				close(asked)
+				_, _ = io.Copy(io.Discard, stderr)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { <-asked; done <- cmd.Wait() }()
+	select {
+	case <-asked:
+	case <-time.After(time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatal("image prune did not ask within a minute")
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the first Ctrl-C at the prompt ended husk (%v): want it still asking", err)
+	case <-time.After(time.Second):
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 && !strings.Contains(ee.String(), "interrupt") {
+			t.Errorf("after the second Ctrl-C: %v; want husk ended by it", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatal("husk still runs 10 s after the second Ctrl-C")
+	}
 }

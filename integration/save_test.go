@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -357,5 +358,53 @@ func TestSaveWhileRmi(t *testing.T) {
 	e2.load(filepath.Join(dir, "img.tar"), ref)
 	if got := e2.out("run", "--rm", "--network", "none", ref, "md5sum", "/big"); got != sum {
 		t.Errorf("the saved image's /big: %q, want %q", got, sum)
+	}
+}
+
+// Ctrl-C on `husk save IMAGE | husk load` ends the writer and the load at
+// once: the load says it was interrupted (exit 130), not that the archive
+// is damaged, and keeps nothing of it. The test is the writer here: it
+// sends SIGINT to the load's process group, as a terminal does, and
+// closes the pipe at once, as the writer's death does.
+func TestLoadInterruptedStdin(t *testing.T) {
+	e := newEnv(t)
+	ref := plain.Ref("busybox:latest")
+	e.pull(ref)
+	archive := filepath.Join(e.home, "bb.tar")
+	e.ok("save", "-o", archive, ref)
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		e2 := newEnv(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := e2.command(ctx, "load")
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pr.Close()
+		if _, err := pw.Write(data[:len(data)/2]); err != nil {
+			t.Fatalf("writing half the archive to husk load: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond) // it reads what it has, and waits for more
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		r := finish(ctx, t, cmd.Wait(), []string{"load"}, &out, &errb)
+		if r.code != 130 || !strings.Contains(r.stderr, "interrupted") || strings.Contains(r.stderr, "damaged") {
+			t.Errorf("load %d: Ctrl-C and the end of stdin together: want exit 130 and \"interrupted\": %s", i+1, r)
+		}
+		if ids := e2.imageIDs(); len(ids) != 0 {
+			t.Errorf("load %d: after the interrupted load, want no image: %q", i+1, ids)
+		}
 	}
 }
