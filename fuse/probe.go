@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -76,16 +77,46 @@ func (s scratch) options() string {
 	return fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", s.lower, s.upper, s.work)
 }
 
+const probePrefix = ".husk-probe-"
+
+// probeStale is the age of a probe directory that no probe still uses: a
+// probe takes seconds.
+const probeStale = 10 * time.Minute
+
+// sweepProbes removes the probe directories in base that a killed husk
+// left behind (withScratch removes its own). The kernel's overlay made
+// their work directory unreadable (mode 0), so that a user's rm -r of the
+// store would stop at them.
+func sweepProbes(base string) {
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), probePrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > probeStale {
+			removeProbe(filepath.Join(base, e.Name()))
+		}
+	}
+}
+
+// removeProbe removes a probe directory, its overlay's work directory
+// made readable first.
+func removeProbe(dir string) {
+	_ = os.Chmod(filepath.Join(dir, "w", "work"), 0o700)
+	_ = os.RemoveAll(dir)
+}
+
 // withScratch makes a scratch overlay under dir, runs probe on it, and
 // removes it whatever happens.
 func withScratch(dir string, probe func(scratch) error) error {
 	base := existingParent(dir)
-	tmp, err := os.MkdirTemp(base, ".husk-probe-")
+	sweepProbes(base)
+	tmp, err := os.MkdirTemp(base, probePrefix)
 	if err != nil {
 		return &Error{Op: "creating a probe directory in", Path: base, Err: err,
 			Fix: "set HUSK_ROOT to a directory you can write"}
 	}
-	defer os.RemoveAll(tmp)
+	defer removeProbe(tmp)
 	s := scratch{tmp, filepath.Join(tmp, "l"), filepath.Join(tmp, "u"), filepath.Join(tmp, "w"), filepath.Join(tmp, "m")}
 	for _, d := range []string{s.lower, s.upper, s.work, s.merged} {
 		if err := os.Mkdir(d, 0o700); err != nil {
