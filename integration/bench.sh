@@ -18,11 +18,12 @@ RUNS=${RUNS:-3}
 # BENCH_ONLY=usernet: only the user-network bench (iperf3 between two
 # containers on a user-defined network vs host loopback; the start latency
 # a user network adds).
-# Leave a minute between two runs: each ends by removing its stores, and on
-# ext4 without a journal every inode allocated in the next minute skips
-# the inodes just freed (fs/ext4/ialloc.c, recently_deleted). A load or
-# pull of thousands of files then costs up to a second more for every
-# tool, which halves the gap between husk and the others (see timePulls).
+# Leave six minutes between two runs: each ends by removing its stores,
+# and ext4 without a journal keeps from reuse, for up to six minutes, the
+# inodes just freed, looking at each of them on every inode it allocates
+# (fs/ext4/ialloc.c, recently_deleted). A load or pull of thousands of
+# files then costs up to a second more for every tool, which halves the
+# gap between husk and the others (see timePulls).
 EXTRA=""
 [ "${BENCH_ONLY:-}" = start ] && EXTRA=-only-start
 [ "${BENCH_ONLY:-}" = build ] && EXTRA=-only-build

@@ -12,8 +12,9 @@ import (
 //
 // No store is emptied between timed pulls (cleanAll does that at the end):
 // ext4 without a journal skips, on every inode it allocates, each inode of
-// the group that was freed in the last 30 seconds (fs/ext4/ialloc.c,
-// recently_deleted), so a pull of thousands of files right after the
+// the group that was freed in the last minute, or six while its inode
+// table is not yet written (fs/ext4/ialloc.c, recently_deleted), so a
+// pull of thousands of files right after the
 // previous pull's store was removed costs up to a second more, whichever
 // tool makes it. That is the cleanup's cost, not the pull's.
 func timePulls(tools []*tool, ref string, base, runs int) (map[string]time.Duration, map[string]error) {
