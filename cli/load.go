@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"husk/pull"
+	"husk/store"
 	"husk/transfer"
 )
 
@@ -30,18 +31,26 @@ func (c *LoadCmd) Run(g *Globals) error {
 		return err
 	}
 	defer s.Close()
+	if err := c.load(g, s); err != nil {
+		return loadError(what, c.settled(g.Ctx, err))
+	}
+	return nil
+}
+
+// load stores each image of the archive and names it.
+func (c *LoadCmd) load(g *Globals, s *store.Store) error {
 	a, err := transfer.Open(g.Ctx, s, c.Input, os.Stdin)
 	if err != nil {
-		return loadError(what, c.settled(g.Ctx, err))
+		return err
 	}
 	defer a.Close()
 	for _, n := range a.Images {
 		if err := pull.StoreImage(g.Ctx, s, n.Image, n.Names, c.Quiet, g.Stderr); err != nil {
-			return loadError(what, c.settled(g.Ctx, err))
+			return err
 		}
 		cfg, err := n.Image.ConfigName()
 		if err != nil {
-			return loadError(what, c.settled(g.Ctx, err))
+			return err
 		}
 		for _, name := range n.Names {
 			fmt.Fprintln(g.Stdout, "Loaded image: "+name)

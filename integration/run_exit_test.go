@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -247,39 +246,15 @@ func TestRunInitReaps(t *testing.T) {
 	e.noLeftovers()
 }
 
-// SIGKILL to a `run --rm` while it pulls its image (from a registry that
-// never answers): the record it made before the pull goes with it, as a
+// SIGKILL to a `run --rm` while it pulls its image (its blobs held by the
+// registry): the record it made before the pull goes with it, as a
 // started one's does; ps -a lists nothing.
 func TestRunRmKilledBeforeStart(t *testing.T) {
 	e := sandboxEnv(t, "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
+	p := newProxy(t, plain, 2*time.Minute) // each blob held: the pull never ends
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := e.command(ctx, "run", "--rm", ln.Addr().String()+"/busybox:latest", "true")
+	cmd := e.command(ctx, "run", "--rm", p.Ref("busybox:latest"), "true")
 	var outMu sync.Mutex
 	var out bytes.Buffer
 	w := &lockedWriter{&outMu, &out}

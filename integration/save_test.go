@@ -28,6 +28,17 @@ func (e *env) load(path, ref string) {
 	}
 }
 
+// savedBusybox pulls busybox into e and saves it as a docker-archive in
+// e's home: its name, and the archive's path.
+func (e *env) savedBusybox() (ref, archive string) {
+	e.t.Helper()
+	ref = plain.Ref("busybox:latest")
+	e.pull(ref)
+	archive = filepath.Join(e.home, "bb.tar")
+	e.ok("save", "-o", archive, ref)
+	return ref, archive
+}
+
 // Each format round-trips into a fresh store: the same image ID, the
 // content a user checks, and the loaded image runs.
 func TestSaveLoadFormats(t *testing.T) {
@@ -63,10 +74,7 @@ func TestSaveLoadFormats(t *testing.T) {
 // husk save to stdout, compressed by gzip or zstd, loads from stdin.
 func TestLoadCompressedStdin(t *testing.T) {
 	e := newEnv(t)
-	ref := plain.Ref("busybox:latest")
-	e.pull(ref)
-	archive := filepath.Join(e.home, "bb.tar")
-	e.ok("save", "-o", archive, ref)
+	ref, archive := e.savedBusybox()
 	for _, z := range []string{"gzip", "zstd"} {
 		comp, err := exec.Command(z, "-c", archive).Output()
 		if err != nil {
@@ -146,10 +154,8 @@ func (e *env) skopeo(args ...string) []byte {
 // no image.
 func TestLoadFaults(t *testing.T) {
 	e := newEnv(t)
-	ref := plain.Ref("busybox:latest")
-	e.pull(ref)
-	archive, ociArchive := filepath.Join(e.home, "bb.tar"), filepath.Join(e.home, "bb-oci.tar")
-	e.ok("save", "-o", archive, ref)
+	ref, archive := e.savedBusybox()
+	ociArchive := filepath.Join(e.home, "bb-oci.tar")
 	e.ok("save", "--format", "oci-archive", "-o", ociArchive, ref)
 	good, err := os.ReadFile(archive)
 	if err != nil {
@@ -368,10 +374,7 @@ func TestSaveWhileRmi(t *testing.T) {
 // closes the pipe at once, as the writer's death does.
 func TestLoadInterruptedStdin(t *testing.T) {
 	e := newEnv(t)
-	ref := plain.Ref("busybox:latest")
-	e.pull(ref)
-	archive := filepath.Join(e.home, "bb.tar")
-	e.ok("save", "-o", archive, ref)
+	_, archive := e.savedBusybox()
 	data, err := os.ReadFile(archive)
 	if err != nil {
 		t.Fatal(err)

@@ -133,10 +133,7 @@ func (h *heldLoad) finish(t *testing.T, path string) result {
 // another husk binary takes the usual path once, and writes it again.
 func TestUsernsEntry(t *testing.T) {
 	e := newEnv(t)
-	ref := plain.Ref("busybox:latest")
-	e.pull(ref)
-	archive := filepath.Join(e.home, "bb.tar")
-	e.ok("save", "-o", archive, ref)
+	ref, archive := e.savedBusybox()
 
 	h, threads, child := e.startLoad(huskBin)
 	if threads != 1 || child == 0 {
